@@ -1,0 +1,346 @@
+// Package relay is gitrelay's core: domain types, the token policy that
+// decides whose identity acts, branch-name rules, and the action path
+// (authorize → choose identity → call host → audit). It performs no I/O of
+// its own; storage, hosts, secrets and the directory are reached through the
+// small interfaces declared in ports.go.
+package relay
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Kind names a type of git host (the API value of an integration's kind).
+type Kind string
+
+// UserID identifies a user within a tenant.
+type Principal struct {
+	TenantID    string
+	UserID      string
+	Username    string
+	DisplayName string
+	Admin       bool
+}
+
+// Integration is one connection to one git host.
+type Integration struct {
+	ID       string
+	TenantID string
+	Kind     Kind
+	Name     string
+	BaseURL  string
+	// Options holds kind-specific settings (TFS suffix and version,
+	// CodeCommit region, ...).
+	Options        map[string]string
+	Enabled        bool
+	RequireUserPAT bool
+	// Projects restricts the integration to these project keys; nil means
+	// every project.
+	Projects []string
+	// Account is the identity the integration credential authenticates as,
+	// learnt when the credential was validated.
+	Account   Account
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// AssociatedWith reports whether issues of projectKey may use the integration.
+func (in Integration) AssociatedWith(projectKey string) bool {
+	if in.Projects == nil {
+		return true
+	}
+	for _, k := range in.Projects {
+		if k == projectKey {
+			return true
+		}
+	}
+	return false
+}
+
+// HostConfig is what an adapter needs to know about an integration to reach
+// its host.
+func (in Integration) HostConfig() HostConfig {
+	return HostConfig{Kind: in.Kind, BaseURL: in.BaseURL, Options: in.Options}
+}
+
+// HostConfig locates a host.
+type HostConfig struct {
+	Kind    Kind
+	BaseURL string
+	Options map[string]string
+}
+
+// Credential is a secret that authenticates to a host: a PAT, a
+// username/password pair (TFS 2013/2015) or an access key pair (CodeCommit).
+// It refuses to print, log or serialise its contents.
+type Credential struct {
+	Token           string
+	Username        string
+	Password        string
+	AccessKeyID     string
+	SecretAccessKey string
+}
+
+// IsZero reports whether no secret is set.
+func (c Credential) IsZero() bool { return c == Credential{} }
+
+func (Credential) String() string               { return "[redacted credential]" }
+func (Credential) GoString() string             { return "[redacted credential]" }
+func (Credential) LogValue() slog.Value         { return slog.StringValue("[redacted]") }
+func (Credential) MarshalJSON() ([]byte, error) { return []byte(`"[redacted]"`), nil }
+func (Credential) MarshalText() ([]byte, error) { return []byte("[redacted]"), nil }
+
+// Account is a git host identity and what the host says about the credential
+// that authenticated as it.
+type Account struct {
+	Login string
+	Name  string
+	// Scopes the host reports for the credential; nil when the host cannot
+	// tell (fine-grained GitHub tokens, Azure DevOps).
+	Scopes []string
+	// ExpiresAt is nil when the credential does not expire or the host does
+	// not say.
+	ExpiresAt *time.Time
+}
+
+// TokenStatus is the state of a user's PAT for one integration.
+type TokenStatus string
+
+const (
+	TokenMissing           TokenStatus = "missing"
+	TokenValid             TokenStatus = "valid"
+	TokenExpiring          TokenStatus = "expiring"
+	TokenExpired           TokenStatus = "expired"
+	TokenRevoked           TokenStatus = "revoked"
+	TokenInsufficientScope TokenStatus = "insufficient_scope"
+	// TokenUnsupported: the host version has no PATs (TFS 2013/2015).
+	TokenUnsupported TokenStatus = "unsupported"
+)
+
+// ExpiringWithin is how close to its expiry a valid token is called expiring.
+const ExpiringWithin = 7 * 24 * time.Hour
+
+// UserToken is a user's PAT for one integration. The secret itself travels
+// sealed; only the vault opens it.
+type UserToken struct {
+	TenantID      string
+	UserID        string
+	IntegrationID string
+	Account       Account
+	// Status as last learnt from the host (valid, expired, revoked,
+	// insufficient_scope). Expiry by the clock is applied by StatusAt.
+	Status      TokenStatus
+	ValidatedAt time.Time
+	UpdatedAt   time.Time
+	Sealed      []byte
+}
+
+// StatusAt is the token's status at now, taking its known expiry into
+// account.
+func (t UserToken) StatusAt(now time.Time) TokenStatus {
+	if t.Status != TokenValid && t.Status != TokenExpiring && t.Status != "" {
+		return t.Status
+	}
+	if t.Account.ExpiresAt != nil {
+		if !now.Before(*t.Account.ExpiresAt) {
+			return TokenExpired
+		}
+		if t.Account.ExpiresAt.Sub(now) <= ExpiringWithin {
+			return TokenExpiring
+		}
+	}
+	return TokenValid
+}
+
+// Repository is a repository on a host.
+type Repository struct {
+	ID            string
+	Name          string
+	FullName      string
+	DefaultBranch string
+	WebURL        string
+}
+
+// Branch is a branch on a host.
+type Branch struct {
+	Name string
+	SHA  string
+	URL  string
+}
+
+// PullRequest is a pull or merge request on a host.
+type PullRequest struct {
+	Number int
+	Title  string
+	URL    string
+	Source string
+	Target string
+	Draft  bool
+}
+
+// NewPullRequest describes a pull request to create.
+type NewPullRequest struct {
+	Source      string
+	Target      string
+	Title       string
+	Description string
+	Draft       bool
+}
+
+// Settings are app-wide, per tenant.
+type Settings struct {
+	BranchesEnabled     bool
+	PullRequestsEnabled bool
+	BranchTemplate      string
+	Separator           string
+	MaxBranchLength     int
+}
+
+// DefaultSettings are what a new tenant starts with.
+func DefaultSettings() Settings {
+	return Settings{
+		BranchesEnabled:     true,
+		PullRequestsEnabled: true,
+		BranchTemplate:      "${issuekey}-${summary}",
+		Separator:           "-",
+		MaxBranchLength:     250,
+	}
+}
+
+// Via says whose credential performed a host action.
+type Via string
+
+const (
+	ViaUserToken   Via = "user_token"
+	ViaIntegration Via = "integration"
+)
+
+// ActedAs names the git identity that performed an action.
+type ActedAs struct {
+	Via   Via
+	Login string
+}
+
+// Actions recorded in the audit trail.
+const (
+	ActionBranchCreate      = "branch.create"
+	ActionBranchDelete      = "branch.delete"
+	ActionPullRequestCreate = "pull_request.create"
+	ActionTokenSave         = "token.save"
+	ActionTokenRemove       = "token.remove"
+	ActionIntegrationCreate = "integration.create"
+	ActionIntegrationUpdate = "integration.update"
+	ActionIntegrationDelete = "integration.delete"
+	ActionRequireUserPAT    = "integration.require_user_pat"
+)
+
+// Audit outcomes.
+const (
+	OutcomeSuccess = "success"
+	OutcomeRefused = "refused" // gitrelay's policy or validation said no
+	OutcomeFailed  = "failed"  // the host said no or did not answer
+)
+
+// AuditEvent is one recorded attempt.
+type AuditEvent struct {
+	ID            string
+	TenantID      string
+	At            time.Time
+	UserID        string
+	Username      string
+	Action        string
+	IntegrationID string
+	Repository    string
+	Ref           string
+	IssueKey      string
+	Via           Via
+	Login         string
+	Outcome       string
+	ErrorCode     string
+	Detail        string
+}
+
+// AuditFilter selects audit events; zero fields match everything.
+type AuditFilter struct {
+	Username      string
+	IntegrationID string
+	Action        string
+	Outcome       string
+	Since, Until  time.Time
+	Limit         int
+}
+
+// BranchRecord is a branch gitrelay created for an issue.
+type BranchRecord struct {
+	ID            string
+	TenantID      string
+	IssueKey      string
+	IntegrationID string
+	RepositoryID  string
+	Repository    string
+	Name          string
+	URL           string
+	ActedAs       ActedAs
+	CreatedBy     string
+	CreatedAt     time.Time
+}
+
+// PullRequestRecord is a pull request gitrelay created for an issue.
+type PullRequestRecord struct {
+	ID            string
+	TenantID      string
+	IssueKey      string
+	IntegrationID string
+	RepositoryID  string
+	Repository    string
+	Number        int
+	Title         string
+	URL           string
+	Source        string
+	Target        string
+	Draft         bool
+	ActedAs       ActedAs
+	CreatedBy     string
+	CreatedAt     time.Time
+}
+
+// User is a member of the built-in directory.
+type User struct {
+	ID          string
+	TenantID    string
+	Username    string
+	DisplayName string
+	Email       string
+	Admin       bool
+	CreatedAt   time.Time
+}
+
+// Project is a project of the built-in directory.
+type Project struct {
+	TenantID string
+	Key      string
+	Name     string
+}
+
+// Grant gives View Development Tools on a project to a user, or to everyone
+// when UserID is empty.
+type Grant struct {
+	TenantID   string
+	ProjectKey string
+	UserID     string
+	Username   string
+}
+
+// APIToken lets a script act as a user. Only its SHA-256 hash is stored.
+type APIToken struct {
+	ID         string
+	TenantID   string
+	UserID     string
+	Name       string
+	Hash       []byte
+	CreatedAt  time.Time
+	LastUsedAt time.Time
+}
+
+// LocalTenant is the tenant of the built-in directory.
+const LocalTenant = "local"

@@ -1,0 +1,217 @@
+package relay
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// The interfaces below are what the action path needs from the outside
+// world. Their implementations live in store/, host/, vault/ and
+// directory/. Every method returns *Error values for conditions a caller
+// can act on (ENotFound, EConflict, ...) and plain errors otherwise.
+
+// IntegrationStore keeps integrations and their sealed credentials.
+// Write methods record the given audit event in the same transaction.
+type IntegrationStore interface {
+	CreateIntegration(ctx context.Context, in Integration, sealedCredential []byte, e AuditEvent) error
+	// Integration returns ENotFound when id is not an integration of tenant.
+	Integration(ctx context.Context, tenantID, id string) (Integration, error)
+	IntegrationCredential(ctx context.Context, tenantID, id string) ([]byte, error)
+	Integrations(ctx context.Context, tenantID string) ([]Integration, error)
+	// UpdateIntegration replaces the integration's fields; a nil
+	// sealedCredential keeps the stored one.
+	UpdateIntegration(ctx context.Context, in Integration, sealedCredential []byte, e AuditEvent) error
+	// DeleteIntegration deletes the integration and every user's token for it.
+	DeleteIntegration(ctx context.Context, tenantID, id string, e AuditEvent) error
+}
+
+// TokenStore keeps users' sealed PATs, one per (tenant, user, integration).
+type TokenStore interface {
+	// UserToken returns ENotFound when the user has saved no token.
+	UserToken(ctx context.Context, tenantID, userID, integrationID string) (UserToken, error)
+	UserTokens(ctx context.Context, tenantID, userID string) ([]UserToken, error)
+	// PutUserToken inserts or replaces the user's token.
+	PutUserToken(ctx context.Context, t UserToken, e AuditEvent) error
+	SetUserTokenStatus(ctx context.Context, tenantID, userID, integrationID string, s TokenStatus, at time.Time) error
+	// DeleteUserToken returns ENotFound when there is nothing to delete.
+	DeleteUserToken(ctx context.Context, tenantID, userID, integrationID string, e AuditEvent) error
+}
+
+// AuditLog records and reads action attempts.
+type AuditLog interface {
+	AppendAudit(ctx context.Context, e AuditEvent) error
+	// Audit lists events newest first.
+	Audit(ctx context.Context, tenantID string, f AuditFilter) ([]AuditEvent, error)
+}
+
+// RecordStore remembers what gitrelay created for issues.
+type RecordStore interface {
+	// RecordBranch inserts the branch, or refreshes the live record of the
+	// same (integration, repository, name).
+	RecordBranch(ctx context.Context, b BranchRecord, e AuditEvent) error
+	// ForgetBranch removes the live record of a deleted branch, if any.
+	ForgetBranch(ctx context.Context, tenantID, integrationID, repositoryID, name string, e AuditEvent) error
+	IssueBranches(ctx context.Context, tenantID, issueKey string) ([]BranchRecord, error)
+	RecordPullRequest(ctx context.Context, pr PullRequestRecord, e AuditEvent) error
+	IssuePullRequests(ctx context.Context, tenantID, issueKey string) ([]PullRequestRecord, error)
+}
+
+// SettingsStore keeps app-wide settings per tenant.
+type SettingsStore interface {
+	// Settings returns DefaultSettings when the tenant saved none.
+	Settings(ctx context.Context, tenantID string) (Settings, error)
+	PutSettings(ctx context.Context, tenantID string, s Settings) error
+}
+
+// Store is everything the action path keeps.
+type Store interface {
+	IntegrationStore
+	TokenStore
+	AuditLog
+	RecordStore
+	SettingsStore
+}
+
+// Sealer encrypts secrets bound to their owner: a ciphertext sealed for one
+// owner does not open for another.
+type Sealer interface {
+	Seal(plaintext []byte, owner string) ([]byte, error)
+	Open(sealed []byte, owner string) ([]byte, error)
+}
+
+// IntegrationSecretOwner binds an integration credential to its row.
+func IntegrationSecretOwner(tenantID, integrationID string) string {
+	return "integration-credential\x00" + tenantID + "\x00" + integrationID
+}
+
+// UserTokenOwner binds a user's PAT to its row.
+func UserTokenOwner(tenantID, userID, integrationID string) string {
+	return "user-token\x00" + tenantID + "\x00" + userID + "\x00" + integrationID
+}
+
+// credentialWire is the sealed form of a Credential. Credential itself
+// refuses to marshal its secrets, so that it can never leak by accident.
+type credentialWire struct {
+	Token           string `json:"t,omitempty"`
+	Username        string `json:"u,omitempty"`
+	Password        string `json:"p,omitempty"`
+	AccessKeyID     string `json:"a,omitempty"`
+	SecretAccessKey string `json:"s,omitempty"`
+}
+
+// SealCredential encodes and seals c for owner.
+func SealCredential(s Sealer, c Credential, owner string) ([]byte, error) {
+	b, err := json.Marshal(credentialWire(c))
+	if err != nil {
+		return nil, err
+	}
+	return s.Seal(b, owner)
+}
+
+// OpenCredential opens a credential sealed by SealCredential.
+func OpenCredential(s Sealer, sealed []byte, owner string) (Credential, error) {
+	b, err := s.Open(sealed, owner)
+	if err != nil {
+		return Credential{}, err
+	}
+	var w credentialWire
+	if err := json.Unmarshal(b, &w); err != nil {
+		return Credential{}, err
+	}
+	return Credential(w), nil
+}
+
+// Directory answers what a user may do, from the built-in directory or from
+// Jira.
+type Directory interface {
+	// CanViewDevTools reports whether p has View Development Tools (and, in
+	// Jira, Browse Projects) on the project.
+	CanViewDevTools(ctx context.Context, p Principal, projectKey string) (bool, error)
+	// DevToolsProjects lists the project keys on which p has View
+	// Development Tools.
+	DevToolsProjects(ctx context.Context, p Principal) ([]string, error)
+}
+
+// HostClient performs operations on one git host with one credential.
+//
+// Errors are *Error values:
+//   - ECredentialRejected: the host refused the credential (401, or an ADO
+//     sign-in page): expired, revoked or malformed;
+//   - EScopeMissing: the credential is valid but lacks a permission or scope
+//     (Scope names it when the host tells);
+//   - ENotFound: no such repository, branch or ref, or the credential cannot
+//     see it (hosts hide private repositories);
+//   - EBranchExists: the branch name is taken (URL may name it);
+//   - EPullRequestExists: an open pull request for the same source and target
+//     exists; URL points at it;
+//   - EDraftUnsupported: the repository refuses drafts;
+//   - EInvalidBranchName: the host rejected the name;
+//   - ERateLimited (with RetryAfter), EHostTimeout, EHostError: the host is
+//     busy, slow or broken.
+type HostClient interface {
+	// Validate returns the identity the credential authenticates as, with
+	// its scopes and expiry where the host tells.
+	Validate(ctx context.Context) (Account, error)
+	// Repositories lists repositories the credential can write to whose
+	// name contains query (case-insensitive; empty matches all).
+	Repositories(ctx context.Context, query string) ([]Repository, error)
+	Repository(ctx context.Context, id string) (Repository, error)
+	Branches(ctx context.Context, repo Repository, query string) ([]Branch, error)
+	Branch(ctx context.Context, repo Repository, name string) (Branch, error)
+	// CreateBranch creates name at the commit base points to.
+	CreateBranch(ctx context.Context, repo Repository, name, baseSHA string) (Branch, error)
+	DeleteBranch(ctx context.Context, repo Repository, name string) error
+	CreatePullRequest(ctx context.Context, repo Repository, pr NewPullRequest) (PullRequest, error)
+	// FindPullRequest returns the open pull request from source to target,
+	// or ENotFound.
+	FindPullRequest(ctx context.Context, repo Repository, source, target string) (PullRequest, error)
+}
+
+// Capabilities say what a host (of a given version) supports.
+type Capabilities struct {
+	// PAT is false for hosts without personal access tokens (TFS 2013/2015).
+	PAT bool
+	// Drafts is true when pull requests can be drafts.
+	Drafts bool
+	// RequiredScopes lists scope alternatives a PAT needs: every inner list
+	// needs one of its members. Empty when the host cannot report scopes.
+	RequiredScopes [][]string
+	// TokenHelp says in a sentence what a user's token needs.
+	TokenHelp string
+}
+
+// Hosts builds host clients; it is the registry of adapters.
+type Hosts interface {
+	// CheckConfig validates and normalises an integration's host settings
+	// (base URL, options); errors are EInvalid with Fields.
+	CheckConfig(cfg HostConfig) (HostConfig, error)
+	Capabilities(cfg HostConfig) Capabilities
+	Client(cfg HostConfig, cred Credential) (HostClient, error)
+	// NewTokenURL is the host's page for creating a PAT, pre-filled with
+	// name and the minimal scopes where the host allows.
+	NewTokenURL(cfg HostConfig, name string) string
+}
+
+// Links builds gitrelay's own URLs, which the server owns.
+type Links interface {
+	// SetupURL is the user settings entry for an integration; returnTo is
+	// where to go back to after saving (an issue key, or empty).
+	SetupURL(integrationID, issueKey string) string
+}
+
+// SealedSecret is one stored secret as key rotation sees it: its sealed
+// bytes and the owner they are bound to.
+type SealedSecret struct {
+	Owner  string
+	Sealed []byte
+}
+
+// SecretStore lets key rotation re-seal every stored secret of every tenant.
+type SecretStore interface {
+	// ResealSecrets calls fn for every stored secret, in batches of at most
+	// batch rows, each batch in its own transaction. When fn returns non-nil
+	// bytes the row is updated to them (only if it did not change since it
+	// was read). It returns how many secrets it saw and how many it updated.
+	ResealSecrets(ctx context.Context, batch int, fn func(SealedSecret) ([]byte, error)) (seen, updated int, err error)
+}
