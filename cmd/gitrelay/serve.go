@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/gitrelay/gitrelay/internal/app"
+)
+
+func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var c common
+	fs := newFlagSet("serve", stderr)
+	c.register(fs, getenv)
+	addr := fs.String("addr", envOr(getenv, "GITRELAY_ADDR", "127.0.0.1:8080"), "address to listen on")
+	publicURL := fs.String("public-url", getenv("GITRELAY_PUBLIC_URL"), "URL users reach gitrelay at (for links)")
+	hostTimeout := fs.Duration("host-timeout", 20*time.Second, "time limit for each git host call")
+	if pos, err := parse(fs, args); err != nil {
+		return err
+	} else if len(pos) > 0 {
+		return usagef("serve takes no arguments")
+	}
+	if v := getenv("GITRELAY_HOST_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return usagef("GITRELAY_HOST_TIMEOUT=%q is not a duration such as 20s", v)
+		}
+		*hostTimeout = d
+	}
+	log := newLogger(stderr, getenv)
+
+	db, err := c.openStore(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	keys, err := c.keys(db.Dialect())
+	if err != nil {
+		return err
+	}
+	a := app.New(app.Config{DB: db, Sealer: keys, Logger: log, HostTimeout: *hostTimeout,
+		PublicURL: *publicURL, GitHubAPIURL: getenv("GITRELAY_GITHUB_API_URL"), Version: version})
+	password, err := app.Bootstrap(ctx, db, a.Directory)
+	if err != nil {
+		return err
+	}
+	if password != "" {
+		fmt.Fprintf(stdout, "Created administrator \"admin\". Password (shown once): %s\n", password)
+		fmt.Fprintln(stdout, "Create an API token for scripts with: gitrelay users api-token admin")
+	}
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s: %w (choose another address with --addr)", *addr, err)
+	}
+	srv := &http.Server{
+		Handler:           a.Server.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
+	log.Info("gitrelay listening", "addr", ln.Addr().String(), "database", db.Dialect(), "version", version)
+	fmt.Fprintf(stdout, "gitrelay listening on http://%s\n", ln.Addr().String())
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

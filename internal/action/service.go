@@ -1,0 +1,603 @@
+// Package action is gitrelay's action path. Every write a user asks for
+// reads top-down the same way:
+//
+//	authorize → choose identity → call host → audit
+//
+// authorize checks the feature switch, View Development Tools on the issue's
+// project and the integration's project association; choose identity applies
+// relay.ChooseIdentity (integration account or the user's own PAT, never a
+// fallback when Require User PAT is on); the host is called through the
+// adapter registry; and every attempt, refused, failed or successful, is
+// audited with the identity that acted.
+//
+// The package performs no I/O of its own: storage, hosts, secrets and the
+// directory come in through relay's interfaces.
+package action
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/gitrelay/gitrelay/internal/branchname"
+	"github.com/gitrelay/gitrelay/internal/relay"
+)
+
+// Config is what a Service needs.
+type Config struct {
+	Store     relay.Store
+	Hosts     relay.Hosts
+	Sealer    relay.Sealer
+	Directory relay.Directory
+	Links     relay.Links
+	// Now defaults to time.Now.
+	Now func() time.Time
+	// HostTimeout bounds each host call (default 20s).
+	HostTimeout time.Duration
+	Logger      *slog.Logger
+	// Observe, when set, sees every audit event (for metrics).
+	Observe func(relay.AuditEvent)
+}
+
+// Service performs user and administrator actions.
+type Service struct {
+	store       relay.Store
+	hosts       relay.Hosts
+	sealer      relay.Sealer
+	dir         relay.Directory
+	links       relay.Links
+	now         func() time.Time
+	hostTimeout time.Duration
+	log         *slog.Logger
+	observe     func(relay.AuditEvent)
+}
+
+// New builds a Service.
+func New(c Config) *Service {
+	s := &Service{
+		store: c.Store, hosts: c.Hosts, sealer: c.Sealer, dir: c.Directory, links: c.Links,
+		now: c.Now, hostTimeout: c.HostTimeout, log: c.Logger, observe: c.Observe,
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.hostTimeout <= 0 {
+		s.hostTimeout = 20 * time.Second
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	return s
+}
+
+// BranchRequest asks for a branch for an issue.
+type BranchRequest struct {
+	IntegrationID string
+	RepositoryID  string
+	// Base defaults to the repository's default branch.
+	Base string
+	// Name defaults to the branch name template.
+	Name string
+	// Summary and IssueType feed the template (the tracker passes them).
+	Summary   string
+	IssueType string
+}
+
+// BranchResult is a created branch.
+type BranchResult struct {
+	Name          string
+	URL           string
+	RepositoryID  string
+	Repository    string
+	ActedAs       relay.ActedAs
+	AlreadyExists bool
+}
+
+// CreateBranch creates a branch for an issue.
+func (s *Service) CreateBranch(ctx context.Context, p relay.Principal, issueKey string, req BranchRequest) (BranchResult, error) {
+	ev := s.event(p, relay.ActionBranchCreate, issueKey, req.IntegrationID)
+	ev.Repository, ev.Ref = req.RepositoryID, req.Name
+
+	// Authorize.
+	settings, err := s.store.Settings(ctx, p.TenantID)
+	if err != nil {
+		return BranchResult{}, s.fail(ctx, ev, nil, err)
+	}
+	if !settings.BranchesEnabled {
+		return BranchResult{}, s.fail(ctx, ev, nil, relay.Errorf(relay.EForbidden,
+			"Creating branches is turned off by your administrator (General settings)."))
+	}
+	in, err := s.authorizeIssue(ctx, p, issueKey, req.IntegrationID)
+	if err != nil {
+		return BranchResult{}, s.fail(ctx, ev, nil, err)
+	}
+
+	// Choose identity.
+	act, err := s.identity(ctx, p, in, issueKey)
+	if err != nil {
+		return BranchResult{}, s.fail(ctx, ev, act, err)
+	}
+	ev.Via, ev.Login = act.Via, act.Login
+
+	// Call host.
+	hctx, cancel := context.WithTimeout(ctx, s.hostTimeout)
+	defer cancel()
+	repo, err := act.client.Repository(hctx, req.RepositoryID)
+	if err != nil {
+		return BranchResult{}, s.fail(ctx, ev, act, err)
+	}
+	ev.Repository = repo.FullName
+	base := req.Base
+	if base == "" {
+		base = repo.DefaultBranch
+	}
+	name := req.Name
+	if name == "" {
+		name, err = branchname.Render(
+			branchname.Options{Template: settings.BranchTemplate, Separator: settings.Separator, MaxLength: settings.MaxBranchLength},
+			branchname.Vars{IssueKey: issueKey, Summary: req.Summary, IssueType: req.IssueType,
+				ProjectKey: projectOf(issueKey), DisplayName: p.DisplayName, SourceBranch: base})
+		if err != nil {
+			return BranchResult{}, s.fail(ctx, ev, act, err)
+		}
+	}
+	ev.Ref = name
+	if err := branchname.Validate(name, issueKey, settings.MaxBranchLength); err != nil {
+		return BranchResult{}, s.fail(ctx, ev, act, err)
+	}
+	baseBranch, err := act.client.Branch(hctx, repo, base)
+	if err != nil {
+		if relay.ErrorCode(err) == relay.ENotFound {
+			err = relay.Errorf(relay.EInvalid, "Base branch %q does not exist in %s. Choose an existing branch.", base, repo.FullName)
+		}
+		return BranchResult{}, s.fail(ctx, ev, act, err)
+	}
+	created, err := act.client.CreateBranch(hctx, repo, name, baseBranch.SHA)
+	already := false
+	if relay.ErrorCode(err) == relay.EBranchExists {
+		// A repeated request (a double click, or a retry after the host
+		// acted but the answer was lost) finds the branch where it asked
+		// for it: that is success, not a conflict.
+		existing, gerr := act.client.Branch(hctx, repo, name)
+		if gerr == nil && existing.SHA == baseBranch.SHA {
+			created, err, already = existing, nil, true
+		} else if gerr == nil {
+			err = &relay.Error{Code: relay.EBranchExists, URL: existing.URL,
+				Message: "A branch named " + name + " already exists in " + repo.FullName + " at another commit. Choose another name, or use the existing branch."}
+		}
+	}
+	if err != nil {
+		return BranchResult{}, s.fail(ctx, ev, act, err)
+	}
+
+	// Audit, together with the record that lists the branch on the issue.
+	if already {
+		ev.Detail = "branch already existed at the requested base"
+	}
+	rec := relay.BranchRecord{
+		ID: relay.NewID(), TenantID: p.TenantID, IssueKey: issueKey, IntegrationID: in.ID,
+		RepositoryID: repo.ID, Repository: repo.FullName, Name: created.Name, URL: created.URL,
+		ActedAs: act.ActedAs, CreatedBy: p.Username, CreatedAt: s.now(),
+	}
+	if err := s.store.RecordBranch(ctx, rec, s.succeed(ev)); err != nil {
+		return BranchResult{}, s.internal(ctx, ev, err)
+	}
+	return BranchResult{Name: created.Name, URL: created.URL, RepositoryID: repo.ID, Repository: repo.FullName,
+		ActedAs: act.ActedAs, AlreadyExists: already}, nil
+}
+
+// DeleteBranchRequest names a branch to delete.
+type DeleteBranchRequest struct {
+	IntegrationID string
+	RepositoryID  string
+	Name          string
+}
+
+// DeleteBranch deletes one of the issue's branches.
+func (s *Service) DeleteBranch(ctx context.Context, p relay.Principal, issueKey string, req DeleteBranchRequest) error {
+	ev := s.event(p, relay.ActionBranchDelete, issueKey, req.IntegrationID)
+	ev.Repository, ev.Ref = req.RepositoryID, req.Name
+
+	// Authorize.
+	settings, err := s.store.Settings(ctx, p.TenantID)
+	if err != nil {
+		return s.fail(ctx, ev, nil, err)
+	}
+	if !settings.BranchesEnabled {
+		return s.fail(ctx, ev, nil, relay.Errorf(relay.EForbidden,
+			"Deleting branches is turned off by your administrator (General settings)."))
+	}
+	if req.Name == "" || req.RepositoryID == "" {
+		return s.fail(ctx, ev, nil, invalid(map[string]string{
+			"name": requiredIfEmpty(req.Name), "repository_id": requiredIfEmpty(req.RepositoryID)}))
+	}
+	in, err := s.authorizeIssue(ctx, p, issueKey, req.IntegrationID)
+	if err != nil {
+		return s.fail(ctx, ev, nil, err)
+	}
+	// An issue is no vehicle for deleting arbitrary branches (main, release
+	// branches): only branches named after the issue can go from here.
+	if !strings.Contains(req.Name, issueKey) {
+		return s.fail(ctx, ev, nil, relay.Errorf(relay.EForbidden,
+			"Only branches of issue %s (names containing %s) can be deleted from the issue.", issueKey, issueKey))
+	}
+
+	// Choose identity.
+	act, err := s.identity(ctx, p, in, issueKey)
+	if err != nil {
+		return s.fail(ctx, ev, act, err)
+	}
+	ev.Via, ev.Login = act.Via, act.Login
+
+	// Call host.
+	hctx, cancel := context.WithTimeout(ctx, s.hostTimeout)
+	defer cancel()
+	repo, err := act.client.Repository(hctx, req.RepositoryID)
+	if err != nil {
+		return s.fail(ctx, ev, act, err)
+	}
+	ev.Repository = repo.FullName
+	if req.Name == repo.DefaultBranch {
+		return s.fail(ctx, ev, act, relay.Errorf(relay.EForbidden,
+			"%s is the default branch of %s and cannot be deleted from an issue.", req.Name, repo.FullName))
+	}
+	err = act.client.DeleteBranch(hctx, repo, req.Name)
+	if relay.ErrorCode(err) == relay.ENotFound {
+		// Already gone at the host: stop listing it, and say so.
+		_ = s.store.ForgetBranch(ctx, p.TenantID, in.ID, repo.ID, req.Name, s.failed(ev, err))
+		return relay.Errorf(relay.ENotFound, "Branch %s does not exist in %s (it may have been deleted already).", req.Name, repo.FullName)
+	}
+	if err != nil {
+		return s.fail(ctx, ev, act, err)
+	}
+
+	// Audit.
+	if err := s.store.ForgetBranch(ctx, p.TenantID, in.ID, repo.ID, req.Name, s.succeed(ev)); err != nil {
+		return s.internal(ctx, ev, err)
+	}
+	return nil
+}
+
+// PullRequestRequest asks for a pull request for an issue.
+type PullRequestRequest struct {
+	IntegrationID string
+	RepositoryID  string
+	Source        string
+	// Target defaults to the repository's default branch.
+	Target string
+	// Title defaults to "KEY summary".
+	Title       string
+	Description string
+	Draft       bool
+	Summary     string
+}
+
+// PullRequestResult is a created pull request.
+type PullRequestResult struct {
+	Number     int
+	URL        string
+	Title      string
+	Draft      bool
+	Repository string
+	ActedAs    relay.ActedAs
+	// Note tells about an adjustment, e.g. a draft created as a regular
+	// pull request because the repository has no drafts.
+	Note string
+}
+
+// CreatePullRequest creates a pull request for an issue.
+func (s *Service) CreatePullRequest(ctx context.Context, p relay.Principal, issueKey string, req PullRequestRequest) (PullRequestResult, error) {
+	ev := s.event(p, relay.ActionPullRequestCreate, issueKey, req.IntegrationID)
+	ev.Repository, ev.Ref = req.RepositoryID, req.Source
+
+	// Authorize.
+	settings, err := s.store.Settings(ctx, p.TenantID)
+	if err != nil {
+		return PullRequestResult{}, s.fail(ctx, ev, nil, err)
+	}
+	if !settings.PullRequestsEnabled {
+		return PullRequestResult{}, s.fail(ctx, ev, nil, relay.Errorf(relay.EForbidden,
+			"Creating pull requests is turned off by your administrator (General settings)."))
+	}
+	if req.Source == "" || req.RepositoryID == "" {
+		return PullRequestResult{}, s.fail(ctx, ev, nil, invalid(map[string]string{
+			"source": requiredIfEmpty(req.Source), "repository_id": requiredIfEmpty(req.RepositoryID)}))
+	}
+	in, err := s.authorizeIssue(ctx, p, issueKey, req.IntegrationID)
+	if err != nil {
+		return PullRequestResult{}, s.fail(ctx, ev, nil, err)
+	}
+
+	// Choose identity.
+	act, err := s.identity(ctx, p, in, issueKey)
+	if err != nil {
+		return PullRequestResult{}, s.fail(ctx, ev, act, err)
+	}
+	ev.Via, ev.Login = act.Via, act.Login
+
+	// Call host.
+	hctx, cancel := context.WithTimeout(ctx, s.hostTimeout)
+	defer cancel()
+	repo, err := act.client.Repository(hctx, req.RepositoryID)
+	if err != nil {
+		return PullRequestResult{}, s.fail(ctx, ev, act, err)
+	}
+	ev.Repository = repo.FullName
+	npr := relay.NewPullRequest{Source: req.Source, Target: req.Target, Title: req.Title,
+		Description: req.Description, Draft: req.Draft}
+	if npr.Target == "" {
+		npr.Target = repo.DefaultBranch
+	}
+	if npr.Title == "" {
+		npr.Title = strings.TrimSpace(issueKey + " " + req.Summary)
+	}
+	if npr.Source == npr.Target {
+		return PullRequestResult{}, s.fail(ctx, ev, act, invalid(map[string]string{
+			"target": "The target branch must differ from the source branch " + npr.Source + "."}))
+	}
+	note := ""
+	if npr.Draft && !act.caps.Drafts {
+		npr.Draft = false
+		note = "This host has no draft pull requests; it was created as a regular pull request."
+	}
+	pr, err := act.client.CreatePullRequest(hctx, repo, npr)
+	if relay.ErrorCode(err) == relay.EDraftUnsupported {
+		npr.Draft = false
+		note = "Draft pull requests are not supported in this repository; it was created as a regular pull request."
+		pr, err = act.client.CreatePullRequest(hctx, repo, npr)
+	}
+	if e, ok := relay.AsError(err); ok && e.Code == relay.EPullRequestExists {
+		e.Message = "A pull request from " + npr.Source + " to " + npr.Target + " already exists in " + repo.FullName + "."
+	}
+	if err != nil {
+		return PullRequestResult{}, s.fail(ctx, ev, act, err)
+	}
+
+	// Audit, with the record that lists the pull request on the issue.
+	ev.Detail = note
+	rec := relay.PullRequestRecord{
+		ID: relay.NewID(), TenantID: p.TenantID, IssueKey: issueKey, IntegrationID: in.ID,
+		RepositoryID: repo.ID, Repository: repo.FullName, Number: pr.Number, Title: pr.Title, URL: pr.URL,
+		Source: npr.Source, Target: npr.Target, Draft: pr.Draft, ActedAs: act.ActedAs,
+		CreatedBy: p.Username, CreatedAt: s.now(),
+	}
+	if err := s.store.RecordPullRequest(ctx, rec, s.succeed(ev)); err != nil {
+		return PullRequestResult{}, s.internal(ctx, ev, err)
+	}
+	return PullRequestResult{Number: pr.Number, URL: pr.URL, Title: pr.Title, Draft: pr.Draft,
+		Repository: repo.FullName, ActedAs: act.ActedAs, Note: note}, nil
+}
+
+// authorizeIssue checks that p may act on issueKey's project and that the
+// integration is usable there. It answers not_found for integrations the
+// user may not know about, so their existence does not leak.
+func (s *Service) authorizeIssue(ctx context.Context, p relay.Principal, issueKey, integrationID string) (relay.Integration, error) {
+	project, err := branchname.IssueProject(issueKey)
+	if err != nil {
+		return relay.Integration{}, err
+	}
+	ok, err := s.dir.CanViewDevTools(ctx, p, project)
+	if err != nil {
+		return relay.Integration{}, err
+	}
+	if !ok {
+		return relay.Integration{}, relay.Errorf(relay.EForbidden,
+			"You do not have the View Development Tools permission on project %s. Ask a project administrator for it.", project)
+	}
+	if integrationID == "" {
+		return relay.Integration{}, invalid(map[string]string{"integration_id": "required"})
+	}
+	in, err := s.store.Integration(ctx, p.TenantID, integrationID)
+	if err != nil {
+		return relay.Integration{}, err
+	}
+	if !in.AssociatedWith(project) {
+		return relay.Integration{}, relay.Errorf(relay.EForbidden,
+			"Integration %s is not associated with project %s. An administrator can associate it in the integration's settings.", in.Name, project)
+	}
+	if !in.Enabled {
+		return relay.Integration{}, relay.Errorf(relay.EForbidden,
+			"Integration %s is disabled. An administrator can enable it in the integration's settings.", in.Name)
+	}
+	return in, nil
+}
+
+// actor is the identity chosen for an action and a client acting as it.
+type actor struct {
+	relay.ActedAs
+	client relay.HostClient
+	caps   relay.Capabilities
+	in     relay.Integration
+	token  *relay.UserToken // the user's token when it acts
+}
+
+// identity chooses whose credential acts (relay.ChooseIdentity) and opens
+// only that credential. Under Require User PAT the integration credential is
+// not even decrypted.
+func (s *Service) identity(ctx context.Context, p relay.Principal, in relay.Integration, issueKey string) (*actor, error) {
+	caps := s.hosts.Capabilities(in.HostConfig())
+	var tok *relay.UserToken
+	t, err := s.store.UserToken(ctx, p.TenantID, p.UserID, in.ID)
+	switch {
+	case err == nil:
+		tok = &t
+	case relay.ErrorCode(err) != relay.ENotFound:
+		return nil, err
+	}
+	via, err := relay.ChooseIdentity(in, caps, tok, s.now())
+	if err != nil {
+		return &actor{in: in, caps: caps}, s.withLinks(err, in, issueKey)
+	}
+	act := &actor{in: in, caps: caps}
+	var cred relay.Credential
+	if via == relay.ViaUserToken {
+		cred, err = relay.OpenCredential(s.sealer, tok.Sealed, relay.UserTokenOwner(p.TenantID, p.UserID, in.ID))
+		act.ActedAs = relay.ActedAs{Via: relay.ViaUserToken, Login: tok.Account.Login}
+		act.token = tok
+	} else {
+		var sealed []byte
+		sealed, err = s.store.IntegrationCredential(ctx, p.TenantID, in.ID)
+		if err == nil {
+			cred, err = relay.OpenCredential(s.sealer, sealed, relay.IntegrationSecretOwner(p.TenantID, in.ID))
+		}
+		act.ActedAs = relay.ActedAs{Via: relay.ViaIntegration, Login: in.Account.Login}
+	}
+	if err != nil {
+		return act, err
+	}
+	act.client, err = s.hosts.Client(in.HostConfig(), cred)
+	return act, err
+}
+
+// withLinks adds the setup and new-token links to user_token_* errors.
+func (s *Service) withLinks(err error, in relay.Integration, issueKey string) error {
+	e, ok := relay.AsError(err)
+	if !ok || !strings.HasPrefix(e.Code, "user_token_") {
+		return err
+	}
+	e.SetupURL = s.links.SetupURL(in.ID, issueKey)
+	e.NewTokenURL = s.hosts.NewTokenURL(in.HostConfig(), tokenName(issueKey))
+	return e
+}
+
+// hostError turns an adapter error into what the user is told, depending on
+// whose credential the host refused. A refused user PAT is marked on its
+// record, and the integration credential is never tried instead.
+func (s *Service) hostError(ctx context.Context, p relay.Principal, act *actor, issueKey string, err error) error {
+	e, ok := relay.AsError(err)
+	if !ok || act == nil || act.Via == "" {
+		return err
+	}
+	switch e.Code {
+	case relay.ECredentialRejected, relay.EScopeMissing:
+	default:
+		return err
+	}
+	if act.Via == relay.ViaIntegration {
+		what := "rejected the integration account's credential (expired, revoked or invalid)"
+		if e.Code == relay.EScopeMissing {
+			what = "says the integration account lacks a permission for this action"
+		}
+		return &relay.Error{Code: relay.EHostError, Err: err,
+			Message: "The host " + what + " of " + act.in.Name + ". An administrator must update the integration's credential."}
+	}
+	status, code := relay.TokenRevoked, relay.EUserTokenRevoked
+	msg := "Your personal access token for " + act.in.Name + " was rejected by the host (revoked or invalid). Create a new token and update it in User settings."
+	if act.token.Account.ExpiresAt != nil && !s.now().Before(*act.token.Account.ExpiresAt) {
+		status, code = relay.TokenExpired, relay.EUserTokenExpired
+		msg = "Your personal access token for " + act.in.Name + " has expired. Create a new token and update it in User settings."
+	}
+	if e.Code == relay.EScopeMissing {
+		status, code = relay.TokenInsufficientScope, relay.EUserTokenInsufficientScope
+		msg = "Your personal access token for " + act.in.Name + " lacks a permission this action needs"
+		if e.Scope != "" {
+			msg += " (" + e.Scope + ")"
+		}
+		msg += ". Create a token with the scopes shown in User settings and update it."
+	}
+	if serr := s.store.SetUserTokenStatus(ctx, p.TenantID, p.UserID, act.in.ID, status, s.now()); serr != nil {
+		s.log.ErrorContext(ctx, "recording token status", "err", serr)
+	}
+	return s.withLinks(&relay.Error{Code: code, Message: msg, Scope: e.Scope, Err: err}, act.in, issueKey)
+}
+
+// event starts an audit event for an attempt.
+func (s *Service) event(p relay.Principal, action, issueKey, integrationID string) relay.AuditEvent {
+	return relay.AuditEvent{
+		ID: relay.NewID(), TenantID: p.TenantID, At: s.now(), UserID: p.UserID, Username: p.Username,
+		Action: action, IssueKey: issueKey, IntegrationID: integrationID,
+	}
+}
+
+func (s *Service) succeed(ev relay.AuditEvent) relay.AuditEvent {
+	ev.Outcome = relay.OutcomeSuccess
+	s.emit(ev)
+	return ev
+}
+
+func (s *Service) failed(ev relay.AuditEvent, err error) relay.AuditEvent {
+	ev.ErrorCode = relay.ErrorCode(err)
+	ev.Outcome = outcomeOf(ev.ErrorCode)
+	if ev.Detail == "" {
+		ev.Detail = relay.ErrorMessage(err)
+	}
+	s.emit(ev)
+	return ev
+}
+
+func (s *Service) emit(ev relay.AuditEvent) {
+	if s.observe != nil {
+		s.observe(ev)
+	}
+}
+
+// fail translates err for the user, audits the failed attempt and returns
+// the translated error.
+func (s *Service) fail(ctx context.Context, ev relay.AuditEvent, act *actor, err error) error {
+	if act != nil {
+		err = s.hostError(ctx, relay.Principal{TenantID: ev.TenantID, UserID: ev.UserID}, act, ev.IssueKey, err)
+	}
+	if relay.ErrorCode(err) == relay.EInternal {
+		s.log.ErrorContext(ctx, "action failed", "action", ev.Action, "err", err)
+	}
+	if aerr := s.store.AppendAudit(ctx, s.failed(ev, err)); aerr != nil {
+		s.log.ErrorContext(ctx, "recording audit event", "action", ev.Action, "err", aerr)
+	}
+	return err
+}
+
+// internal reports a failure to record a success that already happened at
+// the host.
+func (s *Service) internal(ctx context.Context, ev relay.AuditEvent, err error) error {
+	s.log.ErrorContext(ctx, "recording a completed action", "action", ev.Action, "err", err)
+	return err
+}
+
+// outcomeOf classifies an error code for the audit trail: refused by
+// gitrelay's policy or validation, or failed at the host.
+func outcomeOf(code string) string {
+	switch {
+	case strings.HasPrefix(code, "user_token_"), strings.HasPrefix(code, "token_"),
+		code == relay.EForbidden, code == relay.EPATNotSupported, code == relay.EInvalidBranchName,
+		code == relay.EInvalid, code == relay.EUnauthenticated:
+		return relay.OutcomeRefused
+	}
+	return relay.OutcomeFailed
+}
+
+func invalid(fields map[string]string) error {
+	for k, v := range fields {
+		if v == "" {
+			delete(fields, k)
+		}
+	}
+	return &relay.Error{Code: relay.EInvalid, Message: "Some fields are missing or invalid.", Fields: fields}
+}
+
+func requiredIfEmpty(v string) string {
+	if v == "" {
+		return "required"
+	}
+	return ""
+}
+
+func projectOf(issueKey string) string {
+	p, _ := branchname.IssueProject(issueKey)
+	return p
+}
+
+// tokenName is the name pre-filled on the host's new-token page.
+func tokenName(issueKey string) string {
+	if issueKey == "" {
+		return "gitrelay"
+	}
+	return "gitrelay (" + projectOf(issueKey) + ")"
+}
+
+func requireAdmin(p relay.Principal) error {
+	if !p.Admin {
+		return relay.Errorf(relay.EForbidden, "Only administrators can do this.")
+	}
+	return nil
+}

@@ -1,0 +1,144 @@
+package action
+
+import (
+	"context"
+
+	"github.com/gitrelay/gitrelay/internal/branchname"
+	"github.com/gitrelay/gitrelay/internal/relay"
+)
+
+// Development is an issue's development panel.
+type Development struct {
+	IssueKey     string
+	Branches     []relay.BranchRecord
+	PullRequests []relay.PullRequestRecord
+	Integrations []DevIntegration
+}
+
+// DevIntegration is an integration usable from the issue, with the user's
+// token state for it.
+type DevIntegration struct {
+	ID              string
+	Name            string
+	Kind            relay.Kind
+	RequireUserPAT  bool
+	UserTokenStatus relay.TokenStatus
+	SetupURL        string
+}
+
+// Development returns what gitrelay created for the issue and the
+// integrations the user may act through. Users without View Development
+// Tools on the issue's project are refused.
+func (s *Service) Development(ctx context.Context, p relay.Principal, issueKey string) (Development, error) {
+	project, err := branchname.IssueProject(issueKey)
+	if err != nil {
+		return Development{}, err
+	}
+	ok, err := s.dir.CanViewDevTools(ctx, p, project)
+	if err != nil {
+		return Development{}, err
+	}
+	if !ok {
+		return Development{}, relay.Errorf(relay.EForbidden,
+			"You do not have the View Development Tools permission on project %s.", project)
+	}
+	all, err := s.store.Integrations(ctx, p.TenantID)
+	if err != nil {
+		return Development{}, err
+	}
+	toks, err := s.store.UserTokens(ctx, p.TenantID, p.UserID)
+	if err != nil {
+		return Development{}, err
+	}
+	status := map[string]relay.UserToken{}
+	for _, t := range toks {
+		status[t.IntegrationID] = t
+	}
+	d := Development{IssueKey: issueKey, Branches: []relay.BranchRecord{}, PullRequests: []relay.PullRequestRecord{}}
+	usable := map[string]bool{}
+	for _, in := range all {
+		if !in.Enabled || !in.AssociatedWith(project) {
+			continue
+		}
+		usable[in.ID] = true
+		di := DevIntegration{ID: in.ID, Name: in.Name, Kind: in.Kind, RequireUserPAT: in.RequireUserPAT,
+			UserTokenStatus: relay.TokenMissing, SetupURL: s.links.SetupURL(in.ID, issueKey)}
+		if !s.hosts.Capabilities(in.HostConfig()).PAT {
+			di.UserTokenStatus = relay.TokenUnsupported
+		} else if t, ok := status[in.ID]; ok {
+			di.UserTokenStatus = t.StatusAt(s.now())
+		}
+		d.Integrations = append(d.Integrations, di)
+	}
+	branches, err := s.store.IssueBranches(ctx, p.TenantID, issueKey)
+	if err != nil {
+		return Development{}, err
+	}
+	for _, b := range branches {
+		if usable[b.IntegrationID] {
+			d.Branches = append(d.Branches, b)
+		}
+	}
+	prs, err := s.store.IssuePullRequests(ctx, p.TenantID, issueKey)
+	if err != nil {
+		return Development{}, err
+	}
+	for _, pr := range prs {
+		if usable[pr.IntegrationID] {
+			d.PullRequests = append(d.PullRequests, pr)
+		}
+	}
+	return d, nil
+}
+
+// Audit lists audit events (administrators only).
+func (s *Service) Audit(ctx context.Context, p relay.Principal, f relay.AuditFilter) ([]relay.AuditEvent, error) {
+	if err := requireAdmin(p); err != nil {
+		return nil, err
+	}
+	return s.store.Audit(ctx, p.TenantID, f)
+}
+
+// Settings returns the app-wide settings.
+func (s *Service) Settings(ctx context.Context, p relay.Principal) (relay.Settings, error) {
+	return s.store.Settings(ctx, p.TenantID)
+}
+
+// UpdateSettings validates and saves app-wide settings (administrators only).
+func (s *Service) UpdateSettings(ctx context.Context, p relay.Principal, st relay.Settings) (relay.Settings, error) {
+	if err := requireAdmin(p); err != nil {
+		return relay.Settings{}, err
+	}
+	fields := map[string]string{}
+	if err := branchname.CheckTemplate(st.BranchTemplate); err != nil {
+		fields["branch_template"] = relay.ErrorMessage(err)
+	}
+	switch st.Separator {
+	case "-", "_", ".", "/":
+	default:
+		fields["separator"] = `The separator must be one of "-", "_", "." or "/".`
+	}
+	if st.MaxBranchLength < 20 || st.MaxBranchLength > 250 {
+		fields["max_branch_length"] = "The maximum branch name length must be between 20 and 250."
+	}
+	if len(fields) > 0 {
+		return relay.Settings{}, &relay.Error{Code: relay.EInvalid, Message: "The settings are invalid.", Fields: fields}
+	}
+	if err := s.store.PutSettings(ctx, p.TenantID, st); err != nil {
+		return relay.Settings{}, err
+	}
+	return st, nil
+}
+
+// PreviewBranchName renders the branch name template for an issue, for
+// dialogs that pre-fill the name.
+func (s *Service) PreviewBranchName(ctx context.Context, p relay.Principal, v branchname.Vars) (string, error) {
+	st, err := s.store.Settings(ctx, p.TenantID)
+	if err != nil {
+		return "", err
+	}
+	if v.DisplayName == "" {
+		v.DisplayName = p.DisplayName
+	}
+	return branchname.Render(branchname.Options{Template: st.BranchTemplate, Separator: st.Separator, MaxLength: st.MaxBranchLength}, v)
+}

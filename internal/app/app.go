@@ -1,0 +1,95 @@
+// Package app wires gitrelay's parts together: the one place that knows
+// every concrete type. main uses it, and so do the end-to-end tests and
+// benchmarks, so they exercise exactly what runs in production.
+package app
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gitrelay/gitrelay/internal/action"
+	"github.com/gitrelay/gitrelay/internal/directory"
+	"github.com/gitrelay/gitrelay/internal/host"
+	"github.com/gitrelay/gitrelay/internal/host/github"
+	"github.com/gitrelay/gitrelay/internal/relay"
+	"github.com/gitrelay/gitrelay/internal/server"
+	"github.com/gitrelay/gitrelay/internal/store"
+)
+
+// Config is what the application needs from its environment.
+type Config struct {
+	DB     *store.DB
+	Sealer relay.Sealer
+	Logger *slog.Logger
+	// HTTPClient reaches git hosts; default host.NewHTTPClient.
+	HTTPClient *http.Client
+	// HostTimeout bounds each host call.
+	HostTimeout time.Duration
+	// PublicURL is where users reach gitrelay (for links); may be empty.
+	PublicURL string
+	// GitHubAPIURL overrides api.github.com (proxies, simulators).
+	GitHubAPIURL string
+	Version      string
+	Now          func() time.Time
+}
+
+// App is a wired gitrelay.
+type App struct {
+	Actions   *action.Service
+	Directory *directory.Service
+	Hosts     *host.Registry
+	Server    *server.Server
+	Metrics   *server.Metrics
+}
+
+// Adapters returns every host adapter gitrelay supports.
+func Adapters(githubAPIURL string) []host.Adapter {
+	var ghOpts []github.Option
+	if githubAPIURL != "" {
+		ghOpts = append(ghOpts, github.WithAPIURL(githubAPIURL))
+	}
+	return []host.Adapter{
+		github.Cloud(ghOpts...),
+		github.Enterprise(),
+	}
+}
+
+// New wires the application.
+func New(c Config) *App {
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.HTTPClient == nil {
+		c.HTTPClient = host.NewHTTPClient(c.HostTimeout)
+	}
+	hosts := host.NewRegistry(c.HTTPClient, Adapters(c.GitHubAPIURL)...)
+	dir := directory.New(c.DB, c.Now)
+	metrics := server.NewMetrics()
+	actions := action.New(action.Config{
+		Store: c.DB, Hosts: hosts, Sealer: c.Sealer, Directory: dir,
+		Links: server.Links{Base: c.PublicURL}, Now: c.Now, HostTimeout: c.HostTimeout,
+		Logger: c.Logger, Observe: metrics.ObserveAction,
+	})
+	srv := server.New(server.Config{
+		Actions: actions, Directory: dir, DirStore: c.DB, Hosts: hosts, Kinds: hosts.Kinds(),
+		TenantID: relay.LocalTenant, Logger: c.Logger, Metrics: metrics, Ready: c.DB.Ping, Version: c.Version,
+	})
+	return &App{Actions: actions, Directory: dir, Hosts: hosts, Server: srv, Metrics: metrics}
+}
+
+// Bootstrap prepares the built-in tenant. On an empty directory it creates
+// the administrator "admin" and returns its generated password (to be shown
+// once); otherwise it returns "".
+func Bootstrap(ctx context.Context, db *store.DB, dir *directory.Service) (string, error) {
+	if err := db.EnsureTenant(ctx, relay.LocalTenant, "built-in directory"); err != nil {
+		return "", err
+	}
+	n, err := db.CountUsers(ctx, relay.LocalTenant)
+	if err != nil || n > 0 {
+		return "", err
+	}
+	_, password, err := dir.AddUser(ctx, relay.LocalTenant, directory.NewUser{Username: "admin", DisplayName: "Administrator", Admin: true})
+	return password, err
+}

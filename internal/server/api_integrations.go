@@ -1,0 +1,218 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/gitrelay/gitrelay/internal/action"
+	"github.com/gitrelay/gitrelay/internal/relay"
+)
+
+// API payloads are their own types, apart from domain and database types,
+// so a secret can never be serialised by accident: no response type has a
+// credential field.
+
+type accountJSON struct {
+	Login string `json:"login"`
+	Name  string `json:"name"`
+}
+
+type integrationJSON struct {
+	ID             string            `json:"id"`
+	Kind           relay.Kind        `json:"kind"`
+	Name           string            `json:"name"`
+	BaseURL        string            `json:"base_url"`
+	Options        map[string]string `json:"options"`
+	Enabled        bool              `json:"enabled"`
+	RequireUserPAT bool              `json:"require_user_pat"`
+	Projects       []string          `json:"projects"`
+	Account        accountJSON       `json:"account"`
+	CreatedAt      time.Time         `json:"created_at"`
+	UpdatedAt      time.Time         `json:"updated_at"`
+	Warnings       []string          `json:"warnings,omitempty"`
+}
+
+func toIntegrationJSON(in relay.Integration, warnings []string) integrationJSON {
+	opts := in.Options
+	if opts == nil {
+		opts = map[string]string{}
+	}
+	return integrationJSON{ID: in.ID, Kind: in.Kind, Name: in.Name, BaseURL: in.BaseURL, Options: opts,
+		Enabled: in.Enabled, RequireUserPAT: in.RequireUserPAT, Projects: in.Projects,
+		Account: accountJSON{Login: in.Account.Login, Name: in.Account.Name},
+		CreatedAt: in.CreatedAt.UTC(), UpdatedAt: in.UpdatedAt.UTC(), Warnings: warnings}
+}
+
+// credentialJSON is the only request type holding a secret; it is never
+// written back.
+type credentialJSON struct {
+	Token           string `json:"token"`
+	Username        string `json:"username"`
+	Password        string `json:"password"`
+	AccessKeyID     string `json:"access_key_id"`
+	SecretAccessKey string `json:"secret_access_key"`
+}
+
+func (c credentialJSON) credential() relay.Credential {
+	return relay.Credential{Token: c.Token, Username: c.Username, Password: c.Password,
+		AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey}
+}
+
+type createIntegrationRequest struct {
+	Kind           relay.Kind        `json:"kind"`
+	Name           string            `json:"name"`
+	BaseURL        string            `json:"base_url"`
+	Options        map[string]string `json:"options"`
+	Credential     credentialJSON    `json:"credential"`
+	RequireUserPAT bool              `json:"require_user_pat"`
+	Projects       []string          `json:"projects"`
+	Enabled        *bool             `json:"enabled"`
+}
+
+func (s *Server) createIntegration(w http.ResponseWriter, r *http.Request) error {
+	var req createIntegrationRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	in, warnings, err := s.actions.CreateIntegration(r.Context(), principalFrom(r.Context()), action.IntegrationInput{
+		Kind: req.Kind, Name: req.Name, BaseURL: req.BaseURL, Options: req.Options,
+		Credential: req.Credential.credential(), RequireUserPAT: req.RequireUserPAT, Projects: req.Projects, Enabled: req.Enabled,
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, toIntegrationJSON(in, warnings))
+	return nil
+}
+
+func (s *Server) listIntegrations(w http.ResponseWriter, r *http.Request) error {
+	ins, err := s.actions.Integrations(r.Context(), principalFrom(r.Context()))
+	if err != nil {
+		return err
+	}
+	out := make([]integrationJSON, 0, len(ins))
+	for _, in := range ins {
+		out = append(out, toIntegrationJSON(in, nil))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) getIntegration(w http.ResponseWriter, r *http.Request) error {
+	in, err := s.actions.Integration(r.Context(), principalFrom(r.Context()), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toIntegrationJSON(in, nil))
+	return nil
+}
+
+type patchIntegrationRequest struct {
+	Name           *string           `json:"name"`
+	BaseURL        *string           `json:"base_url"`
+	Options        map[string]string `json:"options"`
+	Credential     *credentialJSON   `json:"credential"`
+	RequireUserPAT *bool             `json:"require_user_pat"`
+	Enabled        *bool             `json:"enabled"`
+	// Projects is decoded by hand: absent keeps the association, null
+	// means all projects, a list restricts.
+	Projects json.RawMessage `json:"projects"`
+}
+
+func (s *Server) patchIntegration(w http.ResponseWriter, r *http.Request) error {
+	var req patchIntegrationRequest
+	if err := decodeJSON(r, &req); err != nil {
+		return err
+	}
+	patch := action.IntegrationPatch{Name: req.Name, BaseURL: req.BaseURL, Options: req.Options,
+		RequireUserPAT: req.RequireUserPAT, Enabled: req.Enabled}
+	if req.Credential != nil {
+		c := req.Credential.credential()
+		patch.Credential = &c
+	}
+	if len(req.Projects) > 0 {
+		patch.SetProjects = true
+		if !bytes.Equal(bytes.TrimSpace(req.Projects), []byte("null")) {
+			if err := json.Unmarshal(req.Projects, &patch.Projects); err != nil {
+				return &relay.Error{Code: relay.EInvalid, Message: "projects must be null (all projects) or a list of project keys.",
+					Fields: map[string]string{"projects": "must be null or a list of project keys"}}
+			}
+			if patch.Projects == nil {
+				patch.Projects = []string{}
+			}
+		}
+	}
+	in, warnings, err := s.actions.UpdateIntegration(r.Context(), principalFrom(r.Context()), r.PathValue("id"), patch)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toIntegrationJSON(in, warnings))
+	return nil
+}
+
+func (s *Server) deleteIntegration(w http.ResponseWriter, r *http.Request) error {
+	if err := s.actions.DeleteIntegration(r.Context(), principalFrom(r.Context()), r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+type repositoryJSON struct {
+	ID            string `json:"id"`
+	Name          string `json:"name"`
+	FullName      string `json:"full_name"`
+	DefaultBranch string `json:"default_branch"`
+	WebURL        string `json:"web_url"`
+}
+
+func (s *Server) listRepositories(w http.ResponseWriter, r *http.Request) error {
+	repos, err := s.actions.Repositories(r.Context(), principalFrom(r.Context()), r.PathValue("id"), r.URL.Query().Get("q"))
+	if err != nil {
+		return err
+	}
+	out := make([]repositoryJSON, 0, len(repos))
+	for _, rp := range repos {
+		out = append(out, repositoryJSON{ID: rp.ID, Name: rp.Name, FullName: rp.FullName, DefaultBranch: rp.DefaultBranch, WebURL: rp.WebURL})
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+type branchJSON struct {
+	Name string `json:"name"`
+	SHA  string `json:"sha"`
+}
+
+func (s *Server) listBranches(w http.ResponseWriter, r *http.Request) error {
+	bs, err := s.actions.Branches(r.Context(), principalFrom(r.Context()), r.PathValue("id"), r.PathValue("repo_id"), r.URL.Query().Get("q"))
+	if err != nil {
+		return err
+	}
+	out := make([]branchJSON, 0, len(bs))
+	for _, b := range bs {
+		out = append(out, branchJSON{Name: b.Name, SHA: b.SHA})
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+type kindJSON struct {
+	Kind          relay.Kind `json:"kind"`
+	PAT           bool       `json:"pat"`
+	Drafts        bool       `json:"drafts"`
+	RequiredScope [][]string `json:"required_scopes"`
+	TokenHelp     string     `json:"token_help"`
+}
+
+func (s *Server) kinds(w http.ResponseWriter, r *http.Request) error {
+	out := []kindJSON{}
+	for _, k := range s.kindList {
+		caps := s.hosts.Capabilities(relay.HostConfig{Kind: k})
+		out = append(out, kindJSON{Kind: k, PAT: caps.PAT, Drafts: caps.Drafts, RequiredScope: caps.RequiredScopes, TokenHelp: caps.TokenHelp})
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}

@@ -1,0 +1,54 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/gitrelay/gitrelay/internal/relay"
+)
+
+// Metrics are gitrelay's Prometheus metrics, on a registry of their own.
+// Labels never carry user input beyond route patterns and fixed codes.
+type Metrics struct {
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	actions  *prometheus.CounterVec
+}
+
+// NewMetrics builds the registry.
+func NewMetrics() *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gitrelay_http_requests_total", Help: "API requests by route and status."}, []string{"route", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "gitrelay_http_request_duration_seconds", Help: "API request latency by route.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 25}}, []string{"route"}),
+		actions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gitrelay_actions_total", Help: "Audited actions by action, outcome and acting identity."}, []string{"action", "outcome", "via", "code"}),
+	}
+	m.reg.MustRegister(m.requests, m.duration, m.actions,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+func (m *Metrics) observeRequest(route string, status int, d time.Duration) {
+	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
+	m.duration.WithLabelValues(route).Observe(d.Seconds())
+}
+
+// ObserveAction counts an audited action; pass it as action.Config.Observe.
+func (m *Metrics) ObserveAction(e relay.AuditEvent) {
+	m.actions.WithLabelValues(e.Action, e.Outcome, string(e.Via), e.ErrorCode).Inc()
+}

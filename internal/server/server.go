@@ -1,0 +1,251 @@
+// Package server is gitrelay's HTTP edge: the URL surface (routes.go),
+// authentication, the JSON API, error translation (errors.go) and
+// operational endpoints.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/gitrelay/gitrelay/internal/action"
+	"github.com/gitrelay/gitrelay/internal/directory"
+	"github.com/gitrelay/gitrelay/internal/relay"
+)
+
+// Config is what the server needs.
+type Config struct {
+	Actions   *action.Service
+	Directory *directory.Service
+	DirStore  directory.Store
+	Hosts     relay.Hosts
+	Kinds     []relay.Kind
+	// TenantID is the built-in directory's tenant.
+	TenantID string
+	Logger   *slog.Logger
+	Metrics  *Metrics
+	// Ready reports whether dependencies (the database) answer.
+	Ready   func(ctx context.Context) error
+	Version string
+}
+
+// Server serves gitrelay over HTTP.
+type Server struct {
+	actions  *action.Service
+	dir      *directory.Service
+	dirStore directory.Store
+	hosts    relay.Hosts
+	kindList []relay.Kind
+	tenant   string
+	log      *slog.Logger
+	metrics  *Metrics
+	ready    func(ctx context.Context) error
+	version  string
+	handler  http.Handler
+}
+
+// New builds the server and its routes.
+func New(c Config) *Server {
+	s := &Server{actions: c.Actions, dir: c.Directory, dirStore: c.DirStore, hosts: c.Hosts, kindList: c.Kinds,
+		tenant: c.TenantID, log: c.Logger, metrics: c.Metrics, ready: c.Ready, version: c.Version}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.metrics == nil {
+		s.metrics = NewMetrics()
+	}
+	if s.tenant == "" {
+		s.tenant = relay.LocalTenant
+	}
+	s.handler = s.recoverer(securityHeaders(s.mux()))
+	return s
+}
+
+// Handler is the root handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Links builds gitrelay's own URLs for the action layer.
+type Links struct {
+	// Base is the public URL gitrelay is reached at; empty gives relative
+	// links.
+	Base string
+}
+
+// SetupURL is the User settings entry for an integration, returning to the
+// issue afterwards.
+func (l Links) SetupURL(integrationID, issueKey string) string {
+	q := url.Values{"integration": {integrationID}}
+	if issueKey != "" {
+		q.Set("return_to", "/issues/"+issueKey)
+	}
+	return strings.TrimRight(l.Base, "/") + "/settings/tokens?" + q.Encode() + "#integration-" + integrationID
+}
+
+type ctxKey int
+
+const principalKey ctxKey = 0
+
+func principalFrom(ctx context.Context) relay.Principal {
+	p, _ := ctx.Value(principalKey).(relay.Principal)
+	return p
+}
+
+// apiFunc is a JSON handler; a returned error is written by writeError.
+type apiFunc func(w http.ResponseWriter, r *http.Request) error
+
+// api wraps a JSON handler with authentication, metrics and error writing.
+func (s *Server) api(rt route) http.Handler {
+	label := rt.method + " " + rt.pattern
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		defer func() {
+			s.metrics.observeRequest(label, sw.status, time.Since(start))
+		}()
+		if rt.auth == "user" {
+			p, err := s.authenticate(r)
+			if err != nil {
+				sw.Header().Set("WWW-Authenticate", `Bearer realm="gitrelay"`)
+				s.writeError(sw, r, err)
+				return
+			}
+			r = r.WithContext(context.WithValue(r.Context(), principalKey, p))
+		}
+		r.Body = http.MaxBytesReader(sw, r.Body, 1<<20)
+		if err := rt.handler(sw, r); err != nil {
+			s.writeError(sw, r, err)
+		}
+	})
+}
+
+func (s *Server) authenticate(r *http.Request) (relay.Principal, error) {
+	h := r.Header.Get("Authorization")
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return relay.Principal{}, relay.Errorf(relay.EUnauthenticated,
+			"Send an API token as 'Authorization: Bearer <token>'. Create one with `gitrelay users api-token USERNAME`.")
+	}
+	return s.dir.AuthenticateToken(r.Context(), strings.TrimSpace(token))
+}
+
+func (s *Server) apiNotFound(w http.ResponseWriter, r *http.Request) error {
+	return relay.Errorf(relay.ENotFound, "No API route %s %s. See /api/v1/openapi.json for the routes.", r.Method, r.URL.Path)
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": s.version})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.ready != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := s.ready(ctx); err != nil {
+			s.log.Warn("not ready", "err", err)
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": "database is not answering"})
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				// The panic value and stack may hold anything; they go to
+				// the log only, with the stack, never to the client.
+				s.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path,
+					"panic", fmt.Sprintf("%T", v), "stack", string(debug.Stack()))
+				s.writeError(w, r, errors.New("panic"))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(true)
+	_ = enc.Encode(v)
+}
+
+// decodeJSON reads a JSON body strictly: unknown fields and trailing data
+// are errors that say what is wrong.
+func decodeJSON(r *http.Request, v any) error {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		switch {
+		case errors.Is(err, io.EOF):
+			return relay.Errorf(relay.EInvalid, "The request body is empty; send a JSON object.")
+		case errors.As(err, &mbe):
+			return relay.Errorf(relay.EInvalid, "The request body is larger than 1 MiB.")
+		}
+		var ute *json.UnmarshalTypeError
+		if errors.As(err, &ute) && ute.Field != "" {
+			return &relay.Error{Code: relay.EInvalid, Message: "The request body has a field of the wrong type.",
+				Fields: map[string]string{ute.Field: "must be " + jsonType(ute.Type.Kind().String())}}
+		}
+		msg := err.Error()
+		if f, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
+			f = strings.Trim(f, `"`)
+			return &relay.Error{Code: relay.EInvalid, Message: "The request body has an unknown field " + f + ".",
+				Fields: map[string]string{f: "unknown field"}}
+		}
+		return relay.Errorf(relay.EInvalid, "The request body is not valid JSON: %s.", strings.TrimPrefix(msg, "json: "))
+	}
+	if dec.More() {
+		return relay.Errorf(relay.EInvalid, "The request body must hold a single JSON object.")
+	}
+	return nil
+}
+
+func jsonType(kind string) string {
+	switch kind {
+	case "string":
+		return "a string"
+	case "bool":
+		return "true or false"
+	case "slice", "array":
+		return "a list"
+	case "map", "struct":
+		return "an object"
+	}
+	return "a number"
+}
