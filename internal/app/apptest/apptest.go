@@ -1,0 +1,276 @@
+// Package apptest boots a whole gitrelay (the same wiring as `gitrelay
+// serve`) against a host simulator, for end-to-end tests and benchmarks. It
+// records every log line and every HTTP response body, so tests can prove
+// that no secret ever leaves.
+package apptest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gitrelay/gitrelay/internal/app"
+	"github.com/gitrelay/gitrelay/internal/host/hostsim"
+	"github.com/gitrelay/gitrelay/internal/relay"
+	"github.com/gitrelay/gitrelay/internal/store"
+	"github.com/gitrelay/gitrelay/internal/vault"
+)
+
+// Canary secrets: distinctive values that must never appear anywhere but
+// the requests that carry them to the host.
+const (
+	BotToken   = "ghp_CANARYbotTOKEN0000000000000000000001"
+	BobToken   = "ghp_CANARYbobTOKEN0000000000000000000002"
+	CarolToken = "ghp_CANARYcarolTOKEN00000000000000000003"
+	// BotLogin and BobLogin are the git logins the tokens authenticate as.
+	BotLogin = "relay-bot"
+	BobLogin = "bob-gh"
+	// Repo is the repository every user may push to.
+	Repo = "acme/widgets"
+)
+
+// Env is a running gitrelay with a simulated GitHub Enterprise host, the
+// administrator "admin", users "bob" (View Development Tools on ABC) and
+// "carol" (no grant), and project ABC.
+type Env struct {
+	T        testing.TB
+	DB       *store.DB
+	Sim      *hostsim.Sim
+	HostURL  string // the simulated host's base URL (GHES layout)
+	App      *app.App
+	URL      string // gitrelay's base URL
+	Keys     *vault.StaticKeys
+	RepoID   string
+	Admin    string // API tokens
+	Bob      string
+	Carol    string
+	Client   *http.Client
+	Logs     *SafeBuffer
+	bodiesMu sync.Mutex
+	bodies   bytes.Buffer
+}
+
+// Options tune New.
+type Options struct {
+	// HostTimeout bounds host calls (default 2s, short so that hang tests
+	// are quick).
+	HostTimeout time.Duration
+	// InProcess serves the host simulator without sockets (benchmarks).
+	InProcess bool
+}
+
+// New boots gitrelay on db.
+func New(t testing.TB, db *store.DB, opts ...Options) *Env {
+	t.Helper()
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	if o.HostTimeout == 0 {
+		o.HostTimeout = 2 * time.Second
+	}
+	ctx := context.Background()
+	e := &Env{T: t, DB: db, Sim: hostsim.New(), Logs: &SafeBuffer{}}
+	t.Cleanup(e.Sim.Close)
+
+	var hc *http.Client
+	if o.InProcess {
+		e.HostURL = "http://ghe.sim.test"
+		hc = &http.Client{Transport: e.Sim.Transport()}
+	} else {
+		hs := httptest.NewServer(e.Sim.Handler())
+		t.Cleanup(hs.Close)
+		e.HostURL = hs.URL
+	}
+	e.Sim.AddToken(hostsim.Token{Value: BotToken, Login: BotLogin, Name: "Relay Bot", Scopes: []string{"repo", "read:org"}})
+	e.Sim.AddToken(hostsim.Token{Value: BobToken, Login: BobLogin, Name: "Bob Builder", Scopes: []string{"repo"}})
+	repo := e.Sim.AddRepo(hostsim.Repo{Owner: "acme", Name: "widgets", Private: true, Writers: []string{BotLogin, BobLogin}})
+	e.RepoID = itoa(repo.ID)
+
+	keys, err := vault.NewStaticKeys(vault.NewKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Keys = keys
+	logger := slog.New(slog.NewJSONHandler(e.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	e.App = app.New(app.Config{DB: db, Sealer: keys, Logger: logger, HTTPClient: hc, HostTimeout: o.HostTimeout, Version: "test"})
+	if _, err := app.Bootstrap(ctx, db, e.App.Directory); err != nil {
+		t.Fatal(err)
+	}
+	dir := e.App.Directory
+	if _, _, err := dir.AddUser(ctx, relay.LocalTenant, directoryUser("bob", "Bob")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := dir.AddUser(ctx, relay.LocalTenant, directoryUser("carol", "Carol")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dir.AddProject(ctx, relay.LocalTenant, "ABC", "Alpha"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dir.AddProject(ctx, relay.LocalTenant, "XYZ", "Other"); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{"admin", "bob"} {
+		if _, err := dir.Grant(ctx, relay.LocalTenant, "ABC", u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := dir.Grant(ctx, relay.LocalTenant, "XYZ", "carol"); err != nil {
+		t.Fatal(err)
+	}
+	for name, dst := range map[string]*string{"admin": &e.Admin, "bob": &e.Bob, "carol": &e.Carol} {
+		if *dst, err = dir.NewAPIToken(ctx, relay.LocalTenant, name, "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := httptest.NewServer(e.App.Server.Handler())
+	t.Cleanup(srv.Close)
+	e.URL, e.Client = srv.URL, srv.Client()
+	return e
+}
+
+// Response is an API answer.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the body into a map.
+func (r Response) JSON() map[string]any {
+	var m map[string]any
+	_ = json.Unmarshal(r.Body, &m)
+	return m
+}
+
+// List decodes the body as a JSON list of objects.
+func (r Response) List() []map[string]any {
+	var l []map[string]any
+	_ = json.Unmarshal(r.Body, &l)
+	return l
+}
+
+// Code is the error code of an error answer.
+func (r Response) Code() string {
+	if e, ok := r.JSON()["error"].(map[string]any); ok {
+		s, _ := e["code"].(string)
+		return s
+	}
+	return ""
+}
+
+// ErrorField reads a field of the error object.
+func (r Response) ErrorField(name string) string {
+	if e, ok := r.JSON()["error"].(map[string]any); ok {
+		s, _ := e[name].(string)
+		return s
+	}
+	return ""
+}
+
+// Do sends a request as the holder of token (empty: anonymous) with body
+// marshalled to JSON (nil: none).
+func (e *Env) Do(method, path, token string, body any) Response {
+	e.T.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			e.T.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, e.URL+path, rd)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := e.Client.Do(req)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	e.bodiesMu.Lock()
+	e.bodies.Write(b)
+	for k, vs := range resp.Header {
+		e.bodies.WriteString(k + ": " + strings.Join(vs, ",") + "\n")
+	}
+	e.bodiesMu.Unlock()
+	return Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+}
+
+// Responses is every response body and header seen so far.
+func (e *Env) Responses() string {
+	e.bodiesMu.Lock()
+	defer e.bodiesMu.Unlock()
+	return e.bodies.String()
+}
+
+// Integration creates a GitHub Enterprise integration on the simulator as
+// the administrator and returns its id.
+func (e *Env) Integration(requireUserPAT bool, projects []string) string {
+	e.T.Helper()
+	body := map[string]any{"kind": "github-enterprise", "name": "GHE", "base_url": e.HostURL,
+		"credential": map[string]string{"token": BotToken}, "require_user_pat": requireUserPAT, "projects": projects}
+	r := e.Do("POST", "/api/v1/integrations", e.Admin, body)
+	if r.Status != http.StatusCreated {
+		e.T.Fatalf("creating integration: %d %s", r.Status, r.Body)
+	}
+	return r.JSON()["id"].(string)
+}
+
+// SaveToken saves a PAT for the holder of apiToken.
+func (e *Env) SaveToken(apiToken, integrationID, pat string) Response {
+	e.T.Helper()
+	return e.Do("PUT", "/api/v1/me/tokens/"+integrationID, apiToken, map[string]string{"token": pat})
+}
+
+// CreateBranch asks for a branch for issue ABC-1 in the test repository.
+func (e *Env) CreateBranch(apiToken, integrationID, name string) Response {
+	e.T.Helper()
+	return e.Do("POST", "/api/v1/issues/ABC-1/branches", apiToken, map[string]any{
+		"integration_id": integrationID, "repository_id": e.RepoID, "name": name})
+}
+
+// Writes returns the simulator's write log.
+func (e *Env) Writes() []hostsim.Write { return e.Sim.Writes() }
+
+// SafeBuffer is a goroutine-safe log sink.
+type SafeBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *SafeBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *SafeBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func itoa(n int64) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}
