@@ -131,7 +131,7 @@ func (s *Service) SaveToken(ctx context.Context, p relay.Principal, integrationI
 	if missing := relay.MissingScope(caps.RequiredScopes, acct.Scopes); missing != "" {
 		return TokenView{}, s.fail(ctx, ev, nil, &relay.Error{Code: relay.ETokenInsufficientScope, Scope: missing,
 			NewTokenURL: s.hosts.NewTokenURL(in.HostConfig(), "gitrelay"),
-			Message: fmt.Sprintf("This token lacks the %s scope, which creating branches and pull requests needs. %s", missing, caps.TokenHelp)})
+			Message:     fmt.Sprintf("This token lacks the %s scope, which creating branches and pull requests needs. %s", missing, caps.TokenHelp)})
 	}
 	sealed, err := relay.SealCredential(s.sealer, cred, relay.UserTokenOwner(p.TenantID, p.UserID, in.ID))
 	if err != nil {

@@ -41,7 +41,7 @@ func toIntegrationJSON(in relay.Integration, warnings []string) integrationJSON 
 	}
 	return integrationJSON{ID: in.ID, Kind: in.Kind, Name: in.Name, BaseURL: in.BaseURL, Options: opts,
 		Enabled: in.Enabled, RequireUserPAT: in.RequireUserPAT, Projects: in.Projects,
-		Account: accountJSON{Login: in.Account.Login, Name: in.Account.Name},
+		Account:   accountJSON{Login: in.Account.Login, Name: in.Account.Name},
 		CreatedAt: in.CreatedAt.UTC(), UpdatedAt: in.UpdatedAt.UTC(), Warnings: warnings}
 }
 
