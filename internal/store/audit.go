@@ -1,0 +1,122 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/gitrelay/gitrelay/internal/relay"
+)
+
+// Audit page sizes.
+const (
+	DefaultAuditLimit = 100
+	MaxAuditLimit     = 10000
+)
+
+const auditColumns = `tenant_id, id, occurred_at, user_id, username, action, integration_id,
+	repository, ref, issue_key, via, login, outcome, error_code, detail`
+
+// AppendAudit records e. An empty ID gets relay.NewID() and a zero At the
+// store's clock.
+func (db *DB) AppendAudit(ctx context.Context, e relay.AuditEvent) error {
+	if e.TenantID == "" {
+		return errors.New("store: append audit: event has no tenant")
+	}
+	return db.inTx(ctx, func(c conn) error {
+		return db.insertAudit(ctx, c, e.TenantID, e)
+	})
+}
+
+// insertAudit records e inside a write method's transaction. The event
+// belongs to the tenant whose data the method changes; an event naming
+// another tenant is a bug that would leak one tenant's activity into
+// another's audit trail, so it fails the whole write.
+func (db *DB) insertAudit(ctx context.Context, c conn, tenantID string, e relay.AuditEvent) error {
+	if e.TenantID == "" {
+		e.TenantID = tenantID
+	}
+	if e.TenantID != tenantID {
+		return fmt.Errorf("store: audit event for tenant %q written with a change of tenant %q", e.TenantID, tenantID)
+	}
+	if e.ID == "" {
+		e.ID = relay.NewID()
+	}
+	e.At = db.orNow(e.At)
+	_, err := c.exec(ctx, `INSERT INTO audit_events (`+auditColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.TenantID, e.ID, micros(e.At), e.UserID, e.Username, e.Action, e.IntegrationID,
+		e.Repository, e.Ref, e.IssueKey, string(e.Via), e.Login, e.Outcome, e.ErrorCode, e.Detail)
+	if err != nil {
+		return dbError(err, "append audit", "", "an audit event with this id already exists")
+	}
+	return nil
+}
+
+// Audit lists the tenant's events matching f, newest first (ties broken by
+// id, newest first). Username, IntegrationID, Action and Outcome match
+// exactly; Since is inclusive and Until exclusive. Limit defaults to
+// DefaultAuditLimit and is capped at MaxAuditLimit. The slice is never nil.
+func (db *DB) Audit(ctx context.Context, tenantID string, f relay.AuditFilter) ([]relay.AuditEvent, error) {
+	where := []string{"tenant_id = ?"}
+	args := []any{tenantID}
+	for _, eq := range []struct {
+		column, value string
+	}{
+		{"username", f.Username},
+		{"integration_id", f.IntegrationID},
+		{"action", f.Action},
+		{"outcome", f.Outcome},
+	} {
+		if eq.value != "" {
+			where = append(where, eq.column+" = ?")
+			args = append(args, eq.value)
+		}
+	}
+	if !f.Since.IsZero() {
+		where = append(where, "occurred_at >= ?")
+		args = append(args, micros(f.Since))
+	}
+	if !f.Until.IsZero() {
+		where = append(where, "occurred_at < ?")
+		args = append(args, micros(f.Until))
+	}
+	args = append(args, auditLimit(f.Limit))
+
+	query := `SELECT ` + auditColumns + ` FROM audit_events WHERE ` + strings.Join(where, " AND ") +
+		` ORDER BY occurred_at DESC, id DESC LIMIT ?`
+	rows, err := db.reader().query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: read audit: %w", err)
+	}
+	defer rows.Close()
+	out := []relay.AuditEvent{}
+	for rows.Next() {
+		var (
+			e   relay.AuditEvent
+			at  int64
+			via string
+		)
+		err := rows.Scan(&e.TenantID, &e.ID, &at, &e.UserID, &e.Username, &e.Action, &e.IntegrationID,
+			&e.Repository, &e.Ref, &e.IssueKey, &via, &e.Login, &e.Outcome, &e.ErrorCode, &e.Detail)
+		if err != nil {
+			return nil, fmt.Errorf("store: read audit: %w", err)
+		}
+		e.At = fromMicros(at)
+		e.Via = relay.Via(via)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: read audit: %w", err)
+	}
+	return out, nil
+}
+
+// auditLimit is the page size for a requested limit.
+func auditLimit(n int) int {
+	if n <= 0 {
+		return DefaultAuditLimit
+	}
+	return min(n, MaxAuditLimit)
+}

@@ -1,0 +1,155 @@
+package store
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// Migrations are numbered SQL files, applied in name order, each in its own
+// transaction and recorded in schema_migrations. A released migration is
+// never edited; a change is a new file.
+//
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+var migrationName = regexp.MustCompile(`^[0-9]{4}_[a-z0-9_]+\.sql$`)
+
+// migrationSQL adapts a migration's text to the dialect. The only
+// difference between the dialects' schemas is the byte-string type.
+func migrationSQL(dialect, text string) string {
+	bytesType := "BLOB"
+	if dialect == DialectPostgres {
+		bytesType = "BYTEA"
+	}
+	return strings.ReplaceAll(text, "{{bytes}}", bytesType)
+}
+
+type migration struct {
+	version string // the file name without .sql, e.g. "0001_initial"
+	text    string
+}
+
+func loadMigrations() ([]migration, error) {
+	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	var out []migration
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "migrations/")
+		if !migrationName.MatchString(base) {
+			return nil, fmt.Errorf("store: migration %q is not named NNNN_words.sql", base)
+		}
+		b, err := migrationFiles.ReadFile(name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, migration{version: strings.TrimSuffix(base, ".sql"), text: string(b)})
+	}
+	return out, nil
+}
+
+// Migrate applies the migrations the database lacks and returns their
+// versions. Running it again is a no-op. Several processes may migrate the
+// same database at once: on SQLite the write transaction serialises them,
+// on Postgres an advisory lock does, and each re-checks inside its
+// transaction whether the migration is still needed.
+func (db *DB) Migrate(ctx context.Context) (applied []string, err error) {
+	ms, err := loadMigrations()
+	if err != nil {
+		return nil, err
+	}
+	err = db.inTx(ctx, func(c conn) error {
+		if err := db.lockMigrations(ctx, c); err != nil {
+			return err
+		}
+		_, err := c.exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version    TEXT   NOT NULL PRIMARY KEY,
+			applied_at BIGINT NOT NULL
+		)`)
+		if err != nil {
+			return fmt.Errorf("store: create schema_migrations: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range ms {
+		done := false
+		err := db.inTx(ctx, func(c conn) error {
+			if err := db.lockMigrations(ctx, c); err != nil {
+				return err
+			}
+			var n int
+			err := c.queryRow(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, m.version).Scan(&n)
+			if err != nil {
+				return fmt.Errorf("store: read schema_migrations: %w", err)
+			}
+			if n > 0 {
+				return nil
+			}
+			// No arguments: both drivers then accept several statements.
+			if _, err := c.exec(ctx, migrationSQL(db.dialect, m.text)); err != nil {
+				return fmt.Errorf("store: migration %s: %w", m.version, err)
+			}
+			_, err = c.exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`,
+				m.version, micros(db.now()))
+			if err != nil {
+				return fmt.Errorf("store: record migration %s: %w", m.version, err)
+			}
+			done = true
+			return nil
+		})
+		if err != nil {
+			return applied, err
+		}
+		if done {
+			db.log.Info("migration applied", "version", m.version)
+			applied = append(applied, m.version)
+		}
+	}
+	return applied, nil
+}
+
+// lockMigrations makes concurrent migrators on Postgres take turns until
+// the transaction ends. The lock is keyed by schema so that databases in
+// different schemas (parallel tests) do not wait for each other. SQLite
+// needs nothing: BEGIN IMMEDIATE already excludes other writers.
+func (db *DB) lockMigrations(ctx context.Context, c conn) error {
+	if db.dialect != DialectPostgres {
+		return nil
+	}
+	_, err := c.exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('gitrelay.migrate.' || current_schema()))`)
+	if err != nil {
+		return fmt.Errorf("store: lock migrations: %w", err)
+	}
+	return nil
+}
+
+// Versions lists the applied migrations, oldest first.
+func (db *DB) Versions(ctx context.Context) ([]string, error) {
+	rows, err := db.reader().query(ctx, `SELECT version FROM schema_migrations ORDER BY version`)
+	if err != nil {
+		return nil, fmt.Errorf("store: read schema_migrations: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("store: read schema_migrations: %w", err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: read schema_migrations: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,403 @@
+// Package store keeps gitrelay's data in SQLite (the default, one file in
+// the data directory) or PostgreSQL. It implements relay.Store,
+// relay.SecretStore and directory.Store with one SQL text for both
+// dialects wherever possible: queries are written with `?` placeholders and
+// rebound to `$n` for Postgres, timestamps are BIGINT Unix microseconds UTC
+// and ids are caller-supplied TEXT, so data means the same on both.
+//
+// Every table carries tenant_id and every query filters by it. The two
+// deliberate exceptions are ResealSecrets (key rotation visits every
+// tenant) and APITokenUser (the token hash is what identifies the tenant).
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"modernc.org/sqlite"               // registers the "sqlite" database/sql driver
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/gitrelay/gitrelay/internal/relay"
+)
+
+// The store implements the ports the action path needs. directory.Store is
+// asserted in the tests instead: importing directory here would make
+// directory's own in-package tests (which use storetest) an import cycle.
+var (
+	_ relay.Store       = (*DB)(nil)
+	_ relay.SecretStore = (*DB)(nil)
+)
+
+// Dialects.
+const (
+	DialectSQLite   = "sqlite"
+	DialectPostgres = "postgres"
+)
+
+// SQLiteFile is the database file's name in the data directory.
+const SQLiteFile = "gitrelay.db"
+
+const (
+	// sqliteBusyTimeout is how long a SQLite connection waits for a lock
+	// held by another connection or process before failing with
+	// SQLITE_BUSY. Inside one process the single write connection makes
+	// writers queue in database/sql instead, so this only matters for
+	// other processes (a CLI command next to a running server) and WAL
+	// checkpoints.
+	sqliteBusyTimeout = 10 * time.Second
+
+	// postgresMaxConns bounds the Postgres pool: enough for a busy server,
+	// few enough that many gitrelay processes (or parallel test packages)
+	// stay under the server's max_connections.
+	postgresMaxConns = 16
+)
+
+// Config says where the database is.
+type Config struct {
+	// DatabaseURL selects PostgreSQL when it starts with postgres:// or
+	// postgresql://. Empty means SQLite in DataDir.
+	DatabaseURL string
+	// DataDir holds gitrelay.db; it is created (mode 0700) when missing.
+	DataDir string
+	// Logger receives start-up and migration messages; nil discards them.
+	Logger *slog.Logger
+	// Now is the clock used to fill timestamps callers leave zero; nil
+	// means time.Now.
+	Now func() time.Time
+}
+
+// DB is the storage layer. It is safe for concurrent use.
+type DB struct {
+	dialect string
+	// write runs every write transaction. For SQLite it is a pool of exactly
+	// one connection: SQLite allows one writer at a time, and queueing in
+	// database/sql is far cheaper (and never fails) compared with many
+	// connections fighting over the file lock. read serves reads from
+	// several connections, which WAL lets proceed beside the writer. For
+	// Postgres both are the same pool.
+	write *sql.DB
+	read  *sql.DB
+	log   *slog.Logger
+	now   func() time.Time
+}
+
+// Open connects to the database described by cfg. It does not migrate; call
+// Migrate before use.
+func Open(ctx context.Context, cfg Config) (*DB, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	db := &DB{log: log, now: now}
+	var err error
+	switch {
+	case cfg.DatabaseURL == "":
+		err = db.openSQLite(ctx, cfg.DataDir)
+	case strings.HasPrefix(cfg.DatabaseURL, "postgres://"), strings.HasPrefix(cfg.DatabaseURL, "postgresql://"):
+		err = db.openPostgres(ctx, cfg.DatabaseURL)
+	default:
+		// Never echo the URL: it may hold a password.
+		return nil, errors.New("store: database URL must start with postgres:// or postgresql:// (or be empty for SQLite)")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return db, nil
+}
+
+func (db *DB) openSQLite(ctx context.Context, dataDir string) error {
+	if dataDir == "" {
+		return errors.New("store: a data directory is required for SQLite")
+	}
+	// The driver cuts the file name at the first '?', where its options
+	// begin; refuse rather than open a different file.
+	if strings.Contains(dataDir, "?") {
+		return fmt.Errorf("store: data directory %q must not contain '?'", dataDir)
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return fmt.Errorf("store: create data directory: %w", err)
+	}
+	path := filepath.Join(dataDir, SQLiteFile)
+	busy := strconv.FormatInt(sqliteBusyTimeout.Milliseconds(), 10)
+
+	// WAL lets readers run beside the writer; synchronous=NORMAL is durable
+	// against application crashes in WAL mode and much faster than FULL;
+	// foreign keys are off by default in SQLite. _txlock=immediate takes
+	// the write lock at BEGIN, so a transaction never fails halfway when it
+	// upgrades from reading to writing.
+	writeDSN := path + "?" + url.Values{
+		"_busy_timeout": {busy},
+		"_journal_mode": {"WAL"},
+		"_synchronous":  {"NORMAL"},
+		"_foreign_keys": {"1"},
+		"_txlock":       {"immediate"},
+	}.Encode()
+	// WAL is a property of the file, set by the write pool before the read
+	// pool opens; query_only makes an accidental write through the read
+	// pool fail loudly instead of contending for the lock.
+	readDSN := path + "?" + url.Values{
+		"_busy_timeout": {busy},
+		"_foreign_keys": {"1"},
+		"_query_only":   {"1"},
+	}.Encode()
+
+	write, err := sql.Open("sqlite", writeDSN)
+	if err != nil {
+		return fmt.Errorf("store: open sqlite: %w", err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	if err := write.PingContext(ctx); err != nil {
+		write.Close()
+		return fmt.Errorf("store: open sqlite %s: %w", path, err)
+	}
+	// The file may predate us with other permissions; secrets live in it.
+	if err := os.Chmod(path, 0o600); err != nil {
+		write.Close()
+		return fmt.Errorf("store: restrict database file: %w", err)
+	}
+
+	read, err := sql.Open("sqlite", readDSN)
+	if err != nil {
+		write.Close()
+		return fmt.Errorf("store: open sqlite: %w", err)
+	}
+	readers := max(4, runtime.NumCPU())
+	read.SetMaxOpenConns(readers)
+	// Keep readers open: a new SQLite connection re-runs its pragmas.
+	read.SetMaxIdleConns(readers)
+	if err := read.PingContext(ctx); err != nil {
+		write.Close()
+		read.Close()
+		return fmt.Errorf("store: open sqlite %s: %w", path, err)
+	}
+
+	db.dialect = DialectSQLite
+	db.write, db.read = write, read
+	db.log.Info("database opened", "dialect", db.dialect, "path", path)
+	return nil
+}
+
+func (db *DB) openPostgres(ctx context.Context, databaseURL string) error {
+	pool, err := sql.Open("pgx", databaseURL)
+	if err != nil {
+		return fmt.Errorf("store: open postgres: %w", err)
+	}
+	pool.SetMaxOpenConns(postgresMaxConns)
+	pool.SetMaxIdleConns(4)
+	pool.SetConnMaxIdleTime(5 * time.Minute)
+	if err := pool.PingContext(ctx); err != nil {
+		pool.Close()
+		return fmt.Errorf("store: open postgres: %w", err)
+	}
+	db.dialect = DialectPostgres
+	db.write, db.read = pool, pool
+	db.log.Info("database opened", "dialect", db.dialect)
+	return nil
+}
+
+// Dialect is "sqlite" or "postgres".
+func (db *DB) Dialect() string { return db.dialect }
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.write.PingContext(ctx); err != nil {
+		return fmt.Errorf("store: ping: %w", err)
+	}
+	if db.read != db.write {
+		if err := db.read.PingContext(ctx); err != nil {
+			return fmt.Errorf("store: ping: %w", err)
+		}
+	}
+	return nil
+}
+
+// Close closes the connection pools.
+func (db *DB) Close() error {
+	err := db.write.Close()
+	if db.read != db.write {
+		err = errors.Join(err, db.read.Close())
+	}
+	return err
+}
+
+// querier is what *sql.DB and *sql.Tx have in common.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// conn runs `?`-placeholder SQL on a pool or a transaction, rebinding it
+// for Postgres. Every query in the package goes through it.
+type conn struct {
+	q        querier
+	postgres bool
+}
+
+func (c conn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return c.q.ExecContext(ctx, rebind(c.postgres, query), args...)
+}
+
+func (c conn) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return c.q.QueryContext(ctx, rebind(c.postgres, query), args...)
+}
+
+func (c conn) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return c.q.QueryRowContext(ctx, rebind(c.postgres, query), args...)
+}
+
+// reader is for reads outside a transaction.
+func (db *DB) reader() conn {
+	return conn{q: db.read, postgres: db.dialect == DialectPostgres}
+}
+
+// inTx runs fn in one write transaction, committing when fn returns nil.
+// fn must use only the conn it is given: on SQLite the write pool has a
+// single connection, which the transaction holds.
+func (db *DB) inTx(ctx context.Context, fn func(c conn) error) error {
+	tx, err := db.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	// Also on panic: a transaction left open would hold SQLite's only
+	// write connection forever. After Commit this is a harmless no-op.
+	defer func() { _ = tx.Rollback() }()
+	if err := fn(conn{q: tx, postgres: db.dialect == DialectPostgres}); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	return nil
+}
+
+// rebind turns `?` placeholders into Postgres' `$1, $2, ...`. Our SQL
+// never has a `?` inside a string literal, but skipping quoted text keeps
+// the function honest.
+func rebind(postgres bool, query string) string {
+	if !postgres || !strings.Contains(query, "?") {
+		return query
+	}
+	var b strings.Builder
+	b.Grow(len(query) + 16)
+	n := 0
+	inQuote := false
+	for i := 0; i < len(query); i++ {
+		ch := query[i]
+		switch {
+		case ch == '\'':
+			inQuote = !inQuote
+			b.WriteByte(ch)
+		case ch == '?' && !inQuote:
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+		default:
+			b.WriteByte(ch)
+		}
+	}
+	return b.String()
+}
+
+// dbError translates a driver error into the domain error a caller can act
+// on. notFound names what is missing, both when a row was expected
+// (sql.ErrNoRows) and when a foreign key points at nothing; conflict
+// names what already exists. Anything else is a plain wrapped error whose
+// text is for logs only.
+func dbError(err error, op, notFound, conflict string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, sql.ErrNoRows) && notFound != "":
+		return relay.Errorf(relay.ENotFound, "%s", notFound)
+	case isUniqueViolation(err) && conflict != "":
+		return &relay.Error{Code: relay.EConflict, Message: conflict, Err: err}
+	case isForeignKeyViolation(err) && notFound != "":
+		return &relay.Error{Code: relay.ENotFound, Message: notFound, Err: err}
+	}
+	return fmt.Errorf("store: %s: %w", op, err)
+}
+
+func isUniqueViolation(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "23505" // unique_violation
+	}
+	return false
+}
+
+func isForeignKeyViolation(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "23503" // foreign_key_violation
+	}
+	return false
+}
+
+// mustAffect turns "no row changed" into ENotFound, for updates and deletes
+// of a row the caller names.
+func mustAffect(res sql.Result, op, notFound string) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("store: %s: %w", op, err)
+	}
+	if n == 0 {
+		return relay.Errorf(relay.ENotFound, "%s", notFound)
+	}
+	return nil
+}
+
+// Timestamps are BIGINT Unix microseconds UTC on both dialects, so they
+// compare and sort identically everywhere. Optional times are NULL when
+// zero.
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+func nullMicros(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixMicro(), Valid: true}
+}
+
+func fromNullMicros(n sql.NullInt64) time.Time {
+	if !n.Valid {
+		return time.Time{}
+	}
+	return fromMicros(n.Int64)
+}
+
+// orNow returns t, or the store's clock when t is zero.
+func (db *DB) orNow(t time.Time) time.Time {
+	if t.IsZero() {
+		return db.now()
+	}
+	return t
+}
