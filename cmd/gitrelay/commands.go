@@ -280,6 +280,12 @@ func cmdKeys(ctx context.Context, args []string, getenv func(string) string, std
 	if len(stats.Pruned) > 0 {
 		fmt.Fprintf(stdout, "Removed %d retired key(s) from the key file.\n", len(stats.Pruned))
 	}
+	if len(stats.Unused) > 0 {
+		fmt.Fprintf(stdout, "No secret uses these keys any more; remove them from GITRELAY_SECRET_KEY and restart: %v\n", stats.Unused)
+	}
+	if stats.Unopenable > 0 {
+		fmt.Fprintf(stdout, "WARNING: %d secret(s) could not be opened with any key (keys %v are missing); they were left as they are. Add the missing key and run rotate again.\n", stats.Unopenable, stats.UnknownKeys)
+	}
 	return nil
 }
 

@@ -121,6 +121,16 @@ func (s *Service) UpdateSettings(ctx context.Context, p relay.Principal, st rela
 	if st.MaxBranchLength < 20 || st.MaxBranchLength > 250 {
 		fields["max_branch_length"] = "The maximum branch name length must be between 20 and 250."
 	}
+	if len(fields) == 0 {
+		// The template must render with these very options for a sample
+		// issue, so that a saved setting never fails at branch creation.
+		sample := branchname.Vars{IssueKey: "ABC-123", Summary: "Sample issue summary", IssueType: "Bug",
+			ProjectKey: "ABC", DisplayName: "Sample User", SourceBranch: "main"}
+		opts := branchname.Options{Template: st.BranchTemplate, Separator: st.Separator, MaxLength: st.MaxBranchLength}
+		if _, err := branchname.Render(opts, sample); err != nil {
+			fields["branch_template"] = relay.ErrorMessage(err)
+		}
+	}
 	if len(fields) > 0 {
 		return relay.Settings{}, &relay.Error{Code: relay.EInvalid, Message: "The settings are invalid.", Fields: fields}
 	}

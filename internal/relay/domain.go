@@ -1,8 +1,8 @@
-// Package relay is gitrelay's core: domain types, the token policy that
-// decides whose identity acts, branch-name rules, and the action path
-// (authorize → choose identity → call host → audit). It performs no I/O of
-// its own; storage, hosts, secrets and the directory are reached through the
-// small interfaces declared in ports.go.
+// Package relay is gitrelay's core vocabulary: domain types, the one error
+// type, the identity policy (ChooseIdentity) that decides whose credential
+// acts, and the small interfaces through which the action path
+// (internal/action) reaches storage, hosts, secrets and the directory. It
+// performs no I/O.
 package relay
 
 import (
@@ -13,7 +13,7 @@ import (
 // Kind names a type of git host (the API value of an integration's kind).
 type Kind string
 
-// UserID identifies a user within a tenant.
+// Principal is the user an action is performed for.
 type Principal struct {
 	TenantID    string
 	UserID      string

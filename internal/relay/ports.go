@@ -209,7 +209,7 @@ type SealedSecret struct {
 
 // SecretStore lets key rotation re-seal every stored secret of every tenant.
 type SecretStore interface {
-	// ResealSecrets calls fn for every stored secret, in batches of at most
+	// ResealSecrets calls fn (never concurrently) for every stored secret, in batches of at most
 	// batch rows, each batch in its own transaction. When fn returns non-nil
 	// bytes the row is updated to them (only if it did not change since it
 	// was read). It returns how many secrets it saw and how many it updated.

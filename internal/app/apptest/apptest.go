@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -56,6 +57,23 @@ type Env struct {
 	Logs     *SafeBuffer
 	bodiesMu sync.Mutex
 	bodies   bytes.Buffer
+	hostTime atomic.Int64
+}
+
+// HostTime is the time spent inside the simulated host so far (InProcess
+// only), so benchmarks can tell gitrelay's own time from the host's.
+func (e *Env) HostTime() time.Duration { return time.Duration(e.hostTime.Load()) }
+
+type timedTransport struct {
+	inner http.RoundTripper
+	total *atomic.Int64
+}
+
+func (t timedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	start := time.Now()
+	resp, err := t.inner.RoundTrip(r)
+	t.total.Add(int64(time.Since(start)))
+	return resp, err
 }
 
 // Options tune New.
@@ -84,7 +102,7 @@ func New(t testing.TB, db *store.DB, opts ...Options) *Env {
 	var hc *http.Client
 	if o.InProcess {
 		e.HostURL = "http://ghe.sim.test"
-		hc = &http.Client{Transport: e.Sim.Transport()}
+		hc = &http.Client{Transport: timedTransport{inner: e.Sim.Transport(), total: &e.hostTime}}
 	} else {
 		hs := httptest.NewServer(e.Sim.Handler())
 		t.Cleanup(hs.Close)
