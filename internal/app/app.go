@@ -50,6 +50,7 @@ func Adapters(githubAPIURL string) []host.Adapter {
 	if githubAPIURL != "" {
 		ghOpts = append(ghOpts, github.WithAPIURL(githubAPIURL))
 	}
+	// One line per host kind.
 	return []host.Adapter{
 		github.Cloud(ghOpts...),
 		github.Enterprise(),

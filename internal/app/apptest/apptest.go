@@ -55,6 +55,7 @@ type Env struct {
 	Carol    string
 	Client   *http.Client
 	Logs     *SafeBuffer
+	Fixture  Fixture
 	bodiesMu sync.Mutex
 	bodies   bytes.Buffer
 	hostTime atomic.Int64
@@ -83,6 +84,8 @@ type Options struct {
 	HostTimeout time.Duration
 	// InProcess serves the host simulator without sockets (benchmarks).
 	InProcess bool
+	// Fixture picks the host kind (default GitHubEnterprise).
+	Fixture *Fixture
 }
 
 // New boots gitrelay on db.
@@ -95,8 +98,12 @@ func New(t testing.TB, db *store.DB, opts ...Options) *Env {
 	if o.HostTimeout == 0 {
 		o.HostTimeout = 2 * time.Second
 	}
+	if o.Fixture == nil {
+		f := GitHubEnterprise()
+		o.Fixture = &f
+	}
 	ctx := context.Background()
-	e := &Env{T: t, DB: db, Sim: hostsim.New(), Logs: &SafeBuffer{}}
+	e := &Env{T: t, DB: db, Sim: hostsim.New(), Logs: &SafeBuffer{}, Fixture: *o.Fixture}
 	t.Cleanup(e.Sim.Close)
 
 	var hc *http.Client
@@ -104,14 +111,13 @@ func New(t testing.TB, db *store.DB, opts ...Options) *Env {
 		e.HostURL = "http://ghe.sim.test"
 		hc = &http.Client{Transport: timedTransport{inner: e.Sim.Transport(), total: &e.hostTime}}
 	} else {
-		hs := httptest.NewServer(e.Sim.Handler())
+		hs := httptest.NewServer(e.Fixture.Serve(e.Sim))
 		t.Cleanup(hs.Close)
 		e.HostURL = hs.URL
 	}
-	e.Sim.AddToken(hostsim.Token{Value: BotToken, Login: BotLogin, Name: "Relay Bot", Scopes: []string{"repo", "read:org"}})
-	e.Sim.AddToken(hostsim.Token{Value: BobToken, Login: BobLogin, Name: "Bob Builder", Scopes: []string{"repo"}})
-	repo := e.Sim.AddRepo(hostsim.Repo{Owner: "acme", Name: "widgets", Private: true, Writers: []string{BotLogin, BobLogin}})
-	e.RepoID = itoa(repo.ID)
+	e.Sim.AddToken(hostsim.Token{Value: BotToken, Login: BotLogin, Name: "Relay Bot", Scopes: e.Fixture.FullScopes})
+	e.Sim.AddToken(hostsim.Token{Value: BobToken, Login: BobLogin, Name: "Bob Builder", Scopes: e.Fixture.FullScopes})
+	e.Sim.AddRepo(hostsim.Repo{Owner: "acme", Name: "widgets", Private: true, Writers: []string{BotLogin, BobLogin}})
 
 	keys, err := vault.NewStaticKeys(vault.NewKey())
 	if err != nil {
@@ -245,19 +251,30 @@ func (e *Env) Responses() string {
 // the administrator and returns its id.
 func (e *Env) Integration(requireUserPAT bool, projects []string) string {
 	e.T.Helper()
-	body := map[string]any{"kind": "github-enterprise", "name": "GHE", "base_url": e.HostURL,
-		"credential": map[string]string{"token": BotToken}, "require_user_pat": requireUserPAT, "projects": projects}
+	body := e.Fixture.Integration(e.HostURL)
+	body["name"], body["credential"] = "GHE", e.Fixture.Credential(BotToken)
+	body["require_user_pat"], body["projects"] = requireUserPAT, projects
 	r := e.Do("POST", "/api/v1/integrations", e.Admin, body)
 	if r.Status != http.StatusCreated {
 		e.T.Fatalf("creating integration: %d %s", r.Status, r.Body)
 	}
-	return r.JSON()["id"].(string)
+	id := r.JSON()["id"].(string)
+	if e.RepoID == "" {
+		// Repository ids are the host's own (numbers, GUIDs, names): learn
+		// the test repository's through the API.
+		repos := e.Do("GET", "/api/v1/integrations/"+id+"/repositories?q=widgets", e.Admin, nil).List()
+		if len(repos) != 1 {
+			e.T.Fatalf("repositories matching widgets: %v", repos)
+		}
+		e.RepoID = repos[0]["id"].(string)
+	}
+	return id
 }
 
 // SaveToken saves a PAT for the holder of apiToken.
 func (e *Env) SaveToken(apiToken, integrationID, pat string) Response {
 	e.T.Helper()
-	return e.Do("PUT", "/api/v1/me/tokens/"+integrationID, apiToken, map[string]string{"token": pat})
+	return e.Do("PUT", "/api/v1/me/tokens/"+integrationID, apiToken, e.Fixture.Credential(pat))
 }
 
 // CreateBranch asks for a branch for issue ABC-1 in the test repository.
@@ -286,9 +303,4 @@ func (s *SafeBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
-}
-
-func itoa(n int64) string {
-	b, _ := json.Marshal(n)
-	return string(b)
 }
