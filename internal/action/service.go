@@ -38,6 +38,17 @@ type Config struct {
 	Logger      *slog.Logger
 	// Observe, when set, sees every audit event (for metrics).
 	Observe func(relay.AuditEvent)
+	// Events, when set, hears about every branch and pull request created
+	// or deleted through gitrelay (to tell the issue tracker).
+	Events EventSink
+}
+
+// EventSink hears about what gitrelay created or deleted, after it is
+// recorded. Implementations must not block for long: queue and return.
+type EventSink interface {
+	BranchCreated(ctx context.Context, b relay.BranchRecord)
+	BranchDeleted(ctx context.Context, b relay.BranchRecord)
+	PullRequestCreated(ctx context.Context, pr relay.PullRequestRecord)
 }
 
 // Service performs user and administrator actions.
@@ -51,13 +62,14 @@ type Service struct {
 	hostTimeout time.Duration
 	log         *slog.Logger
 	observe     func(relay.AuditEvent)
+	events      EventSink
 }
 
 // New builds a Service.
 func New(c Config) *Service {
 	s := &Service{
 		store: c.Store, hosts: c.Hosts, sealer: c.Sealer, dir: c.Directory, links: c.Links,
-		now: c.Now, hostTimeout: c.HostTimeout, log: c.Logger, observe: c.Observe,
+		now: c.Now, hostTimeout: c.HostTimeout, log: c.Logger, observe: c.Observe, events: c.Events,
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -183,6 +195,9 @@ func (s *Service) CreateBranch(ctx context.Context, p relay.Principal, issueKey 
 	if err := s.store.RecordBranch(ctx, rec, s.succeed(ev)); err != nil {
 		return BranchResult{}, s.internal(ctx, ev, err)
 	}
+	if s.events != nil {
+		s.events.BranchCreated(ctx, rec)
+	}
 	return BranchResult{Name: created.Name, URL: created.URL, RepositoryID: repo.ID, Repository: repo.FullName,
 		ActedAs: act.ActedAs, AlreadyExists: already}, nil
 }
@@ -255,6 +270,10 @@ func (s *Service) DeleteBranch(ctx context.Context, p relay.Principal, issueKey 
 	// Audit.
 	if err := s.store.ForgetBranch(ctx, p.TenantID, in.ID, repo.ID, req.Name, s.succeed(ev)); err != nil {
 		return s.internal(ctx, ev, err)
+	}
+	if s.events != nil {
+		s.events.BranchDeleted(ctx, relay.BranchRecord{TenantID: p.TenantID, IssueKey: issueKey, IntegrationID: in.ID,
+			RepositoryID: repo.ID, Repository: repo.FullName, Name: req.Name, ActedAs: act.ActedAs, CreatedBy: p.Username, CreatedAt: s.now()})
 	}
 	return nil
 }
@@ -364,6 +383,9 @@ func (s *Service) CreatePullRequest(ctx context.Context, p relay.Principal, issu
 	}
 	if err := s.store.RecordPullRequest(ctx, rec, s.succeed(ev)); err != nil {
 		return PullRequestResult{}, s.internal(ctx, ev, err)
+	}
+	if s.events != nil {
+		s.events.PullRequestCreated(ctx, rec)
 	}
 	return PullRequestResult{Number: pr.Number, URL: pr.URL, Title: pr.Title, Draft: pr.Draft,
 		Repository: repo.FullName, ActedAs: act.ActedAs, Note: note}, nil
