@@ -44,7 +44,7 @@ func TestMain(m *testing.M) {
 
 // proc is a running `gitrelay serve`.
 type proc struct {
-	t      *testing.T
+	t      testing.TB
 	cmd    *exec.Cmd
 	url    string
 	stdout *lockedBuffer
@@ -95,7 +95,7 @@ func mustGitrelay(t *testing.T, env []string, args ...string) string {
 var listening = regexp.MustCompile(`gitrelay listening on (http://\S+)`)
 
 // serve starts `gitrelay serve` on a free port and waits until it listens.
-func serve(t *testing.T, env []string, args ...string) *proc {
+func serve(t testing.TB, env []string, args ...string) *proc {
 	t.Helper()
 	p := &proc{t: t, stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, env: env}
 	p.cmd = exec.Command(binary, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)

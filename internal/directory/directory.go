@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/argon2"
@@ -109,7 +110,7 @@ func (d *Service) CheckPassword(ctx context.Context, tenantID, username, passwor
 	u, err := d.store.UserByUsername(ctx, tenantID, strings.ToLower(strings.TrimSpace(username)))
 	if relay.ErrorCode(err) == relay.ENotFound {
 		// Spend the same time as a real check so usernames cannot be probed.
-		VerifyPassword(dummyHash, password)
+		VerifyPassword(dummyHash(), password)
 		return relay.User{}, refused
 	}
 	if err != nil {
@@ -187,7 +188,9 @@ const (
 	argonKeyLen  = 32
 )
 
-var dummyHash = HashPassword("not a real password, used for timing only")
+// dummyHash is hashed on first use rather than at start-up: argon2id's
+// work area is 19 MiB, which an idle server should not hold.
+var dummyHash = sync.OnceValue(func() string { return HashPassword("not a real password, used for timing only") })
 
 // HashPassword hashes a password with argon2id, in the PHC string format.
 func HashPassword(password string) string {
