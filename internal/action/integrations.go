@@ -122,14 +122,11 @@ func (s *Service) UpdateIntegration(ctx context.Context, p relay.Principal, id s
 	}
 	hostChanged := patch.BaseURL != nil || patch.Options != nil
 	if hostChanged && patch.Credential == nil {
-		// A credential is only ever checked against the host it is for.
-		sealed, err := s.store.IntegrationCredential(ctx, p.TenantID, id)
-		if err == nil {
-			cred, err = relay.OpenCredential(s.sealer, sealed, relay.IntegrationSecretOwner(p.TenantID, id))
-		}
-		if err != nil {
-			return relay.Integration{}, nil, s.fail(ctx, ev, nil, err)
-		}
+		// The stored credential is never sent to a host it was not given
+		// for: a mistyped (or hostile) URL must not receive it.
+		return relay.Integration{}, nil, s.fail(ctx, ev, nil, &relay.Error{Code: relay.EInvalid,
+			Message: "Changing the host URL or options needs the credential again, so that it is only ever sent to the host it is for.",
+			Fields:  map[string]string{"credential": "Enter the credential again to change the host."}})
 	}
 	projects, err = s.checkIntegration(&in, projects, patch.Credential != nil && patch.Credential.IsZero())
 	if err != nil {

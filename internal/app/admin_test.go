@@ -131,3 +131,23 @@ func TestAuditFiltersAndExport(t *testing.T) {
 		}
 	})
 }
+
+// The stored credential is never sent to a new host URL: changing the host
+// needs the credential again.
+func TestChangingHostNeedsTheCredentialAgain(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := apptest.New(t, db)
+		id := e.Integration(false, nil)
+		r := e.Do("PATCH", "/api/v1/integrations/"+id, e.Admin, map[string]any{"base_url": "https://elsewhere.example"})
+		wantStatus(t, r, http.StatusUnprocessableEntity, "invalid_request")
+		before := len(e.Writes())
+		r = e.Do("PATCH", "/api/v1/integrations/"+id, e.Admin, map[string]any{"base_url": e.HostURL + "/", "credential": map[string]string{"token": apptest.BotToken}})
+		wantStatus(t, r, http.StatusOK, "")
+		if len(e.Writes()) != before {
+			t.Fatal("validation wrote to the host")
+		}
+		if r.JSON()["account"].(map[string]any)["login"] != apptest.BotLogin {
+			t.Fatalf("account after re-validation: %s", r.Body)
+		}
+	})
+}
