@@ -331,6 +331,10 @@ func (s *Service) validateIntegrationCredential(ctx context.Context, in relay.In
 	case relay.ECredentialRejected:
 		return relay.Account{}, &relay.Error{Code: relay.ETokenInvalid, Err: err,
 			Message: "The host rejected the integration credential (invalid, expired or revoked). Check it and the host URL, then try again."}
+	case relay.EScopeMissing:
+		e, _ := relay.AsError(err)
+		return relay.Account{}, &relay.Error{Code: relay.ETokenInsufficientScope, Scope: e.Scope, Err: err,
+			Message: "The integration credential lacks a permission gitrelay needs" + scopeSuffix(e.Scope) + ". " + s.hosts.Capabilities(in.HostConfig()).TokenHelp}
 	default:
 		return relay.Account{}, err
 	}

@@ -116,9 +116,15 @@ func (s *Service) SaveToken(ctx context.Context, p relay.Principal, integrationI
 	hctx, cancel := context.WithTimeout(ctx, s.hostTimeout)
 	defer cancel()
 	acct, err := client.Validate(hctx)
-	if relay.ErrorCode(err) == relay.ECredentialRejected {
+	switch e, _ := relay.AsError(err); relay.ErrorCode(err) {
+	case relay.ECredentialRejected:
 		err = &relay.Error{Code: relay.ETokenInvalid, Err: err, Message: fmt.Sprintf(
 			"%s rejected this token: it is invalid, expired or revoked. Check that you copied all of it, or create a new one.", in.Name)}
+	case relay.EScopeMissing:
+		// The host itself said the token lacks a scope while validating.
+		err = &relay.Error{Code: relay.ETokenInsufficientScope, Scope: e.Scope, Err: err,
+			NewTokenURL: s.hosts.NewTokenURL(in.HostConfig(), "gitrelay"),
+			Message:     fmt.Sprintf("This token lacks a permission that creating branches and pull requests needs%s. %s", scopeSuffix(e.Scope), caps.TokenHelp)}
 	}
 	if err != nil {
 		return TokenView{}, s.fail(ctx, ev, nil, err)
@@ -161,4 +167,11 @@ func (s *Service) RemoveToken(ctx context.Context, p relay.Principal, integratio
 		return s.fail(ctx, ev, nil, err)
 	}
 	return nil
+}
+
+func scopeSuffix(scope string) string {
+	if scope == "" {
+		return ""
+	}
+	return " (" + scope + ")"
 }
