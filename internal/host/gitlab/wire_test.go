@@ -1,0 +1,573 @@
+package gitlab_test
+
+// Wire-level tests: the adapter against httptest servers replaying payloads
+// shaped like GitLab's documented responses (testdata/), asserting every
+// request's method, path, query, headers and body.
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gitrelay/gitrelay/internal/host"
+	"github.com/gitrelay/gitrelay/internal/host/gitlab"
+	"github.com/gitrelay/gitrelay/internal/relay"
+)
+
+// wireToken is a canary: no error, message or log may ever contain it.
+const wireToken = "glpat-CANARYwire0123456789abcd"
+
+var widgets = relay.Repository{
+	ID: "3", Name: "Widgets", FullName: "acme/widgets",
+	DefaultBranch: "main", WebURL: "https://gitlab.example.com/acme/widgets",
+}
+
+// exchange is one expected request and the answer replayed to it.
+type exchange struct {
+	method string
+	path   string // escaped, after /api/v4
+	query  string // url.Values.Encode() form; "" for none
+	body   string // expected JSON body; "" for none
+
+	status int               // default 200
+	header map[string]string // answer headers; "{server}" is replaced
+	file   string            // answer body from testdata/
+}
+
+type replay struct {
+	t      *testing.T
+	prefix string // the relative root, "" or "/gitlab"
+	mu     sync.Mutex
+	script []exchange
+	next   int
+	srv    *httptest.Server
+}
+
+func newReplay(t *testing.T, root string, script ...exchange) *replay {
+	t.Helper()
+	rp := &replay{t: t, prefix: root + "/api/v4", script: script}
+	rp.srv = httptest.NewServer(http.HandlerFunc(rp.serve))
+	t.Cleanup(func() {
+		rp.srv.Close()
+		rp.mu.Lock()
+		defer rp.mu.Unlock()
+		if rp.next != len(rp.script) {
+			t.Errorf("%d of %d expected requests were made", rp.next, len(rp.script))
+		}
+	})
+	return rp
+}
+
+func (rp *replay) serve(w http.ResponseWriter, r *http.Request) {
+	t := rp.t
+	rp.mu.Lock()
+	if rp.next >= len(rp.script) {
+		rp.mu.Unlock()
+		t.Errorf("unexpected request %s %s (a retry?)", r.Method, r.URL)
+		http.Error(w, "unexpected", http.StatusTeapot)
+		return
+	}
+	ex := rp.script[rp.next]
+	rp.next++
+	rp.mu.Unlock()
+
+	call := r.Method + " " + r.URL.String()
+	if r.Method != ex.method || r.URL.EscapedPath() != rp.prefix+ex.path {
+		t.Errorf("request %s, want %s %s", call, ex.method, rp.prefix+ex.path)
+	}
+	if got := r.URL.Query().Encode(); got != ex.query {
+		t.Errorf("%s: query %q, want %q", call, got, ex.query)
+	}
+	for k, want := range map[string]string{
+		"Private-Token": wireToken,
+		"User-Agent":    "gitrelay",
+		"Accept":        "application/json",
+		"Authorization": "",
+	} {
+		if got := r.Header.Get(k); got != want {
+			t.Errorf("%s: header %s = %q, want %q", call, k, got, want)
+		}
+	}
+	body, _ := io.ReadAll(r.Body)
+	switch {
+	case ex.body == "" && len(bytes.TrimSpace(body)) > 0:
+		t.Errorf("%s: unexpected body %s", call, body)
+	case ex.body != "":
+		var got, want any
+		if err := json.Unmarshal(body, &got); err != nil {
+			t.Errorf("%s: body %q is not JSON: %v", call, body, err)
+		}
+		if err := json.Unmarshal([]byte(ex.body), &want); err != nil {
+			t.Fatalf("bad expected body %q: %v", ex.body, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: body %s, want %s", call, body, ex.body)
+		}
+		if ct := r.Header.Get("Content-Type"); ct != "application/json" {
+			t.Errorf("%s: Content-Type %q, want application/json", call, ct)
+		}
+	}
+	for k, v := range ex.header {
+		w.Header().Set(k, strings.ReplaceAll(v, "{server}", rp.srv.URL))
+	}
+	status := ex.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	var payload []byte
+	if ex.file != "" {
+		var err error
+		if payload, err = os.ReadFile(filepath.Join("testdata", ex.file)); err != nil {
+			t.Fatal(err)
+		}
+		ct := "application/json"
+		switch filepath.Ext(ex.file) {
+		case ".txt":
+			ct = "text/plain"
+		case ".html":
+			ct = "text/html; charset=utf-8"
+		}
+		if w.Header().Get("Content-Type") == "" {
+			w.Header().Set("Content-Type", ct)
+		}
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(payload)
+}
+
+// cloudClient is a gitlab-kind client talking to rp.
+func cloudClient(t *testing.T, rp *replay) relay.HostClient {
+	t.Helper()
+	c, err := gitlab.Cloud(gitlab.WithURL(rp.srv.URL)).NewClient(
+		relay.HostConfig{Kind: gitlab.KindCloud}, relay.Credential{Token: wireToken}, host.NewHTTPClient(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// selfManagedClient is a gitlab-self-managed client for a server under
+// the relative root /gitlab.
+func selfManagedClient(t *testing.T, rp *replay) relay.HostClient {
+	t.Helper()
+	c, err := gitlab.SelfManaged().NewClient(
+		relay.HostConfig{Kind: gitlab.KindSelfManaged, BaseURL: rp.srv.URL + "/gitlab"}, relay.Credential{Token: wireToken}, host.NewHTTPClient(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// noToken fails when the canary shows in anything printed about v.
+func noToken(t *testing.T, what string, v any) {
+	t.Helper()
+	printed := []string{fmt.Sprintf("%v", v), fmt.Sprintf("%+v", v), fmt.Sprintf("%#v", v)}
+	if err, ok := v.(error); ok {
+		for e := err; e != nil; {
+			printed = append(printed, e.Error())
+			u, ok := e.(interface{ Unwrap() error })
+			if !ok {
+				break
+			}
+			e = u.Unwrap()
+		}
+	}
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("x", "v", v)
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("x", "v", v)
+	printed = append(printed, buf.String())
+	for _, p := range printed {
+		if strings.Contains(p, wireToken) || strings.Contains(p, wireToken[6:20]) {
+			t.Errorf("%s shows the token: %s", what, p)
+			return
+		}
+	}
+}
+
+func wantCode(t *testing.T, err error, code string) *relay.Error {
+	t.Helper()
+	noToken(t, "the error", err)
+	e, ok := relay.AsError(err)
+	if !ok {
+		t.Fatalf("error %v (%T), want a *relay.Error %s", err, err, code)
+	}
+	if e.Code != code {
+		t.Fatalf("code %s (%s), want %s", e.Code, e.Message, code)
+	}
+	return e
+}
+
+func TestValidateReadsTokenAndAccount(t *testing.T) {
+	rp := newReplay(t, "/gitlab",
+		exchange{method: "GET", path: "/personal_access_tokens/self", file: "token_self.json"},
+		exchange{method: "GET", path: "/user", file: "user.json"},
+	)
+	c := selfManagedClient(t, rp)
+	noToken(t, "the client", c)
+	acc, err := c.Validate(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// GitLab gives a date; the token stops working at midnight UTC.
+	exp := time.Date(2026, 12, 21, 0, 0, 0, 0, time.UTC)
+	if acc.Login != "jsmith" || acc.Name != "Jo Smith" || !slices.Equal(acc.Scopes, []string{"api", "read_user"}) ||
+		acc.ExpiresAt == nil || !acc.ExpiresAt.Equal(exp) {
+		t.Errorf("Validate = %+v (expires %v), want jsmith, scopes api+read_user, expiring %v", acc, acc.ExpiresAt, exp)
+	}
+}
+
+// GitLab before 15.5 has no /personal_access_tokens/self: the account is
+// still read, and scopes and expiry stay unknown.
+func TestValidateOnAnOldServer(t *testing.T) {
+	rp := newReplay(t, "",
+		exchange{method: "GET", path: "/personal_access_tokens/self", status: http.StatusNotFound, file: "err_route_not_found.json"},
+		exchange{method: "GET", path: "/user", file: "user.json"},
+	)
+	acc, err := cloudClient(t, rp).Validate(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acc.Login != "jsmith" || acc.Scopes != nil || acc.ExpiresAt != nil {
+		t.Errorf("Validate = %+v, want jsmith with unknown scopes and expiry", acc)
+	}
+}
+
+// A token that may not even read its account is reported with its scopes,
+// so that the caller refuses it for the missing api scope.
+func TestValidateATokenWithoutAPIScopes(t *testing.T) {
+	rp := newReplay(t, "",
+		exchange{method: "GET", path: "/personal_access_tokens/self", file: "token_self_no_api.json"},
+		exchange{method: "GET", path: "/user", status: http.StatusForbidden, file: "err_insufficient_scope.json"},
+	)
+	acc, err := cloudClient(t, rp).Validate(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	caps := gitlab.Cloud().Capabilities(relay.HostConfig{Kind: gitlab.KindCloud})
+	if !slices.Equal(acc.Scopes, []string{"read_repository", "write_repository"}) || relay.MissingScope(caps.RequiredScopes, acc.Scopes) != "api" {
+		t.Errorf("Validate = %+v, want the scopes, missing api", acc)
+	}
+}
+
+func TestValidateRefusedTokens(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		file string
+		says string
+	}{
+		{"expired", "err_token_expired.json", "Token is expired"},
+		{"revoked", "err_token_revoked.json", "Token was revoked"},
+		{"unknown", "err_unauthorized.json", "401 Unauthorized"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rp := newReplay(t, "", exchange{method: "GET", path: "/personal_access_tokens/self", status: http.StatusUnauthorized, file: tc.file,
+				header: map[string]string{"WWW-Authenticate": `Bearer realm="", error="invalid_token"`}})
+			_, err := cloudClient(t, rp).Validate(t.Context())
+			e := wantCode(t, err, relay.ECredentialRejected)
+			if !strings.Contains(e.Message, tc.says) {
+				t.Errorf("message %q does not quote GitLab's %q", e.Message, tc.says)
+			}
+		})
+	}
+}
+
+func TestRepositoriesFollowsKeysetPagesAndFiltersByName(t *testing.T) {
+	first := "membership=true&min_access_level=30&order_by=id&pagination=keyset&per_page=100&search=Widget&simple=true&sort=asc"
+	rp := newReplay(t, "",
+		exchange{method: "GET", path: "/projects", query: first, file: "projects_page1.json",
+			header: map[string]string{"Link": `<{server}/api/v4/projects?id_after=9&membership=true&min_access_level=30&order_by=id&pagination=keyset&per_page=100&search=Widget&simple=true&sort=asc>; rel="next"`}},
+		exchange{method: "GET", path: "/projects", query: "id_after=9&" + first, file: "projects_page2.json"},
+	)
+	repos, err := cloudClient(t, rp).Repositories(t.Context(), " Widget ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []relay.Repository{
+		widgets,
+		{ID: "27", Name: "Widget Docs", FullName: "acme/platform/widget-docs", DefaultBranch: "trunk", WebURL: "https://gitlab.example.com/acme/platform/widget-docs"},
+	}
+	if !reflect.DeepEqual(repos, want) {
+		t.Errorf("Repositories = %+v\nwant %+v (gears matched on its description only)", repos, want)
+	}
+}
+
+// A server without keyset pagination for projects answers with offset
+// headers, which are followed instead.
+func TestRepositoriesFollowsOffsetPages(t *testing.T) {
+	rp := newReplay(t, "",
+		exchange{method: "GET", path: "/projects", query: "membership=true&min_access_level=30&order_by=id&pagination=keyset&per_page=100&simple=true&sort=asc",
+			file: "projects_page1.json", header: map[string]string{"X-Next-Page": "2", "X-Page": "1", "X-Per-Page": "100"}},
+		exchange{method: "GET", path: "/projects", query: "membership=true&min_access_level=30&order_by=id&page=2&per_page=100&simple=true&sort=asc", file: "projects_page2.json",
+			header: map[string]string{"X-Next-Page": "", "X-Page": "2", "X-Per-Page": "100"}},
+	)
+	repos, err := cloudClient(t, rp).Repositories(t.Context(), "")
+	if err != nil || len(repos) != 3 {
+		t.Errorf("Repositories = %+v, %v; want 3", repos, err)
+	}
+}
+
+// A server that refuses keyset pagination for the listing (405) is asked
+// again with offset pagination.
+func TestRepositoriesWithoutKeysetPagination(t *testing.T) {
+	rp := newReplay(t, "",
+		exchange{method: "GET", path: "/projects", query: "membership=true&min_access_level=30&order_by=id&pagination=keyset&per_page=100&simple=true&sort=asc",
+			status: http.StatusMethodNotAllowed, file: "err_keyset_unavailable.json"},
+		exchange{method: "GET", path: "/projects", query: "membership=true&min_access_level=30&order_by=id&per_page=100&simple=true&sort=asc",
+			file: "projects_page2.json", header: map[string]string{"X-Next-Page": ""}},
+	)
+	repos, err := cloudClient(t, rp).Repositories(t.Context(), "")
+	if err != nil || len(repos) != 1 || repos[0].FullName != "acme/platform/widget-docs" {
+		t.Errorf("Repositories = %+v, %v; want widget-docs", repos, err)
+	}
+}
+
+func TestRepositoryByID(t *testing.T) {
+	rp := newReplay(t, "",
+		exchange{method: "GET", path: "/projects/3", file: "project.json"},
+		exchange{method: "GET", path: "/projects/4", status: http.StatusNotFound, file: "err_project_not_found.json"},
+	)
+	c := cloudClient(t, rp)
+	r, err := c.Repository(t.Context(), "3")
+	if err != nil || r != widgets {
+		t.Errorf("Repository = %+v, %v; want %+v", r, err, widgets)
+	}
+	_, err = c.Repository(t.Context(), "4")
+	wantCode(t, err, relay.ENotFound)
+	_, err = c.Repository(t.Context(), "acme/widgets") // ids are numbers; no request
+	wantCode(t, err, relay.ENotFound)
+}
+
+func TestBranchesAndBranch(t *testing.T) {
+	rp := newReplay(t, "",
+		exchange{method: "GET", path: "/projects/3/repository/branches", query: "per_page=100&search=ABC", file: "branches.json",
+			header: map[string]string{"X-Next-Page": ""}},
+		// A branch name's slashes and other characters are escaped in the path.
+		exchange{method: "GET", path: "/projects/3/repository/branches/feat%231", file: "branch_legacy.json"},
+		exchange{method: "GET", path: "/projects/3/repository/branches/feature%2Fgone", status: http.StatusNotFound, file: "err_branch_not_found.json"},
+	)
+	c := cloudClient(t, rp)
+	bs, err := c.Branches(t.Context(), widgets, "ABC")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []relay.Branch{{Name: "feature/ABC-1", SHA: "7b5c3cc8be40ee161ae89a06bba6229da1032a0c", URL: "https://gitlab.example.com/acme/widgets/-/tree/feature/ABC-1"}}
+	if !reflect.DeepEqual(bs, want) {
+		t.Errorf("Branches(ABC) = %+v, want %+v", bs, want)
+	}
+	// An older GitLab sends no web_url: the link is built from the project's.
+	b, err := c.Branch(t.Context(), widgets, "feat#1")
+	if err != nil || b.SHA != "4ad91d3c1144c406e50c7b33bae684bd6837faf8" || b.URL != "https://gitlab.example.com/acme/widgets/-/tree/feat%231" {
+		t.Errorf("Branch(feat#1) = %+v, %v", b, err)
+	}
+	_, err = c.Branch(t.Context(), widgets, "feature/gone")
+	wantCode(t, err, relay.ENotFound)
+}
+
+func TestCreateAndDeleteBranch(t *testing.T) {
+	sha := "4ad91d3c1144c406e50c7b33bae684bd6837faf8"
+	rp := newReplay(t, "/gitlab",
+		exchange{method: "POST", path: "/projects/3/repository/branches", status: http.StatusCreated, file: "branch_created.json",
+			body: `{"branch":"ABC-1-fix-login","ref":"` + sha + `"}`},
+		exchange{method: "DELETE", path: "/projects/3/repository/branches/ABC-1-fix-login", status: http.StatusNoContent},
+		exchange{method: "DELETE", path: "/projects/3/repository/branches/ABC-1-fix-login", status: http.StatusNotFound, file: "err_branch_not_found.json"},
+	)
+	c := selfManagedClient(t, rp)
+	b, err := c.CreateBranch(t.Context(), widgets, "ABC-1-fix-login", sha)
+	want := relay.Branch{Name: "ABC-1-fix-login", SHA: sha, URL: "https://gitlab.example.com/acme/widgets/-/tree/ABC-1-fix-login"}
+	if err != nil || b != want {
+		t.Errorf("CreateBranch = %+v, %v; want %+v", b, err, want)
+	}
+	if err := c.DeleteBranch(t.Context(), widgets, "ABC-1-fix-login"); err != nil {
+		t.Errorf("DeleteBranch: %v", err)
+	}
+	wantCode(t, c.DeleteBranch(t.Context(), widgets, "ABC-1-fix-login"), relay.ENotFound)
+}
+
+func TestCreateBranchRefusals(t *testing.T) {
+	sha := "0000000000000000000000000000000000000000"
+	for _, tc := range []struct {
+		name   string
+		branch string
+		status int
+		file   string
+		code   string
+	}{
+		{"name taken", "ABC-1", http.StatusBadRequest, "err_branch_exists.json", relay.EBranchExists},
+		{"base commit missing", "ABC-1", http.StatusBadRequest, "err_invalid_ref.json", relay.ENotFound},
+		{"api scope missing", "ABC-1", http.StatusForbidden, "err_insufficient_scope.json", relay.EScopeMissing},
+		{"no Developer role", "ABC-1", http.StatusForbidden, "err_forbidden.json", relay.EScopeMissing},
+		{"project hidden", "ABC-1", http.StatusNotFound, "err_project_not_found.json", relay.ENotFound},
+		{"token expired", "ABC-1", http.StatusUnauthorized, "err_token_expired.json", relay.ECredentialRejected},
+		// A 5xx to a POST is reported, never retried: GitLab may have
+		// created the branch before failing.
+		{"proxy in trouble", "ABC-1", http.StatusBadGateway, "err_bad_gateway.html", relay.EHostError},
+		{"server error", "ABC-1", http.StatusInternalServerError, "", relay.EHostError},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rp := newReplay(t, "", exchange{method: "POST", path: "/projects/3/repository/branches", status: tc.status, file: tc.file,
+				body: `{"branch":"` + tc.branch + `","ref":"` + sha + `"}`})
+			_, err := cloudClient(t, rp).CreateBranch(t.Context(), widgets, tc.branch, sha)
+			e := wantCode(t, err, tc.code)
+			switch tc.code {
+			case relay.EBranchExists:
+				if e.URL != "https://gitlab.example.com/acme/widgets/-/tree/ABC-1" {
+					t.Errorf("URL = %q, want the existing branch's page", e.URL)
+				}
+			case relay.EScopeMissing:
+				if tc.file == "err_insufficient_scope.json" && e.Scope != "api" {
+					t.Errorf("Scope = %q, want api", e.Scope)
+				}
+			}
+		})
+	}
+}
+
+func TestCreateDraftMergeRequest(t *testing.T) {
+	rp := newReplay(t, "",
+		exchange{method: "POST", path: "/projects/3/merge_requests", status: http.StatusCreated, file: "mr_created.json",
+			body: `{"title":"Draft: ABC-1 Fix the login","source_branch":"ABC-1-fix-login","target_branch":"main","description":"Fixes ABC-1."}`},
+		// Already marked as a draft: no second prefix. No description: none sent.
+		exchange{method: "POST", path: "/projects/3/merge_requests", status: http.StatusCreated, file: "mr_created.json",
+			body: `{"title":"[Draft] ABC-1 Fix the login","source_branch":"ABC-1-fix-login","target_branch":"main"}`},
+	)
+	c := cloudClient(t, rp)
+	pr, err := c.CreatePullRequest(t.Context(), widgets, relay.NewPullRequest{
+		Source: "ABC-1-fix-login", Target: "main", Title: "ABC-1 Fix the login", Description: "Fixes ABC-1.", Draft: true,
+	})
+	want := relay.PullRequest{Number: 38, Title: "Draft: ABC-1 Fix the login", URL: "https://gitlab.example.com/acme/widgets/-/merge_requests/38",
+		Source: "ABC-1-fix-login", Target: "main", Draft: true}
+	if err != nil || pr != want {
+		t.Errorf("CreatePullRequest = %+v, %v; want %+v", pr, err, want)
+	}
+	if _, err := c.CreatePullRequest(t.Context(), widgets, relay.NewPullRequest{
+		Source: "ABC-1-fix-login", Target: "main", Title: "[Draft] ABC-1 Fix the login", Draft: true,
+	}); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestExistingMergeRequestIsLookedUp(t *testing.T) {
+	rp := newReplay(t, "",
+		exchange{method: "POST", path: "/projects/3/merge_requests", status: http.StatusConflict, file: "err_mr_exists.json",
+			body: `{"title":"ABC-1 Fix the login","source_branch":"ABC-1-fix-login","target_branch":"main"}`},
+		exchange{method: "GET", path: "/projects/3/merge_requests", query: "per_page=100&source_branch=ABC-1-fix-login&state=opened&target_branch=main", file: "mrs_list.json"},
+	)
+	_, err := cloudClient(t, rp).CreatePullRequest(t.Context(), widgets, relay.NewPullRequest{
+		Source: "ABC-1-fix-login", Target: "main", Title: "ABC-1 Fix the login",
+	})
+	e := wantCode(t, err, relay.EPullRequestExists)
+	if e.URL != "https://gitlab.example.com/acme/widgets/-/merge_requests/38" || !strings.Contains(e.Message, "!38") {
+		t.Errorf("error %+v, want the URL of !38", e)
+	}
+}
+
+// When the lookup fails, the !iid GitLab named still gives the link.
+func TestExistingMergeRequestLinkFromItsReference(t *testing.T) {
+	rp := newReplay(t, "",
+		exchange{method: "POST", path: "/projects/3/merge_requests", status: http.StatusConflict, file: "err_mr_exists.json",
+			body: `{"title":"ABC-1","source_branch":"ABC-1","target_branch":"main"}`},
+		exchange{method: "GET", path: "/projects/3/merge_requests", query: "per_page=100&source_branch=ABC-1&state=opened&target_branch=main", status: http.StatusInternalServerError},
+	)
+	_, err := cloudClient(t, rp).CreatePullRequest(t.Context(), widgets, relay.NewPullRequest{Source: "ABC-1", Target: "main", Title: "ABC-1"})
+	e := wantCode(t, err, relay.EPullRequestExists)
+	if e.URL != "https://gitlab.example.com/acme/widgets/-/merge_requests/38" {
+		t.Errorf("URL = %q, want the page of !38", e.URL)
+	}
+}
+
+func TestMergeRequestRefusals(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		status int
+		body   string // inline answer
+		code   string
+	}{
+		{"source branch missing", http.StatusConflict, `{"message":["Source branch \"ABC-1\" does not exist"]}`, relay.ENotFound},
+		{"target branch missing", http.StatusConflict, `{"message":["Target branch \"main\" does not exist"]}`, relay.ENotFound},
+		{"same branches", http.StatusConflict, `{"message":["You can't use same project/branch for source and target"]}`, relay.EInvalid},
+		{"field validation", http.StatusBadRequest, `{"message":{"title":["can't be blank"]}}`, relay.EInvalid},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(tc.status)
+				_, _ = io.WriteString(w, tc.body)
+			}))
+			defer srv.Close()
+			c, err := gitlab.Cloud(gitlab.WithURL(srv.URL)).NewClient(relay.HostConfig{Kind: gitlab.KindCloud}, relay.Credential{Token: wireToken}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = c.CreatePullRequest(t.Context(), widgets, relay.NewPullRequest{Source: "ABC-1", Target: "main", Title: "ABC-1"})
+			wantCode(t, err, tc.code)
+		})
+	}
+}
+
+// GitLab's rate limiter answers 429 with Retry-After and RateLimit-*
+// headers; the wait is reported and the request is not repeated.
+func TestRateLimited(t *testing.T) {
+	reset := time.Now().Add(30 * time.Second).Unix()
+	rp := newReplay(t, "",
+		exchange{method: "GET", path: "/projects/3/repository/branches", query: "per_page=100", status: http.StatusTooManyRequests, file: "err_rate_limited.txt",
+			header: map[string]string{
+				"Retry-After": "30", "RateLimit-Limit": "2000", "RateLimit-Observed": "2001", "RateLimit-Remaining": "0",
+				"RateLimit-Reset": fmt.Sprint(reset), "RateLimit-Name": "throttle_authenticated_api",
+			}},
+	)
+	_, err := cloudClient(t, rp).Branches(t.Context(), widgets, "")
+	e := wantCode(t, err, relay.ERateLimited)
+	if e.RetryAfter != 30*time.Second {
+		t.Errorf("RetryAfter = %v, want 30s", e.RetryAfter)
+	}
+}
+
+// A redirect to another origin is not followed, so the PRIVATE-TOKEN
+// header never leaves for another host.
+func TestRedirectElsewhereIsRefused(t *testing.T) {
+	var leaked []string
+	var mu sync.Mutex
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		leaked = append(leaked, r.Header.Get("Private-Token"))
+		mu.Unlock()
+		_, _ = io.WriteString(w, `{"username":"mallory"}`)
+	}))
+	defer elsewhere.Close()
+	rp := newReplay(t, "",
+		exchange{method: "GET", path: "/personal_access_tokens/self", status: http.StatusFound,
+			header: map[string]string{"Location": elsewhere.URL + "/api/v4/personal_access_tokens/self"}},
+	)
+	_, err := cloudClient(t, rp).Validate(t.Context())
+	wantCode(t, err, relay.EHostError)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(leaked) != 0 {
+		t.Errorf("the other host received %d requests", len(leaked))
+	}
+}
+
+// A base URL that is not a GitLab (a sign-in page of a proxy) is reported
+// as such.
+func TestNotGitLabData(t *testing.T) {
+	rp := newReplay(t, "",
+		exchange{method: "GET", path: "/personal_access_tokens/self", file: "err_bad_gateway.html"},
+	)
+	_, err := cloudClient(t, rp).Validate(t.Context())
+	e := wantCode(t, err, relay.EHostError)
+	if !strings.Contains(e.Message, "base URL") {
+		t.Errorf("message %q does not point at the base URL", e.Message)
+	}
+}
