@@ -319,13 +319,13 @@ func (s *Service) checkIntegration(in *relay.Integration, projects []string, cre
 // validateIntegrationCredential asks the host who the credential is and
 // whether it can do the job.
 func (s *Service) validateIntegrationCredential(ctx context.Context, in relay.Integration, cred relay.Credential) (relay.Account, error) {
-	client, err := s.hosts.Client(in.HostConfig(), cred)
-	if err != nil {
-		return relay.Account{}, err
-	}
 	hctx, cancel := context.WithTimeout(ctx, s.hostTimeout)
 	defer cancel()
-	acct, err := client.Validate(hctx)
+	var acct relay.Account
+	client, err := s.hosts.Client(in.HostConfig(), cred)
+	if err == nil {
+		acct, err = client.Validate(hctx)
+	}
 	switch relay.ErrorCode(err) {
 	case "":
 	case relay.ECredentialRejected:

@@ -109,13 +109,13 @@ func (s *Service) SaveToken(ctx context.Context, p relay.Principal, integrationI
 	if cred.IsZero() {
 		return TokenView{}, s.fail(ctx, ev, nil, invalid(map[string]string{"token": "Paste your personal access token."}))
 	}
-	client, err := s.hosts.Client(in.HostConfig(), cred)
-	if err != nil {
-		return TokenView{}, s.fail(ctx, ev, nil, err)
-	}
 	hctx, cancel := context.WithTimeout(ctx, s.hostTimeout)
 	defer cancel()
-	acct, err := client.Validate(hctx)
+	var acct relay.Account
+	client, err := s.hosts.Client(in.HostConfig(), cred)
+	if err == nil {
+		acct, err = client.Validate(hctx)
+	}
 	switch e, _ := relay.AsError(err); relay.ErrorCode(err) {
 	case relay.ECredentialRejected:
 		err = &relay.Error{Code: relay.ETokenInvalid, Err: err, Message: fmt.Sprintf(
