@@ -5,7 +5,10 @@
 // as, repositories with who may read and push, branches pointing at commit
 // shas, pull requests, a log of every write attempted, and injected faults.
 // Front-ends serve that state in one host's wire format: GitHub (and GitHub
-// Enterprise Server under /api/v3) today. Each front-end decides what a
+// Enterprise Server under /api/v3), GitLab, Azure DevOps / TFS, AWS
+// CodeCommit (with STS) and Gitea. Handler and Transport serve GitHub;
+// the other hosts have a handler each (GitLab, Azure, CodeCommit, Gitea).
+// Each front-end decides what a
 // token's scopes or permissions allow, since that is what differs between
 // hosts; everything else (ref rules, pull request rules, faults, the write
 // log) lives here so that every front-end behaves alike.
