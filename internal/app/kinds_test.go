@@ -16,7 +16,7 @@ import (
 // when not required) hold for every host kind.
 func TestRequireUserPATOnEveryKind(t *testing.T) {
 	for _, f := range apptest.Fixtures() {
-		t.Run(string(f.Kind), func(t *testing.T) {
+		t.Run(f.Label(), func(t *testing.T) {
 			storetest.Each(t, func(t *testing.T, db *store.DB) {
 				e := apptest.New(t, db, apptest.Options{Fixture: &f})
 				id := e.Integration(true, nil)

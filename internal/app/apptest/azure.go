@@ -49,11 +49,13 @@ func VSTS() Fixture {
 // TFS is the fixture of kind tfs for a server version with personal access
 // tokens (2017 or later), at the default /tfs suffix and DefaultCollection.
 func TFS(version string) Fixture {
-	return azureFixture("tfs", func(hostURL string) map[string]any {
+	f := azureFixture("tfs", func(hostURL string) map[string]any {
 		return map[string]any{"kind": "tfs", "base_url": hostURL, "options": map[string]any{
 			"suffix": "/tfs", "collection": "DefaultCollection", "server_version": version,
 		}}
 	})
+	f.Name = "tfs-" + version
+	return f
 }
 
 // TFSWithPassword is the fixture of kind tfs for TFS 2013 or 2015, which

@@ -12,6 +12,8 @@ import (
 // front-end.
 type Fixture struct {
 	Kind relay.Kind
+	// Name tells fixtures of one kind apart in test names (default Kind).
+	Name string
 	// Serve is the simulator front-end for this kind.
 	Serve func(sim *hostsim.Sim) http.Handler
 	// Integration is the create-integration body for a host at hostURL,
@@ -54,7 +56,19 @@ func GitHubEnterprise() Fixture {
 func Fixtures() []Fixture {
 	return []Fixture{
 		GitHubEnterprise(),
+		AzureDevOps(), VSTS(), TFS("2017"), TFS("2022"),
+		Gitea(),
+		GitLabSelfManaged(),
+		CodeCommit(),
 	}
+}
+
+// Label is the fixture's name in test output.
+func (f Fixture) Label() string {
+	if f.Name != "" {
+		return f.Name
+	}
+	return string(f.Kind)
 }
 
 // Token is a simulator token for bob with the kind's full scopes.
