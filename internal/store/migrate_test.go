@@ -9,7 +9,7 @@ import (
 	"github.com/gitrelay/gitrelay/internal/store/storetest"
 )
 
-var allMigrations = []string{"0001_initial", "0002_web"}
+var allMigrations = []string{"0001_initial", "0002_web", "0003_jira"}
 
 // emptyConfigs are configurations of empty, unmigrated databases.
 func emptyConfigs(t *testing.T) map[string]func(t *testing.T) store.Config {

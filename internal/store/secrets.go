@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/gitrelay/gitrelay/internal/relay"
@@ -54,7 +55,8 @@ func (db *DB) ResealSecrets(ctx context.Context, batch int, fn func(relay.Sealed
 	if batch <= 0 {
 		batch = DefaultResealBatch
 	}
-	for _, sc := range sealedColumns {
+	// Every sealed column: the core's and the Jira tables'.
+	for _, sc := range slices.Concat(sealedColumns, jiraSealedColumns) {
 		s, u, err := db.resealColumn(ctx, sc, batch, fn)
 		seen += s
 		updated += u

@@ -1,0 +1,786 @@
+package jira
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gitrelay/gitrelay/internal/action"
+	"github.com/gitrelay/gitrelay/internal/relay"
+	"github.com/gitrelay/gitrelay/internal/store"
+)
+
+// Queued operations.
+const (
+	opUpsertBranch      = "upsert_branch"
+	opUpsertPullRequest = "upsert_pull_request"
+	opDeleteBranch      = "delete_branch"
+)
+
+// Jira's limits on one bulk request.
+const (
+	maxEntitiesPerRepository = 400 // of each type
+	maxEntitiesPerRequest    = 1000
+	maxEntityIDLength        = 1024
+)
+
+// branchOp and pullRequestOp are the queued payloads: what gitrelay knew
+// when the action happened. Repository URLs and head commits are looked up
+// when the push is sent.
+type branchOp struct {
+	IssueKey      string    `json:"issue_key"`
+	IntegrationID string    `json:"integration_id"`
+	RepositoryID  string    `json:"repository_id"`
+	Repository    string    `json:"repository"`
+	Name          string    `json:"name"`
+	URL           string    `json:"url"`
+	Login         string    `json:"login"`
+	At            time.Time `json:"at"`
+}
+
+type pullRequestOp struct {
+	IssueKey      string    `json:"issue_key"`
+	IntegrationID string    `json:"integration_id"`
+	RepositoryID  string    `json:"repository_id"`
+	Repository    string    `json:"repository"`
+	Number        int       `json:"number"`
+	Title         string    `json:"title"`
+	URL           string    `json:"url"`
+	Source        string    `json:"source"`
+	Target        string    `json:"target"`
+	Login         string    `json:"login"`
+	At            time.Time `json:"at"`
+}
+
+// Store is what the Jira integration keeps; *store.DB implements it.
+type Store interface {
+	Integration(ctx context.Context, tenantID, id string) (relay.Integration, error)
+	IntegrationCredential(ctx context.Context, tenantID, id string) ([]byte, error)
+
+	PutJiraInstallation(ctx context.Context, in store.JiraInstallation, sealedSystemToken []byte) error
+	JiraInstallation(ctx context.Context, tenantID string) (store.JiraInstallation, error)
+	JiraInstallationsByCloud(ctx context.Context, cloudID string) ([]store.JiraInstallation, error)
+	JiraSystemToken(ctx context.Context, tenantID string) ([]byte, time.Time, error)
+	DeleteJiraTenant(ctx context.Context, tenantID string) error
+
+	PutJiraGrant(ctx context.Context, g store.JiraGrant) error
+	JiraGrant(ctx context.Context, tenantID, accountID string) (store.JiraGrant, error)
+	DeleteJiraGrant(ctx context.Context, tenantID, accountID string) error
+
+	EnqueueDevinfo(ctx context.Context, op store.DevinfoOp, minSequence int64) (store.DevinfoOp, error)
+	DueDevinfo(ctx context.Context, now time.Time, limit int) ([]store.DevinfoOp, error)
+	QueuedDevinfo(ctx context.Context, tenantID string, limit int) ([]store.DevinfoOp, error)
+	CompleteDevinfo(ctx context.Context, tenantID string, ids []string, failures []store.DevinfoFailure) error
+	RetryDevinfo(ctx context.Context, tenantID string, ids []string, at time.Time, reason string) error
+	DevinfoFailures(ctx context.Context, tenantID string, limit int) ([]store.DevinfoFailure, error)
+}
+
+// DevinfoConfig is what the development information pusher needs.
+type DevinfoConfig struct {
+	Store  Store
+	Sealer relay.Sealer
+	// Hosts and HostTimeout let the pusher read a branch's head commit and
+	// its repository's web URL with the integration's credential (the
+	// account integrations use to read repositories; it never acts for a
+	// user here).
+	Hosts       relay.Hosts
+	HostTimeout time.Duration
+	HTTPClient  *http.Client
+	// PublicURL is gitrelay's public URL, for createPullRequestUrl.
+	PublicURL string
+	Logger    *slog.Logger
+	Now       func() time.Time
+	// Interval between queue scans (default 10s); a new event starts one at
+	// once.
+	Interval time.Duration
+}
+
+// Devinfo queues every branch and pull request created or deleted through
+// gitrelay for Jira tenants (it is the action path's EventSink) and pushes
+// the queue to Jira's development information API.
+type Devinfo struct {
+	store       Store
+	sealer      relay.Sealer
+	hosts       relay.Hosts
+	hostTimeout time.Duration
+	jira        *client
+	publicURL   string
+	log         *slog.Logger
+	now         func() time.Time
+	interval    time.Duration
+	kick        chan struct{}
+}
+
+var _ action.EventSink = (*Devinfo)(nil)
+
+// NewDevinfo builds the queue and its pusher.
+func NewDevinfo(c DevinfoConfig) *Devinfo {
+	d := &Devinfo{store: c.Store, sealer: c.Sealer, hosts: c.Hosts, hostTimeout: c.HostTimeout,
+		jira: &client{http: c.HTTPClient}, publicURL: strings.TrimRight(c.PublicURL, "/"), log: c.Logger,
+		now: c.Now, interval: c.Interval, kick: make(chan struct{}, 1)}
+	if d.jira.http == nil {
+		d.jira.http = defaultHTTPClient()
+	}
+	if d.hostTimeout <= 0 {
+		d.hostTimeout = 20 * time.Second
+	}
+	if d.log == nil {
+		d.log = slog.New(slog.DiscardHandler)
+	}
+	if d.now == nil {
+		d.now = time.Now
+	}
+	if d.interval <= 0 {
+		d.interval = 10 * time.Second
+	}
+	return d
+}
+
+// BranchCreated queues the branch for Jira.
+func (d *Devinfo) BranchCreated(ctx context.Context, b relay.BranchRecord) {
+	d.enqueue(ctx, b.TenantID, opUpsertBranch, branchOp{IssueKey: b.IssueKey, IntegrationID: b.IntegrationID,
+		RepositoryID: b.RepositoryID, Repository: b.Repository, Name: b.Name, URL: b.URL, Login: b.ActedAs.Login, At: b.CreatedAt})
+}
+
+// BranchDeleted queues the branch's removal from Jira.
+func (d *Devinfo) BranchDeleted(ctx context.Context, b relay.BranchRecord) {
+	d.enqueue(ctx, b.TenantID, opDeleteBranch, branchOp{IssueKey: b.IssueKey, IntegrationID: b.IntegrationID,
+		RepositoryID: b.RepositoryID, Repository: b.Repository, Name: b.Name, Login: b.ActedAs.Login, At: b.CreatedAt})
+}
+
+// PullRequestCreated queues the pull request for Jira.
+func (d *Devinfo) PullRequestCreated(ctx context.Context, pr relay.PullRequestRecord) {
+	d.enqueue(ctx, pr.TenantID, opUpsertPullRequest, pullRequestOp{IssueKey: pr.IssueKey, IntegrationID: pr.IntegrationID,
+		RepositoryID: pr.RepositoryID, Repository: pr.Repository, Number: pr.Number, Title: pr.Title, URL: pr.URL,
+		Source: pr.Source, Target: pr.Target, Login: pr.ActedAs.Login, At: pr.CreatedAt})
+}
+
+func (d *Devinfo) enqueue(ctx context.Context, tenantID, op string, payload any) {
+	if tenantID == relay.LocalTenant {
+		// The built-in directory has no Jira to tell.
+		return
+	}
+	b, err := json.Marshal(payload)
+	if err == nil {
+		// The action already happened at the host: the queue must take it
+		// even when the request that caused it is being cancelled.
+		ctx = context.WithoutCancel(ctx)
+		_, err = d.store.EnqueueDevinfo(ctx, store.DevinfoOp{TenantID: tenantID, Op: op, Payload: b, CreatedAt: d.now()}, d.now().UnixMilli())
+	}
+	if err != nil {
+		d.log.ErrorContext(ctx, "queueing development information for Jira", "tenant", tenantID, "op", op, "err", err)
+		return
+	}
+	select {
+	case d.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run pushes the queue until ctx ends: every Interval, and at once after
+// new events.
+func (d *Devinfo) Run(ctx context.Context) {
+	t := time.NewTicker(d.interval)
+	defer t.Stop()
+	for {
+		for {
+			n, err := d.PushOnce(ctx)
+			if err != nil {
+				d.log.ErrorContext(ctx, "pushing development information to Jira", "err", err)
+				break
+			}
+			if n == 0 {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-d.kick:
+		}
+	}
+}
+
+// pushBatch is how many queued ops one PushOnce takes.
+const pushBatch = 500
+
+// PushOnce sends one batch of due ops of one tenant and returns how many it
+// handled (sent, postponed or recorded as failed).
+func (d *Devinfo) PushOnce(ctx context.Context) (int, error) {
+	now := d.now()
+	ops, err := d.store.DueDevinfo(ctx, now, pushBatch)
+	if err != nil || len(ops) == 0 {
+		return 0, err
+	}
+	tenant := ops[0].TenantID
+	inst, err := d.store.JiraInstallation(ctx, tenant)
+	if relay.ErrorCode(err) == relay.ENotFound {
+		// Uninstalled meanwhile: nobody to tell.
+		return len(ops), d.store.CompleteDevinfo(ctx, tenant, opIDs(ops), nil)
+	}
+	if err != nil {
+		return 0, err
+	}
+	token, err := d.systemToken(ctx, tenant)
+	if err != nil {
+		return len(ops), d.store.RetryDevinfo(ctx, tenant, opIDs(ops), now.Add(5*time.Minute),
+			"Jira has not sent a current system token yet; waiting for the next trigger")
+	}
+	var upserts, deletes []store.DevinfoOp
+	for _, op := range ops {
+		if op.Op == opDeleteBranch {
+			deletes = append(deletes, op)
+		} else {
+			upserts = append(upserts, op)
+		}
+	}
+	if err := d.pushUpserts(ctx, inst, token, upserts); err != nil {
+		return 0, err
+	}
+	if err := d.pushDeletes(ctx, inst, token, deletes); err != nil {
+		return 0, err
+	}
+	return len(ops), nil
+}
+
+func (d *Devinfo) systemToken(ctx context.Context, tenant string) (string, error) {
+	sealed, _, err := d.store.JiraSystemToken(ctx, tenant)
+	if err != nil {
+		return "", err
+	}
+	b, err := d.sealer.Open(sealed, store.JiraSystemTokenOwner(tenant))
+	if err != nil {
+		return "", err
+	}
+	return string(b), nil
+}
+
+// Devinfo wire types (Jira's development information API).
+type devRepository struct {
+	ID               string           `json:"id"`
+	Name             string           `json:"name"`
+	URL              string           `json:"url"`
+	UpdateSequenceID int64            `json:"updateSequenceId"`
+	Commits          []any            `json:"commits"`
+	Branches         []devBranch      `json:"branches"`
+	PullRequests     []devPullRequest `json:"pullRequests"`
+}
+
+type devAuthor struct {
+	Name string `json:"name"`
+}
+
+type devCommit struct {
+	ID               string    `json:"id"`
+	IssueKeys        []string  `json:"issueKeys"`
+	UpdateSequenceID int64     `json:"updateSequenceId"`
+	Hash             string    `json:"hash"`
+	Message          string    `json:"message"`
+	Author           devAuthor `json:"author"`
+	FileCount        int       `json:"fileCount"`
+	URL              string    `json:"url"`
+	AuthorTimestamp  string    `json:"authorTimestamp"`
+	DisplayID        string    `json:"displayId"`
+}
+
+type devBranch struct {
+	ID                   string    `json:"id"`
+	IssueKeys            []string  `json:"issueKeys"`
+	UpdateSequenceID     int64     `json:"updateSequenceId"`
+	Name                 string    `json:"name"`
+	LastCommit           devCommit `json:"lastCommit"`
+	URL                  string    `json:"url"`
+	CreatePullRequestURL string    `json:"createPullRequestUrl"`
+}
+
+type devPullRequest struct {
+	ID                string    `json:"id"`
+	IssueKeys         []string  `json:"issueKeys"`
+	UpdateSequenceID  int64     `json:"updateSequenceId"`
+	Status            string    `json:"status"`
+	Title             string    `json:"title"`
+	Author            devAuthor `json:"author"`
+	CommentCount      int       `json:"commentCount"`
+	SourceBranch      string    `json:"sourceBranch"`
+	SourceBranchURL   string    `json:"sourceBranchUrl,omitempty"`
+	DestinationBranch string    `json:"destinationBranch"`
+	LastUpdate        string    `json:"lastUpdate"`
+	Reviewers         []any     `json:"reviewers"`
+	URL               string    `json:"url"`
+	DisplayID         string    `json:"displayId"`
+}
+
+type devBulk struct {
+	Repositories       []*devRepository  `json:"repositories"`
+	PreventTransitions bool              `json:"preventTransitions"`
+	OperationType      string            `json:"operationType"`
+	Properties         map[string]string `json:"properties"`
+}
+
+type devEntityFailure struct {
+	ID            string `json:"id"`
+	ErrorMessages []struct {
+		Message string `json:"message"`
+	} `json:"errorMessages"`
+}
+
+type devBulkAnswer struct {
+	FailedDevinfoEntities map[string]struct {
+		ErrorMessages []struct {
+			Message string `json:"message"`
+		} `json:"errorMessages"`
+		Branches     []devEntityFailure `json:"branches"`
+		PullRequests []devEntityFailure `json:"pullRequests"`
+		Commits      []devEntityFailure `json:"commits"`
+	} `json:"failedDevinfoEntities"`
+	UnknownIssueKeys []string `json:"unknownIssueKeys"`
+}
+
+// entry is a queued op turned into a devinfo entity.
+type entry struct {
+	op     store.DevinfoOp
+	repoID string
+	branch *devBranch
+	pr     *devPullRequest
+	keys   []string
+}
+
+// repoKey identifies a repository of an integration.
+type repoKey struct{ integration, repository string }
+
+func (d *Devinfo) pushUpserts(ctx context.Context, inst store.JiraInstallation, token string, ops []store.DevinfoOp) error {
+	if len(ops) == 0 {
+		return nil
+	}
+	// Group by repository, so that each repository is looked up once.
+	groups := map[repoKey][]store.DevinfoOp{}
+	var order []repoKey
+	for _, op := range ops {
+		var k repoKey
+		var probe struct {
+			IntegrationID string `json:"integration_id"`
+			RepositoryID  string `json:"repository_id"`
+		}
+		_ = json.Unmarshal(op.Payload, &probe)
+		k = repoKey{probe.IntegrationID, probe.RepositoryID}
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], op)
+	}
+	repos := map[string]*devRepository{}
+	var entries []entry
+	for _, k := range order {
+		es, repo, err := d.entries(ctx, inst.TenantID, k, groups[k])
+		if err != nil {
+			if e, ok := relay.AsError(err); ok && e.Code == relay.ENotFound {
+				// The integration or repository is gone: Jira cannot be
+				// told anything useful about it any more.
+				if err := d.fail(ctx, inst.TenantID, groups[k], e.Message); err != nil {
+					return err
+				}
+				continue
+			}
+			d.log.WarnContext(ctx, "looking up a repository for Jira", "tenant", inst.TenantID, "err", err)
+			if err := d.retry(ctx, inst.TenantID, groups[k], 0, "reading the repository from the host failed: "+relay.ErrorMessage(err)); err != nil {
+				return err
+			}
+			continue
+		}
+		repos[repo.ID] = repo
+		entries = append(entries, es...)
+	}
+	for _, chunk := range chunks(entries) {
+		if err := d.sendBulk(ctx, inst, token, repos, chunk); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// entries builds the devinfo entities of one repository's ops, reading the
+// repository's web URL and the branches' head commits from the host.
+func (d *Devinfo) entries(ctx context.Context, tenant string, k repoKey, ops []store.DevinfoOp) ([]entry, *devRepository, error) {
+	in, err := d.store.Integration(ctx, tenant, k.integration)
+	if err != nil {
+		return nil, nil, err
+	}
+	sealed, err := d.store.IntegrationCredential(ctx, tenant, in.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	cred, err := relay.OpenCredential(d.sealer, sealed, relay.IntegrationSecretOwner(tenant, in.ID))
+	if err != nil {
+		return nil, nil, err
+	}
+	hc, err := d.hosts.Client(in.HostConfig(), cred)
+	if err != nil {
+		return nil, nil, err
+	}
+	hctx, cancel := context.WithTimeout(ctx, d.hostTimeout)
+	defer cancel()
+	repo, err := hc.Repository(hctx, k.repository)
+	if err != nil {
+		return nil, nil, err
+	}
+	dr := &devRepository{ID: EntityID(in.ID + "/" + repo.ID), Name: repo.FullName, URL: repo.WebURL,
+		Commits: []any{}, Branches: []devBranch{}, PullRequests: []devPullRequest{}}
+	var out []entry
+	for _, op := range ops {
+		e := entry{op: op, repoID: dr.ID}
+		switch op.Op {
+		case opUpsertBranch:
+			var b branchOp
+			if err := json.Unmarshal(op.Payload, &b); err != nil {
+				return nil, nil, fmt.Errorf("queued branch: %w", err)
+			}
+			head, err := hc.Branch(hctx, repo, b.Name)
+			if relay.ErrorCode(err) == relay.ENotFound {
+				// Deleted before we could tell Jira: the delete that
+				// follows in the queue says the rest.
+				e.keys = []string{b.IssueKey}
+				e.branch = nil
+				out = append(out, e)
+				continue
+			}
+			if err != nil {
+				return nil, nil, err
+			}
+			e.keys = []string{b.IssueKey}
+			e.branch = d.branchEntity(b, head, op.Sequence)
+		case opUpsertPullRequest:
+			var p pullRequestOp
+			if err := json.Unmarshal(op.Payload, &p); err != nil {
+				return nil, nil, fmt.Errorf("queued pull request: %w", err)
+			}
+			e.keys = []string{p.IssueKey}
+			e.pr = &devPullRequest{ID: strconv.Itoa(p.Number), IssueKeys: e.keys, UpdateSequenceID: op.Sequence,
+				Status: "OPEN", Title: p.Title, Author: devAuthor{Name: p.Login}, SourceBranch: p.Source,
+				DestinationBranch: p.Target, LastUpdate: p.At.UTC().Format(time.RFC3339), Reviewers: []any{},
+				URL: p.URL, DisplayID: "#" + strconv.Itoa(p.Number)}
+		}
+		out = append(out, e)
+	}
+	return out, dr, nil
+}
+
+func (d *Devinfo) branchEntity(b branchOp, head relay.Branch, seq int64) *devBranch {
+	url := b.URL
+	if url == "" {
+		url = head.URL
+	}
+	display := head.SHA
+	if len(display) > 7 {
+		display = display[:7]
+	}
+	at := b.At.UTC().Format(time.RFC3339)
+	return &devBranch{
+		ID: EntityID(b.Name), IssueKeys: []string{b.IssueKey}, UpdateSequenceID: seq, Name: b.Name, URL: url,
+		// gitrelay knows the head commit's id only (it created the branch
+		// there); the message says so rather than invent one.
+		LastCommit: devCommit{ID: head.SHA, IssueKeys: []string{b.IssueKey}, UpdateSequenceID: seq, Hash: head.SHA,
+			Message: "Head of " + b.Name + " when gitrelay created the branch", Author: devAuthor{Name: b.Login},
+			URL: url, AuthorTimestamp: at, DisplayID: display},
+		CreatePullRequestURL: d.createPullRequestURL(b),
+	}
+}
+
+// createPullRequestURL opens gitrelay's Create pull request dialog for the
+// branch, so that the pull request is created with the right identity.
+func (d *Devinfo) createPullRequestURL(b branchOp) string {
+	q := url.Values{"create": {"pull-request"}, "integration_id": {b.IntegrationID},
+		"repository_id": {b.RepositoryID}, "source": {b.Name}}
+	return d.publicURL + "/issues/" + url.PathEscape(b.IssueKey) + "?" + q.Encode()
+}
+
+// chunks splits entries into bulk requests within Jira's limits: at most
+// maxEntitiesPerRepository of each type per repository and
+// maxEntitiesPerRequest entities in all.
+func chunks(entries []entry) [][]entry {
+	var out [][]entry
+	var cur []entry
+	type count struct{ branches, prs int }
+	counts := map[string]*count{}
+	total := 0
+	for _, e := range entries {
+		c := counts[e.repoID]
+		if c == nil {
+			c = &count{}
+			counts[e.repoID] = c
+		}
+		full := total >= maxEntitiesPerRequest ||
+			(e.branch != nil && c.branches >= maxEntitiesPerRepository) ||
+			(e.pr != nil && c.prs >= maxEntitiesPerRepository)
+		if full {
+			out = append(out, cur)
+			cur, total = nil, 0
+			counts = map[string]*count{}
+			c = &count{}
+			counts[e.repoID] = c
+		}
+		cur = append(cur, e)
+		total++
+		if e.branch != nil {
+			c.branches++
+		}
+		if e.pr != nil {
+			c.prs++
+		}
+	}
+	if len(cur) > 0 {
+		out = append(out, cur)
+	}
+	return out
+}
+
+func (d *Devinfo) sendBulk(ctx context.Context, inst store.JiraInstallation, token string, repos map[string]*devRepository, chunk []entry) error {
+	body := devBulk{OperationType: "NORMAL", PreventTransitions: false, Properties: map[string]string{"gitrelay": "1"}}
+	byRepo := map[string]*devRepository{}
+	var sendable []entry
+	var skipped []string
+	for _, e := range chunk {
+		if e.branch == nil && e.pr == nil {
+			skipped = append(skipped, e.op.ID)
+			continue
+		}
+		r := byRepo[e.repoID]
+		if r == nil {
+			src := repos[e.repoID]
+			r = &devRepository{ID: src.ID, Name: src.Name, URL: src.URL, Commits: []any{}, Branches: []devBranch{}, PullRequests: []devPullRequest{}}
+			byRepo[e.repoID] = r
+			body.Repositories = append(body.Repositories, r)
+		}
+		r.UpdateSequenceID = max(r.UpdateSequenceID, e.op.Sequence)
+		if e.branch != nil {
+			r.Branches = append(r.Branches, *e.branch)
+		} else {
+			r.PullRequests = append(r.PullRequests, *e.pr)
+		}
+		sendable = append(sendable, e)
+	}
+	if len(skipped) > 0 {
+		if err := d.store.CompleteDevinfo(ctx, inst.TenantID, skipped, nil); err != nil {
+			return err
+		}
+	}
+	if len(sendable) == 0 {
+		return nil
+	}
+	var ans devBulkAnswer
+	_, err := d.jira.do(ctx, http.MethodPost, strings.TrimRight(inst.APIBaseURL, "/")+"/rest/devinfo/0.10/bulk", token, body, &ans)
+	var se *statusError
+	switch {
+	case err == nil:
+		return d.store.CompleteDevinfo(ctx, inst.TenantID, entryIDs(sendable), failuresOf(ans, sendable))
+	case errors.As(err, &se) && se.Status == http.StatusRequestEntityTooLarge:
+		if len(sendable) == 1 {
+			return d.store.CompleteDevinfo(ctx, inst.TenantID, entryIDs(sendable),
+				[]store.DevinfoFailure{failure(sendable[0], "Jira refused the entity as too large (413)")})
+		}
+		half := len(sendable) / 2
+		if err := d.sendBulk(ctx, inst, token, repos, sendable[:half]); err != nil {
+			return err
+		}
+		return d.sendBulk(ctx, inst, token, repos, sendable[half:])
+	case errors.As(err, &se) && (se.Status == http.StatusTooManyRequests || se.Status >= 500):
+		return d.retry(ctx, inst.TenantID, entryOps(sendable), se.RetryAfter, fmt.Sprintf("Jira answered %d; retrying", se.Status))
+	case errors.As(err, &se) && (se.Status == http.StatusUnauthorized || se.Status == http.StatusForbidden):
+		return d.retry(ctx, inst.TenantID, entryOps(sendable), 5*time.Minute,
+			fmt.Sprintf("Jira refused the app's system token (%d); waiting for a new one from the next trigger", se.Status))
+	case errors.As(err, &se):
+		// A 400 will not get better by retrying: record it for the
+		// administrators.
+		var fs []store.DevinfoFailure
+		for _, e := range sendable {
+			fs = append(fs, failure(e, fmt.Sprintf("Jira refused the request (%d): %s", se.Status, se.Body)))
+		}
+		return d.store.CompleteDevinfo(ctx, inst.TenantID, entryIDs(sendable), fs)
+	default:
+		return d.retry(ctx, inst.TenantID, entryOps(sendable), 0, "Jira did not answer; retrying")
+	}
+}
+
+func failuresOf(ans devBulkAnswer, sent []entry) []store.DevinfoFailure {
+	var out []store.DevinfoFailure
+	byID := map[string]entry{}
+	for _, e := range sent {
+		if e.branch != nil {
+			byID[e.repoID+"\x00branch\x00"+e.branch.ID] = e
+		} else {
+			byID[e.repoID+"\x00pull_request\x00"+e.pr.ID] = e
+		}
+	}
+	repoIDs := make([]string, 0, len(ans.FailedDevinfoEntities))
+	for id := range ans.FailedDevinfoEntities {
+		repoIDs = append(repoIDs, id)
+	}
+	sort.Strings(repoIDs)
+	for _, repoID := range repoIDs {
+		f := ans.FailedDevinfoEntities[repoID]
+		for _, m := range f.ErrorMessages {
+			out = append(out, store.DevinfoFailure{EntityType: "repository", EntityID: repoID, RepositoryID: repoID, IssueKeys: []string{}, Reason: m.Message})
+		}
+		for typ, list := range map[string][]devEntityFailure{"branch": f.Branches, "pull_request": f.PullRequests, "commit": f.Commits} {
+			for _, ef := range list {
+				var msgs []string
+				for _, m := range ef.ErrorMessages {
+					msgs = append(msgs, m.Message)
+				}
+				keys := []string{}
+				if e, ok := byID[repoID+"\x00"+typ+"\x00"+ef.ID]; ok {
+					keys = e.keys
+				}
+				out = append(out, store.DevinfoFailure{EntityType: typ, EntityID: ef.ID, RepositoryID: repoID, IssueKeys: keys,
+					Reason: strings.Join(msgs, "; ")})
+			}
+		}
+	}
+	for _, k := range ans.UnknownIssueKeys {
+		out = append(out, store.DevinfoFailure{EntityType: "issue_key", EntityID: k, IssueKeys: []string{k},
+			Reason: "Jira does not know issue " + k + "; the development information is not shown on it"})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].EntityType < out[j].EntityType })
+	return out
+}
+
+func failure(e entry, reason string) store.DevinfoFailure {
+	f := store.DevinfoFailure{RepositoryID: e.repoID, IssueKeys: e.keys, Reason: reason}
+	if e.branch != nil {
+		f.EntityType, f.EntityID = "branch", e.branch.ID
+	} else if e.pr != nil {
+		f.EntityType, f.EntityID = "pull_request", e.pr.ID
+	}
+	return f
+}
+
+func (d *Devinfo) pushDeletes(ctx context.Context, inst store.JiraInstallation, token string, ops []store.DevinfoOp) error {
+	for _, op := range ops {
+		var b branchOp
+		if err := json.Unmarshal(op.Payload, &b); err != nil {
+			return fmt.Errorf("queued branch delete: %w", err)
+		}
+		repoID := EntityID(b.IntegrationID + "/" + b.RepositoryID)
+		u := strings.TrimRight(inst.APIBaseURL, "/") + "/rest/devinfo/0.10/repository/" + url.PathEscape(repoID) +
+			"/branch/" + url.PathEscape(EntityID(b.Name)) + "?_updateSequenceId=" + strconv.FormatInt(op.Sequence, 10)
+		_, err := d.jira.do(ctx, http.MethodDelete, u, token, nil, nil)
+		var se *statusError
+		switch {
+		case err == nil, errors.As(err, &se) && se.Status == http.StatusNotFound:
+			if err := d.store.CompleteDevinfo(ctx, inst.TenantID, []string{op.ID}, nil); err != nil {
+				return err
+			}
+		case errors.As(err, &se) && (se.Status == http.StatusUnauthorized || se.Status == http.StatusForbidden):
+			if err := d.retry(ctx, inst.TenantID, []store.DevinfoOp{op}, 5*time.Minute,
+				fmt.Sprintf("Jira refused the app's system token (%d)", se.Status)); err != nil {
+				return err
+			}
+		case errors.As(err, &se) && se.Status < 500 && se.Status != http.StatusTooManyRequests:
+			if err := d.store.CompleteDevinfo(ctx, inst.TenantID, []string{op.ID}, []store.DevinfoFailure{{
+				EntityType: "branch", EntityID: EntityID(b.Name), RepositoryID: repoID, IssueKeys: []string{b.IssueKey},
+				Reason: fmt.Sprintf("Jira refused the deletion (%d): %s", se.Status, se.Body)}}); err != nil {
+				return err
+			}
+		default:
+			var after time.Duration
+			if se != nil {
+				after = se.RetryAfter
+			}
+			if err := d.retry(ctx, inst.TenantID, []store.DevinfoOp{op}, after, "deleting from Jira failed; retrying"); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// retry postpones ops: after Retry-After when Jira said, otherwise with
+// exponential backoff from 10 seconds to an hour.
+func (d *Devinfo) retry(ctx context.Context, tenant string, ops []store.DevinfoOp, after time.Duration, reason string) error {
+	if len(ops) == 0 {
+		return nil
+	}
+	if after <= 0 {
+		after = 10 * time.Second << min(ops[0].Attempts, 9)
+		after = min(after, time.Hour)
+	}
+	return d.store.RetryDevinfo(ctx, tenant, opIDs(ops), d.now().Add(after), reason)
+}
+
+func (d *Devinfo) fail(ctx context.Context, tenant string, ops []store.DevinfoOp, reason string) error {
+	var fs []store.DevinfoFailure
+	for _, op := range ops {
+		var probe struct {
+			IssueKey      string `json:"issue_key"`
+			IntegrationID string `json:"integration_id"`
+			RepositoryID  string `json:"repository_id"`
+			Name          string `json:"name"`
+			Number        int    `json:"number"`
+		}
+		_ = json.Unmarshal(op.Payload, &probe)
+		f := store.DevinfoFailure{EntityType: "branch", EntityID: EntityID(probe.Name),
+			RepositoryID: EntityID(probe.IntegrationID + "/" + probe.RepositoryID), IssueKeys: []string{probe.IssueKey}, Reason: reason}
+		if op.Op == opUpsertPullRequest {
+			f.EntityType, f.EntityID = "pull_request", strconv.Itoa(probe.Number)
+		}
+		fs = append(fs, f)
+	}
+	return d.store.CompleteDevinfo(ctx, tenant, opIDs(ops), fs)
+}
+
+func opIDs(ops []store.DevinfoOp) []string {
+	ids := make([]string, len(ops))
+	for i, op := range ops {
+		ids[i] = op.ID
+	}
+	return ids
+}
+
+func entryIDs(es []entry) []string {
+	ids := make([]string, len(es))
+	for i, e := range es {
+		ids[i] = e.op.ID
+	}
+	return ids
+}
+
+func entryOps(es []entry) []store.DevinfoOp {
+	ops := make([]store.DevinfoOp, len(es))
+	for i, e := range es {
+		ops[i] = e.op
+	}
+	return ops
+}
+
+// EntityID turns a name into a valid devinfo entity id: the characters
+// [A-Za-z0-9.-_] stay, every other byte (and '~' itself, so that the
+// encoding cannot collide) becomes '~' and two hex digits. Ids that would
+// exceed Jira's 1024 characters become '~h' and the name's SHA-256.
+func EntityID(name string) string {
+	var b strings.Builder
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '.', c == '-', c == '_':
+			b.WriteByte(c)
+		default:
+			b.WriteByte('~')
+			b.WriteString(hex.EncodeToString([]byte{c}))
+		}
+	}
+	if b.Len() > maxEntityIDLength {
+		sum := sha256.Sum256([]byte(name))
+		return "~h" + hex.EncodeToString(sum[:])
+	}
+	return b.String()
+}

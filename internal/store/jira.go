@@ -1,0 +1,437 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gitrelay/gitrelay/internal/relay"
+)
+
+// This file keeps what the Jira Cloud integration (internal/jira) needs:
+// Forge installations, Sign in with Atlassian grants and the durable queue
+// of development information pushed to Jira.
+
+const msgJiraInstallationNotFound = "this Jira site has not installed gitrelay"
+
+// JiraInstallation is one Forge installation of gitrelay on a Jira site:
+// one tenant. Its system token is kept sealed, apart from it.
+type JiraInstallation struct {
+	TenantID      string // the Forge installation id
+	AppID         string
+	CloudID       string
+	SiteURL       string
+	APIBaseURL    string
+	SystemTokenAt time.Time // when the sealed system token was received; zero when none
+	InstalledAt   time.Time
+	UpdatedAt     time.Time
+}
+
+// JiraSystemTokenOwner binds a sealed Forge system token to its tenant.
+func JiraSystemTokenOwner(tenantID string) string {
+	return "jira-system-token\x00" + tenantID
+}
+
+// JiraRefreshTokenOwner binds a sealed Sign in with Atlassian refresh token
+// to its tenant and account.
+func JiraRefreshTokenOwner(tenantID, accountID string) string {
+	return "jira-refresh-token\x00" + tenantID + "\x00" + accountID
+}
+
+// jiraSealedColumns are the sealed columns of the Jira tables; key
+// rotation (ResealSecrets) visits them after sealedColumns.
+var jiraSealedColumns = []sealedColumn{
+	{
+		table:  "jira_installations",
+		column: "system_token_sealed",
+		key:    []string{"tenant_id"},
+		owner:  func(k []string) string { return JiraSystemTokenOwner(k[0]) },
+	},
+	{
+		table:  "jira_oauth_grants",
+		column: "refresh_token_sealed",
+		key:    []string{"tenant_id", "account_id"},
+		owner:  func(k []string) string { return JiraRefreshTokenOwner(k[0], k[1]) },
+	},
+}
+
+const jiraInstallationColumns = `tenant_id, app_id, cloud_id, site_url, api_base_url, system_token_at, installed_at, updated_at`
+
+// PutJiraInstallation creates or refreshes an installation. Empty fields of
+// in keep their stored values (backend invocations carry no site URL), and
+// a nil sealedSystemToken keeps the stored token. in.SystemTokenAt is when
+// the token was received (default: now).
+func (db *DB) PutJiraInstallation(ctx context.Context, in JiraInstallation, sealedSystemToken []byte) error {
+	now := db.now()
+	return db.inTx(ctx, func(c conn) error {
+		old, err := jiraInstallation(ctx, c, in.TenantID)
+		switch {
+		case err == nil:
+			in.AppID = firstNonEmpty(in.AppID, old.AppID)
+			in.CloudID = firstNonEmpty(in.CloudID, old.CloudID)
+			in.SiteURL = firstNonEmpty(in.SiteURL, old.SiteURL)
+			in.APIBaseURL = firstNonEmpty(in.APIBaseURL, old.APIBaseURL)
+			_, err = c.exec(ctx, `UPDATE jira_installations SET app_id = ?, cloud_id = ?, site_url = ?,
+				api_base_url = ?, updated_at = ? WHERE tenant_id = ?`,
+				in.AppID, in.CloudID, in.SiteURL, in.APIBaseURL, micros(now), in.TenantID)
+		case relay.ErrorCode(err) == relay.ENotFound:
+			_, err = c.exec(ctx, `INSERT INTO jira_installations (tenant_id, app_id, cloud_id, site_url,
+				api_base_url, installed_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+				in.TenantID, in.AppID, in.CloudID, in.SiteURL, in.APIBaseURL, micros(now), micros(now))
+		}
+		if err != nil {
+			return dbError(err, "put jira installation", "", "")
+		}
+		if sealedSystemToken != nil {
+			_, err = c.exec(ctx, `UPDATE jira_installations SET system_token_sealed = ?, system_token_at = ?
+				WHERE tenant_id = ?`, sealedSystemToken, micros(db.orNow(in.SystemTokenAt)), in.TenantID)
+			if err != nil {
+				return dbError(err, "put jira system token", "", "")
+			}
+		}
+		_, err = c.exec(ctx, `INSERT INTO tenants (id, name, created_at) VALUES (?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET name = excluded.name`,
+			in.TenantID, "Jira "+firstNonEmpty(in.SiteURL, in.CloudID), micros(now))
+		return dbError(err, "ensure jira tenant", "", "")
+	})
+}
+
+// JiraInstallation returns the tenant's installation, or ENotFound.
+func (db *DB) JiraInstallation(ctx context.Context, tenantID string) (JiraInstallation, error) {
+	return jiraInstallation(ctx, db.reader(), tenantID)
+}
+
+func jiraInstallation(ctx context.Context, c conn, tenantID string) (JiraInstallation, error) {
+	row := c.queryRow(ctx, `SELECT `+jiraInstallationColumns+` FROM jira_installations WHERE tenant_id = ?`, tenantID)
+	in, err := scanJiraInstallation(row)
+	if err != nil {
+		return JiraInstallation{}, dbError(err, "read jira installation", msgJiraInstallationNotFound, "")
+	}
+	return in, nil
+}
+
+// JiraInstallationsByCloud lists the installations on the site with this
+// cloud id (more than one only between a reinstall and the cleanup that
+// follows it).
+func (db *DB) JiraInstallationsByCloud(ctx context.Context, cloudID string) ([]JiraInstallation, error) {
+	rows, err := db.reader().query(ctx, `SELECT `+jiraInstallationColumns+` FROM jira_installations
+		WHERE cloud_id = ? ORDER BY installed_at, tenant_id`, cloudID)
+	if err != nil {
+		return nil, fmt.Errorf("store: list jira installations: %w", err)
+	}
+	defer rows.Close()
+	var out []JiraInstallation
+	for rows.Next() {
+		in, err := scanJiraInstallation(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: list jira installations: %w", err)
+		}
+		out = append(out, in)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: list jira installations: %w", err)
+	}
+	return out, nil
+}
+
+func scanJiraInstallation(s scanner) (JiraInstallation, error) {
+	var (
+		in                 JiraInstallation
+		tokenAt            sql.NullInt64
+		installed, updated int64
+	)
+	err := s.Scan(&in.TenantID, &in.AppID, &in.CloudID, &in.SiteURL, &in.APIBaseURL, &tokenAt, &installed, &updated)
+	if err != nil {
+		return JiraInstallation{}, err
+	}
+	in.SystemTokenAt = fromNullMicros(tokenAt)
+	in.InstalledAt, in.UpdatedAt = fromMicros(installed), fromMicros(updated)
+	return in, nil
+}
+
+// JiraSystemToken returns the tenant's sealed system token and when it was
+// received, or ENotFound when there is none.
+func (db *DB) JiraSystemToken(ctx context.Context, tenantID string) ([]byte, time.Time, error) {
+	var (
+		sealed []byte
+		at     sql.NullInt64
+	)
+	err := db.reader().queryRow(ctx, `SELECT system_token_sealed, system_token_at FROM jira_installations
+		WHERE tenant_id = ?`, tenantID).Scan(&sealed, &at)
+	if err != nil {
+		return nil, time.Time{}, dbError(err, "read jira system token", msgJiraInstallationNotFound, "")
+	}
+	if sealed == nil {
+		return nil, time.Time{}, relay.Errorf(relay.ENotFound, "Jira has not sent this installation's system token yet")
+	}
+	return sealed, fromNullMicros(at), nil
+}
+
+// DeleteJiraTenant removes what lets anyone act for an uninstalled Jira
+// site: its users' PATs, its integrations and their credentials, its system
+// token and Sign in with Atlassian grants, and the pushes still queued for
+// it. The audit trail and the records of what was created stay, as
+// history.
+func (db *DB) DeleteJiraTenant(ctx context.Context, tenantID string) error {
+	if tenantID == "" || tenantID == relay.LocalTenant {
+		return relay.Errorf(relay.EInvalid, "not a Jira tenant")
+	}
+	return db.inTx(ctx, func(c conn) error {
+		for _, table := range []string{"user_tokens", "integrations", "jira_oauth_grants", "devinfo_queue",
+			"devinfo_sequences", "jira_installations"} {
+			if _, err := c.exec(ctx, `DELETE FROM `+table+` WHERE tenant_id = ?`, tenantID); err != nil {
+				return dbError(err, "delete jira tenant "+table, "", "")
+			}
+		}
+		return nil
+	})
+}
+
+// JiraGrant is a Sign in with Atlassian grant: a sealed refresh token.
+type JiraGrant struct {
+	TenantID    string
+	AccountID   string
+	DisplayName string
+	Sealed      []byte
+	UpdatedAt   time.Time
+}
+
+// PutJiraGrant inserts or replaces the account's grant in the tenant.
+func (db *DB) PutJiraGrant(ctx context.Context, g JiraGrant) error {
+	return db.inTx(ctx, func(c conn) error {
+		_, err := c.exec(ctx, `INSERT INTO jira_oauth_grants (tenant_id, account_id, display_name,
+			refresh_token_sealed, updated_at) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (tenant_id, account_id) DO UPDATE SET display_name = excluded.display_name,
+				refresh_token_sealed = excluded.refresh_token_sealed, updated_at = excluded.updated_at`,
+			g.TenantID, g.AccountID, g.DisplayName, g.Sealed, micros(db.orNow(g.UpdatedAt)))
+		return dbError(err, "put jira grant", "", "")
+	})
+}
+
+// JiraGrant returns the account's grant in the tenant, or ENotFound.
+func (db *DB) JiraGrant(ctx context.Context, tenantID, accountID string) (JiraGrant, error) {
+	g := JiraGrant{TenantID: tenantID, AccountID: accountID}
+	var updated int64
+	err := db.reader().queryRow(ctx, `SELECT display_name, refresh_token_sealed, updated_at FROM jira_oauth_grants
+		WHERE tenant_id = ? AND account_id = ?`, tenantID, accountID).Scan(&g.DisplayName, &g.Sealed, &updated)
+	if err != nil {
+		return JiraGrant{}, dbError(err, "read jira grant", "you are not signed in with Atlassian for this Jira site", "")
+	}
+	g.UpdatedAt = fromMicros(updated)
+	return g, nil
+}
+
+// DeleteJiraGrant removes the account's grant (sign-out); it is not an error
+// when there is none.
+func (db *DB) DeleteJiraGrant(ctx context.Context, tenantID, accountID string) error {
+	return db.inTx(ctx, func(c conn) error {
+		_, err := c.exec(ctx, `DELETE FROM jira_oauth_grants WHERE tenant_id = ? AND account_id = ?`, tenantID, accountID)
+		return dbError(err, "delete jira grant", "", "")
+	})
+}
+
+// DevinfoOp is one queued push of development information.
+type DevinfoOp struct {
+	TenantID string
+	ID       string
+	// Op says what to do: upsert_branch, upsert_pull_request or
+	// delete_branch.
+	Op      string
+	Payload json.RawMessage
+	// Sequence is the updateSequenceId, assigned when queued.
+	Sequence      int64
+	Attempts      int
+	NextAttemptAt time.Time
+	LastError     string
+	CreatedAt     time.Time
+}
+
+// DevinfoFailure is an entity Jira refused.
+type DevinfoFailure struct {
+	TenantID     string
+	ID           string
+	At           time.Time
+	EntityType   string
+	EntityID     string
+	RepositoryID string
+	IssueKeys    []string
+	Reason       string
+}
+
+// EnqueueDevinfo queues op for its tenant, giving it the tenant's next
+// updateSequenceId (strictly greater than any given before, and than
+// minSequence, so that ids stay ahead of the clock-based ones of an older
+// deployment). It returns the queued op.
+func (db *DB) EnqueueDevinfo(ctx context.Context, op DevinfoOp, minSequence int64) (DevinfoOp, error) {
+	if op.ID == "" {
+		op.ID = relay.NewID()
+	}
+	op.CreatedAt = db.orNow(op.CreatedAt)
+	if op.NextAttemptAt.IsZero() {
+		op.NextAttemptAt = op.CreatedAt
+	}
+	err := db.inTx(ctx, func(c conn) error {
+		var last int64
+		err := c.queryRow(ctx, `SELECT last_value FROM devinfo_sequences WHERE tenant_id = ?`, op.TenantID).Scan(&last)
+		if err != nil && err != sql.ErrNoRows {
+			return dbError(err, "read devinfo sequence", "", "")
+		}
+		op.Sequence = max(last+1, minSequence)
+		_, err = c.exec(ctx, `INSERT INTO devinfo_sequences (tenant_id, last_value) VALUES (?, ?)
+			ON CONFLICT (tenant_id) DO UPDATE SET last_value = excluded.last_value`, op.TenantID, op.Sequence)
+		if err != nil {
+			return dbError(err, "write devinfo sequence", "", "")
+		}
+		_, err = c.exec(ctx, `INSERT INTO devinfo_queue (tenant_id, id, op, payload, sequence, attempts,
+			next_attempt_at, last_error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			op.TenantID, op.ID, op.Op, string(op.Payload), op.Sequence, op.Attempts,
+			micros(op.NextAttemptAt), op.LastError, micros(op.CreatedAt))
+		return dbError(err, "enqueue devinfo", "", "")
+	})
+	return op, err
+}
+
+const devinfoColumns = `tenant_id, id, op, payload, sequence, attempts, next_attempt_at, last_error, created_at`
+
+// DueDevinfo returns up to limit queued ops of one tenant that are due at
+// now, oldest first: the tenant whose oldest due op is the oldest.
+func (db *DB) DueDevinfo(ctx context.Context, now time.Time, limit int) ([]DevinfoOp, error) {
+	var tenant string
+	err := db.reader().queryRow(ctx, `SELECT tenant_id FROM devinfo_queue WHERE next_attempt_at <= ?
+		ORDER BY next_attempt_at, id LIMIT 1`, micros(now)).Scan(&tenant)
+	if err == sql.ErrNoRows {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: due devinfo: %w", err)
+	}
+	return db.devinfoOps(ctx, `WHERE tenant_id = ? AND next_attempt_at <= ? ORDER BY id LIMIT ?`, tenant, micros(now), limit)
+}
+
+// QueuedDevinfo lists the tenant's queued ops, oldest first.
+func (db *DB) QueuedDevinfo(ctx context.Context, tenantID string, limit int) ([]DevinfoOp, error) {
+	return db.devinfoOps(ctx, `WHERE tenant_id = ? ORDER BY id LIMIT ?`, tenantID, limit)
+}
+
+func (db *DB) devinfoOps(ctx context.Context, where string, args ...any) ([]DevinfoOp, error) {
+	rows, err := db.reader().query(ctx, `SELECT `+devinfoColumns+` FROM devinfo_queue `+where, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: list devinfo queue: %w", err)
+	}
+	defer rows.Close()
+	var out []DevinfoOp
+	for rows.Next() {
+		var (
+			op            DevinfoOp
+			payload       string
+			next, created int64
+		)
+		if err := rows.Scan(&op.TenantID, &op.ID, &op.Op, &payload, &op.Sequence, &op.Attempts, &next,
+			&op.LastError, &created); err != nil {
+			return nil, fmt.Errorf("store: list devinfo queue: %w", err)
+		}
+		op.Payload = json.RawMessage(payload)
+		op.NextAttemptAt, op.CreatedAt = fromMicros(next), fromMicros(created)
+		out = append(out, op)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: list devinfo queue: %w", err)
+	}
+	return out, nil
+}
+
+// CompleteDevinfo removes the tenant's ops ids from the queue and records
+// failures, in one transaction.
+func (db *DB) CompleteDevinfo(ctx context.Context, tenantID string, ids []string, failures []DevinfoFailure) error {
+	now := db.now()
+	return db.inTx(ctx, func(c conn) error {
+		for _, id := range ids {
+			if _, err := c.exec(ctx, `DELETE FROM devinfo_queue WHERE tenant_id = ? AND id = ?`, tenantID, id); err != nil {
+				return dbError(err, "complete devinfo", "", "")
+			}
+		}
+		for _, f := range failures {
+			keys, err := json.Marshal(orEmpty(f.IssueKeys))
+			if err != nil {
+				return err
+			}
+			if f.ID == "" {
+				f.ID = relay.NewID()
+			}
+			if f.At.IsZero() {
+				f.At = now
+			}
+			_, err = c.exec(ctx, `INSERT INTO devinfo_failures (tenant_id, id, occurred_at, entity_type, entity_id,
+				repository_id, issue_keys, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+				tenantID, f.ID, micros(f.At), f.EntityType, f.EntityID, f.RepositoryID, string(keys), f.Reason)
+			if err != nil {
+				return dbError(err, "record devinfo failure", "", "")
+			}
+		}
+		return nil
+	})
+}
+
+// RetryDevinfo postpones the tenant's ops ids to at, counting the attempt
+// and remembering why it failed.
+func (db *DB) RetryDevinfo(ctx context.Context, tenantID string, ids []string, at time.Time, reason string) error {
+	return db.inTx(ctx, func(c conn) error {
+		for _, id := range ids {
+			_, err := c.exec(ctx, `UPDATE devinfo_queue SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?
+				WHERE tenant_id = ? AND id = ?`, micros(at), reason, tenantID, id)
+			if err != nil {
+				return dbError(err, "retry devinfo", "", "")
+			}
+		}
+		return nil
+	})
+}
+
+// DevinfoFailures lists the tenant's recorded failures, newest first.
+func (db *DB) DevinfoFailures(ctx context.Context, tenantID string, limit int) ([]DevinfoFailure, error) {
+	rows, err := db.reader().query(ctx, `SELECT id, occurred_at, entity_type, entity_id, repository_id, issue_keys, reason
+		FROM devinfo_failures WHERE tenant_id = ? ORDER BY occurred_at DESC, id DESC LIMIT ?`, tenantID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: list devinfo failures: %w", err)
+	}
+	defer rows.Close()
+	out := []DevinfoFailure{}
+	for rows.Next() {
+		f := DevinfoFailure{TenantID: tenantID}
+		var (
+			at   int64
+			keys string
+		)
+		if err := rows.Scan(&f.ID, &at, &f.EntityType, &f.EntityID, &f.RepositoryID, &keys, &f.Reason); err != nil {
+			return nil, fmt.Errorf("store: list devinfo failures: %w", err)
+		}
+		f.At = fromMicros(at)
+		if err := json.Unmarshal([]byte(keys), &f.IssueKeys); err != nil {
+			return nil, fmt.Errorf("store: list devinfo failures: %w", err)
+		}
+		out = append(out, f)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: list devinfo failures: %w", err)
+	}
+	return out, nil
+}
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if strings.TrimSpace(v) != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func orEmpty(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
