@@ -20,10 +20,8 @@ import (
 // "all"); nil Scopes is a token from before Gitea 1.19, which may do
 // everything its account may.
 //
-// Gitea never refuses a work-in-progress title; for repositories marked
-// DraftsUnsupported the simulator answers 422 to a pull request whose title
-// marks it as work in progress, standing in for a host that refuses drafts
-// so that the refusal path stays exercised.
+// Gitea never refuses a work-in-progress title, so DraftsUnsupported does
+// not apply to it.
 func (s *Sim) Gitea() http.Handler { return s.handler(newGitea(s)) }
 
 // GiteaTransport is Transport for the Gitea front-end: requests to any
@@ -644,7 +642,7 @@ func (g *gitea) createPull(w http.ResponseWriter, r *http.Request) {
 		}
 		source = branch
 	}
-	p, f := g.sim.createPR(v.FullName(), PR{
+	p, f := g.sim.createPRAnyDraft(v.FullName(), PR{
 		Title: body.Title, Body: body.Body, Source: source, Target: body.Base, Draft: giteaIsWIP(body.Title), Author: c.login,
 	})
 	switch f.kind {
@@ -658,8 +656,6 @@ func (g *gitea) createPull(w http.ResponseWriter, r *http.Request) {
 		g.error(w, r, http.StatusConflict, fmt.Sprintf(
 			"pull request already exists for these targets [id: %d, issue_id: %d, head_repo_id: %d, base_repo_id: %d, head_branch: %s, base_branch: %s]",
 			v.ID*1000+int64(f.pr.Number), f.pr.Number, v.ID, v.ID, f.pr.Source, f.pr.Target))
-	case failDraftUnsupported:
-		g.error(w, r, http.StatusUnprocessableEntity, "This repository does not accept work in progress pull requests.")
 	default:
 		g.error(w, r, http.StatusUnprocessableEntity, "Invalid PullRequest")
 	}

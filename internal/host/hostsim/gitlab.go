@@ -454,15 +454,10 @@ func (g *gitLab) mrJSON(r *http.Request, v repoView, p PR) map[string]any {
 	}
 }
 
-// glFormatExpiry renders a token's expiry as GitLab does, a date; the
-// simulator's tokens may expire at any second, which it renders as a full
-// timestamp so that clients can be tested against exact expiries.
+// glFormatExpiry renders a token's expiry as GitLab does: a date, the day
+// the token stops working (at 00:00 UTC).
 func glFormatExpiry(t time.Time) string {
-	t = t.UTC()
-	if t.Equal(t.Truncate(24 * time.Hour)) {
-		return t.Format(time.DateOnly)
-	}
-	return t.Format(time.RFC3339)
+	return t.UTC().Format(time.DateOnly)
 }
 
 func (g *gitLab) tokenSelf(w http.ResponseWriter, r *http.Request) {
@@ -840,7 +835,7 @@ func (g *gitLab) createMR(w http.ResponseWriter, r *http.Request) {
 		g.error(w, http.StatusBadRequest, "Forks are not simulated")
 		return
 	}
-	mr, f := g.sim.createPR(v.FullName(), PR{
+	mr, f := g.sim.createPRAnyDraft(v.FullName(), PR{
 		Title: p["title"], Body: p["description"], Source: p["source_branch"], Target: p["target_branch"],
 		Draft: glDraft.MatchString(p["title"]), Author: c.login,
 	})
@@ -857,11 +852,6 @@ func (g *gitLab) createMR(w http.ResponseWriter, r *http.Request) {
 		conflict("You can't use same project/branch for source and target")
 	case failPRExists:
 		conflict(fmt.Sprintf("Another open merge request already exists for this source branch: !%d", f.pr.Number))
-	case failDraftUnsupported:
-		// GitLab itself accepts drafts everywhere; the simulator's
-		// repositories that refuse them answer so, so that clients'
-		// fallback to a regular merge request can be exercised.
-		g.error(w, http.StatusUnprocessableEntity, []string{"Draft merge requests are not allowed in this project"})
 	case failNoCommits:
 		g.error(w, http.StatusUnprocessableEntity, []string{"There are no changes between the source and target branches"})
 	default:

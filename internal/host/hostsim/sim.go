@@ -677,8 +677,19 @@ func (s *Sim) deleteBranch(fullName, name string) failure {
 	return failure{}
 }
 
-// createPR opens a pull request from p.Source to p.Target.
+// createPR opens a pull request from p.Source to p.Target, refusing a
+// draft in a repository marked DraftsUnsupported (as GitHub does).
 func (s *Sim) createPR(fullName string, p PR) (PR, failure) {
+	return s.openPR(fullName, p, true)
+}
+
+// createPRAnyDraft is createPR for hosts that never refuse drafts (GitLab
+// and Gitea mark them by title): DraftsUnsupported does not apply.
+func (s *Sim) createPRAnyDraft(fullName string, p PR) (PR, failure) {
+	return s.openPR(fullName, p, false)
+}
+
+func (s *Sim) openPR(fullName string, p PR, refuseDrafts bool) (PR, failure) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.mustRepo(fullName)
@@ -701,7 +712,7 @@ func (s *Sim) createPR(fullName string, p PR) (PR, failure) {
 			return PR{}, failure{kind: failPRExists, pr: *o}
 		}
 	}
-	if p.Draft && r.DraftsUnsupported {
+	if refuseDrafts && p.Draft && r.DraftsUnsupported {
 		return PR{}, failure{kind: failDraftUnsupported}
 	}
 	if r.RejectEmptyPullRequests && src == dst {
