@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/gitrelay/gitrelay/internal/app"
@@ -19,6 +20,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	addr := fs.String("addr", envOr(getenv, "GITRELAY_ADDR", "127.0.0.1:8080"), "address to listen on")
 	publicURL := fs.String("public-url", getenv("GITRELAY_PUBLIC_URL"), "URL users reach gitrelay at (for links)")
 	hostTimeout := fs.Duration("host-timeout", 20*time.Second, "time limit for each git host call")
+	demo := fs.Bool("demo", false, "run a demo: simulated git hosts, demo users and project, on a temporary database")
 	if pos, err := parse(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 {
@@ -33,6 +35,25 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	log := newLogger(stderr, getenv)
 
+	var demoHosts *demoHosts
+	if *demo {
+		if c.databaseURL != "" {
+			return usageError{errDemoWithDatabase.Error()}
+		}
+		// A fresh database every run: the demo always starts from the same
+		// state, and never mixes with real data.
+		tmp, err := os.MkdirTemp("", "gitrelay-demo-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		c.dataDir = tmp
+		if demoHosts, err = startDemoHosts(); err != nil {
+			return err
+		}
+		defer demoHosts.Close()
+	}
+
 	db, err := c.openStore(ctx, log)
 	if err != nil {
 		return err
@@ -42,20 +63,36 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	a := app.New(app.Config{DB: db, Sealer: keys, Logger: log, HostTimeout: *hostTimeout,
-		PublicURL: *publicURL, GitHubAPIURL: getenv("GITRELAY_GITHUB_API_URL"), Version: version})
-	password, err := app.Bootstrap(ctx, db, a.Directory)
-	if err != nil {
-		return err
+	cfg := app.Config{DB: db, Sealer: keys, Logger: log, HostTimeout: *hostTimeout,
+		PublicURL: *publicURL, GitHubAPIURL: getenv("GITRELAY_GITHUB_API_URL"), Version: version}
+	if demoHosts != nil {
+		cfg.Demo = demoHosts.info()
 	}
-	if password != "" {
-		fmt.Fprintf(stdout, "Created administrator \"admin\". Password (shown once): %s\n", password)
-		fmt.Fprintln(stdout, "Create an API token for scripts with: gitrelay users api-token admin")
-	}
+	a := app.New(cfg)
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s: %w (choose another address with --addr)", *addr, err)
+	}
+	if demoHosts != nil {
+		base := *publicURL
+		if base == "" {
+			base = "http://" + ln.Addr().String()
+		}
+		if err := seedDemo(ctx, db, a, demoHosts, base, stdout); err != nil {
+			ln.Close()
+			return err
+		}
+	} else {
+		password, err := app.Bootstrap(ctx, db, a.Directory)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		if password != "" {
+			fmt.Fprintf(stdout, "Created administrator \"admin\". Password (shown once): %s\n", password)
+			fmt.Fprintln(stdout, "Create an API token for scripts with: gitrelay users api-token admin")
+		}
 	}
 	srv := &http.Server{
 		Handler:           a.Server.Handler(),

@@ -7,15 +7,21 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gitrelay/gitrelay/internal/action"
 	"github.com/gitrelay/gitrelay/internal/directory"
 	"github.com/gitrelay/gitrelay/internal/host"
+	"github.com/gitrelay/gitrelay/internal/host/azure"
+	"github.com/gitrelay/gitrelay/internal/host/codecommit"
+	"github.com/gitrelay/gitrelay/internal/host/gitea"
 	"github.com/gitrelay/gitrelay/internal/host/github"
+	"github.com/gitrelay/gitrelay/internal/host/gitlab"
 	"github.com/gitrelay/gitrelay/internal/relay"
 	"github.com/gitrelay/gitrelay/internal/server"
 	"github.com/gitrelay/gitrelay/internal/store"
+	"github.com/gitrelay/gitrelay/internal/web"
 )
 
 // Config is what the application needs from its environment.
@@ -33,6 +39,8 @@ type Config struct {
 	GitHubAPIURL string
 	Version      string
 	Now          func() time.Time
+	// Demo, when set, shows the demo banner and landing page.
+	Demo *web.Demo
 }
 
 // App is a wired gitrelay.
@@ -54,6 +62,10 @@ func Adapters(githubAPIURL string) []host.Adapter {
 	return []host.Adapter{
 		github.Cloud(ghOpts...),
 		github.Enterprise(),
+		azure.Services(), azure.VSTS(), azure.Server(),
+		gitea.New(),
+		gitlab.Cloud(), gitlab.SelfManaged(),
+		codecommit.New(),
 	}
 }
 
@@ -73,9 +85,20 @@ func New(c Config) *App {
 		Links: server.Links{Base: c.PublicURL}, Now: c.Now, HostTimeout: c.HostTimeout,
 		Logger: c.Logger, Observe: metrics.ObserveAction,
 	})
+	pages, err := web.New(web.Config{
+		Actions: actions, Directory: dir, DirStore: c.DB, Store: c.DB, Hosts: hosts, Kinds: hosts.Kinds(),
+		TenantID: relay.LocalTenant, Logger: c.Logger, Status: server.StatusOf, Now: c.Now, Demo: c.Demo,
+		SecureCookies: strings.HasPrefix(strings.ToLower(c.PublicURL), "https://"),
+	})
+	if err != nil {
+		// The templates are embedded: this is a build defect, not a
+		// runtime condition.
+		panic(err)
+	}
 	srv := server.New(server.Config{
 		Actions: actions, Directory: dir, DirStore: c.DB, Hosts: hosts, Kinds: hosts.Kinds(),
 		TenantID: relay.LocalTenant, Logger: c.Logger, Metrics: metrics, Ready: c.DB.Ping, Version: c.Version,
+		Web: pages,
 	})
 	return &App{Actions: actions, Directory: dir, Hosts: hosts, Server: srv, Metrics: metrics}
 }

@@ -1,6 +1,10 @@
 package server
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/gitrelay/gitrelay/internal/web"
+)
 
 // route is one entry of gitrelay's URL surface.
 type route struct {
@@ -56,6 +60,63 @@ func (s *Server) routes() []route {
 	}
 }
 
+// page is one HTML page of the web app.
+type page struct {
+	// method is empty for a pattern that answers every method.
+	method, pattern string
+	// access: web.Asset (no session), web.Public, web.User (signed in) or
+	// web.Admin.
+	access  string
+	handler web.PageFunc
+}
+
+// pages is the whole URL surface of the web app (served when the server
+// has pages).
+func (s *Server) pages() []page {
+	w := s.web
+	return []page{
+		{"GET", "/{$}", web.Public, w.Home},
+		{"GET", "/static/", web.Asset, w.Static},
+		{"GET", "/login", web.Public, w.LoginForm},
+		{"POST", "/login", web.Public, w.Login},
+		{"POST", "/logout", web.User, w.Logout},
+		{"GET", "/settings/password", web.User, w.PasswordForm},
+		{"POST", "/settings/password", web.User, w.ChangePassword},
+
+		{"GET", "/issues", web.User, w.OpenIssue},
+		{"GET", "/issues/{key}", web.User, w.Issue},
+		{"POST", "/issues/{key}/branches", web.User, w.CreateBranch},
+		{"GET", "/issues/{key}/branches/delete", web.User, w.ConfirmDeleteBranch},
+		{"POST", "/issues/{key}/branches/delete", web.User, w.DeleteBranch},
+		{"POST", "/issues/{key}/pull-requests", web.User, w.CreatePullRequest},
+
+		{"GET", "/settings/tokens", web.User, w.Tokens},
+		{"POST", "/settings/tokens/{id}", web.User, w.SaveToken},
+		{"POST", "/settings/tokens/{id}/remove", web.User, w.RemoveToken},
+
+		{"GET", "/admin/integrations", web.Admin, w.Integrations},
+		{"GET", "/admin/integrations/new", web.Admin, w.NewIntegration},
+		{"POST", "/admin/integrations", web.Admin, w.CreateIntegration},
+		{"GET", "/admin/integrations/{id}", web.Admin, w.EditIntegration},
+		{"POST", "/admin/integrations/{id}", web.Admin, w.UpdateIntegration},
+		{"POST", "/admin/integrations/{id}/test", web.Admin, w.TestIntegration},
+		{"GET", "/admin/integrations/{id}/delete", web.Admin, w.ConfirmDeleteIntegration},
+		{"POST", "/admin/integrations/{id}/delete", web.Admin, w.DeleteIntegration},
+		{"GET", "/admin/settings", web.Admin, w.Settings},
+		{"POST", "/admin/settings", web.Admin, w.SaveSettings},
+		{"GET", "/admin/settings/preview", web.Admin, w.SettingsPreview},
+		{"GET", "/admin/audit", web.Admin, w.Audit},
+		{"GET", "/admin/audit.csv", web.Admin, w.AuditCSV},
+		{"GET", "/admin/directory", web.Admin, w.Directory},
+		{"POST", "/admin/users", web.Admin, w.AddUser},
+		{"POST", "/admin/projects", web.Admin, w.AddProject},
+		{"POST", "/admin/grants", web.Admin, w.AddGrant},
+
+		// Any other URL: a page saying there is none, with links onwards.
+		{"", "/", web.Public, w.NotFound},
+	}
+}
+
 // mux builds the handler for every route, plus the operational endpoints.
 func (s *Server) mux() *http.ServeMux {
 	m := http.NewServeMux()
@@ -66,5 +127,14 @@ func (s *Server) mux() *http.ServeMux {
 	m.HandleFunc("GET /readyz", s.readyz)
 	m.Handle("GET /metrics", s.metrics.Handler())
 	m.Handle("/api/", s.api(route{pattern: "/api/", handler: s.apiNotFound}))
+	if s.web != nil {
+		for _, pg := range s.pages() {
+			pattern := pg.pattern
+			if pg.method != "" {
+				pattern = pg.method + " " + pattern
+			}
+			m.Handle(pattern, s.web.Handle(pg.access, pg.handler))
+		}
+	}
 	return m
 }

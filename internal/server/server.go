@@ -19,6 +19,7 @@ import (
 	"github.com/gitrelay/gitrelay/internal/action"
 	"github.com/gitrelay/gitrelay/internal/directory"
 	"github.com/gitrelay/gitrelay/internal/relay"
+	"github.com/gitrelay/gitrelay/internal/web"
 )
 
 // Config is what the server needs.
@@ -35,6 +36,8 @@ type Config struct {
 	// Ready reports whether dependencies (the database) answer.
 	Ready   func(ctx context.Context) error
 	Version string
+	// Web serves the HTML pages; nil serves the JSON API only.
+	Web *web.Pages
 }
 
 // Server serves gitrelay over HTTP.
@@ -49,13 +52,14 @@ type Server struct {
 	metrics  *Metrics
 	ready    func(ctx context.Context) error
 	version  string
+	web      *web.Pages
 	handler  http.Handler
 }
 
 // New builds the server and its routes.
 func New(c Config) *Server {
 	s := &Server{actions: c.Actions, dir: c.Directory, dirStore: c.DirStore, hosts: c.Hosts, kindList: c.Kinds,
-		tenant: c.TenantID, log: c.Logger, metrics: c.Metrics, ready: c.Ready, version: c.Version}
+		tenant: c.TenantID, log: c.Logger, metrics: c.Metrics, ready: c.Ready, version: c.Version, web: c.Web}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -126,8 +130,24 @@ func (s *Server) api(rt route) http.Handler {
 	})
 }
 
+// StatusOf maps a domain error code to its HTTP status, for the HTML
+// pages, so that pages and API answer alike.
+func StatusOf(code string) int { return statusOf(code) }
+
+// authenticate accepts an API token, or a signed-in browser session (with
+// the CSRF header on unsafe methods) so that the pages' script can call
+// the API.
 func (s *Server) authenticate(r *http.Request) (relay.Principal, error) {
 	h := r.Header.Get("Authorization")
+	if h == "" && s.web != nil {
+		p, ok, err := s.web.APIPrincipal(r)
+		if err != nil {
+			return relay.Principal{}, err
+		}
+		if ok {
+			return p, nil
+		}
+	}
 	scheme, token, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
 		return relay.Principal{}, relay.Errorf(relay.EUnauthenticated,

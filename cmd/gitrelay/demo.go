@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/gitrelay/gitrelay/internal/action"
+	"github.com/gitrelay/gitrelay/internal/app"
+	"github.com/gitrelay/gitrelay/internal/directory"
+	"github.com/gitrelay/gitrelay/internal/host/hostsim"
+	"github.com/gitrelay/gitrelay/internal/relay"
+	"github.com/gitrelay/gitrelay/internal/store"
+	"github.com/gitrelay/gitrelay/internal/web"
+)
+
+// The demo's simulated tokens. They are accepted only by the in-process
+// simulators and are printed for the newcomer to paste: they are demo
+// values, not secrets of any real host.
+const (
+	demoGHEBot       = "ghp_demoIntegrationAccount000000000000001"
+	demoGHEBob       = "ghp_demoBobPersonalToken0000000000000002"
+	demoGHEBobWeak   = "ghp_demoBobReadOnlyToken0000000000000003"
+	demoGitLabBot    = "glpat-demoIntegrationAccount01"
+	demoGitLabBob    = "glpat-demoBobPersonalToken0002"
+	demoProject      = "DEMO"
+	demoBotLogin     = "gitrelay-bot"
+	demoBobLogin     = "bob-dev"
+	demoHostListenOn = "127.0.0.1:0"
+)
+
+// demoIssues are the issues the landing page links to.
+var demoIssues = []web.DemoIssue{
+	{Key: "DEMO-1", Summary: "Add dark mode to the dashboard", Type: "Story"},
+	{Key: "DEMO-2", Summary: "Fix login timeout on slow networks", Type: "Bug"},
+	{Key: "DEMO-3", Summary: "Upgrade the payment library", Type: "Task"},
+}
+
+// demoHosts are the simulated git hosts, each on its own loopback
+// listener so that links to branches and token pages open in the browser.
+type demoHosts struct {
+	ghe, gitlab       *hostsim.Sim
+	gheURL, gitlabURL string
+	servers           []*http.Server
+}
+
+func startDemoHosts() (*demoHosts, error) {
+	d := &demoHosts{ghe: hostsim.New(), gitlab: hostsim.New()}
+	var err error
+	if d.gheURL, err = d.serve(d.ghe.GitHubEnterprise()); err != nil {
+		d.Close()
+		return nil, err
+	}
+	if d.gitlabURL, err = d.serve(d.gitlab.GitLab()); err != nil {
+		d.Close()
+		return nil, err
+	}
+	d.ghe.AddToken(hostsim.Token{Value: demoGHEBot, Login: demoBotLogin, Name: "gitrelay bot", Scopes: []string{"repo"}})
+	d.gitlab.AddToken(hostsim.Token{Value: demoGitLabBot, Login: demoBotLogin, Name: "gitrelay bot", Scopes: []string{"api"}})
+	d.ghe.AddToken(hostsim.Token{Value: demoGHEBob, Login: demoBobLogin, Name: "Bob", Scopes: []string{"repo"}})
+	d.ghe.AddToken(hostsim.Token{Value: demoGHEBobWeak, Login: demoBobLogin, Name: "Bob", Scopes: []string{"read:user"}})
+	d.gitlab.AddToken(hostsim.Token{Value: demoGitLabBob, Login: demoBobLogin, Name: "Bob", Scopes: []string{"api"}})
+
+	writers := []string{demoBotLogin, demoBobLogin}
+	for _, r := range []hostsim.Repo{
+		{Owner: "acme", Name: "widgets", Private: true, Writers: writers},
+		{Owner: "acme", Name: "dashboard", Private: true, Writers: writers},
+		{Owner: "acme", Name: "payments", Private: true, Writers: writers},
+		{Owner: "tools", Name: "widgets", Writers: writers},
+	} {
+		d.ghe.AddRepo(r)
+	}
+	for _, r := range []hostsim.Repo{
+		{Owner: "platform", Name: "backend", Private: true, Writers: writers},
+		{Owner: "platform", Name: "frontend", Private: true, Writers: writers},
+		{Owner: "infra", Name: "widgets", Private: true, Writers: writers},
+	} {
+		d.gitlab.AddRepo(r)
+	}
+	return d, nil
+}
+
+func (d *demoHosts) serve(h http.Handler) (string, error) {
+	ln, err := net.Listen("tcp", demoHostListenOn)
+	if err != nil {
+		return "", fmt.Errorf("demo: cannot listen for a simulated host: %w", err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	d.servers = append(d.servers, srv)
+	go func() { _ = srv.Serve(ln) }()
+	return "http://" + ln.Addr().String(), nil
+}
+
+// Close stops the simulated hosts.
+func (d *demoHosts) Close() {
+	for _, sim := range []*hostsim.Sim{d.ghe, d.gitlab} {
+		if sim != nil {
+			sim.Close()
+		}
+	}
+	for _, s := range d.servers {
+		_ = s.Close()
+	}
+}
+
+// info is what the pages show of the demo.
+func (d *demoHosts) info() *web.Demo {
+	return &web.Demo{Issues: demoIssues, Hosts: []web.DemoHost{
+		{Name: "GitHub Enterprise (simulated)", URL: d.gheURL},
+		{Name: "GitLab (simulated)", URL: d.gitlabURL},
+	}}
+}
+
+// seedDemo creates the demo's users, project and integrations, and prints
+// how to use them.
+func seedDemo(ctx context.Context, db *store.DB, a *app.App, d *demoHosts, gitrelayURL string, stdout io.Writer) error {
+	if err := db.EnsureTenant(ctx, relay.LocalTenant, "built-in directory"); err != nil {
+		return err
+	}
+	alice, alicePassword, err := a.Directory.AddUser(ctx, relay.LocalTenant, directory.NewUser{Username: "alice", DisplayName: "Alice Admin", Admin: true})
+	if err != nil {
+		return err
+	}
+	_, bobPassword, err := a.Directory.AddUser(ctx, relay.LocalTenant, directory.NewUser{Username: "bob", DisplayName: "Bob Builder"})
+	if err != nil {
+		return err
+	}
+	if _, err := a.Directory.AddProject(ctx, relay.LocalTenant, demoProject, "Demo project"); err != nil {
+		return err
+	}
+	for _, u := range []string{"alice", "bob"} {
+		if _, err := a.Directory.Grant(ctx, relay.LocalTenant, demoProject, u); err != nil {
+			return err
+		}
+	}
+	admin := directory.Principal(alice)
+	for _, in := range []action.IntegrationInput{
+		{Kind: "github-enterprise", Name: "GitHub Enterprise", BaseURL: d.gheURL, Credential: relay.Credential{Token: demoGHEBot}},
+		{Kind: "gitlab-self-managed", Name: "GitLab", BaseURL: d.gitlabURL, Credential: relay.Credential{Token: demoGitLabBot}},
+	} {
+		if _, _, err := a.Actions.CreateIntegration(ctx, admin, in); err != nil {
+			return fmt.Errorf("demo: creating the %s integration: %w", in.Name, err)
+		}
+	}
+	fmt.Fprintf(stdout, `
+gitrelay demo — simulated git hosts, nothing touches a real one.
+
+  Open %s and sign in:
+    alice (administrator)  password: %s
+    bob                    password: %s
+
+  Simulated hosts:
+    GitHub Enterprise  %s
+    GitLab             %s
+
+  Personal access tokens for bob (paste them under Personal access tokens):
+    GitHub Enterprise  %s
+    GitLab             %s
+    GitHub Enterprise, read-only (to see a refused token): %s
+
+  Try: as alice, tick Require User PAT on an integration and click Update;
+  as bob, open %s/issues/DEMO-1 and click Create branch.
+
+`, gitrelayURL, alicePassword, bobPassword, d.gheURL, d.gitlabURL, demoGHEBob, demoGitLabBob, demoGHEBobWeak, gitrelayURL)
+	return nil
+}
+
+var errDemoWithDatabase = errors.New("--demo runs on its own temporary SQLite database; do not combine it with --database-url")

@@ -1,0 +1,295 @@
+package web
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gitrelay/gitrelay/internal/branchname"
+	"github.com/gitrelay/gitrelay/internal/directory"
+	"github.com/gitrelay/gitrelay/internal/relay"
+)
+
+// settingsData is General settings.
+type settingsData struct {
+	relay.Settings
+	Preview      string
+	PreviewError string
+}
+
+// sampleIssue is the issue General settings previews names for.
+var sampleIssue = branchname.Vars{IssueKey: "ABC-123", Summary: "Fix login timeout on slow networks", IssueType: "Bug",
+	ProjectKey: "ABC", DisplayName: "Sample User", SourceBranch: "main"}
+
+func preview(st relay.Settings) (string, string) {
+	name, err := branchname.Render(branchname.Options{Template: st.BranchTemplate, Separator: st.Separator, MaxLength: st.MaxBranchLength}, sampleIssue)
+	if err != nil {
+		return "", relay.ErrorMessage(err)
+	}
+	return name, ""
+}
+
+// Settings shows General settings.
+func (p *Pages) Settings(w http.ResponseWriter, r *http.Request) error {
+	v := viewerFrom(r.Context())
+	st, err := p.c.Actions.Settings(r.Context(), v.P)
+	if err != nil {
+		return err
+	}
+	d := settingsData{Settings: st}
+	d.Preview, d.PreviewError = preview(st)
+	notice := ""
+	if r.URL.Query().Get("saved") == "1" {
+		notice = "The settings were saved."
+	}
+	p.render(w, r, http.StatusOK, "settings", "General settings", d, nil, notice)
+	return nil
+}
+
+func settingsFromForm(r *http.Request) relay.Settings {
+	n, _ := strconv.Atoi(strings.TrimSpace(r.PostFormValue("max_branch_length")))
+	return relay.Settings{BranchesEnabled: r.PostFormValue("branches_enabled") == "on",
+		PullRequestsEnabled: r.PostFormValue("pull_requests_enabled") == "on",
+		BranchTemplate:      r.PostFormValue("branch_template"), Separator: r.PostFormValue("separator"), MaxBranchLength: n}
+}
+
+// SaveSettings saves General settings.
+func (p *Pages) SaveSettings(w http.ResponseWriter, r *http.Request) error {
+	v := viewerFrom(r.Context())
+	st := settingsFromForm(r)
+	if _, err := p.c.Actions.UpdateSettings(r.Context(), v.P, st); err != nil {
+		d := settingsData{Settings: st}
+		d.Preview, d.PreviewError = preview(st)
+		perr := toPageError(err)
+		p.render(w, r, p.c.Status(perr.Code), "settings", "General settings", d, perr, "")
+		return nil
+	}
+	redirect(w, r, "/admin/settings?saved=1")
+	return nil
+}
+
+// SettingsPreview renders the branch name the unsaved settings in the query
+// would give the sample issue, for the live preview.
+func (p *Pages) SettingsPreview(w http.ResponseWriter, r *http.Request) error {
+	q := r.URL.Query()
+	n, _ := strconv.Atoi(q.Get("max_branch_length"))
+	name, msg := preview(relay.Settings{BranchTemplate: q.Get("branch_template"), Separator: q.Get("separator"), MaxBranchLength: n})
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	return json.NewEncoder(w).Encode(map[string]string{"name": name, "error": msg, "issue": sampleIssue.IssueKey + " " + sampleIssue.Summary})
+}
+
+type auditData struct {
+	Events       []relay.AuditEvent
+	Filter       auditFilterForm
+	Integrations map[string]string
+	CSVURL       string
+	Limited      bool
+}
+
+type auditFilterForm struct {
+	Username, IntegrationID, Action, Outcome, Since, Until string
+}
+
+var auditActions = []string{relay.ActionBranchCreate, relay.ActionBranchDelete, relay.ActionPullRequestCreate,
+	relay.ActionTokenSave, relay.ActionTokenRemove, relay.ActionIntegrationCreate, relay.ActionIntegrationUpdate,
+	relay.ActionIntegrationDelete, relay.ActionRequireUserPAT}
+
+// auditPageSize bounds the audit table; the CSV export has a larger bound.
+const (
+	auditPageSize  = 200
+	auditExportMax = 100000
+)
+
+func (p *Pages) auditQuery(r *http.Request, limit int) (relay.AuditFilter, auditFilterForm, error) {
+	q := r.URL.Query()
+	ff := auditFilterForm{Username: strings.TrimSpace(q.Get("user")), IntegrationID: q.Get("integration"),
+		Action: q.Get("action"), Outcome: q.Get("outcome"), Since: q.Get("since"), Until: q.Get("until")}
+	f := relay.AuditFilter{Username: strings.ToLower(ff.Username), IntegrationID: ff.IntegrationID, Action: ff.Action,
+		Outcome: ff.Outcome, Limit: limit}
+	fields := map[string]string{}
+	if ff.Since != "" {
+		t, err := time.Parse("2006-01-02", ff.Since)
+		if err != nil {
+			fields["since"] = "Use a date such as 2026-01-31."
+		}
+		f.Since = t
+	}
+	if ff.Until != "" {
+		t, err := time.Parse("2006-01-02", ff.Until)
+		if err != nil {
+			fields["until"] = "Use a date such as 2026-01-31."
+		}
+		// Until is inclusive of the whole day.
+		f.Until = t.Add(24 * time.Hour)
+	}
+	if len(fields) > 0 {
+		return f, ff, &relay.Error{Code: relay.EInvalid, Message: "The time range is not valid: use dates such as 2026-01-31.", Fields: fields}
+	}
+	return f, ff, nil
+}
+
+// Audit shows the audit log with filters.
+func (p *Pages) Audit(w http.ResponseWriter, r *http.Request) error {
+	v := viewerFrom(r.Context())
+	f, ff, ferr := p.auditQuery(r, auditPageSize+1)
+	d := auditData{Filter: ff, Integrations: map[string]string{}, CSVURL: "/admin/audit.csv"}
+	if r.URL.RawQuery != "" {
+		d.CSVURL += "?" + r.URL.RawQuery
+	}
+	ins, err := p.c.Actions.Integrations(r.Context(), v.P)
+	if err != nil {
+		return err
+	}
+	for _, in := range ins {
+		d.Integrations[in.ID] = in.Name
+	}
+	if ferr != nil {
+		perr := toPageError(ferr)
+		p.render(w, r, p.c.Status(perr.Code), "audit", "Audit log", d, perr, "")
+		return nil
+	}
+	events, err := p.c.Actions.Audit(r.Context(), v.P, f)
+	if err != nil {
+		return err
+	}
+	if len(events) > auditPageSize {
+		events, d.Limited = events[:auditPageSize], true
+	}
+	d.Events = events
+	p.render(w, r, http.StatusOK, "audit", "Audit log", d, nil, "")
+	return nil
+}
+
+// AuditCSV exports the filtered audit log.
+func (p *Pages) AuditCSV(w http.ResponseWriter, r *http.Request) error {
+	v := viewerFrom(r.Context())
+	f, _, err := p.auditQuery(r, auditExportMax)
+	if err != nil {
+		return err
+	}
+	events, err := p.c.Actions.Audit(r.Context(), v.P, f)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="gitrelay-audit.csv"`)
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"time", "user", "action", "integration_id", "repository", "ref", "issue", "via", "login", "outcome", "error_code", "detail"})
+	for _, e := range events {
+		_ = cw.Write([]string{e.At.UTC().Format(time.RFC3339), e.Username, e.Action, e.IntegrationID, e.Repository, e.Ref,
+			e.IssueKey, string(e.Via), e.Login, e.Outcome, e.ErrorCode, csvSafe(e.Detail)})
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// csvSafe keeps spreadsheet programs from running a cell as a formula.
+func csvSafe(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
+type directoryData struct {
+	Users    []relay.User
+	Projects []relay.Project
+	Grants   []relay.Grant
+}
+
+// Directory shows users, projects and View Development Tools grants.
+func (p *Pages) Directory(w http.ResponseWriter, r *http.Request) error {
+	return p.renderDirectory(w, r, http.StatusOK, directoryData{}, nil, r.URL.Query().Get("done"))
+}
+
+func (p *Pages) renderDirectory(w http.ResponseWriter, r *http.Request, status int, d directoryData, perr *pageError, done string) error {
+	v := viewerFrom(r.Context())
+	var err error
+	if d.Users, err = p.c.DirStore.Users(r.Context(), v.P.TenantID); err != nil {
+		return err
+	}
+	if d.Projects, err = p.c.DirStore.Projects(r.Context(), v.P.TenantID); err != nil {
+		return err
+	}
+	if d.Grants, err = p.c.DirStore.Grants(r.Context(), v.P.TenantID); err != nil {
+		return err
+	}
+	notice := map[string]string{"user": "The user was added.", "project": "The project was added.", "grant": "View Development Tools was granted."}[done]
+	p.render(w, r, status, "directory", "Users and projects", d, perr, notice)
+	return nil
+}
+
+// AddUser adds a user with the initial password the administrator typed.
+// The page never generates or shows a password: pages never show secrets.
+func (p *Pages) AddUser(w http.ResponseWriter, r *http.Request) error {
+	v := viewerFrom(r.Context())
+	if r.PostFormValue("password") == "" {
+		msg := "Type an initial password (at least 10 characters) and give it to the user; they can change it under Change password."
+		return p.renderDirectory(w, r, http.StatusUnprocessableEntity, directoryData{},
+			&pageError{Message: msg, Fields: map[string]string{"password": msg}}, "")
+	}
+	_, _, err := p.c.Directory.AddUser(r.Context(), v.P.TenantID, directory.NewUser{Username: r.PostFormValue("username"),
+		DisplayName: r.PostFormValue("display_name"), Email: r.PostFormValue("email"), Admin: r.PostFormValue("admin") == "on",
+		Password: r.PostFormValue("password")})
+	if err != nil {
+		perr := toPageError(err)
+		return p.renderDirectory(w, r, p.c.Status(perr.Code), directoryData{}, perr, "")
+	}
+	redirect(w, r, "/admin/directory?done=user")
+	return nil
+}
+
+// AddProject adds a project.
+func (p *Pages) AddProject(w http.ResponseWriter, r *http.Request) error {
+	v := viewerFrom(r.Context())
+	if _, err := p.c.Directory.AddProject(r.Context(), v.P.TenantID, r.PostFormValue("key"), r.PostFormValue("name")); err != nil {
+		perr := toPageError(err)
+		return p.renderDirectory(w, r, p.c.Status(perr.Code), directoryData{}, perr, "")
+	}
+	redirect(w, r, "/admin/directory?done=project")
+	return nil
+}
+
+// AddGrant grants View Development Tools on a project.
+func (p *Pages) AddGrant(w http.ResponseWriter, r *http.Request) error {
+	v := viewerFrom(r.Context())
+	username := strings.TrimSpace(r.PostFormValue("username"))
+	if r.PostFormValue("everyone") == "on" {
+		username = ""
+	} else if username == "" {
+		perr := &pageError{Message: "Type a username, or tick Everyone.", Fields: map[string]string{"username": "Type a username, or tick Everyone."}}
+		return p.renderDirectory(w, r, http.StatusUnprocessableEntity, directoryData{}, perr, "")
+	}
+	if _, err := p.c.Directory.Grant(r.Context(), v.P.TenantID, r.PostFormValue("project"), username); err != nil {
+		perr := toPageError(err)
+		return p.renderDirectory(w, r, p.c.Status(perr.Code), directoryData{}, perr, "")
+	}
+	redirect(w, r, "/admin/directory?done=grant")
+	return nil
+}
+
+type homeData struct {
+	Projects []string
+}
+
+// Home is the landing page: the demo's guide, or where to go next.
+func (p *Pages) Home(w http.ResponseWriter, r *http.Request) error {
+	v := viewerFrom(r.Context())
+	if v == nil && p.c.Demo == nil {
+		redirect(w, r, "/login")
+		return nil
+	}
+	var d homeData
+	if v != nil {
+		projects, err := p.c.Directory.DevToolsProjects(r.Context(), v.P)
+		if err != nil {
+			return err
+		}
+		d.Projects = projects
+	}
+	p.render(w, r, http.StatusOK, "home", "gitrelay", d, nil, "")
+	return nil
+}
