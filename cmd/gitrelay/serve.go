@@ -21,6 +21,8 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	publicURL := fs.String("public-url", getenv("GITRELAY_PUBLIC_URL"), "URL users reach gitrelay at (for links)")
 	hostTimeout := fs.Duration("host-timeout", 20*time.Second, "time limit for each git host call")
 	demo := fs.Bool("demo", false, "run a demo: simulated git hosts, demo users and project, on a temporary database")
+	jiraAppID := fs.String("jira-app-id", getenv("GITRELAY_JIRA_APP_ID"), "Forge app id (ari:cloud:ecosystem::app/<uuid>): serve as the Jira app's remote")
+	jiraClientID := fs.String("jira-client-id", getenv("GITRELAY_JIRA_CLIENT_ID"), "OAuth 2.0 (3LO) client id for Sign in with Atlassian")
 	if pos, err := parse(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 {
@@ -64,7 +66,14 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	cfg := app.Config{DB: db, Sealer: keys, Logger: log, HostTimeout: *hostTimeout,
-		PublicURL: *publicURL, GitHubAPIURL: getenv("GITRELAY_GITHUB_API_URL"), Version: version}
+		PublicURL: *publicURL, GitHubAPIURL: getenv("GITRELAY_GITHUB_API_URL"), Version: version,
+		// The client secret comes from the environment only, never a flag,
+		// so that it stays out of process listings.
+		Jira: app.JiraConfig{AppID: *jiraAppID, ClientID: *jiraClientID, ClientSecret: getenv("GITRELAY_JIRA_CLIENT_SECRET"),
+			JWKSURL: getenv("GITRELAY_JIRA_JWKS_URL"), AuthURL: getenv("GITRELAY_JIRA_AUTH_URL"), APIURL: getenv("GITRELAY_JIRA_API_URL")}}
+	if *jiraAppID != "" && *publicURL == "" {
+		return usagef("with --jira-app-id, set --public-url to the https URL Jira reaches gitrelay at")
+	}
 	if demoHosts != nil {
 		cfg.Demo = demoHosts.info()
 	}
@@ -104,6 +113,10 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	log.Info("gitrelay listening", "addr", ln.Addr().String(), "database", db.Dialect(), "version", version)
 	fmt.Fprintf(stdout, "gitrelay listening on http://%s\n", ln.Addr().String())
 
+	if a.Devinfo != nil {
+		// Pushes development information to Jira from the durable queue.
+		go a.Devinfo.Run(ctx)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

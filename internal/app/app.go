@@ -18,6 +18,7 @@ import (
 	"github.com/gitrelay/gitrelay/internal/host/gitea"
 	"github.com/gitrelay/gitrelay/internal/host/github"
 	"github.com/gitrelay/gitrelay/internal/host/gitlab"
+	"github.com/gitrelay/gitrelay/internal/jira"
 	"github.com/gitrelay/gitrelay/internal/relay"
 	"github.com/gitrelay/gitrelay/internal/server"
 	"github.com/gitrelay/gitrelay/internal/store"
@@ -41,6 +42,20 @@ type Config struct {
 	Now          func() time.Time
 	// Demo, when set, shows the demo banner and landing page.
 	Demo *web.Demo
+	// Jira connects gitrelay to Jira Cloud as a Forge app's remote; off
+	// when Jira.AppID is empty.
+	Jira JiraConfig
+}
+
+// JiraConfig configures the Jira Cloud connection (see docs/jira.md).
+type JiraConfig struct {
+	// AppID is the Forge app id (ari:cloud:ecosystem::app/<uuid>).
+	AppID string
+	// JWKSURL, AuthURL and APIURL default to Atlassian's.
+	JWKSURL, AuthURL, APIURL string
+	// ClientID and ClientSecret are the OAuth 2.0 (3LO) app's, for Sign in
+	// with Atlassian.
+	ClientID, ClientSecret string
 }
 
 // App is a wired gitrelay.
@@ -50,6 +65,9 @@ type App struct {
 	Hosts     *host.Registry
 	Server    *server.Server
 	Metrics   *server.Metrics
+	// Devinfo pushes development information to Jira; nil without Jira.
+	// Run it (Devinfo.Run) for the life of the server.
+	Devinfo *jira.Devinfo
 }
 
 // Adapters returns every host adapter gitrelay supports.
@@ -80,11 +98,33 @@ func New(c Config) *App {
 	hosts := host.NewRegistry(c.HTTPClient, Adapters(c.GitHubAPIURL)...)
 	dir := directory.New(c.DB, c.Now)
 	metrics := server.NewMetrics()
-	actions := action.New(action.Config{
+	acfg := action.Config{
 		Store: c.DB, Hosts: hosts, Sealer: c.Sealer, Directory: dir,
 		Links: server.Links{Base: c.PublicURL}, Now: c.Now, HostTimeout: c.HostTimeout,
 		Logger: c.Logger, Observe: metrics.ObserveAction,
-	})
+	}
+	// With Jira, each installation is a tenant whose permissions come from
+	// Jira, and what gitrelay creates is pushed to Jira's development panel.
+	var jdir *jira.Directory
+	var devinfo *jira.Devinfo
+	if c.Jira.AppID != "" {
+		jdir = jira.NewDirectory(nil, c.Now)
+		devinfo = jira.NewDevinfo(jira.DevinfoConfig{Store: c.DB, Sealer: c.Sealer, Hosts: hosts,
+			HostTimeout: c.HostTimeout, PublicURL: c.PublicURL, Logger: c.Logger, Now: c.Now})
+		acfg.Directory = jira.Composite{Local: dir, Jira: jdir}
+		acfg.Events = devinfo
+	}
+	actions := action.New(acfg)
+	var jiraRoutes []jira.Route
+	if c.Jira.AppID != "" {
+		signIn := jira.NewSignIn(jira.SignInConfig{ClientID: c.Jira.ClientID, ClientSecret: c.Jira.ClientSecret,
+			PublicURL: c.PublicURL, AuthURL: c.Jira.AuthURL, APIURL: c.Jira.APIURL, Store: c.DB, Sealer: c.Sealer,
+			Directory: jdir, Logger: c.Logger, Now: c.Now})
+		remote := jira.NewRemote(jira.Config{AppID: c.Jira.AppID, JWKSURL: c.Jira.JWKSURL, Store: c.DB, Sealer: c.Sealer,
+			Actions: actions, Directory: jdir, Devinfo: devinfo, Logger: c.Logger, Now: c.Now,
+			OnUninstall: func(tenantID string) { signIn.Forget(tenantID, "") }})
+		jiraRoutes = append(remote.Routes(), signIn.Routes()...)
+	}
 	pages, err := web.New(web.Config{
 		Actions: actions, Directory: dir, DirStore: c.DB, Store: c.DB, Hosts: hosts, Kinds: hosts.Kinds(),
 		TenantID: relay.LocalTenant, Logger: c.Logger, Status: server.StatusOf, Now: c.Now, Demo: c.Demo,
@@ -98,9 +138,9 @@ func New(c Config) *App {
 	srv := server.New(server.Config{
 		Actions: actions, Directory: dir, DirStore: c.DB, Hosts: hosts, Kinds: hosts.Kinds(),
 		TenantID: relay.LocalTenant, Logger: c.Logger, Metrics: metrics, Ready: c.DB.Ping, Version: c.Version,
-		Web: pages,
+		Web: pages, JiraRoutes: jiraRoutes,
 	})
-	return &App{Actions: actions, Directory: dir, Hosts: hosts, Server: srv, Metrics: metrics}
+	return &App{Actions: actions, Directory: dir, Hosts: hosts, Server: srv, Metrics: metrics, Devinfo: devinfo}
 }
 
 // Bootstrap prepares the built-in tenant. On an empty directory it creates

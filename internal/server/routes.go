@@ -127,6 +127,12 @@ func (s *Server) mux() *http.ServeMux {
 	m.HandleFunc("GET /readyz", s.readyz)
 	m.Handle("GET /metrics", s.metrics.Handler())
 	m.Handle("/api/", s.api(route{pattern: "/api/", handler: s.apiNotFound}))
+	// Jira Cloud (internal/jira), when configured: the Forge remote
+	// endpoints under /forge/ (each verifies the Forge invocation token
+	// itself) and Sign in with Atlassian under /auth/atlassian/.
+	for _, rt := range s.jira {
+		m.Handle(rt.Method+" "+rt.Pattern, rt.Handler)
+	}
 	if s.web != nil {
 		for _, pg := range s.pages() {
 			pattern := pg.pattern

@@ -18,6 +18,7 @@ import (
 
 	"github.com/gitrelay/gitrelay/internal/action"
 	"github.com/gitrelay/gitrelay/internal/directory"
+	"github.com/gitrelay/gitrelay/internal/jira"
 	"github.com/gitrelay/gitrelay/internal/relay"
 	"github.com/gitrelay/gitrelay/internal/web"
 )
@@ -38,6 +39,9 @@ type Config struct {
 	Version string
 	// Web serves the HTML pages; nil serves the JSON API only.
 	Web *web.Pages
+	// JiraRoutes are the Forge remote endpoints and Sign in with Atlassian
+	// (internal/jira); empty without Jira.
+	JiraRoutes []jira.Route
 }
 
 // Server serves gitrelay over HTTP.
@@ -53,13 +57,15 @@ type Server struct {
 	ready    func(ctx context.Context) error
 	version  string
 	web      *web.Pages
+	jira     []jira.Route
 	handler  http.Handler
 }
 
 // New builds the server and its routes.
 func New(c Config) *Server {
 	s := &Server{actions: c.Actions, dir: c.Directory, dirStore: c.DirStore, hosts: c.Hosts, kindList: c.Kinds,
-		tenant: c.TenantID, log: c.Logger, metrics: c.Metrics, ready: c.Ready, version: c.Version, web: c.Web}
+		tenant: c.TenantID, log: c.Logger, metrics: c.Metrics, ready: c.Ready, version: c.Version, web: c.Web,
+		jira: c.JiraRoutes}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
