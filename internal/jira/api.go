@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gitrelay/gitrelay/internal/action"
+	"github.com/gitrelay/gitrelay/internal/httperr"
 	"github.com/gitrelay/gitrelay/internal/relay"
 )
 
@@ -154,33 +155,10 @@ type devinfoStatusJSON struct {
 	Failures []failureJSON `json:"failures"`
 }
 
-// statusOf maps a domain error code to an HTTP status, exactly as the JSON
-// API does (internal/server/errors.go), so that the Forge panel and
-// gitrelay's pages see the same answers.
-func statusOf(code string) int {
-	switch code {
-	case relay.EUnauthenticated:
-		return http.StatusUnauthorized
-	case relay.EForbidden, relay.EIntegrationDisabled:
-		return http.StatusForbidden
-	case relay.ENotFound:
-		return http.StatusNotFound
-	case relay.EConflict, relay.EBranchExists, relay.EPullRequestExists:
-		return http.StatusConflict
-	case relay.EUserTokenRequired, relay.EUserTokenExpired, relay.EUserTokenRevoked, relay.EUserTokenInsufficientScope:
-		return http.StatusPreconditionRequired
-	case relay.EInvalid, relay.EInvalidBranchName, relay.EPATNotSupported,
-		relay.ETokenInvalid, relay.ETokenExpired, relay.ETokenInsufficientScope, relay.EDraftUnsupported:
-		return http.StatusUnprocessableEntity
-	case relay.ERateLimited:
-		return http.StatusTooManyRequests
-	case relay.EHostTimeout:
-		return http.StatusGatewayTimeout
-	case relay.EHostError, relay.ECredentialRejected, relay.EScopeMissing:
-		return http.StatusBadGateway
-	}
-	return http.StatusInternalServerError
-}
+// statusOf maps a domain error code to an HTTP status, as every HTTP edge
+// of gitrelay does, so that the Forge panel and gitrelay's pages see the
+// same answers.
+func statusOf(code string) int { return httperr.Status(code) }
 
 type errorBody struct {
 	Code        string            `json:"code"`

@@ -5,35 +5,13 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/gitrelay/gitrelay/internal/httperr"
 	"github.com/gitrelay/gitrelay/internal/relay"
 )
 
-// statusOf maps a domain error code to its HTTP status. It is the only
-// place that does.
-func statusOf(code string) int {
-	switch code {
-	case relay.EUnauthenticated:
-		return http.StatusUnauthorized
-	case relay.EForbidden, relay.EIntegrationDisabled:
-		return http.StatusForbidden
-	case relay.ENotFound:
-		return http.StatusNotFound
-	case relay.EConflict, relay.EBranchExists, relay.EPullRequestExists:
-		return http.StatusConflict
-	case relay.EUserTokenRequired, relay.EUserTokenExpired, relay.EUserTokenRevoked, relay.EUserTokenInsufficientScope:
-		return http.StatusPreconditionRequired
-	case relay.EInvalid, relay.EInvalidBranchName, relay.EPATNotSupported,
-		relay.ETokenInvalid, relay.ETokenExpired, relay.ETokenInsufficientScope, relay.EDraftUnsupported:
-		return http.StatusUnprocessableEntity
-	case relay.ERateLimited:
-		return http.StatusTooManyRequests
-	case relay.EHostTimeout:
-		return http.StatusGatewayTimeout
-	case relay.EHostError, relay.ECredentialRejected, relay.EScopeMissing:
-		return http.StatusBadGateway
-	}
-	return http.StatusInternalServerError
-}
+// statusOf maps a domain error code to its HTTP status (httperr holds the
+// one mapping every HTTP edge shares).
+func statusOf(code string) int { return httperr.Status(code) }
 
 // errorBody is the JSON shape of every error.
 type errorBody struct {
