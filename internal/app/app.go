@@ -116,10 +116,19 @@ func New(c Config) *App {
 	}
 	actions := action.New(acfg)
 	var jiraRoutes []jira.Route
+	// Jira users signed in with Atlassian get web sessions: the pages
+	// (built below, hence the indirection) start them, and resolve them
+	// through external.
+	var pages *web.Pages
+	var external web.External
 	if c.Jira.AppID != "" {
 		signIn := jira.NewSignIn(jira.SignInConfig{ClientID: c.Jira.ClientID, ClientSecret: c.Jira.ClientSecret,
 			PublicURL: c.PublicURL, AuthURL: c.Jira.AuthURL, APIURL: c.Jira.APIURL, Store: c.DB, Sealer: c.Sealer,
-			Directory: jdir, Logger: c.Logger, Now: c.Now})
+			Directory: jdir, Logger: c.Logger, Now: c.Now,
+			OnSignedIn: func(w http.ResponseWriter, r *http.Request, ps []relay.Principal, returnTo string) {
+				pages.SignedIn(w, r, ps, returnTo)
+			}})
+		external = signIn
 		remote := jira.NewRemote(jira.Config{AppID: c.Jira.AppID, JWKSURL: c.Jira.JWKSURL, Store: c.DB, Sealer: c.Sealer,
 			Actions: actions, Directory: jdir, Devinfo: devinfo, Logger: c.Logger, Now: c.Now,
 			OnUninstall: func(tenantID string) { signIn.Forget(tenantID, "") }})
@@ -128,7 +137,7 @@ func New(c Config) *App {
 	pages, err := web.New(web.Config{
 		Actions: actions, Directory: dir, DirStore: c.DB, Store: c.DB, Hosts: hosts, Kinds: hosts.Kinds(),
 		TenantID: relay.LocalTenant, Logger: c.Logger, Status: server.StatusOf, Now: c.Now, Demo: c.Demo,
-		SecureCookies: strings.HasPrefix(strings.ToLower(c.PublicURL), "https://"),
+		SecureCookies: strings.HasPrefix(strings.ToLower(c.PublicURL), "https://"), External: external,
 	})
 	if err != nil {
 		// The templates are embedded: this is a build defect, not a

@@ -240,6 +240,10 @@ func (s *SignIn) Complete(ctx context.Context, code, verifier, hint string) ([]r
 		return nil, jiraError(err, "listing your Jira sites")
 	}
 	var out []relay.Principal
+	// hinted: the site the sign-in was started for is among the user's
+	// sites with gitrelay (Atlassian's list names each site's URL, which
+	// the installation learns only from a later invocation).
+	hinted := false
 	for _, site := range sites {
 		installs, err := s.c.Store.JiraInstallationsByCloud(ctx, site.ID)
 		if err != nil {
@@ -268,13 +272,14 @@ func (s *SignIn) Complete(ctx context.Context, code, verifier, hint string) ([]r
 		s.remember(p, accessToken{token: tok.AccessToken, apiBase: apiBase,
 			expires: s.c.Now().Add(time.Duration(tok.ExpiresIn) * time.Second)})
 		if matchesSite(site.ID, site.URL, hint) {
+			hinted = true
 			out = append([]relay.Principal{p}, out...)
 		} else {
 			out = append(out, p)
 		}
 	}
 	if hint != "" {
-		if len(out) == 0 || !s.reached(ctx, out[0], hint) {
+		if len(out) == 0 || (!hinted && !s.reached(ctx, out[0], hint)) {
 			return nil, relay.Errorf(relay.EForbidden, "Your Atlassian account cannot reach the Jira site you came from, or gitrelay is not installed there.")
 		}
 	}

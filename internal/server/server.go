@@ -121,13 +121,13 @@ func (s *Server) api(rt route) http.Handler {
 			s.metrics.observeRequest(label, sw.status, time.Since(start))
 		}()
 		if rt.auth == "user" {
-			p, err := s.authenticate(r)
+			ctx, p, err := s.authenticate(r)
 			if err != nil {
 				sw.Header().Set("WWW-Authenticate", `Bearer realm="gitrelay"`)
 				s.writeError(sw, r, err)
 				return
 			}
-			r = r.WithContext(context.WithValue(r.Context(), principalKey, p))
+			r = r.WithContext(context.WithValue(ctx, principalKey, p))
 		}
 		r.Body = http.MaxBytesReader(sw, r.Body, 1<<20)
 		if err := rt.handler(sw, r); err != nil {
@@ -142,24 +142,26 @@ func StatusOf(code string) int { return statusOf(code) }
 
 // authenticate accepts an API token, or a signed-in browser session (with
 // the CSRF header on unsafe methods) so that the pages' script can call
-// the API.
-func (s *Server) authenticate(r *http.Request) (relay.Principal, error) {
+// the API. The request runs with the returned context: a Jira user's
+// browser session brings the user's Jira token for permission checks.
+func (s *Server) authenticate(r *http.Request) (context.Context, relay.Principal, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" && s.web != nil {
-		p, ok, err := s.web.APIPrincipal(r)
+		ctx, p, ok, err := s.web.APIPrincipal(r)
 		if err != nil {
-			return relay.Principal{}, err
+			return r.Context(), relay.Principal{}, err
 		}
 		if ok {
-			return p, nil
+			return ctx, p, nil
 		}
 	}
 	scheme, token, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
-		return relay.Principal{}, relay.Errorf(relay.EUnauthenticated,
+		return r.Context(), relay.Principal{}, relay.Errorf(relay.EUnauthenticated,
 			"Send an API token as 'Authorization: Bearer <token>'. Create one with `gitrelay users api-token USERNAME`.")
 	}
-	return s.dir.AuthenticateToken(r.Context(), strings.TrimSpace(token))
+	p, err := s.dir.AuthenticateToken(r.Context(), strings.TrimSpace(token))
+	return r.Context(), p, err
 }
 
 func (s *Server) apiNotFound(w http.ResponseWriter, r *http.Request) error {

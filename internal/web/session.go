@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
@@ -29,50 +30,106 @@ func csrfToken(sessionToken string) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
+// External is a directory of users who sign in somewhere other than
+// gitrelay's login form (Jira users, with Sign in with Atlassian). Their
+// sessions belong to tenants other than the built-in one and they have no
+// user row, so the pages ask External who they are, and run each of their
+// requests with the context External prepares (it carries what permission
+// checks need, e.g. the user's Jira token).
+type External interface {
+	// Principal returns the user of a session of tenantID. ENotFound or
+	// EUnauthenticated mean the session no longer stands (signed out
+	// elsewhere, the site disconnected, the grant withdrawn).
+	Principal(ctx context.Context, tenantID, userID string) (relay.Principal, error)
+	// UserContext returns ctx prepared for a request made as p.
+	UserContext(ctx context.Context, p relay.Principal) (context.Context, error)
+	// SignOut ends what External keeps for p's sign-in.
+	SignOut(ctx context.Context, p relay.Principal) error
+	// SignInLink is the login page's link to External's sign-in, which
+	// comes back to returnTo, and the link's label.
+	SignInLink(returnTo string) (label, href string)
+}
+
 // viewer resolves the request's session cookie; nil when not signed in.
-func (p *Pages) viewer(r *http.Request) (*viewer, error) {
+// The context returned is the one the request must run with: for a
+// session of an external user it carries what External prepared.
+func (p *Pages) viewer(r *http.Request) (*viewer, context.Context, error) {
+	ctx := r.Context()
 	c, err := r.Cookie(SessionCookie)
 	if err != nil || c.Value == "" {
-		return nil, nil
+		return nil, ctx, nil
 	}
 	hash := directory.HashToken(c.Value)
-	s, err := p.c.Store.Session(r.Context(), hash)
+	s, err := p.c.Store.Session(ctx, hash)
 	if relay.ErrorCode(err) == relay.ENotFound {
-		return nil, nil
+		return nil, ctx, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, ctx, err
 	}
-	u, err := p.c.DirStore.User(r.Context(), s.TenantID, s.UserID)
+	if s.TenantID != p.c.TenantID && p.c.External != nil {
+		return p.externalViewer(ctx, s, hash, c.Value)
+	}
+	u, err := p.c.DirStore.User(ctx, s.TenantID, s.UserID)
 	if relay.ErrorCode(err) == relay.ENotFound {
 		// The user was deleted: the session means nothing any more.
-		return nil, nil
+		return nil, ctx, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, ctx, err
 	}
-	return &viewer{P: directory.Principal(u), Hash: hash, CSRF: csrfToken(c.Value)}, nil
+	return &viewer{P: directory.Principal(u), Hash: hash, CSRF: csrfToken(c.Value)}, ctx, nil
+}
+
+// externalViewer resolves a session of a user of External. The tenant is
+// the session's, fixed when it was created: nothing in the request can
+// move it to another tenant.
+func (p *Pages) externalViewer(ctx context.Context, s store.Session, hash []byte, token string) (*viewer, context.Context, error) {
+	pr, err := p.c.External.Principal(ctx, s.TenantID, s.UserID)
+	if code := relay.ErrorCode(err); code == relay.ENotFound || code == relay.EUnauthenticated {
+		// Signed out elsewhere, or the grant is gone: the user signs in
+		// again, as with a deleted built-in user.
+		return nil, ctx, nil
+	}
+	if err != nil {
+		return nil, ctx, err
+	}
+	if pr.TenantID != s.TenantID || pr.UserID != s.UserID {
+		// Never let the directory's answer move a session to another
+		// tenant or user.
+		return nil, ctx, relay.Errorf(relay.EInternal, "The session's user could not be confirmed. Sign in again.")
+	}
+	uctx, err := p.c.External.UserContext(ctx, pr)
+	if code := relay.ErrorCode(err); code == relay.ENotFound || code == relay.EUnauthenticated {
+		return nil, ctx, nil
+	}
+	if err != nil {
+		return nil, ctx, err
+	}
+	return &viewer{P: pr, Hash: hash, CSRF: csrfToken(token), External: true}, uctx, nil
 }
 
 // APIPrincipal lets the JSON API accept a signed-in browser. ok is false
 // when the request carries no valid session. Unsafe methods must also send
 // the session's CSRF token in the X-CSRF-Token header, which another site
-// cannot read or forge.
-func (p *Pages) APIPrincipal(r *http.Request) (pr relay.Principal, ok bool, err error) {
-	v, err := p.viewer(r)
+// cannot read or forge. The API request must run with the returned
+// context: for an external user's session (a Jira user) it carries what
+// permission checks need.
+func (p *Pages) APIPrincipal(r *http.Request) (ctx context.Context, pr relay.Principal, ok bool, err error) {
+	v, ctx, err := p.viewer(r)
 	if err != nil || v == nil {
-		return relay.Principal{}, false, err
+		return r.Context(), relay.Principal{}, false, err
 	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
 	default:
 		got := r.Header.Get(CSRFHeader)
 		if subtle.ConstantTimeCompare([]byte(got), []byte(v.CSRF)) != 1 {
-			return relay.Principal{}, false, relay.Errorf(relay.EForbidden,
+			return r.Context(), relay.Principal{}, false, relay.Errorf(relay.EForbidden,
 				"Requests from the browser must carry the page's CSRF token in the X-CSRF-Token header. Reload the page and try again.")
 		}
 	}
-	return v.P, true, nil
+	return ctx, v.P, true, nil
 }
 
 func (p *Pages) secure(r *http.Request) bool {
@@ -87,6 +144,22 @@ func (p *Pages) setSessionCookie(w http.ResponseWriter, r *http.Request, token s
 type loginData struct {
 	Username string
 	Next     string
+	// External is the link to the external sign-in (Sign in with
+	// Atlassian), offered next to the form; nil without one.
+	External *signInLink
+}
+
+type signInLink struct {
+	Label, URL string
+}
+
+func (p *Pages) loginData(username, next string) loginData {
+	d := loginData{Username: username, Next: next}
+	if p.c.External != nil {
+		label, href := p.c.External.SignInLink(orDefault(next, "/"))
+		d.External = &signInLink{Label: label, URL: href}
+	}
+	return d
 }
 
 // LoginForm shows the sign-in form.
@@ -96,7 +169,7 @@ func (p *Pages) LoginForm(w http.ResponseWriter, r *http.Request) error {
 		redirect(w, r, orDefault(next, "/"))
 		return nil
 	}
-	p.render(w, r, http.StatusOK, "login", "Sign in", loginData{Next: next}, nil, "")
+	p.render(w, r, http.StatusOK, "login", "Sign in", p.loginData("", next), nil, "")
 	return nil
 }
 
@@ -107,19 +180,61 @@ func (p *Pages) Login(w http.ResponseWriter, r *http.Request) error {
 	next := localPath(r.PostFormValue("next"))
 	u, err := p.c.Directory.CheckPassword(r.Context(), p.c.TenantID, username, r.PostFormValue("password"))
 	if relay.ErrorCode(err) == relay.EUnauthenticated {
-		p.render(w, r, http.StatusUnauthorized, "login", "Sign in", loginData{Username: username, Next: next},
+		p.render(w, r, http.StatusUnauthorized, "login", "Sign in", p.loginData(username, next),
 			&pageError{Message: "Wrong username or password. Check both and try again; an administrator can reset your password."}, "")
 		return nil
 	}
 	if err != nil {
 		return err
 	}
+	if err := p.startSession(w, r, u.TenantID, u.ID); err != nil {
+		return err
+	}
+	redirect(w, r, orDefault(next, "/"))
+	return nil
+}
+
+// SignedIn starts a session for a user the external directory signed in
+// (Sign in with Atlassian calls it from its callback): the first principal
+// is the one whose tenant the user came from. The session's tenant is fixed
+// here; nothing the browser sends later changes it.
+func (p *Pages) SignedIn(w http.ResponseWriter, r *http.Request, principals []relay.Principal, returnTo string) {
+	setPageHeaders(w)
+	w.Header().Set("Cache-Control", "no-store")
+	if p.c.External == nil || len(principals) == 0 {
+		p.renderError(w, r, relay.Errorf(relay.EInternal, "gitrelay could not start your session. Sign in again."))
+		return
+	}
+	pr := principals[0]
+	if pr.TenantID == "" || pr.UserID == "" || pr.TenantID == p.c.TenantID {
+		// Users of the built-in directory sign in with their password
+		// only; an external sign-in never opens a session there.
+		p.renderError(w, r, relay.Errorf(relay.EInternal, "gitrelay could not start your session. Sign in again."))
+		return
+	}
+	if c, err := r.Cookie(SessionCookie); err == nil && c.Value != "" {
+		// The browser's previous session (perhaps another user's) ends
+		// rather than lingering until it expires.
+		if err := p.c.Store.DeleteSession(r.Context(), directory.HashToken(c.Value)); err != nil {
+			p.renderError(w, r, err)
+			return
+		}
+	}
+	if err := p.startSession(w, r, pr.TenantID, pr.UserID); err != nil {
+		p.renderError(w, r, err)
+		return
+	}
+	redirect(w, r, orDefault(localPath(returnTo), "/"))
+}
+
+// startSession stores a new session of the user and sets its cookie.
+func (p *Pages) startSession(w http.ResponseWriter, r *http.Request, tenantID, userID string) error {
 	// A fresh token at every sign-in: a token planted before sign-in
 	// (session fixation) is never promoted.
 	token := directory.RandomSecret(32)
 	now := p.now()
-	err = p.c.Store.CreateSession(r.Context(), store.Session{TokenHash: directory.HashToken(token),
-		TenantID: u.TenantID, UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(p.c.SessionLifetime)})
+	err := p.c.Store.CreateSession(r.Context(), store.Session{TokenHash: directory.HashToken(token),
+		TenantID: tenantID, UserID: userID, CreatedAt: now, ExpiresAt: now.Add(p.c.SessionLifetime)})
 	if err != nil {
 		return err
 	}
@@ -129,13 +244,22 @@ func (p *Pages) Login(w http.ResponseWriter, r *http.Request) error {
 		p.log.Warn("sweeping expired sessions", "err", err)
 	}
 	p.setSessionCookie(w, r, token, int(p.c.SessionLifetime.Seconds()))
-	redirect(w, r, orDefault(next, "/"))
 	return nil
 }
 
-// Logout ends the session.
+// Logout ends the session. For an external user it also ends the sign-in
+// behind it (for Jira users, the Atlassian grant of that site), which
+// every browser session of the user on that site shares: all of them end.
 func (p *Pages) Logout(w http.ResponseWriter, r *http.Request) error {
 	v := viewerFrom(r.Context())
+	if v.External {
+		if err := p.c.External.SignOut(r.Context(), v.P); err != nil {
+			return err
+		}
+		if err := p.c.Store.DeleteUserSessions(r.Context(), v.P.TenantID, v.P.UserID, nil); err != nil {
+			return err
+		}
+	}
 	if err := p.c.Store.DeleteSession(r.Context(), v.Hash); err != nil {
 		return err
 	}
@@ -146,6 +270,9 @@ func (p *Pages) Logout(w http.ResponseWriter, r *http.Request) error {
 
 // PasswordForm shows the change-password form.
 func (p *Pages) PasswordForm(w http.ResponseWriter, r *http.Request) error {
+	if err := noPassword(viewerFrom(r.Context())); err != nil {
+		return err
+	}
 	notice := ""
 	if r.URL.Query().Get("changed") == "1" {
 		notice = "Your password was changed. Other browsers where you were signed in are signed out."
@@ -158,6 +285,9 @@ func (p *Pages) PasswordForm(w http.ResponseWriter, r *http.Request) error {
 // out every other session of the user.
 func (p *Pages) ChangePassword(w http.ResponseWriter, r *http.Request) error {
 	v := viewerFrom(r.Context())
+	if err := noPassword(v); err != nil {
+		return err
+	}
 	fail := func(field, msg string) error {
 		p.render(w, r, http.StatusUnprocessableEntity, "password", "Change password", nil,
 			&pageError{Message: msg, Fields: map[string]string{field: msg}}, "")
@@ -182,6 +312,16 @@ func (p *Pages) ChangePassword(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	redirect(w, r, "/settings/password?changed=1")
+	return nil
+}
+
+// noPassword refuses the password pages to users who signed in through the
+// external directory: gitrelay holds no password of theirs.
+func noPassword(v *viewer) error {
+	if v != nil && v.External {
+		return relay.Errorf(relay.ENotFound,
+			"You signed in with an external account (such as Atlassian), so gitrelay has no password of yours. Change your password where that account is managed.")
+	}
 	return nil
 }
 

@@ -81,6 +81,10 @@ type Config struct {
 	Now             func() time.Time
 	// Demo, when set, shows the demo banner and landing page.
 	Demo *Demo
+	// External, when set, resolves the sessions of every tenant other
+	// than TenantID (Jira users signed in with Atlassian), and the login
+	// page offers its sign-in next to the password form.
+	External External
 }
 
 // Pages serves the HTML front-end.
@@ -180,6 +184,9 @@ type viewer struct {
 	P    relay.Principal
 	Hash []byte
 	CSRF string
+	// External: the user signed in through Config.External, not with a
+	// password of the built-in directory.
+	External bool
 }
 
 func viewerFrom(ctx context.Context) *viewer {
@@ -203,13 +210,16 @@ func (p *Pages) Handle(access string, h PageFunc) http.Handler {
 			}
 			return
 		}
-		v, err := p.viewer(r)
+		v, ctx, err := p.viewer(r)
 		if err != nil {
 			p.renderError(w, r, err)
 			return
 		}
 		if v != nil {
-			r = r.WithContext(context.WithValue(r.Context(), viewerKey, v))
+			// ctx carries, for an external user, what permission checks
+			// need (the user's Jira token): every call the page makes
+			// runs with it.
+			r = r.WithContext(context.WithValue(ctx, viewerKey, v))
 		}
 		if access != Public && v == nil {
 			if r.Method == http.MethodGet {
