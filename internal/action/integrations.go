@@ -19,6 +19,9 @@ type IntegrationInput struct {
 	RequireUserPAT bool
 	// Projects nil associates with all projects.
 	Projects []string
+	// Repositories nil includes every repository the integration account
+	// can see; a list (of the host's repository ids) includes only those.
+	Repositories []string
 	// Enabled defaults to true.
 	Enabled *bool
 }
@@ -34,7 +37,20 @@ type IntegrationPatch struct {
 	// SetProjects true replaces the association with Projects (nil = all).
 	SetProjects bool
 	Projects    []string
+	// SetRepositories true replaces the included repositories with
+	// Repositories (nil = every repository the account can see).
+	SetRepositories bool
+	Repositories    []string
 }
+
+// MaxRepositories bounds an integration's chosen repositories: enough for
+// the largest organisations' hand-picked lists, small enough to keep an
+// integration row and its settings page cheap.
+const MaxRepositories = 5000
+
+// maxRepositoryID bounds one repository id; hosts' ids are numbers, GUIDs
+// or paths well below it.
+const maxRepositoryID = 1024
 
 // CreateIntegration validates the host settings and the credential against
 // the host, then stores the integration. Warnings tell the administrator
@@ -60,6 +76,9 @@ func (s *Service) CreateIntegration(ctx context.Context, p relay.Principal, req 
 		return relay.Integration{}, nil, s.fail(ctx, ev, nil, err)
 	}
 	in.Projects = projects
+	if in.Repositories, err = checkRepositories(req.Repositories); err != nil {
+		return relay.Integration{}, nil, s.fail(ctx, ev, nil, err)
+	}
 	acct, err := s.validateIntegrationCredential(ctx, in, req.Credential)
 	if err != nil {
 		return relay.Integration{}, nil, s.fail(ctx, ev, nil, err)
@@ -70,7 +89,8 @@ func (s *Service) CreateIntegration(ctx context.Context, p relay.Principal, req 
 		return relay.Integration{}, nil, s.fail(ctx, ev, nil, err)
 	}
 	ev.Via, ev.Login = relay.ViaIntegration, acct.Login
-	ev.Detail = fmt.Sprintf("created %s integration %q (require user PAT: %t)", in.Kind, in.Name, in.RequireUserPAT)
+	ev.Detail = fmt.Sprintf("created %s integration %q (require user PAT: %t; repositories: %s)",
+		in.Kind, in.Name, in.RequireUserPAT, describeRepositories(in.Repositories))
 	if err := s.store.CreateIntegration(ctx, in, sealed, s.succeed(ev)); err != nil {
 		return relay.Integration{}, nil, s.fail(ctx, ev, nil, err)
 	}
@@ -114,6 +134,14 @@ func (s *Service) UpdateIntegration(ctx context.Context, p relay.Principal, id s
 	if patch.SetProjects {
 		projects = patch.Projects
 		changed = append(changed, "projects")
+	}
+	if patch.SetRepositories {
+		repos, err := checkRepositories(patch.Repositories)
+		if err != nil {
+			return relay.Integration{}, nil, s.fail(ctx, ev, nil, err)
+		}
+		in.Repositories = repos
+		changed = append(changed, "repositories="+describeRepositories(repos))
 	}
 	var cred relay.Credential
 	if patch.Credential != nil {
@@ -206,13 +234,42 @@ func (s *Service) Integration(ctx context.Context, p relay.Principal, id string)
 	return in, nil
 }
 
-// Repositories lists repositories of an integration, read with the
-// integration account.
+// Repositories lists the repositories an integration includes whose name
+// contains query, read with the integration account: all it can see, or
+// only the chosen ones among them.
 func (s *Service) Repositories(ctx context.Context, p relay.Principal, integrationID, query string) ([]relay.Repository, error) {
-	client, err := s.readClient(ctx, p, integrationID)
+	in, client, err := s.readClient(ctx, p, integrationID)
 	if err != nil {
 		return nil, err
 	}
+	repos, err := s.listRepositories(ctx, client, query)
+	if err != nil || in.Repositories == nil {
+		return repos, err
+	}
+	included := make([]relay.Repository, 0, len(in.Repositories))
+	for _, r := range repos {
+		if in.IncludesRepository(r.ID) {
+			included = append(included, r)
+		}
+	}
+	return included, nil
+}
+
+// AvailableRepositories lists every repository the integration account can
+// see whose name contains query, included or not: what an administrator
+// chooses the included ones from.
+func (s *Service) AvailableRepositories(ctx context.Context, p relay.Principal, integrationID, query string) ([]relay.Repository, error) {
+	if err := requireAdmin(p); err != nil {
+		return nil, err
+	}
+	_, client, err := s.readClient(ctx, p, integrationID)
+	if err != nil {
+		return nil, err
+	}
+	return s.listRepositories(ctx, client, query)
+}
+
+func (s *Service) listRepositories(ctx context.Context, client relay.HostClient, query string) ([]relay.Repository, error) {
 	hctx, cancel := context.WithTimeout(ctx, s.hostTimeout)
 	defer cancel()
 	repos, err := client.Repositories(hctx, query)
@@ -226,8 +283,11 @@ func (s *Service) Repositories(ctx context.Context, p relay.Principal, integrati
 // Branches lists branches of a repository, read with the integration
 // account.
 func (s *Service) Branches(ctx context.Context, p relay.Principal, integrationID, repositoryID, query string) ([]relay.Branch, error) {
-	client, err := s.readClient(ctx, p, integrationID)
+	in, client, err := s.readClient(ctx, p, integrationID)
 	if err != nil {
+		return nil, err
+	}
+	if err := notIncluded(in, repositoryID, ""); err != nil {
 		return nil, err
 	}
 	hctx, cancel := context.WithTimeout(ctx, s.hostTimeout)
@@ -236,6 +296,9 @@ func (s *Service) Branches(ctx context.Context, p relay.Principal, integrationID
 	if err != nil {
 		return nil, s.readError(err)
 	}
+	if err := notIncluded(in, repo.ID, repo.FullName); err != nil {
+		return nil, err
+	}
 	branches, err := client.Branches(hctx, repo, query)
 	if err != nil {
 		return nil, s.readError(err)
@@ -243,20 +306,78 @@ func (s *Service) Branches(ctx context.Context, p relay.Principal, integrationID
 	return branches, nil
 }
 
-func (s *Service) readClient(ctx context.Context, p relay.Principal, integrationID string) (relay.HostClient, error) {
+func (s *Service) readClient(ctx context.Context, p relay.Principal, integrationID string) (relay.Integration, relay.HostClient, error) {
 	in, err := s.Integration(ctx, p, integrationID)
 	if err != nil {
-		return nil, err
+		return relay.Integration{}, nil, err
 	}
 	sealed, err := s.store.IntegrationCredential(ctx, p.TenantID, in.ID)
 	if err != nil {
-		return nil, err
+		return relay.Integration{}, nil, err
 	}
 	cred, err := relay.OpenCredential(s.sealer, sealed, relay.IntegrationSecretOwner(p.TenantID, in.ID))
 	if err != nil {
-		return nil, err
+		return relay.Integration{}, nil, err
 	}
-	return s.hosts.Client(in.HostConfig(), cred)
+	client, err := s.hosts.Client(in.HostConfig(), cred)
+	return in, client, err
+}
+
+// notIncluded refuses a repository the integration does not include. name
+// is the repository's full name when known (after the host was asked),
+// otherwise the id the request gave is shown.
+func notIncluded(in relay.Integration, repositoryID, name string) error {
+	if in.IncludesRepository(repositoryID) || (repositoryID == "" && name == "") {
+		// Nothing named yet: the check runs again on the id the host
+		// answers with.
+		return nil
+	}
+	what := "Repository " + name
+	if name == "" {
+		what = fmt.Sprintf("The repository with id %q", repositoryID)
+	}
+	return relay.Errorf(relay.EForbidden,
+		"%s is not included in integration %s. An administrator can include the repository in the integration's settings.", what, in.Name)
+}
+
+// checkRepositories validates and normalises chosen repository ids: nil
+// stays nil (every repository), blanks are refused, duplicates dropped and
+// the administrator's order kept.
+func checkRepositories(ids []string) ([]string, error) {
+	if ids == nil {
+		return nil, nil
+	}
+	fields := map[string]string{}
+	out := make([]string, 0, len(ids))
+	seen := make(map[string]bool, len(ids))
+	for i, id := range ids {
+		id = strings.TrimSpace(id)
+		switch {
+		case id == "":
+			fields["repositories"] = fmt.Sprintf("Repository %d of the list has an empty id.", i+1)
+		case len(id) > maxRepositoryID:
+			fields["repositories"] = fmt.Sprintf("Repository %d of the list has an id longer than %d characters.", i+1, maxRepositoryID)
+		case !seen[id]:
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	if len(out) > MaxRepositories {
+		fields["repositories"] = fmt.Sprintf("An integration can include at most %d chosen repositories (got %d). Choose fewer, or include all repositories.", MaxRepositories, len(out))
+	}
+	if len(fields) > 0 {
+		return nil, &relay.Error{Code: relay.EInvalid, Message: "The chosen repositories are invalid.", Fields: fields}
+	}
+	return out, nil
+}
+
+// describeRepositories says in the audit trail what an integration
+// includes.
+func describeRepositories(ids []string) string {
+	if ids == nil {
+		return "all"
+	}
+	return fmt.Sprintf("%d chosen", len(ids))
 }
 
 // readError explains a refused integration credential on reads.

@@ -4,7 +4,9 @@
 //	authorize → choose identity → call host → audit
 //
 // authorize checks the feature switch, View Development Tools on the issue's
-// project and the integration's project association; choose identity applies
+// project, the integration's project association and that the integration
+// includes the repository (again once the host has named it, before any
+// write); choose identity applies
 // relay.ChooseIdentity (integration account or the user's own PAT, never a
 // fallback when Require User PAT is on); the host is called through the
 // adapter registry; and every attempt, refused, failed or successful, is
@@ -124,6 +126,9 @@ func (s *Service) CreateBranch(ctx context.Context, p relay.Principal, issueKey 
 	if err != nil {
 		return BranchResult{}, s.fail(ctx, ev, nil, err)
 	}
+	if err := notIncluded(in, req.RepositoryID, ""); err != nil {
+		return BranchResult{}, s.fail(ctx, ev, nil, err)
+	}
 
 	// Choose identity.
 	act, err := s.identity(ctx, p, in, issueKey)
@@ -140,6 +145,9 @@ func (s *Service) CreateBranch(ctx context.Context, p relay.Principal, issueKey 
 		return BranchResult{}, s.fail(ctx, ev, act, err)
 	}
 	ev.Repository = repo.FullName
+	if err := notIncluded(in, repo.ID, repo.FullName); err != nil {
+		return BranchResult{}, s.fail(ctx, ev, nil, err)
+	}
 	base := req.Base
 	if base == "" {
 		base = repo.DefaultBranch
@@ -231,6 +239,9 @@ func (s *Service) DeleteBranch(ctx context.Context, p relay.Principal, issueKey 
 	if err != nil {
 		return s.fail(ctx, ev, nil, err)
 	}
+	if err := notIncluded(in, req.RepositoryID, ""); err != nil {
+		return s.fail(ctx, ev, nil, err)
+	}
 	// An issue is no vehicle for deleting arbitrary branches (main, release
 	// branches): only branches named after the issue can go from here.
 	if !strings.Contains(req.Name, issueKey) {
@@ -253,6 +264,9 @@ func (s *Service) DeleteBranch(ctx context.Context, p relay.Principal, issueKey 
 		return s.fail(ctx, ev, act, err)
 	}
 	ev.Repository = repo.FullName
+	if err := notIncluded(in, repo.ID, repo.FullName); err != nil {
+		return s.fail(ctx, ev, nil, err)
+	}
 	if req.Name == repo.DefaultBranch {
 		return s.fail(ctx, ev, act, relay.Errorf(relay.EForbidden,
 			"%s is the default branch of %s and cannot be deleted from an issue.", req.Name, repo.FullName))
@@ -327,6 +341,9 @@ func (s *Service) CreatePullRequest(ctx context.Context, p relay.Principal, issu
 	if err != nil {
 		return PullRequestResult{}, s.fail(ctx, ev, nil, err)
 	}
+	if err := notIncluded(in, req.RepositoryID, ""); err != nil {
+		return PullRequestResult{}, s.fail(ctx, ev, nil, err)
+	}
 
 	// Choose identity.
 	act, err := s.identity(ctx, p, in, issueKey)
@@ -343,6 +360,9 @@ func (s *Service) CreatePullRequest(ctx context.Context, p relay.Principal, issu
 		return PullRequestResult{}, s.fail(ctx, ev, act, err)
 	}
 	ev.Repository = repo.FullName
+	if err := notIncluded(in, repo.ID, repo.FullName); err != nil {
+		return PullRequestResult{}, s.fail(ctx, ev, nil, err)
+	}
 	npr := relay.NewPullRequest{Source: req.Source, Target: req.Target, Title: req.Title,
 		Description: req.Description, Draft: req.Draft}
 	if npr.Target == "" {

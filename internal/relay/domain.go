@@ -37,6 +37,10 @@ type Integration struct {
 	// Projects restricts the integration to these project keys; nil means
 	// every project.
 	Projects []string
+	// Repositories restricts the integration to these repositories, by the
+	// host's own ids (Repository.ID); nil means every repository the
+	// integration account can see. An empty list includes none.
+	Repositories []string
 	// Account is the identity the integration credential authenticates as,
 	// learnt when the credential was validated.
 	Account   Account
@@ -51,6 +55,20 @@ func (in Integration) AssociatedWith(projectKey string) bool {
 	}
 	for _, k := range in.Projects {
 		if k == projectKey {
+			return true
+		}
+	}
+	return false
+}
+
+// IncludesRepository reports whether the integration includes the
+// repository with the host id repositoryID.
+func (in Integration) IncludesRepository(repositoryID string) bool {
+	if in.Repositories == nil {
+		return true
+	}
+	for _, id := range in.Repositories {
+		if id == repositoryID {
 			return true
 		}
 	}

@@ -28,10 +28,13 @@ type integrationJSON struct {
 	Enabled        bool              `json:"enabled"`
 	RequireUserPAT bool              `json:"require_user_pat"`
 	Projects       []string          `json:"projects"`
-	Account        accountJSON       `json:"account"`
-	CreatedAt      time.Time         `json:"created_at"`
-	UpdatedAt      time.Time         `json:"updated_at"`
-	Warnings       []string          `json:"warnings,omitempty"`
+	// Repositories is null when every repository the integration account
+	// can see is included.
+	Repositories []string    `json:"repositories"`
+	Account      accountJSON `json:"account"`
+	CreatedAt    time.Time   `json:"created_at"`
+	UpdatedAt    time.Time   `json:"updated_at"`
+	Warnings     []string    `json:"warnings,omitempty"`
 }
 
 func toIntegrationJSON(in relay.Integration, warnings []string) integrationJSON {
@@ -41,8 +44,9 @@ func toIntegrationJSON(in relay.Integration, warnings []string) integrationJSON 
 	}
 	return integrationJSON{ID: in.ID, Kind: in.Kind, Name: in.Name, BaseURL: in.BaseURL, Options: opts,
 		Enabled: in.Enabled, RequireUserPAT: in.RequireUserPAT, Projects: in.Projects,
-		Account:   accountJSON{Login: in.Account.Login, Name: in.Account.Name},
-		CreatedAt: in.CreatedAt.UTC(), UpdatedAt: in.UpdatedAt.UTC(), Warnings: warnings}
+		Repositories: in.Repositories,
+		Account:      accountJSON{Login: in.Account.Login, Name: in.Account.Name},
+		CreatedAt:    in.CreatedAt.UTC(), UpdatedAt: in.UpdatedAt.UTC(), Warnings: warnings}
 }
 
 // credentialJSON is the only request type holding a secret; it is never
@@ -68,7 +72,9 @@ type createIntegrationRequest struct {
 	Credential     credentialJSON    `json:"credential"`
 	RequireUserPAT bool              `json:"require_user_pat"`
 	Projects       []string          `json:"projects"`
-	Enabled        *bool             `json:"enabled"`
+	// Repositories null or absent includes every repository.
+	Repositories []string `json:"repositories"`
+	Enabled      *bool    `json:"enabled"`
 }
 
 func (s *Server) createIntegration(w http.ResponseWriter, r *http.Request) error {
@@ -78,7 +84,7 @@ func (s *Server) createIntegration(w http.ResponseWriter, r *http.Request) error
 	}
 	in, warnings, err := s.actions.CreateIntegration(r.Context(), principalFrom(r.Context()), action.IntegrationInput{
 		Kind: req.Kind, Name: req.Name, BaseURL: req.BaseURL, Options: req.Options,
-		Credential: req.Credential.credential(), RequireUserPAT: req.RequireUserPAT, Projects: req.Projects, Enabled: req.Enabled,
+		Credential: req.Credential.credential(), RequireUserPAT: req.RequireUserPAT, Projects: req.Projects, Repositories: req.Repositories, Enabled: req.Enabled,
 	})
 	if err != nil {
 		return err
@@ -119,6 +125,9 @@ type patchIntegrationRequest struct {
 	// Projects is decoded by hand: absent keeps the association, null
 	// means all projects, a list restricts.
 	Projects json.RawMessage `json:"projects"`
+	// Repositories likewise: absent keeps, null includes every
+	// repository, a list of repository ids includes only those.
+	Repositories json.RawMessage `json:"repositories"`
 }
 
 func (s *Server) patchIntegration(w http.ResponseWriter, r *http.Request) error {
@@ -141,6 +150,18 @@ func (s *Server) patchIntegration(w http.ResponseWriter, r *http.Request) error 
 			}
 			if patch.Projects == nil {
 				patch.Projects = []string{}
+			}
+		}
+	}
+	if len(req.Repositories) > 0 {
+		patch.SetRepositories = true
+		if !bytes.Equal(bytes.TrimSpace(req.Repositories), []byte("null")) {
+			if err := json.Unmarshal(req.Repositories, &patch.Repositories); err != nil {
+				return &relay.Error{Code: relay.EInvalid, Message: "repositories must be null (all repositories) or a list of repository ids.",
+					Fields: map[string]string{"repositories": "must be null or a list of repository ids"}}
+			}
+			if patch.Repositories == nil {
+				patch.Repositories = []string{}
 			}
 		}
 	}
@@ -168,8 +189,20 @@ type repositoryJSON struct {
 	WebURL        string `json:"web_url"`
 }
 
+// listRepositories lists the repositories the integration includes, or,
+// with available=true (administrators only), every repository its account
+// can see, for choosing which to include.
 func (s *Server) listRepositories(w http.ResponseWriter, r *http.Request) error {
-	repos, err := s.actions.Repositories(r.Context(), principalFrom(r.Context()), r.PathValue("id"), r.URL.Query().Get("q"))
+	list := s.actions.Repositories
+	switch r.URL.Query().Get("available") {
+	case "", "false":
+	case "true":
+		list = s.actions.AvailableRepositories
+	default:
+		return &relay.Error{Code: relay.EInvalid, Message: "available must be true or false.",
+			Fields: map[string]string{"available": "must be true or false"}}
+	}
+	repos, err := list(r.Context(), principalFrom(r.Context()), r.PathValue("id"), r.URL.Query().Get("q"))
 	if err != nil {
 		return err
 	}

@@ -20,7 +20,7 @@ const (
 // credential is not among them: it is read only by IntegrationCredential,
 // so an integration value never carries it around.
 const integrationColumns = `tenant_id, id, kind, name, base_url, options, enabled, require_user_pat,
-	projects, account_login, account_name, account_scopes, account_expires_at, created_at, updated_at`
+	projects, repositories, account_login, account_name, account_scopes, account_expires_at, created_at, updated_at`
 
 // CreateIntegration inserts the integration with its sealed credential and
 // records e, in one transaction. It returns EConflict when the id is taken.
@@ -39,9 +39,9 @@ func (db *DB) CreateIntegration(ctx context.Context, in relay.Integration, seale
 	}
 	return db.inTx(ctx, func(c conn) error {
 		_, err := c.exec(ctx, `INSERT INTO integrations (`+integrationColumns+`, credential_sealed)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			in.TenantID, in.ID, string(in.Kind), in.Name, in.BaseURL, row.options, in.Enabled, in.RequireUserPAT,
-			row.projects, in.Account.Login, in.Account.Name, row.scopes, row.expiresAt,
+			row.projects, row.repositories, in.Account.Login, in.Account.Name, row.scopes, row.expiresAt,
 			micros(created), micros(updated), sealedCredential)
 		if err != nil {
 			return dbError(err, "create integration", "", msgIntegrationExists)
@@ -109,10 +109,10 @@ func (db *DB) UpdateIntegration(ctx context.Context, in relay.Integration, seale
 	updated := db.orNow(in.UpdatedAt)
 	return db.inTx(ctx, func(c conn) error {
 		const set = `UPDATE integrations SET kind = ?, name = ?, base_url = ?, options = ?, enabled = ?,
-			require_user_pat = ?, projects = ?, account_login = ?, account_name = ?, account_scopes = ?,
+			require_user_pat = ?, projects = ?, repositories = ?, account_login = ?, account_name = ?, account_scopes = ?,
 			account_expires_at = ?, updated_at = ?`
 		args := []any{string(in.Kind), in.Name, in.BaseURL, row.options, in.Enabled,
-			in.RequireUserPAT, row.projects, in.Account.Login, in.Account.Name, row.scopes,
+			in.RequireUserPAT, row.projects, row.repositories, in.Account.Login, in.Account.Name, row.scopes,
 			row.expiresAt, micros(updated)}
 		query := set
 		if sealedCredential != nil {
@@ -157,10 +157,11 @@ func (db *DB) DeleteIntegration(ctx context.Context, tenantID, id string, e rela
 // integrationDBRow holds the encoded forms of an integration's structured
 // fields.
 type integrationDBRow struct {
-	options   string
-	projects  sql.NullString
-	scopes    sql.NullString
-	expiresAt sql.NullInt64
+	options      string
+	projects     sql.NullString
+	repositories sql.NullString
+	scopes       sql.NullString
+	expiresAt    sql.NullInt64
 }
 
 func integrationRow(in relay.Integration) (integrationDBRow, error) {
@@ -177,6 +178,9 @@ func integrationRow(in relay.Integration) (integrationDBRow, error) {
 	if r.projects, err = nullJSONList(in.Projects); err != nil {
 		return r, fmt.Errorf("store: encode integration projects: %w", err)
 	}
+	if r.repositories, err = nullJSONList(in.Repositories); err != nil {
+		return r, fmt.Errorf("store: encode integration repositories: %w", err)
+	}
 	if r.scopes, err = nullJSONList(in.Account.Scopes); err != nil {
 		return r, fmt.Errorf("store: encode account scopes: %w", err)
 	}
@@ -191,12 +195,13 @@ func scanIntegration(s scanner) (relay.Integration, error) {
 	var (
 		in                 relay.Integration
 		kind, options      string
-		projects, scopes   sql.NullString
+		projects, repos    sql.NullString
+		scopes             sql.NullString
 		expiresAt          sql.NullInt64
 		createdAt, updated int64
 	)
 	err := s.Scan(&in.TenantID, &in.ID, &kind, &in.Name, &in.BaseURL, &options, &in.Enabled, &in.RequireUserPAT,
-		&projects, &in.Account.Login, &in.Account.Name, &scopes, &expiresAt, &createdAt, &updated)
+		&projects, &repos, &in.Account.Login, &in.Account.Name, &scopes, &expiresAt, &createdAt, &updated)
 	if err != nil {
 		return relay.Integration{}, err
 	}
@@ -211,6 +216,9 @@ func scanIntegration(s scanner) (relay.Integration, error) {
 	}
 	if in.Projects, err = fromNullJSONList(projects); err != nil {
 		return relay.Integration{}, fmt.Errorf("decode integration projects: %w", err)
+	}
+	if in.Repositories, err = fromNullJSONList(repos); err != nil {
+		return relay.Integration{}, fmt.Errorf("decode integration repositories: %w", err)
 	}
 	if in.Account.Scopes, err = fromNullJSONList(scopes); err != nil {
 		return relay.Integration{}, fmt.Errorf("decode account scopes: %w", err)

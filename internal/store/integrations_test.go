@@ -23,6 +23,21 @@ func TestIntegrationRoundTrip(t *testing.T) {
 		{"every project (nil projects) stays nil", withProjects(nil)},
 		{"no project (empty list) stays empty, not nil", withProjects([]string{})},
 		{"restricted projects keep their order", withProjects([]string{"ABC", "XYZ"})},
+		{"every repository (nil repositories) stays nil", func() relay.Integration {
+			in := newIntegration("t1", "i1")
+			in.Repositories = nil
+			return in
+		}()},
+		{"no repository (empty list) stays empty, not nil", func() relay.Integration {
+			in := newIntegration("t1", "i1")
+			in.Repositories = []string{}
+			return in
+		}()},
+		{"chosen repositories keep their ids and order", func() relay.Integration {
+			in := newIntegration("t1", "i1")
+			in.Repositories = []string{"1296269", "group/sub/project", "repo with \"quotes\""}
+			return in
+		}()},
 		{"options and full account survive", func() relay.Integration {
 			in := newIntegration("t1", "i1")
 			in.Kind = "tfs"
@@ -50,6 +65,9 @@ func TestIntegrationRoundTrip(t *testing.T) {
 				wantEqual(t, "integration", got, tt.in)
 				if (got.Projects == nil) != (tt.in.Projects == nil) {
 					t.Fatalf("got projects nil=%v, want nil=%v", got.Projects == nil, tt.in.Projects == nil)
+				}
+				if (got.Repositories == nil) != (tt.in.Repositories == nil) {
+					t.Fatalf("got repositories nil=%v, want nil=%v", got.Repositories == nil, tt.in.Repositories == nil)
 				}
 				if (got.Account.Scopes == nil) != (tt.in.Account.Scopes == nil) {
 					t.Fatalf("got scopes nil=%v, want nil=%v", got.Account.Scopes == nil, tt.in.Account.Scopes == nil)
@@ -106,6 +124,7 @@ func TestIntegrationWrites(t *testing.T) {
 			in.Name = "Renamed"
 			in.RequireUserPAT = true
 			in.Projects = []string{"ABC"}
+			in.Repositories = []string{"42", "7"}
 			in.Options = map[string]string{"k": "v"}
 			in.Account.ExpiresAt = ptr(at(5))
 			in.UpdatedAt = at(10)

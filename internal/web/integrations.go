@@ -81,9 +81,19 @@ func kindLabel(k relay.Kind) string {
 type integrationRow struct {
 	relay.Integration
 	KindLabel string
-	Repos     int
-	Health    string
-	Healthy   bool
+	// Included is "all" when the integration includes every repository
+	// its account can see, otherwise how many it includes.
+	Included string
+	Health   string
+	Healthy  bool
+}
+
+// includedLabel is the Repositories column of an integration.
+func includedLabel(in relay.Integration) string {
+	if in.Repositories == nil {
+		return "all"
+	}
+	return strconv.Itoa(len(in.Repositories))
 }
 
 type integrationsData struct {
@@ -104,7 +114,7 @@ func (p *Pages) Integrations(w http.ResponseWriter, r *http.Request) error {
 	rows := make([]integrationRow, len(ins))
 	var wg sync.WaitGroup
 	for i, in := range ins {
-		rows[i] = integrationRow{Integration: in, KindLabel: kindLabel(in.Kind)}
+		rows[i] = integrationRow{Integration: in, KindLabel: kindLabel(in.Kind), Included: includedLabel(in)}
 		if !in.Enabled {
 			rows[i].Health = "Disabled"
 			continue
@@ -114,12 +124,11 @@ func (p *Pages) Integrations(w http.ResponseWriter, r *http.Request) error {
 			defer wg.Done()
 			ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
 			defer cancel()
-			repos, err := p.c.Actions.Repositories(ctx, v.P, row.ID, "")
-			if err != nil {
+			if _, err := p.c.Actions.Repositories(ctx, v.P, row.ID, ""); err != nil {
 				row.Health = relay.ErrorMessage(err)
 				return
 			}
-			row.Repos, row.Health, row.Healthy = len(repos), "Connected", true
+			row.Health, row.Healthy = "Connected", true
 		}(&rows[i])
 	}
 	wg.Wait()
@@ -151,6 +160,133 @@ type integrationForm struct {
 	TestResult     string
 	TestOK         bool
 	PAT            bool
+	Repos          repoPicker
+}
+
+// repoPicker is the Repositories part of the integration forms: all
+// repositories, or only chosen ones picked with a server-side search. It
+// works as a plain form: Search, Add and Remove post the form back and
+// the page comes back with the choice so far, unsaved.
+type repoPicker struct {
+	// Only: "only these repositories" rather than all of them.
+	Only   bool
+	Chosen []chosenRepo
+	// Query is the last search; Searched says a search was made, Results
+	// are its matches (at most maxPickerResults) and More how many matches
+	// were left out.
+	Query    string
+	Searched bool
+	Results  []pickerResult
+	More     int
+	// Problem says why names or results could not be read from the host.
+	Problem string
+	// Available: the integration exists, so its account can be searched
+	// (Add integration cannot search before the credential is saved).
+	Available bool
+}
+
+type chosenRepo struct {
+	ID       string
+	FullName string
+	// Unseen: the integration account cannot see it (any more), or its
+	// name could not be read.
+	Unseen bool
+}
+
+type pickerResult struct {
+	ID, FullName string
+	Chosen       bool
+}
+
+// maxPickerResults bounds the matches shown for one search: enough to pick
+// from, and "keep typing" beyond.
+const maxPickerResults = 50
+
+// pickerFromForm reads the Repositories part of a posted form, applying an
+// Add or Remove button if one was pressed. The second result is false when
+// the form does not carry the part at all (then nothing changes).
+func pickerFromForm(f url.Values) (repoPicker, bool) {
+	mode := f.Get("repos_mode")
+	if mode == "" {
+		return repoPicker{}, false
+	}
+	// Adding a repository means choosing, even before the radio button
+	// was switched.
+	rp := repoPicker{Only: mode == "only" || f.Get("add_repository") != "", Query: strings.TrimSpace(f.Get("repo_q"))}
+	remove := f.Get("remove_repository")
+	seen := map[string]bool{}
+	ids := append(append([]string{}, f["repository"]...), f.Get("add_repository"))
+	for _, id := range ids {
+		id = strings.TrimSpace(id)
+		if id == "" || id == remove || seen[id] {
+			continue
+		}
+		seen[id] = true
+		rp.Chosen = append(rp.Chosen, chosenRepo{ID: id})
+	}
+	return rp, true
+}
+
+// ids is the choice as the integration stores it: nil for all
+// repositories.
+func (rp repoPicker) ids() []string {
+	if !rp.Only {
+		return nil
+	}
+	out := make([]string, 0, len(rp.Chosen))
+	for _, c := range rp.Chosen {
+		out = append(out, c.ID)
+	}
+	return out
+}
+
+// pickerOp says whether a posted form asks only to work the picker
+// (search, add, remove) rather than to save.
+func pickerOp(f url.Values) bool {
+	return f.Get("op") == "search_repositories" || f.Get("add_repository") != "" || f.Get("remove_repository") != ""
+}
+
+// fill names the chosen repositories and runs the search, with one listing
+// of the repositories the integration account can see. A host that does not
+// answer leaves ids unnamed and says so; the choice itself is kept.
+func (p *Pages) fillPicker(ctx context.Context, pr relay.Principal, integrationID string, rp *repoPicker) {
+	rp.Available = true
+	if !rp.Searched && len(rp.Chosen) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, healthTimeout)
+	defer cancel()
+	repos, err := p.c.Actions.AvailableRepositories(ctx, pr, integrationID, "")
+	if err != nil {
+		rp.Problem = "The repositories could not be read with the integration account: " + relay.ErrorMessage(err)
+		for i := range rp.Chosen {
+			rp.Chosen[i].Unseen = true
+		}
+		return
+	}
+	names := make(map[string]string, len(repos))
+	for _, r := range repos {
+		names[r.ID] = r.FullName
+	}
+	chosen := make(map[string]bool, len(rp.Chosen))
+	for i, c := range rp.Chosen {
+		chosen[c.ID] = true
+		rp.Chosen[i].FullName, rp.Chosen[i].Unseen = names[c.ID], names[c.ID] == ""
+	}
+	if !rp.Searched {
+		return
+	}
+	q := strings.ToLower(rp.Query)
+	for _, r := range repos {
+		if !strings.Contains(strings.ToLower(r.FullName), q) {
+			continue
+		}
+		if len(rp.Results) == maxPickerResults {
+			rp.More++
+			continue
+		}
+		rp.Results = append(rp.Results, pickerResult{ID: r.ID, FullName: r.FullName, Chosen: chosen[r.ID]})
+	}
 }
 
 // NewIntegration shows Add integration.
@@ -198,10 +334,16 @@ func (p *Pages) CreateIntegration(w http.ResponseWriter, r *http.Request) error 
 	if f.Get("projects_mode") == "restrict" {
 		in.Projects = projectList(f.Get("projects"))
 	}
+	// "Only these repositories" cannot be searched before the credential
+	// is validated and saved: the integration starts including none of
+	// them, and the settings page opens at the picker.
+	repos, _ := pickerFromForm(f)
+	in.Repositories = repos.ids()
 	created, warnings, err := p.c.Actions.CreateIntegration(r.Context(), v.P, in)
 	if err != nil {
 		form := integrationForm{Kinds: p.kinds(), Kind: string(kind), Name: in.Name, BaseURL: in.BaseURL, Options: in.Options,
-			Projects: f.Get("projects"), Restrict: f.Get("projects_mode") == "restrict", RequireUserPAT: in.RequireUserPAT, Enabled: true}
+			Projects: f.Get("projects"), Restrict: f.Get("projects_mode") == "restrict", RequireUserPAT: in.RequireUserPAT, Enabled: true,
+			Repos: repos}
 		perr := toPageError(err)
 		p.render(w, r, p.c.Status(perr.Code), "integration_new", "Add integration", form, perr, "")
 		return nil
@@ -210,14 +352,23 @@ func (p *Pages) CreateIntegration(w http.ResponseWriter, r *http.Request) error 
 	if len(warnings) > 0 {
 		q.Set("warn", "1")
 	}
-	redirect(w, r, "/admin/integrations/"+created.ID+"?"+q.Encode())
+	anchor := ""
+	if repos.Only {
+		q.Set("choose", "repositories")
+		anchor = "#repositories"
+	}
+	redirect(w, r, "/admin/integrations/"+created.ID+"?"+q.Encode()+anchor)
 	return nil
 }
 
 func (p *Pages) editForm(in relay.Integration) integrationForm {
 	f := integrationForm{Kind: string(in.Kind), Name: in.Name, BaseURL: in.BaseURL, Options: in.Options,
 		Restrict: in.Projects != nil, Projects: strings.Join(in.Projects, ", "), RequireUserPAT: in.RequireUserPAT,
-		Enabled: in.Enabled, Existing: &in, KindLabel: kindLabel(in.Kind)}
+		Enabled: in.Enabled, Existing: &in, KindLabel: kindLabel(in.Kind),
+		Repos: repoPicker{Only: in.Repositories != nil}}
+	for _, id := range in.Repositories {
+		f.Repos.Chosen = append(f.Repos.Chosen, chosenRepo{ID: id})
+	}
 	caps := p.c.Hosts.Capabilities(in.HostConfig())
 	f.PAT = caps.PAT
 	if in.RequireUserPAT && !caps.PAT {
@@ -237,10 +388,15 @@ func (p *Pages) EditIntegration(w http.ResponseWriter, r *http.Request) error {
 	switch r.URL.Query().Get("done") {
 	case "created":
 		notice = "The integration was created and its credential validated."
+		if r.URL.Query().Get("choose") == "repositories" {
+			notice += " It includes no repository yet: search for the ones it should include under Repositories, add them, and click Update."
+		}
 	case "updated":
 		notice = "The integration settings were updated."
 	}
-	p.render(w, r, http.StatusOK, "integration_edit", in.Name, p.editForm(in), nil, notice)
+	form := p.editForm(in)
+	p.fillPicker(r.Context(), v.P, in.ID, &form.Repos)
+	p.render(w, r, http.StatusOK, "integration_edit", in.Name, form, nil, notice)
 	return nil
 }
 
@@ -256,6 +412,12 @@ func (p *Pages) UpdateIntegration(w http.ResponseWriter, r *http.Request) error 
 	if f.Get("projects_mode") == "restrict" {
 		patch.Projects = projectList(f.Get("projects"))
 	}
+	repos, hasRepos := pickerFromForm(f)
+	if hasRepos && pickerOp(f) {
+		// Search, Add or Remove: show the choice so far, save nothing.
+		return p.showPicker(w, r, id, repos)
+	}
+	patch.SetRepositories, patch.Repositories = hasRepos, repos.ids()
 	if tok := strings.TrimSpace(f.Get("token")); tok != "" || f.Get("access_key_id") != "" || f.Get("password") != "" {
 		patch.Credential = &relay.Credential{Token: tok, Username: strings.TrimSpace(f.Get("username")), Password: f.Get("password"),
 			AccessKeyID: strings.TrimSpace(f.Get("access_key_id")), SecretAccessKey: strings.TrimSpace(f.Get("secret_access_key"))}
@@ -269,6 +431,10 @@ func (p *Pages) UpdateIntegration(w http.ResponseWriter, r *http.Request) error 
 		form := p.editForm(cur)
 		form.Name, form.Enabled, form.RequireUserPAT = name, enabled, require
 		form.Restrict, form.Projects = f.Get("projects_mode") == "restrict", f.Get("projects")
+		if hasRepos {
+			form.Repos = repos
+		}
+		p.fillPicker(r.Context(), v.P, id, &form.Repos)
 		perr := toPageError(err)
 		p.render(w, r, p.c.Status(perr.Code), "integration_edit", cur.Name, form, perr, "")
 		return nil
@@ -278,10 +444,32 @@ func (p *Pages) UpdateIntegration(w http.ResponseWriter, r *http.Request) error 
 		// the page rather than redirecting it away.
 		form := p.editForm(in)
 		form.Warnings = warnings
+		p.fillPicker(r.Context(), v.P, in.ID, &form.Repos)
 		p.render(w, r, http.StatusOK, "integration_edit", in.Name, form, nil, "The integration settings were updated.")
 		return nil
 	}
 	redirect(w, r, "/admin/integrations/"+id+"?done=updated")
+	return nil
+}
+
+// showPicker renders Edit integration settings with the form as posted and
+// the repository picker worked: nothing is saved until Update.
+func (p *Pages) showPicker(w http.ResponseWriter, r *http.Request, id string, repos repoPicker) error {
+	v := viewerFrom(r.Context())
+	cur, err := p.c.Actions.Integration(r.Context(), v.P, id)
+	if err != nil {
+		return err
+	}
+	f := r.PostForm
+	form := p.editForm(cur)
+	form.Name, form.Enabled, form.RequireUserPAT = f.Get("name"), f.Get("enabled") == "on", f.Get("require_user_pat") == "on"
+	form.Restrict, form.Projects = f.Get("projects_mode") == "restrict", f.Get("projects")
+	// A search shows results; after Add or Remove the last search stays.
+	repos.Searched = f.Get("op") == "search_repositories" || repos.Query != ""
+	form.Repos = repos
+	p.fillPicker(r.Context(), v.P, id, &form.Repos)
+	notice := "Not saved yet: click Update to save the repositories."
+	p.render(w, r, http.StatusOK, "integration_edit", cur.Name, form, nil, notice)
 	return nil
 }
 
@@ -293,6 +481,7 @@ func (p *Pages) TestIntegration(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	form := p.editForm(in)
+	p.fillPicker(r.Context(), v.P, in.ID, &form.Repos)
 	repos, err := p.c.Actions.Repositories(r.Context(), v.P, in.ID, "")
 	if err != nil {
 		form.TestResult = "Connection failed: " + relay.ErrorMessage(err)
@@ -302,7 +491,11 @@ func (p *Pages) TestIntegration(w http.ResponseWriter, r *http.Request) error {
 		if in.Account.Login != "" {
 			form.TestResult += " as " + in.Account.Login
 		}
-		form.TestResult += "; the integration account sees " + plural(len(repos), "repository", "repositories") + "."
+		if in.Repositories == nil {
+			form.TestResult += "; the integration account sees " + plural(len(repos), "repository", "repositories") + "."
+		} else {
+			form.TestResult += "; it sees " + plural(len(repos), "repository", "repositories") + " of the " + strconv.Itoa(len(in.Repositories)) + " chosen."
+		}
 	}
 	p.render(w, r, http.StatusOK, "integration_edit", in.Name, form, nil, "")
 	return nil

@@ -236,6 +236,28 @@
     box.addEventListener("change", function () { if (warning) { warning.hidden = !box.checked; } });
   });
 
+  // Edit integration, Repositories: the picker shows only with "Only these
+  // repositories", and Enter in its search field searches rather than
+  // saving the form (the server does the search; see integrations.go).
+  $all("[data-repo-picker]").forEach(function (box) {
+    var only = $("[data-for-repos-mode=only]", box);
+    function update() {
+      var picked = $("input[name=repos_mode]:checked", box);
+      if (only) { only.hidden = !picked || picked.value !== "only"; }
+    }
+    $all("input[name=repos_mode]", box).forEach(function (radio) { radio.addEventListener("change", update); });
+    update();
+    var search = $("[data-repo-picker-search]", box), button = $("[data-repo-picker-button]", box);
+    if (search && button) {
+      search.addEventListener("keydown", function (ev) {
+        if (ev.key === "Enter") { ev.preventDefault(); button.click(); }
+      });
+      // Where a keypress still arrives after the handled keydown, it must
+      // not press the form's default button (Update) as well.
+      search.addEventListener("keypress", function (ev) { if (ev.key === "Enter") { ev.preventDefault(); } });
+    }
+  });
+
   // General settings: live preview of the branch name for a sample issue.
   $all("[data-settings-form]").forEach(function (form) {
     var out = document.getElementById("name-preview"), err = document.getElementById("name-preview-error"), timer = null;

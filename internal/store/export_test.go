@@ -1,0 +1,46 @@
+package store
+
+import (
+	"context"
+	"fmt"
+)
+
+// MigrateBefore applies, in order, only the migrations older than version,
+// leaving the database as a release before version left it. Tests use it to
+// prove that a migration upgrades existing data.
+func MigrateBefore(ctx context.Context, db *DB, version string) error {
+	ms, err := loadMigrations()
+	if err != nil {
+		return err
+	}
+	return db.inTx(ctx, func(c conn) error {
+		_, err := c.exec(ctx, `CREATE TABLE schema_migrations (
+			version    TEXT   NOT NULL PRIMARY KEY,
+			applied_at BIGINT NOT NULL
+		)`)
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			if m.version >= version {
+				break
+			}
+			if _, err := c.exec(ctx, migrationSQL(db.dialect, m.text)); err != nil {
+				return fmt.Errorf("migration %s: %w", m.version, err)
+			}
+			if _, err := c.exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, m.version, micros(db.now())); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// ExecRaw runs one statement in its own transaction, for tests that write
+// rows the way an older release did.
+func ExecRaw(ctx context.Context, db *DB, query string, args ...any) error {
+	return db.inTx(ctx, func(c conn) error {
+		_, err := c.exec(ctx, query, args...)
+		return err
+	})
+}
