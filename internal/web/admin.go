@@ -283,7 +283,9 @@ func (p *Pages) Home(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	var d homeData
-	if v != nil {
+	// Projects are listed from the built-in directory; Jira users reach
+	// their issues from Jira.
+	if v != nil && v.P.TenantID == p.c.TenantID {
 		projects, err := p.c.Directory.DevToolsProjects(r.Context(), v.P)
 		if err != nil {
 			return err

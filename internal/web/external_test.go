@@ -250,6 +250,9 @@ func TestExternalSessions(t *testing.T) {
 		if p := b.get("/settings/password"); p.Status != http.StatusNotFound {
 			t.Errorf("password page: got %d, want 404", p.Status)
 		}
+		if p := b.get("/settings/tokens"); strings.Contains(p.Body, `href="/settings/password"`) {
+			t.Error("the page header links an external user to a password page")
+		}
 	})
 
 	t.Run("a session the external directory no longer knows asks to sign in again", func(t *testing.T) {
