@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/gitrelay/gitrelay/internal/app"
@@ -103,6 +104,10 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 			fmt.Fprintln(stdout, "Create an API token for scripts with: gitrelay users api-token admin")
 		}
 	}
+	// Start-up work (migrations, the first administrator's argon2id hash
+	// with its 19 MiB work area) leaves garbage an idle server should not
+	// keep resident: collect it and give the memory back now.
+	debug.FreeOSMemory()
 	srv := &http.Server{
 		Handler:           a.Server.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
