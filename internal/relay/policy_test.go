@@ -92,9 +92,9 @@ func TestNewIDIsOrderedAndUnique(t *testing.T) {
 		if len(id) != 26 || seen[id] {
 			t.Fatalf("bad or duplicate id %q", id)
 		}
-		if id[:10] < prev {
-			t.Fatalf("time prefix went backwards: %q after %q", id, prev)
+		if id <= prev {
+			t.Fatalf("ids are not strictly increasing: %q after %q", id, prev)
 		}
-		seen[id], prev = true, id[:10]
+		seen[id], prev = true, id
 	}
 }

@@ -308,12 +308,12 @@ func (db *DB) DueDevinfo(ctx context.Context, now time.Time, limit int) ([]Devin
 	if err != nil {
 		return nil, fmt.Errorf("store: due devinfo: %w", err)
 	}
-	return db.devinfoOps(ctx, `WHERE tenant_id = ? AND next_attempt_at <= ? ORDER BY id LIMIT ?`, tenant, micros(now), limit)
+	return db.devinfoOps(ctx, `WHERE tenant_id = ? AND next_attempt_at <= ? ORDER BY sequence, id LIMIT ?`, tenant, micros(now), limit)
 }
 
 // QueuedDevinfo lists the tenant's queued ops, oldest first.
 func (db *DB) QueuedDevinfo(ctx context.Context, tenantID string, limit int) ([]DevinfoOp, error) {
-	return db.devinfoOps(ctx, `WHERE tenant_id = ? ORDER BY id LIMIT ?`, tenantID, limit)
+	return db.devinfoOps(ctx, `WHERE tenant_id = ? ORDER BY sequence, id LIMIT ?`, tenantID, limit)
 }
 
 func (db *DB) devinfoOps(ctx context.Context, where string, args ...any) ([]DevinfoOp, error) {

@@ -15,8 +15,8 @@ const branchColumns = `tenant_id, id, issue_key, integration_id, repository_id, 
 // replaced, since the branch was created again. It records e.
 func (db *DB) RecordBranch(ctx context.Context, b relay.BranchRecord, e relay.AuditEvent) error {
 	created := db.orNow(b.CreatedAt)
-	return db.inTx(ctx, func(c conn) error {
-		_, err := c.exec(ctx, `INSERT INTO branch_records (`+branchColumns+`)
+	return db.changeWithAudit(ctx, b.TenantID, e, "record branch", "a branch record with this id already exists",
+		`INSERT INTO branch_records (`+branchColumns+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (tenant_id, integration_id, repository_id, name) DO UPDATE SET
 				issue_key = excluded.issue_key,
@@ -26,28 +26,18 @@ func (db *DB) RecordBranch(ctx context.Context, b relay.BranchRecord, e relay.Au
 				login = excluded.login,
 				created_by = excluded.created_by,
 				created_at = excluded.created_at`,
-			b.TenantID, b.ID, b.IssueKey, b.IntegrationID, b.RepositoryID, b.Repository, b.Name, b.URL,
-			string(b.ActedAs.Via), b.ActedAs.Login, b.CreatedBy, micros(created))
-		if err != nil {
-			return dbError(err, "record branch", "", "a branch record with this id already exists")
-		}
-		return db.insertAudit(ctx, c, b.TenantID, e)
-	})
+		b.TenantID, b.ID, b.IssueKey, b.IntegrationID, b.RepositoryID, b.Repository, b.Name, b.URL,
+		string(b.ActedAs.Via), b.ActedAs.Login, b.CreatedBy, micros(created))
 }
 
 // ForgetBranch removes the live record of a deleted branch, if there is
 // one, and records e either way: the deletion happened on the host whether
 // or not gitrelay had created the branch.
 func (db *DB) ForgetBranch(ctx context.Context, tenantID, integrationID, repositoryID, name string, e relay.AuditEvent) error {
-	return db.inTx(ctx, func(c conn) error {
-		_, err := c.exec(ctx, `DELETE FROM branch_records
+	return db.changeWithAudit(ctx, tenantID, e, "forget branch", "",
+		`DELETE FROM branch_records
 			WHERE tenant_id = ? AND integration_id = ? AND repository_id = ? AND name = ?`,
-			tenantID, integrationID, repositoryID, name)
-		if err != nil {
-			return dbError(err, "forget branch", "", "")
-		}
-		return db.insertAudit(ctx, c, tenantID, e)
-	})
+		tenantID, integrationID, repositoryID, name)
 }
 
 // IssueBranches lists the issue's branch records, oldest first. The slice
@@ -88,8 +78,8 @@ const pullRequestColumns = `tenant_id, id, issue_key, integration_id, repository
 // record of the same (integration, repository id, number), and records e.
 func (db *DB) RecordPullRequest(ctx context.Context, pr relay.PullRequestRecord, e relay.AuditEvent) error {
 	created := db.orNow(pr.CreatedAt)
-	return db.inTx(ctx, func(c conn) error {
-		_, err := c.exec(ctx, `INSERT INTO pull_request_records (`+pullRequestColumns+`)
+	return db.changeWithAudit(ctx, pr.TenantID, e, "record pull request", "a pull request record with this id already exists",
+		`INSERT INTO pull_request_records (`+pullRequestColumns+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (tenant_id, integration_id, repository_id, number) DO UPDATE SET
 				issue_key = excluded.issue_key,
@@ -103,14 +93,9 @@ func (db *DB) RecordPullRequest(ctx context.Context, pr relay.PullRequestRecord,
 				login = excluded.login,
 				created_by = excluded.created_by,
 				created_at = excluded.created_at`,
-			pr.TenantID, pr.ID, pr.IssueKey, pr.IntegrationID, pr.RepositoryID, pr.Repository, int64(pr.Number),
-			pr.Title, pr.URL, pr.Source, pr.Target, pr.Draft, string(pr.ActedAs.Via), pr.ActedAs.Login,
-			pr.CreatedBy, micros(created))
-		if err != nil {
-			return dbError(err, "record pull request", "", "a pull request record with this id already exists")
-		}
-		return db.insertAudit(ctx, c, pr.TenantID, e)
-	})
+		pr.TenantID, pr.ID, pr.IssueKey, pr.IntegrationID, pr.RepositoryID, pr.Repository, int64(pr.Number),
+		pr.Title, pr.URL, pr.Source, pr.Target, pr.Draft, string(pr.ActedAs.Via), pr.ActedAs.Login,
+		pr.CreatedBy, micros(created))
 }
 
 // IssuePullRequests lists the issue's pull request records, oldest first.

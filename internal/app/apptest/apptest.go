@@ -42,24 +42,29 @@ const (
 // administrator "admin", users "bob" (View Development Tools on ABC) and
 // "carol" (no grant), and project ABC.
 type Env struct {
-	T        testing.TB
-	DB       *store.DB
-	Sim      *hostsim.Sim
-	HostURL  string // the simulated host's base URL (GHES layout)
-	App      *app.App
-	URL      string // gitrelay's base URL
-	Keys     *vault.StaticKeys
-	RepoID   string
-	Admin    string // API tokens
-	Bob      string
-	Carol    string
-	Client   *http.Client
-	Logs     *SafeBuffer
-	Fixture  Fixture
-	bodiesMu sync.Mutex
-	bodies   bytes.Buffer
-	hostTime atomic.Int64
+	T          testing.TB
+	DB         *store.DB
+	Sim        *hostsim.Sim
+	HostURL    string // the simulated host's base URL (GHES layout)
+	App        *app.App
+	URL        string // gitrelay's base URL
+	Keys       *vault.StaticKeys
+	RepoID     string
+	Admin      string // API tokens
+	Bob        string
+	Carol      string
+	Client     *http.Client
+	Logs       *SafeBuffer
+	Fixture    Fixture
+	bodiesMu   sync.Mutex
+	bodies     bytes.Buffer
+	hostTime   atomic.Int64
+	serverTime atomic.Int64
 }
+
+// ServerTime is the time gitrelay's handler spent on requests so far (host
+// calls included; see HostTime), without the test client's own work.
+func (e *Env) ServerTime() time.Duration { return time.Duration(e.serverTime.Load()) }
 
 // HostTime is the time spent inside the simulated host so far (InProcess
 // only), so benchmarks can tell gitrelay's own time from the host's.
@@ -155,7 +160,12 @@ func New(t testing.TB, db *store.DB, opts ...Options) *Env {
 			t.Fatal(err)
 		}
 	}
-	srv := httptest.NewServer(e.App.Server.Handler())
+	h := e.App.Server.Handler()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		h.ServeHTTP(w, r)
+		e.serverTime.Add(int64(time.Since(start)))
+	}))
 	t.Cleanup(srv.Close)
 	e.URL, e.Client = srv.URL, srv.Client()
 	return e
