@@ -139,8 +139,8 @@ func seedDemo(ctx context.Context, db *store.DB, a *app.App, d *demoHosts, gitre
 	}
 	admin := directory.Principal(alice)
 	for _, in := range []action.IntegrationInput{
-		{Kind: "github-enterprise", Name: "GitHub Enterprise", BaseURL: d.gheURL, Credential: relay.Credential{Token: demoGHEBot}},
-		{Kind: "gitlab-self-managed", Name: "GitLab", BaseURL: d.gitlabURL, Credential: relay.Credential{Token: demoGitLabBot}},
+		{Kind: "github-enterprise", Name: "GitHub Enterprise", BaseURL: d.gheURL, Credential: relay.TokenCredential(demoGHEBot)},
+		{Kind: "gitlab-self-managed", Name: "GitLab", BaseURL: d.gitlabURL, Credential: relay.TokenCredential(demoGitLabBot)},
 	} {
 		if _, _, err := a.Actions.CreateIntegration(ctx, admin, in); err != nil {
 			return fmt.Errorf("demo: creating the %s integration: %w", in.Name, err)

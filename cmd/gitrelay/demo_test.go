@@ -66,7 +66,7 @@ func TestDemo(t *testing.T) {
 		if !strings.Contains(printed, pat) {
 			t.Errorf("the PAT for %s is not printed", in.Name)
 		}
-		v, err := a.Actions.SaveToken(ctx, bob, in.ID, relay.Credential{Token: pat})
+		v, err := a.Actions.SaveToken(ctx, bob, in.ID, relay.TokenCredential(pat))
 		if err != nil || v.Account.Login != demoBobLogin {
 			t.Errorf("saving bob's printed PAT for %s: %+v, %v", in.Name, v.Account, err)
 		}
@@ -75,7 +75,7 @@ func TestDemo(t *testing.T) {
 			t.Errorf("%s lists no widgets repository: %v", in.Name, err)
 		}
 		if in.Kind == "github-enterprise" {
-			_, err := a.Actions.SaveToken(ctx, bob, in.ID, relay.Credential{Token: demoGHEBobWeak})
+			_, err := a.Actions.SaveToken(ctx, bob, in.ID, relay.TokenCredential(demoGHEBobWeak))
 			if relay.ErrorCode(err) != relay.ETokenInsufficientScope {
 				t.Errorf("the read-only demo PAT gave %v, want a refusal naming the missing scope", err)
 			}

@@ -22,7 +22,7 @@ func seed(t *testing.T, db *store.DB, keys relay.Sealer, n int) func(relay.Seale
 	ctx := context.Background()
 	now := time.Now()
 	in := relay.Integration{ID: "int1", TenantID: relay.LocalTenant, Kind: "github", Name: "GH", Enabled: true, CreatedAt: now, UpdatedAt: now}
-	sealed, err := relay.SealCredential(keys, relay.Credential{Token: "integration-secret"}, relay.IntegrationSecretOwner(relay.LocalTenant, in.ID))
+	sealed, err := relay.SealCredential(keys, relay.TokenCredential("integration-secret"), relay.IntegrationSecretOwner(relay.LocalTenant, in.ID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +31,7 @@ func seed(t *testing.T, db *store.DB, keys relay.Sealer, n int) func(relay.Seale
 	}
 	for i := 1; i < n; i++ {
 		user := fmt.Sprintf("u%05d", i)
-		s, err := relay.SealCredential(keys, relay.Credential{Token: "pat-" + user}, relay.UserTokenOwner(relay.LocalTenant, user, in.ID))
+		s, err := relay.SealCredential(keys, relay.TokenCredential("pat-"+user), relay.UserTokenOwner(relay.LocalTenant, user, in.ID))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -47,7 +47,7 @@ func seed(t *testing.T, db *store.DB, keys relay.Sealer, n int) func(relay.Seale
 		if err != nil {
 			t.Fatal(err)
 		}
-		if cred, err := relay.OpenCredential(after, c, relay.IntegrationSecretOwner(relay.LocalTenant, in.ID)); err != nil || cred.Token != "integration-secret" {
+		if cred, err := relay.OpenCredential(after, c, relay.IntegrationSecretOwner(relay.LocalTenant, in.ID)); err != nil || cred.Token() != "integration-secret" {
 			t.Fatalf("integration credential after rotation: %v", err)
 		}
 		for i := 1; i < n; i++ {
@@ -57,7 +57,7 @@ func seed(t *testing.T, db *store.DB, keys relay.Sealer, n int) func(relay.Seale
 				t.Fatal(err)
 			}
 			cred, err := relay.OpenCredential(after, tok.Sealed, relay.UserTokenOwner(relay.LocalTenant, user, in.ID))
-			if err != nil || cred.Token != "pat-"+user {
+			if err != nil || cred.Token() != "pat-"+user {
 				t.Fatalf("token of %s after rotation: %v", user, err)
 			}
 		}

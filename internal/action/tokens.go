@@ -105,7 +105,7 @@ func (s *Service) SaveToken(ctx context.Context, p relay.Principal, integrationI
 		return TokenView{}, s.fail(ctx, ev, nil, relay.Errorf(relay.EPATNotSupported,
 			"%s runs a server version without personal access tokens, so no token can be saved for it.", in.Name))
 	}
-	cred.Token = strings.TrimSpace(cred.Token)
+	cred = cred.Trimmed()
 	if cred.IsZero() {
 		return TokenView{}, s.fail(ctx, ev, nil, invalid(map[string]string{"token": "Paste your personal access token."}))
 	}

@@ -56,7 +56,7 @@ func TestRegistryDispatchesByKind(t *testing.T) {
 	if c := r.Capabilities(relay.HostConfig{Kind: "github"}); c.TokenHelp != "github" {
 		t.Errorf("Capabilities = %+v, want github's", c)
 	}
-	if _, err := r.Client(relay.HostConfig{Kind: "gitlab"}, relay.Credential{Token: "t"}); err != nil || gl.hc != hc {
+	if _, err := r.Client(relay.HostConfig{Kind: "gitlab"}, relay.TokenCredential("t")); err != nil || gl.hc != hc {
 		t.Errorf("Client did not reach the gitlab adapter with the shared client (err %v)", err)
 	}
 	if u := r.NewTokenURL(relay.HostConfig{Kind: "github"}, "n"); u != "https://github/new?name=n" {

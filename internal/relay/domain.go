@@ -7,6 +7,7 @@ package relay
 
 import (
 	"log/slog"
+	"strings"
 	"time"
 )
 
@@ -90,17 +91,86 @@ type HostConfig struct {
 
 // Credential is a secret that authenticates to a host: a PAT, a
 // username/password pair (TFS 2013/2015) or an access key pair (CodeCommit).
-// It refuses to print, log or serialise its contents.
+//
+// It refuses to print, log or serialise its contents. The secrets sit
+// behind a pointer, so that even a Credential inside another struct printed
+// with %+v or %#v shows an address, never a secret (fmt does not follow
+// nested pointers, and it cannot call String on unexported fields).
 type Credential struct {
-	Token           string
-	Username        string
-	Password        string
-	AccessKeyID     string
-	SecretAccessKey string
+	s *credentialSecrets
+}
+
+type credentialSecrets struct {
+	token, username, password, accessKeyID, secretAccessKey string
+}
+
+// NewCredential builds a credential from whichever fields the host kind
+// uses; empty fields are unset.
+func NewCredential(token, username, password, accessKeyID, secretAccessKey string) Credential {
+	if token == "" && username == "" && password == "" && accessKeyID == "" && secretAccessKey == "" {
+		return Credential{}
+	}
+	return Credential{s: &credentialSecrets{token: token, username: username, password: password,
+		accessKeyID: accessKeyID, secretAccessKey: secretAccessKey}}
+}
+
+// TokenCredential is a personal access token.
+func TokenCredential(token string) Credential { return NewCredential(token, "", "", "", "") }
+
+// PasswordCredential is a username and password (TFS 2013/2015).
+func PasswordCredential(username, password string) Credential {
+	return NewCredential("", username, password, "", "")
+}
+
+// AccessKeyCredential is an access key pair (AWS).
+func AccessKeyCredential(accessKeyID, secretAccessKey string) Credential {
+	return NewCredential("", "", "", accessKeyID, secretAccessKey)
+}
+
+func (c Credential) field(f func(*credentialSecrets) string) string {
+	if c.s == nil {
+		return ""
+	}
+	return f(c.s)
+}
+
+// Token is the personal access token, if any.
+func (c Credential) Token() string {
+	return c.field(func(s *credentialSecrets) string { return s.token })
+}
+
+// Username is the account name of a password credential.
+func (c Credential) Username() string {
+	return c.field(func(s *credentialSecrets) string { return s.username })
+}
+
+// Password is the password of a password credential.
+func (c Credential) Password() string {
+	return c.field(func(s *credentialSecrets) string { return s.password })
+}
+
+// AccessKeyID is the id of an access key pair.
+func (c Credential) AccessKeyID() string {
+	return c.field(func(s *credentialSecrets) string { return s.accessKeyID })
+}
+
+// SecretAccessKey is the secret of an access key pair.
+func (c Credential) SecretAccessKey() string {
+	return c.field(func(s *credentialSecrets) string { return s.secretAccessKey })
+}
+
+// Trimmed returns the credential with surrounding white space removed from
+// its token, username and keys (pasted tokens often carry a newline). A
+// password is kept as typed: spaces may belong to it.
+func (c Credential) Trimmed() Credential {
+	t := strings.TrimSpace
+	return NewCredential(t(c.Token()), t(c.Username()), c.Password(), t(c.AccessKeyID()), t(c.SecretAccessKey()))
 }
 
 // IsZero reports whether no secret is set.
-func (c Credential) IsZero() bool { return c == Credential{} }
+func (c Credential) IsZero() bool {
+	return c.Token() == "" && c.Username() == "" && c.Password() == "" && c.AccessKeyID() == "" && c.SecretAccessKey() == ""
+}
 
 func (Credential) String() string               { return "[redacted credential]" }
 func (Credential) GoString() string             { return "[redacted credential]" }

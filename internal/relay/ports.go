@@ -102,7 +102,8 @@ type credentialWire struct {
 
 // SealCredential encodes and seals c for owner.
 func SealCredential(s Sealer, c Credential, owner string) ([]byte, error) {
-	b, err := json.Marshal(credentialWire(c))
+	b, err := json.Marshal(credentialWire{Token: c.Token(), Username: c.Username(), Password: c.Password(),
+		AccessKeyID: c.AccessKeyID(), SecretAccessKey: c.SecretAccessKey()})
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +120,7 @@ func OpenCredential(s Sealer, sealed []byte, owner string) (Credential, error) {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return Credential{}, err
 	}
-	return Credential(w), nil
+	return NewCredential(w.Token, w.Username, w.Password, w.AccessKeyID, w.SecretAccessKey), nil
 }
 
 // Directory answers what a user may do, from the built-in directory or from

@@ -60,8 +60,7 @@ type credentialJSON struct {
 }
 
 func (c credentialJSON) credential() relay.Credential {
-	return relay.Credential{Token: c.Token, Username: c.Username, Password: c.Password,
-		AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey}
+	return relay.NewCredential(c.Token, c.Username, c.Password, c.AccessKeyID, c.SecretAccessKey)
 }
 
 type createIntegrationRequest struct {

@@ -329,8 +329,7 @@ func (p *Pages) CreateIntegration(w http.ResponseWriter, r *http.Request) error 
 	kind := relay.Kind(f.Get("kind"))
 	in := action.IntegrationInput{Kind: kind, Name: f.Get("name"), BaseURL: f.Get("base_url"), Options: formOptions(r),
 		RequireUserPAT: f.Get("require_user_pat") == "on",
-		Credential: relay.Credential{Token: strings.TrimSpace(f.Get("token")), Username: strings.TrimSpace(f.Get("username")),
-			Password: f.Get("password"), AccessKeyID: strings.TrimSpace(f.Get("access_key_id")), SecretAccessKey: strings.TrimSpace(f.Get("secret_access_key"))}}
+		Credential:     relay.NewCredential(strings.TrimSpace(f.Get("token")), strings.TrimSpace(f.Get("username")), f.Get("password"), strings.TrimSpace(f.Get("access_key_id")), strings.TrimSpace(f.Get("secret_access_key")))}
 	if f.Get("projects_mode") == "restrict" {
 		in.Projects = projectList(f.Get("projects"))
 	}
@@ -419,8 +418,8 @@ func (p *Pages) UpdateIntegration(w http.ResponseWriter, r *http.Request) error 
 	}
 	patch.SetRepositories, patch.Repositories = hasRepos, repos.ids()
 	if tok := strings.TrimSpace(f.Get("token")); tok != "" || f.Get("access_key_id") != "" || f.Get("password") != "" {
-		patch.Credential = &relay.Credential{Token: tok, Username: strings.TrimSpace(f.Get("username")), Password: f.Get("password"),
-			AccessKeyID: strings.TrimSpace(f.Get("access_key_id")), SecretAccessKey: strings.TrimSpace(f.Get("secret_access_key"))}
+		cred := relay.NewCredential(tok, strings.TrimSpace(f.Get("username")), f.Get("password"), strings.TrimSpace(f.Get("access_key_id")), strings.TrimSpace(f.Get("secret_access_key")))
+		patch.Credential = &cred
 	}
 	in, warnings, err := p.c.Actions.UpdateIntegration(r.Context(), v.P, id, patch)
 	if err != nil {

@@ -139,8 +139,7 @@ func (p *Pages) SaveToken(w http.ResponseWriter, r *http.Request) error {
 	v := viewerFrom(r.Context())
 	id := r.PathValue("id")
 	back, _ := returnTo(r.PostFormValue("return_to"))
-	cred := relay.Credential{Token: strings.TrimSpace(r.PostFormValue("token")),
-		AccessKeyID: strings.TrimSpace(r.PostFormValue("access_key_id")), SecretAccessKey: strings.TrimSpace(r.PostFormValue("secret_access_key"))}
+	cred := relay.NewCredential(strings.TrimSpace(r.PostFormValue("token")), "", "", strings.TrimSpace(r.PostFormValue("access_key_id")), strings.TrimSpace(r.PostFormValue("secret_access_key")))
 	_, err := p.c.Actions.SaveToken(r.Context(), v.P, id, cred)
 	if err != nil {
 		perr := toPageError(err)

@@ -307,9 +307,9 @@ func (a *adapter) NewClient(cfg relay.HostConfig, cred relay.Credential, hc *htt
 	}
 	var user, secret string
 	if ep.pat {
-		secret = strings.TrimSpace(cred.Token)
+		secret = strings.TrimSpace(cred.Token())
 		switch {
-		case secret == "" && cred.Password != "":
+		case secret == "" && cred.Password() != "":
 			return reject(fmt.Sprintf("%s takes a personal access token, not a user name and password; create a token and paste it.", ep.name))
 		case secret == "":
 			return reject(fmt.Sprintf("No %s token was given; paste a personal access token.", ep.name))
@@ -317,7 +317,7 @@ func (a *adapter) NewClient(cfg relay.HostConfig, cred relay.Credential, hc *htt
 			return reject("The token contains spaces or control characters; copy it again and paste only the token.")
 		}
 	} else {
-		user, secret = strings.TrimSpace(cred.Username), cred.Password
+		user, secret = strings.TrimSpace(cred.Username()), cred.Password()
 		switch {
 		case user == "" || secret == "":
 			return reject(fmt.Sprintf("%s has no personal access tokens: give the user name (DOMAIN\\user) and password of the account gitrelay acts as.", ep.name))

@@ -146,14 +146,14 @@ func TestNewClientChecksTheCredential(t *testing.T) {
 		cred    relay.Credential
 		code    string
 	}{
-		{"an empty token", azure.Services(), ado, relay.Credential{Token: "  "}, relay.ECredentialRejected},
-		{"a token with a newline inside", azure.Services(), ado, relay.Credential{Token: "abc\ndefSECRET"}, relay.ECredentialRejected},
-		{"a password where a token is needed", azure.Services(), ado, relay.Credential{Username: "u", Password: "pwSECRET"}, relay.ECredentialRejected},
-		{"a pasted token with a trailing newline", azure.Services(), ado, relay.Credential{Token: "abcSECRET\n"}, ""},
-		{"TFS 2015 needs a password", azure.Server(), tfs2015, relay.Credential{Token: "abcSECRET"}, relay.ECredentialRejected},
-		{"TFS 2015 user name without colon", azure.Server(), tfs2015, relay.Credential{Username: "a:b", Password: "pwSECRET"}, relay.ECredentialRejected},
-		{"TFS 2015 domain user and password", azure.Server(), tfs2015, relay.Credential{Username: `FABRIKAM\relay bot`, Password: "pw SECRET"}, ""},
-		{"an invalid configuration", azure.Server(), relay.HostConfig{Kind: "tfs"}, relay.Credential{Token: "abcSECRET"}, relay.EInvalid},
+		{"an empty token", azure.Services(), ado, relay.TokenCredential("  "), relay.ECredentialRejected},
+		{"a token with a newline inside", azure.Services(), ado, relay.TokenCredential("abc\ndefSECRET"), relay.ECredentialRejected},
+		{"a password where a token is needed", azure.Services(), ado, relay.PasswordCredential("u", "pwSECRET"), relay.ECredentialRejected},
+		{"a pasted token with a trailing newline", azure.Services(), ado, relay.TokenCredential("abcSECRET\n"), ""},
+		{"TFS 2015 needs a password", azure.Server(), tfs2015, relay.TokenCredential("abcSECRET"), relay.ECredentialRejected},
+		{"TFS 2015 user name without colon", azure.Server(), tfs2015, relay.PasswordCredential("a:b", "pwSECRET"), relay.ECredentialRejected},
+		{"TFS 2015 domain user and password", azure.Server(), tfs2015, relay.PasswordCredential(`FABRIKAM\relay bot`, "pw SECRET"), ""},
+		{"an invalid configuration", azure.Server(), relay.HostConfig{Kind: "tfs"}, relay.TokenCredential("abcSECRET"), relay.EInvalid},
 	} {
 		_, err := tc.adapter.NewClient(tc.cfg, tc.cred, nil)
 		if got := relay.ErrorCode(err); got != tc.code {

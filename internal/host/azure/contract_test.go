@@ -76,7 +76,7 @@ func TestContractPasswordServers(t *testing.T) {
 					return azure.Server(), relay.HostConfig{Kind: azure.KindServer, BaseURL: u, Options: map[string]string{"server_version": version}}
 				},
 				Credential: func(password string) relay.Credential {
-					return relay.Credential{Username: `FABRIKAM\relay`, Password: password}
+					return relay.PasswordCredential(`FABRIKAM\relay`, password)
 				},
 				Full: hostsim.Token{},
 			})

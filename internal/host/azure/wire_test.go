@@ -170,7 +170,7 @@ func (rp *replay) client(a host.Adapter, cfg relay.HostConfig, cred relay.Creden
 
 var (
 	services = relay.HostConfig{Kind: azure.KindServices, BaseURL: "/fabrikam"}
-	patCred  = relay.Credential{Token: wireToken}
+	patCred  = relay.TokenCredential(wireToken)
 	patAuth  = basic("", wireToken)
 )
 
@@ -225,7 +225,7 @@ func TestWireValidate(t *testing.T) {
 		rp := newReplay(t, basic(`FABRIKAM\relay`, wirePassword),
 			exchange{method: "GET", path: "/tfs/DefaultCollection/_apis/connectionData", file: "connection_data_onprem.json"})
 		cfg := relay.HostConfig{Kind: azure.KindServer, Options: map[string]string{"server_version": "2015"}}
-		acc, err := rp.client(azure.Server(), cfg, relay.Credential{Username: `FABRIKAM\relay`, Password: wirePassword}).Validate(t.Context())
+		acc, err := rp.client(azure.Server(), cfg, relay.PasswordCredential(`FABRIKAM\relay`, wirePassword)).Validate(t.Context())
 		if err != nil || acc.Login != `FABRIKAM\relay` || acc.Name != "gitrelay (service account)" {
 			t.Errorf("Validate = %+v, %v; want FABRIKAM\\relay with its custom display name", acc, err)
 		}
@@ -234,7 +234,7 @@ func TestWireValidate(t *testing.T) {
 		rp := newReplay(t, basic("relay", wirePassword), exchange{method: "GET", path: "/tfs/DefaultCollection/_apis/connectionData",
 			status: http.StatusUnauthorized, file: "err_unauthorized.json"})
 		cfg := relay.HostConfig{Kind: azure.KindServer, Options: map[string]string{"server_version": "2015"}}
-		_, err := rp.client(azure.Server(), cfg, relay.Credential{Username: "relay", Password: wirePassword}).Validate(t.Context())
+		_, err := rp.client(azure.Server(), cfg, relay.PasswordCredential("relay", wirePassword)).Validate(t.Context())
 		if e := wantCode(t, err, relay.ECredentialRejected, "Validate"); !strings.Contains(e.Message, "user name or password") {
 			t.Errorf("message %q does not speak of the user name or password", e.Message)
 		}
@@ -342,7 +342,7 @@ func TestWireServerVersions(t *testing.T) {
 		t.Run(tc.version, func(t *testing.T) {
 			cred, auth := patCred, patAuth
 			if tc.version < "2017" {
-				cred, auth = relay.Credential{Username: "relay", Password: wirePassword}, basic("relay", wirePassword)
+				cred, auth = relay.PasswordCredential("relay", wirePassword), basic("relay", wirePassword)
 			}
 			rp := newReplay(t, auth, exchange{method: "GET", path: tc.prefix + "/_apis/git/repositories/" + billingID, query: v(tc.api), file: "repository.json"})
 			cfg := relay.HostConfig{Kind: azure.KindServer, Options: map[string]string{"server_version": tc.version, "suffix": tc.suffix}}

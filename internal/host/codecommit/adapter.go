@@ -147,12 +147,12 @@ func (a adapter) NewClient(cfg relay.HostConfig, cred relay.Credential, hc *http
 	if err != nil {
 		return nil, err
 	}
-	id, secret := strings.TrimSpace(cred.AccessKeyID), strings.TrimSpace(cred.SecretAccessKey)
+	id, secret := strings.TrimSpace(cred.AccessKeyID()), strings.TrimSpace(cred.SecretAccessKey())
 	reject := func(msg string) (relay.HostClient, error) {
 		return nil, &relay.Error{Code: relay.ECredentialRejected, Message: msg}
 	}
 	switch {
-	case id == "" && secret == "" && cred.Token != "":
+	case id == "" && secret == "" && cred.Token() != "":
 		return reject("AWS CodeCommit takes an IAM access key ID and secret access key, not a token.")
 	case id == "" || secret == "":
 		return reject("Give both the access key ID and the secret access key of an IAM user's access key.")

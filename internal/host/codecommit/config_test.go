@@ -97,11 +97,11 @@ func TestNewClientRefusesUnusableKeys(t *testing.T) {
 		says string
 	}{
 		{"nothing", relay.Credential{}, "both"},
-		{"a token instead of keys", relay.Credential{Token: "ghp_CANARYtoken000000000000000000000001"}, "not a token"},
-		{"no secret", relay.Credential{AccessKeyID: "AKIAIOSFODNN7EXAMPLE"}, "both"},
-		{"no key id", relay.Credential{SecretAccessKey: "CANARYsecret"}, "both"},
-		{"a key id with spaces", relay.Credential{AccessKeyID: "AKIA IOSF ODNN 7EXAMPLE", SecretAccessKey: "CANARYsecret"}, "access key ID"},
-		{"a secret with a line break", relay.Credential{AccessKeyID: "AKIAIOSFODNN7EXAMPLE", SecretAccessKey: "CANARY\nsecret"}, "control characters"},
+		{"a token instead of keys", relay.TokenCredential("ghp_CANARYtoken000000000000000000000001"), "not a token"},
+		{"no secret", relay.AccessKeyCredential("AKIAIOSFODNN7EXAMPLE", ""), "both"},
+		{"no key id", relay.AccessKeyCredential("", "CANARYsecret"), "both"},
+		{"a key id with spaces", relay.AccessKeyCredential("AKIA IOSF ODNN 7EXAMPLE", "CANARYsecret"), "access key ID"},
+		{"a secret with a line break", relay.AccessKeyCredential("AKIAIOSFODNN7EXAMPLE", "CANARY\nsecret"), "control characters"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := codecommit.New().NewClient(cfg, tc.cred, nil)
@@ -156,7 +156,7 @@ func TestNewClientIgnoresTheServersAWSEnvironment(t *testing.T) {
 	}
 
 	rec := &recorder{}
-	c, err := codecommit.New().NewClient(cfg, relay.Credential{AccessKeyID: "AKIAIOSFODNN7EXAMPLE", SecretAccessKey: "wJalrXUtnFEMI/CANARY"},
+	c, err := codecommit.New().NewClient(cfg, relay.AccessKeyCredential("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/CANARY"),
 		&http.Client{Transport: rec, Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)

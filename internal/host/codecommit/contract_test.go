@@ -15,7 +15,7 @@ import (
 // for.
 func credential(token string) relay.Credential {
 	id, secret := hostsim.AccessKeyPair(token)
-	return relay.Credential{AccessKeyID: id, SecretAccessKey: secret}
+	return relay.AccessKeyCredential(id, secret)
 }
 
 // simulated points the adapter's CodeCommit and STS endpoints at the

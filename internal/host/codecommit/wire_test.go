@@ -169,7 +169,7 @@ func wireClient(t *testing.T, u string) relay.HostClient {
 	t.Helper()
 	c, err := codecommit.New().NewClient(
 		relay.HostConfig{Kind: codecommit.Kind, Options: map[string]string{"region": wireRegion, "endpoint": u, "sts_endpoint": u}},
-		relay.Credential{AccessKeyID: wireKeyID, SecretAccessKey: wireSecret},
+		relay.AccessKeyCredential(wireKeyID, wireSecret),
 		host.NewHTTPClient(5*time.Second),
 	)
 	if err != nil {

@@ -112,7 +112,7 @@ func (a *adapter) NewClient(cfg relay.HostConfig, cred relay.Credential, hc *htt
 	if err != nil {
 		return nil, err
 	}
-	token := strings.TrimSpace(cred.Token)
+	token := strings.TrimSpace(cred.Token())
 	switch {
 	case token == "":
 		return nil, &relay.Error{Code: relay.ECredentialRejected, Message: "No Gitea token was given; paste an access token."}

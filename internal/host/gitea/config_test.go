@@ -64,12 +64,12 @@ func TestCapabilitiesAndTokenPage(t *testing.T) {
 func TestNewClientRefusesUnusableTokens(t *testing.T) {
 	cfg := relay.HostConfig{Kind: gitea.Kind, BaseURL: "https://code.example.org"}
 	for name, token := range map[string]string{"empty": "  ", "with a space": "abc def", "with a newline": "abc\ndef"} {
-		_, err := gitea.New().NewClient(cfg, relay.Credential{Token: token}, nil)
+		_, err := gitea.New().NewClient(cfg, relay.TokenCredential(token), nil)
 		if e, ok := relay.AsError(err); !ok || e.Code != relay.ECredentialRejected || strings.Contains(e.Message, token) {
 			t.Errorf("%s token: err = %v, want credential_rejected that does not repeat it", name, err)
 		}
 	}
-	if _, err := gitea.New().NewClient(relay.HostConfig{Kind: gitea.Kind}, relay.Credential{Token: "t"}, nil); relay.ErrorCode(err) != relay.EInvalid {
+	if _, err := gitea.New().NewClient(relay.HostConfig{Kind: gitea.Kind}, relay.TokenCredential("t"), nil); relay.ErrorCode(err) != relay.EInvalid {
 		t.Errorf("NewClient without a base URL: err = %v, want invalid_request", err)
 	}
 }

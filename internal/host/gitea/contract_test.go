@@ -55,7 +55,7 @@ func TestInProcess(t *testing.T) {
 	sim.AddToken(hostsim.Token{Value: "canary-inprocess", Login: "alice", Scopes: []string{"write:repository", "read:user"}})
 	c, err := gitea.New().NewClient(
 		relay.HostConfig{Kind: gitea.Kind, BaseURL: "https://gitea.example.com"},
-		relay.Credential{Token: "canary-inprocess"},
+		relay.TokenCredential("canary-inprocess"),
 		&http.Client{Transport: sim.GiteaTransport()},
 	)
 	if err != nil {

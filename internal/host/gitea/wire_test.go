@@ -140,7 +140,7 @@ func (rp *replay) serve(w http.ResponseWriter, r *http.Request) {
 func client(t *testing.T, rp *replay) relay.HostClient {
 	t.Helper()
 	c, err := gitea.New().NewClient(relay.HostConfig{Kind: gitea.Kind, BaseURL: rp.srv.URL},
-		relay.Credential{Token: wireToken}, host.NewHTTPClient(5*time.Second))
+		relay.TokenCredential(wireToken), host.NewHTTPClient(5*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -491,7 +491,7 @@ func TestTheTokenNeverLeavesTheOrigin(t *testing.T) {
 		http.Redirect(w, r, other.URL+r.URL.Path, http.StatusFound)
 	}))
 	defer srv.Close()
-	c, err := gitea.New().NewClient(relay.HostConfig{Kind: gitea.Kind, BaseURL: srv.URL}, relay.Credential{Token: wireToken}, host.NewHTTPClient(5*time.Second))
+	c, err := gitea.New().NewClient(relay.HostConfig{Kind: gitea.Kind, BaseURL: srv.URL}, relay.TokenCredential(wireToken), host.NewHTTPClient(5*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}

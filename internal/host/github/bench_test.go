@@ -18,7 +18,7 @@ func BenchmarkCreateBranch(b *testing.B) {
 	sim.AddRepo(hostsim.Repo{Owner: "acme", Name: "widgets", Writers: []string{"alice"}})
 	sim.AddToken(hostsim.Token{Value: "bench-token", Login: "alice", Scopes: []string{"repo"}})
 	c, err := github.Cloud(github.WithAPIURL("https://api.github.test/")).NewClient(
-		relay.HostConfig{Kind: github.KindCloud}, relay.Credential{Token: "bench-token"}, &http.Client{Transport: sim.Transport()})
+		relay.HostConfig{Kind: github.KindCloud}, relay.TokenCredential("bench-token"), &http.Client{Transport: sim.Transport()})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -90,18 +90,18 @@ func TestCapabilities(t *testing.T) {
 
 func TestNewClientChecksTheToken(t *testing.T) {
 	for _, token := range []string{"", "   ", "ghp_abc\ndef", "ghp abc", "ghp\x00abc"} {
-		_, err := github.Cloud().NewClient(relay.HostConfig{Kind: "github"}, relay.Credential{Token: token}, nil)
+		_, err := github.Cloud().NewClient(relay.HostConfig{Kind: "github"}, relay.TokenCredential(token), nil)
 		if relay.ErrorCode(err) != relay.ECredentialRejected {
 			t.Errorf("NewClient(token %q) = %v, want credential_rejected", token, err)
 		} else if strings.Contains(err.Error(), "abc") {
 			t.Errorf("the error shows the token: %v", err)
 		}
 	}
-	_, err := github.Enterprise().NewClient(relay.HostConfig{Kind: "github-enterprise", BaseURL: "nope"}, relay.Credential{Token: "t"}, nil)
+	_, err := github.Enterprise().NewClient(relay.HostConfig{Kind: "github-enterprise", BaseURL: "nope"}, relay.TokenCredential("t"), nil)
 	if relay.ErrorCode(err) != relay.EInvalid {
 		t.Errorf("NewClient with a bad base URL = %v, want invalid_request", err)
 	}
-	_, err = github.Cloud(github.WithAPIURL("::not a url")).NewClient(relay.HostConfig{Kind: "github"}, relay.Credential{Token: "t"}, nil)
+	_, err = github.Cloud(github.WithAPIURL("::not a url")).NewClient(relay.HostConfig{Kind: "github"}, relay.TokenCredential("t"), nil)
 	if err == nil {
 		t.Error("NewClient with a bad WithAPIURL succeeded")
 	}
@@ -115,7 +115,7 @@ func TestNewClientTrimsPastedToken(t *testing.T) {
 		_, _ = w.Write([]byte(`{"login":"octocat"}`))
 	}))
 	defer srv.Close()
-	c, err := github.Cloud(github.WithAPIURL(srv.URL)).NewClient(relay.HostConfig{Kind: "github"}, relay.Credential{Token: " ghp_abc\n"}, nil)
+	c, err := github.Cloud(github.WithAPIURL(srv.URL)).NewClient(relay.HostConfig{Kind: "github"}, relay.TokenCredential(" ghp_abc\n"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -73,7 +73,7 @@ func TestContractEnterpriseInProcess(t *testing.T) {
 	sim.AddToken(hostsim.Token{Value: "canary-inprocess", Login: "alice", Scopes: []string{"repo"}})
 	c, err := github.Enterprise().NewClient(
 		relay.HostConfig{Kind: github.KindEnterprise, BaseURL: "https://ghe.example.com"},
-		relay.Credential{Token: "canary-inprocess"},
+		relay.TokenCredential("canary-inprocess"),
 		&http.Client{Transport: sim.Transport()},
 	)
 	if err != nil {

@@ -146,7 +146,7 @@ func (rp *replay) serve(w http.ResponseWriter, r *http.Request) {
 func cloudClient(t *testing.T, rp *replay) relay.HostClient {
 	t.Helper()
 	c, err := github.Cloud(github.WithAPIURL(rp.srv.URL)).NewClient(
-		relay.HostConfig{Kind: github.KindCloud}, relay.Credential{Token: wireToken}, host.NewHTTPClient(5*time.Second))
+		relay.HostConfig{Kind: github.KindCloud}, relay.TokenCredential(wireToken), host.NewHTTPClient(5*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func cloudClient(t *testing.T, rp *replay) relay.HostClient {
 func enterpriseClient(t *testing.T, rp *replay) relay.HostClient {
 	t.Helper()
 	c, err := github.Enterprise().NewClient(
-		relay.HostConfig{Kind: github.KindEnterprise, BaseURL: rp.srv.URL}, relay.Credential{Token: wireToken}, host.NewHTTPClient(5*time.Second))
+		relay.HostConfig{Kind: github.KindEnterprise, BaseURL: rp.srv.URL}, relay.TokenCredential(wireToken), host.NewHTTPClient(5*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -547,7 +547,7 @@ func TestTokenNeverShowsInErrorsOrLogs(t *testing.T) {
 				_, _ = w.Write(msg)
 			}))
 			defer srv.Close()
-			c, err := github.Cloud(github.WithAPIURL(srv.URL)).NewClient(relay.HostConfig{Kind: github.KindCloud}, relay.Credential{Token: wireToken}, host.NewHTTPClient(5*time.Second))
+			c, err := github.Cloud(github.WithAPIURL(srv.URL)).NewClient(relay.HostConfig{Kind: github.KindCloud}, relay.TokenCredential(wireToken), host.NewHTTPClient(5*time.Second))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -595,7 +595,7 @@ func TestTokenIsNotSentToAnotherHost(t *testing.T) {
 
 	adapter := github.Cloud(github.WithAPIURL(api.URL))
 	cfg := relay.HostConfig{Kind: github.KindCloud}
-	cred := relay.Credential{Token: wireToken}
+	cred := relay.TokenCredential(wireToken)
 
 	// The shared client refuses to follow.
 	c, err := adapter.NewClient(cfg, cred, host.NewHTTPClient(5*time.Second))

@@ -100,18 +100,18 @@ func TestCapabilities(t *testing.T) {
 
 func TestNewClientChecksTheToken(t *testing.T) {
 	for _, token := range []string{"", "   ", "glpat-abc\ndef", "glpat abc", "glpat\x00abc"} {
-		_, err := gitlab.Cloud().NewClient(relay.HostConfig{Kind: "gitlab"}, relay.Credential{Token: token}, nil)
+		_, err := gitlab.Cloud().NewClient(relay.HostConfig{Kind: "gitlab"}, relay.TokenCredential(token), nil)
 		if relay.ErrorCode(err) != relay.ECredentialRejected {
 			t.Errorf("NewClient(token %q) = %v, want credential_rejected", token, err)
 		} else if strings.Contains(err.Error(), "abc") {
 			t.Errorf("the error shows the token: %v", err)
 		}
 	}
-	_, err := gitlab.SelfManaged().NewClient(relay.HostConfig{Kind: "gitlab-self-managed", BaseURL: "nope"}, relay.Credential{Token: "t"}, nil)
+	_, err := gitlab.SelfManaged().NewClient(relay.HostConfig{Kind: "gitlab-self-managed", BaseURL: "nope"}, relay.TokenCredential("t"), nil)
 	if relay.ErrorCode(err) != relay.EInvalid {
 		t.Errorf("NewClient with a bad base URL = %v, want invalid_request", err)
 	}
-	_, err = gitlab.Cloud(gitlab.WithURL("::not a url")).NewClient(relay.HostConfig{Kind: "gitlab"}, relay.Credential{Token: "t"}, nil)
+	_, err = gitlab.Cloud(gitlab.WithURL("::not a url")).NewClient(relay.HostConfig{Kind: "gitlab"}, relay.TokenCredential("t"), nil)
 	if err == nil {
 		t.Error("NewClient with a bad WithURL succeeded")
 	}
@@ -132,7 +132,7 @@ func TestNewClientSendsTheTrimmedToken(t *testing.T) {
 	defer srv.Close()
 	shared := host.NewHTTPClient(0)
 	before := *shared
-	c, err := gitlab.Cloud(gitlab.WithURL(srv.URL)).NewClient(relay.HostConfig{Kind: "gitlab"}, relay.Credential{Token: " glpat-abc\n"}, shared)
+	c, err := gitlab.Cloud(gitlab.WithURL(srv.URL)).NewClient(relay.HostConfig{Kind: "gitlab"}, relay.TokenCredential(" glpat-abc\n"), shared)
 	if err != nil {
 		t.Fatal(err)
 	}

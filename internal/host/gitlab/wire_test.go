@@ -151,7 +151,7 @@ func (rp *replay) serve(w http.ResponseWriter, r *http.Request) {
 func cloudClient(t *testing.T, rp *replay) relay.HostClient {
 	t.Helper()
 	c, err := gitlab.Cloud(gitlab.WithURL(rp.srv.URL)).NewClient(
-		relay.HostConfig{Kind: gitlab.KindCloud}, relay.Credential{Token: wireToken}, host.NewHTTPClient(5*time.Second))
+		relay.HostConfig{Kind: gitlab.KindCloud}, relay.TokenCredential(wireToken), host.NewHTTPClient(5*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +163,7 @@ func cloudClient(t *testing.T, rp *replay) relay.HostClient {
 func selfManagedClient(t *testing.T, rp *replay) relay.HostClient {
 	t.Helper()
 	c, err := gitlab.SelfManaged().NewClient(
-		relay.HostConfig{Kind: gitlab.KindSelfManaged, BaseURL: rp.srv.URL + "/gitlab"}, relay.Credential{Token: wireToken}, host.NewHTTPClient(5*time.Second))
+		relay.HostConfig{Kind: gitlab.KindSelfManaged, BaseURL: rp.srv.URL + "/gitlab"}, relay.TokenCredential(wireToken), host.NewHTTPClient(5*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -506,7 +506,7 @@ func TestMergeRequestRefusals(t *testing.T) {
 				_, _ = io.WriteString(w, tc.body)
 			}))
 			defer srv.Close()
-			c, err := gitlab.Cloud(gitlab.WithURL(srv.URL)).NewClient(relay.HostConfig{Kind: gitlab.KindCloud}, relay.Credential{Token: wireToken}, nil)
+			c, err := gitlab.Cloud(gitlab.WithURL(srv.URL)).NewClient(relay.HostConfig{Kind: gitlab.KindCloud}, relay.TokenCredential(wireToken), nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -43,7 +43,7 @@ type Env struct {
 	// CheckConfig) that point it at the simulator served at baseURL.
 	Adapter func(baseURL string) (host.Adapter, relay.HostConfig)
 	// Credential turns a simulator token into the credential the adapter
-	// takes; default relay.Credential{Token: token}.
+	// takes; default relay.TokenCredential(token).
 	Credential func(token string) relay.Credential
 
 	// Full is the shape of a token that can do all gitrelay needs. The
@@ -89,7 +89,7 @@ func Run(t *testing.T, env Env) {
 		t.Fatal("hosttest: Env needs Serve and Adapter")
 	}
 	if env.Credential == nil {
-		env.Credential = func(token string) relay.Credential { return relay.Credential{Token: token} }
+		env.Credential = func(token string) relay.Credential { return relay.TokenCredential(token) }
 	}
 	if env.NoPushCode == "" {
 		env.NoPushCode = relay.EScopeMissing
