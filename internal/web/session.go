@@ -5,8 +5,10 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/gitrelay/gitrelay/internal/directory"
@@ -178,8 +180,17 @@ func (p *Pages) Login(w http.ResponseWriter, r *http.Request) error {
 	r.Body = http.MaxBytesReader(w, r.Body, 1<<16)
 	username := strings.TrimSpace(r.PostFormValue("username"))
 	next := localPath(r.PostFormValue("next"))
+	key := throttleKey(r, username)
+	if until, blocked := p.throttle.blocked(key); blocked {
+		wait := int(until.Sub(p.now()).Minutes()) + 1
+		w.Header().Set("Retry-After", strconv.Itoa(wait*60))
+		p.render(w, r, http.StatusTooManyRequests, "login", "Sign in", p.loginData(username, next),
+			&pageError{Message: fmt.Sprintf("Too many wrong passwords for %s from your address. Try again in %d minutes, or ask an administrator to reset your password.", username, wait)}, "")
+		return nil
+	}
 	u, err := p.c.Directory.CheckPassword(r.Context(), p.c.TenantID, username, r.PostFormValue("password"))
 	if relay.ErrorCode(err) == relay.EUnauthenticated {
+		p.throttle.fail(key)
 		p.render(w, r, http.StatusUnauthorized, "login", "Sign in", p.loginData(username, next),
 			&pageError{Message: "Wrong username or password. Check both and try again; an administrator can reset your password."}, "")
 		return nil
@@ -187,6 +198,7 @@ func (p *Pages) Login(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	p.throttle.succeed(key)
 	if err := p.startSession(w, r, u.TenantID, u.ID); err != nil {
 		return err
 	}

@@ -95,6 +95,7 @@ type Pages struct {
 	templates map[string]*template.Template
 	static    http.Handler
 	xorigin   *http.CrossOriginProtection
+	throttle  *throttle
 }
 
 // New parses the embedded templates. A template that does not parse is a
@@ -115,7 +116,7 @@ func New(c Config) (*Pages, error) {
 	if c.Status == nil {
 		c.Status = func(string) int { return http.StatusBadRequest }
 	}
-	p := &Pages{c: c, log: c.Logger, now: c.Now, templates: map[string]*template.Template{}}
+	p := &Pages{c: c, log: c.Logger, now: c.Now, templates: map[string]*template.Template{}, throttle: newThrottle(c.Now)}
 	names, err := fs.Glob(templateFiles, "templates/*.html")
 	if err != nil {
 		return nil, err

@@ -607,3 +607,26 @@ func TestUnknownPageSaysSo(t *testing.T) {
 		t.Fatalf("unknown API routes answer %d %s, want the JSON not_found", r.Status, r.Body)
 	}
 }
+
+// Guessing passwords is throttled: after repeated failures even the right
+// password is refused for a while, with what to do; other users are not
+// affected.
+func TestSignInIsThrottled(t *testing.T) {
+	env := newEnv(t)
+	v := newVisitor(t, env)
+	for i := 0; i < 10; i++ {
+		if p := v.post("/login", url.Values{"username": {"carol"}, "password": {"guess"}}); p.Status != http.StatusUnauthorized {
+			t.Fatalf("attempt %d: %d", i, p.Status)
+		}
+	}
+	p := v.post("/login", url.Values{"username": {"carol"}, "password": {carolPassword}})
+	if p.Status != http.StatusTooManyRequests || !strings.Contains(p.Body, "Try again in") || p.Header.Get("Retry-After") == "" {
+		t.Fatalf("after 10 failures: %d (Retry-After %q)", p.Status, p.Header.Get("Retry-After"))
+	}
+	if v.sessionCookie() != nil {
+		t.Fatal("a throttled sign-in set a session cookie")
+	}
+	if p := newVisitor(t, env).post("/login", url.Values{"username": {"bob"}, "password": {bobPassword}}); p.Status != http.StatusSeeOther {
+		t.Fatalf("another user's sign-in: %d", p.Status)
+	}
+}
