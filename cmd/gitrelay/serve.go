@@ -67,7 +67,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	cfg := app.Config{DB: db, Sealer: keys, Logger: log, HostTimeout: *hostTimeout,
-		PublicURL: *publicURL, GitHubAPIURL: getenv("GITRELAY_GITHUB_API_URL"), Version: version,
+		PublicURL: *publicURL, GitHubAPIURL: getenv("GITRELAY_GITHUB_API_URL"), GitLabURL: getenv("GITRELAY_GITLAB_URL"), Version: version,
 		// The client secret comes from the environment only, never a flag,
 		// so that it stays out of process listings.
 		Jira: app.JiraConfig{AppID: *jiraAppID, ClientID: *jiraClientID, ClientSecret: getenv("GITRELAY_JIRA_CLIENT_SECRET"),

@@ -36,8 +36,10 @@ type Config struct {
 	HostTimeout time.Duration
 	// PublicURL is where users reach gitrelay (for links); may be empty.
 	PublicURL string
-	// GitHubAPIURL overrides api.github.com (proxies, simulators).
+	// GitHubAPIURL overrides api.github.com and GitLabURL gitlab.com
+	// (egress proxies, simulators).
 	GitHubAPIURL string
+	GitLabURL    string
 	Version      string
 	Now          func() time.Time
 	// Demo, when set, shows the demo banner and landing page.
@@ -70,11 +72,23 @@ type App struct {
 	Devinfo *jira.Devinfo
 }
 
+// Endpoints overrides the addresses of the hosted services (github,
+// gitlab), for egress proxies and simulators; empty fields keep the real
+// ones.
+type Endpoints struct {
+	GitHubAPIURL string
+	GitLabURL    string
+}
+
 // Adapters returns every host adapter gitrelay supports.
-func Adapters(githubAPIURL string) []host.Adapter {
+func Adapters(e Endpoints) []host.Adapter {
 	var ghOpts []github.Option
-	if githubAPIURL != "" {
-		ghOpts = append(ghOpts, github.WithAPIURL(githubAPIURL))
+	if e.GitHubAPIURL != "" {
+		ghOpts = append(ghOpts, github.WithAPIURL(e.GitHubAPIURL))
+	}
+	var glOpts []gitlab.Option
+	if e.GitLabURL != "" {
+		glOpts = append(glOpts, gitlab.WithURL(e.GitLabURL))
 	}
 	// One line per host kind.
 	return []host.Adapter{
@@ -82,7 +96,7 @@ func Adapters(githubAPIURL string) []host.Adapter {
 		github.Enterprise(),
 		azure.Services(), azure.VSTS(), azure.Server(),
 		gitea.New(),
-		gitlab.Cloud(), gitlab.SelfManaged(),
+		gitlab.Cloud(glOpts...), gitlab.SelfManaged(),
 		codecommit.New(),
 	}
 }
@@ -95,7 +109,7 @@ func New(c Config) *App {
 	if c.HTTPClient == nil {
 		c.HTTPClient = host.NewHTTPClient(c.HostTimeout)
 	}
-	hosts := host.NewRegistry(c.HTTPClient, Adapters(c.GitHubAPIURL)...)
+	hosts := host.NewRegistry(c.HTTPClient, Adapters(Endpoints{GitHubAPIURL: c.GitHubAPIURL, GitLabURL: c.GitLabURL})...)
 	dir := directory.New(c.DB, c.Now)
 	metrics := server.NewMetrics()
 	acfg := action.Config{

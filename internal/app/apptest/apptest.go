@@ -130,7 +130,12 @@ func New(t testing.TB, db *store.DB, opts ...Options) *Env {
 	}
 	e.Keys = keys
 	logger := slog.New(slog.NewJSONHandler(e.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	e.App = app.New(app.Config{DB: db, Sealer: keys, Logger: logger, HTTPClient: hc, HostTimeout: o.HostTimeout, Version: "test"})
+	cfg := app.Config{DB: db, Sealer: keys, Logger: logger, HTTPClient: hc, HostTimeout: o.HostTimeout, Version: "test"}
+	if e.Fixture.Endpoints != nil {
+		ep := e.Fixture.Endpoints(e.HostURL)
+		cfg.GitHubAPIURL, cfg.GitLabURL = ep.GitHubAPIURL, ep.GitLabURL
+	}
+	e.App = app.New(cfg)
 	if _, err := app.Bootstrap(ctx, db, e.App.Directory); err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package apptest
 
 import (
+	"github.com/gitrelay/gitrelay/internal/app"
 	"net/http"
 
 	"github.com/gitrelay/gitrelay/internal/host/hostsim"
@@ -32,6 +33,9 @@ type Fixture struct {
 	WeakToken func(sim *hostsim.Sim, value, login string) (code string)
 	// BranchURLContains is a fragment of a created branch's web URL.
 	BranchURLContains func(branch string) string
+	// Endpoints, for hosted kinds that take no base URL (github, gitlab),
+	// points gitrelay at the simulator at hostURL.
+	Endpoints func(hostURL string) app.Endpoints
 }
 
 // GitHubEnterprise is the fixture of kind github-enterprise.
@@ -52,13 +56,25 @@ func GitHubEnterprise() Fixture {
 	}
 }
 
+// GitHubCom is the fixture of kind github (GitHub.com), which takes no base
+// URL: the harness points it at the simulator through
+// app.Config.GitHubAPIURL.
+func GitHubCom() Fixture {
+	f := GitHubEnterprise()
+	f.Kind = "github"
+	f.Serve = func(sim *hostsim.Sim) http.Handler { return sim.GitHub() }
+	f.Integration = func(string) map[string]any { return map[string]any{"kind": "github"} }
+	f.Endpoints = func(hostURL string) app.Endpoints { return app.Endpoints{GitHubAPIURL: hostURL} }
+	return f
+}
+
 // Fixtures lists every host kind the harness knows.
 func Fixtures() []Fixture {
 	return []Fixture{
-		GitHubEnterprise(),
+		GitHubEnterprise(), GitHubCom(),
 		AzureDevOps(), VSTS(), TFS("2017"), TFS("2022"),
 		Gitea(),
-		GitLabSelfManaged(),
+		GitLabSelfManaged(), GitLabCom(),
 		CodeCommit(),
 	}
 }

@@ -1,6 +1,7 @@
 package apptest
 
 import (
+	"github.com/gitrelay/gitrelay/internal/app"
 	"net/http"
 
 	"github.com/gitrelay/gitrelay/internal/host/hostsim"
@@ -27,4 +28,17 @@ func GitLabSelfManaged() Fixture {
 		},
 		BranchURLContains: func(branch string) string { return "/gitlab/acme/widgets/-/tree/" + branch },
 	}
+}
+
+// GitLabCom is the fixture of kind gitlab (GitLab.com), which takes no base
+// URL: the harness points it at the simulator through app.Config.GitLabURL,
+// as an operator would at an egress proxy.
+func GitLabCom() Fixture {
+	f := GitLabSelfManaged()
+	f.Kind = "gitlab"
+	f.Serve = func(sim *hostsim.Sim) http.Handler { return sim.GitLab() }
+	f.Integration = func(string) map[string]any { return map[string]any{"kind": "gitlab"} }
+	f.Endpoints = func(hostURL string) app.Endpoints { return app.Endpoints{GitLabURL: hostURL} }
+	f.BranchURLContains = func(branch string) string { return "/acme/widgets/-/tree/" + branch }
+	return f
 }
