@@ -5,16 +5,11 @@ package azure_test
 // request's method, path, query, headers and body.
 
 import (
-	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -23,6 +18,7 @@ import (
 
 	"github.com/gitrelay/gitrelay/internal/host"
 	"github.com/gitrelay/gitrelay/internal/host/azure"
+	"github.com/gitrelay/gitrelay/internal/host/hosttest"
 	"github.com/gitrelay/gitrelay/internal/relay"
 )
 
@@ -42,125 +38,45 @@ var billing = relay.Repository{
 	DefaultBranch: "main", WebURL: "https://dev.azure.com/fabrikam/Fiber/_git/billing-api",
 }
 
-// exchange is one expected request and the answer replayed to it.
-type exchange struct {
-	method string
-	path   string     // escaped path on the server
-	query  url.Values // nil for none
-	body   string     // expected JSON body; "" for none
+// exchange is one expected request and the answer replayed to it; Path is
+// the escaped path on the server.
+type exchange = hosttest.Exchange
 
-	status int               // default 200
-	header map[string]string // answer headers
-	file   string            // answer body from testdata/
-}
-
+// replay asserts every request's Azure DevOps headers: auth is the
+// Authorization the credential makes, and sign-in redirects are
+// suppressed.
 type replay struct {
-	t      *testing.T
-	auth   string
-	mu     sync.Mutex
-	script []exchange
-	next   int
-	srv    *httptest.Server
+	*hosttest.Server
+	t *testing.T
 }
 
 func newReplay(t *testing.T, auth string, script ...exchange) *replay {
 	t.Helper()
-	rp := &replay{t: t, auth: auth, script: script}
-	rp.srv = httptest.NewServer(http.HandlerFunc(rp.serve))
-	t.Cleanup(func() {
-		rp.srv.Close()
-		rp.mu.Lock()
-		defer rp.mu.Unlock()
-		if rp.next != len(rp.script) {
-			t.Errorf("only %d of %d expected requests were made", rp.next, len(rp.script))
-		}
-	})
-	return rp
+	return &replay{t: t, Server: hosttest.Options{
+		hosttest.RequireHeaders(map[string]string{
+			"Authorization":         auth,
+			"X-Tfs-Fedauthredirect": "Suppress",
+			"Accept":                "application/json",
+			"User-Agent":            "gitrelay",
+		}),
+		hosttest.ContentType(func(file string) string {
+			if strings.HasSuffix(file, ".html") {
+				return "text/html; charset=utf-8"
+			}
+			return "application/json; charset=utf-8; api-version=7.1"
+		}),
+	}.Replay(t, script...)}
 }
 
 func basic(user, secret string) string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+secret))
 }
 
-func (rp *replay) serve(w http.ResponseWriter, r *http.Request) {
-	t := rp.t
-	rp.mu.Lock()
-	if rp.next >= len(rp.script) {
-		rp.mu.Unlock()
-		t.Errorf("unexpected request %s %s", r.Method, r.URL)
-		http.Error(w, "unexpected", http.StatusTeapot)
-		return
-	}
-	ex := rp.script[rp.next]
-	rp.next++
-	rp.mu.Unlock()
-
-	call := r.Method + " " + r.URL.String()
-	if r.Method != ex.method || r.URL.EscapedPath() != ex.path {
-		t.Errorf("request %s, want %s %s", call, ex.method, ex.path)
-	}
-	if got, want := r.URL.Query().Encode(), ex.query.Encode(); got != want {
-		t.Errorf("%s: query %q, want %q", call, got, want)
-	}
-	for k, want := range map[string]string{
-		"Authorization":         rp.auth,
-		"X-Tfs-Fedauthredirect": "Suppress",
-		"Accept":                "application/json",
-		"User-Agent":            "gitrelay",
-	} {
-		if got := r.Header.Get(k); got != want {
-			t.Errorf("%s: header %s = %q, want %q", call, k, got, want)
-		}
-	}
-	body, _ := io.ReadAll(r.Body)
-	switch {
-	case ex.body == "" && len(bytes.TrimSpace(body)) > 0:
-		t.Errorf("%s: unexpected body %s", call, body)
-	case ex.body != "":
-		var got, want any
-		if err := json.Unmarshal(body, &got); err != nil {
-			t.Errorf("%s: body %q is not JSON: %v", call, body, err)
-		}
-		if err := json.Unmarshal([]byte(ex.body), &want); err != nil {
-			t.Fatalf("bad expected body %q: %v", ex.body, err)
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("%s: body %s, want %s", call, body, ex.body)
-		}
-		if ct := r.Header.Get("Content-Type"); ct != "application/json" {
-			t.Errorf("%s: Content-Type %q, want application/json", call, ct)
-		}
-	}
-	for k, v := range ex.header {
-		w.Header().Set(k, v)
-	}
-	var payload []byte
-	if ex.file != "" {
-		var err error
-		if payload, err = os.ReadFile(filepath.Join("testdata", ex.file)); err != nil {
-			t.Fatal(err)
-		}
-		if w.Header().Get("Content-Type") == "" {
-			ct := "application/json; charset=utf-8; api-version=7.1"
-			if strings.HasSuffix(ex.file, ".html") {
-				ct = "text/html; charset=utf-8"
-			}
-			w.Header().Set("Content-Type", ct)
-		}
-	}
-	status := ex.status
-	if status == 0 {
-		status = http.StatusOK
-	}
-	w.WriteHeader(status)
-	_, _ = w.Write(payload)
-}
-
 // client returns a client of the adapter for cfg, whose base URL is
 // relative to the replay server.
 func (rp *replay) client(a host.Adapter, cfg relay.HostConfig, cred relay.Credential) relay.HostClient {
 	rp.t.Helper()
-	cfg.BaseURL = rp.srv.URL + cfg.BaseURL
+	cfg.BaseURL = rp.URL + cfg.BaseURL
 	c, err := a.NewClient(cfg, cred, host.NewHTTPClient(5*time.Second))
 	if err != nil {
 		rp.t.Fatalf("NewClient: %v", err)
@@ -174,17 +90,19 @@ var (
 	patAuth  = basic("", wireToken)
 )
 
-func v(version string) url.Values { return url.Values{"api-version": {version}} }
+// v is the query of API version, in url.Values.Encode() form.
+func v(version string) string { return url.Values{"api-version": {version}}.Encode() }
 
-func with(q url.Values, kv ...string) url.Values {
-	out := url.Values{}
-	for k, vs := range q {
-		out[k] = vs
+// with is query q with the keys and values kv set.
+func with(q string, kv ...string) string {
+	out, err := url.ParseQuery(q)
+	if err != nil {
+		panic(err)
 	}
 	for i := 0; i+1 < len(kv); i += 2 {
 		out.Set(kv[i], kv[i+1])
 	}
-	return out
+	return out.Encode()
 }
 
 // wantCode checks err's code and that it shows no credential.
@@ -211,7 +129,7 @@ func wantCode(t *testing.T, err error, code, what string) *relay.Error {
 
 func TestWireValidate(t *testing.T) {
 	t.Run("a token's account and name, without scopes or expiry", func(t *testing.T) {
-		rp := newReplay(t, patAuth, exchange{method: "GET", path: "/fabrikam/_apis/connectionData", file: "connection_data.json"})
+		rp := newReplay(t, patAuth, exchange{Method: "GET", Path: "/fabrikam/_apis/connectionData", File: "connection_data.json"})
 		acc, err := rp.client(azure.Services(), services, patCred).Validate(t.Context())
 		if err != nil {
 			t.Fatal(err)
@@ -223,7 +141,7 @@ func TestWireValidate(t *testing.T) {
 	})
 	t.Run("TFS 2015 signs in with the user name and password", func(t *testing.T) {
 		rp := newReplay(t, basic(`FABRIKAM\relay`, wirePassword),
-			exchange{method: "GET", path: "/tfs/DefaultCollection/_apis/connectionData", file: "connection_data_onprem.json"})
+			exchange{Method: "GET", Path: "/tfs/DefaultCollection/_apis/connectionData", File: "connection_data_onprem.json"})
 		cfg := relay.HostConfig{Kind: azure.KindServer, Options: map[string]string{"server_version": "2015"}}
 		acc, err := rp.client(azure.Server(), cfg, relay.PasswordCredential(`FABRIKAM\relay`, wirePassword)).Validate(t.Context())
 		if err != nil || acc.Login != `FABRIKAM\relay` || acc.Name != "gitrelay (service account)" {
@@ -231,8 +149,8 @@ func TestWireValidate(t *testing.T) {
 		}
 	})
 	t.Run("TFS 2015 refusing the password says so", func(t *testing.T) {
-		rp := newReplay(t, basic("relay", wirePassword), exchange{method: "GET", path: "/tfs/DefaultCollection/_apis/connectionData",
-			status: http.StatusUnauthorized, file: "err_unauthorized.json"})
+		rp := newReplay(t, basic("relay", wirePassword), exchange{Method: "GET", Path: "/tfs/DefaultCollection/_apis/connectionData",
+			Status: http.StatusUnauthorized, File: "err_unauthorized.json"})
 		cfg := relay.HostConfig{Kind: azure.KindServer, Options: map[string]string{"server_version": "2015"}}
 		_, err := rp.client(azure.Server(), cfg, relay.PasswordCredential("relay", wirePassword)).Validate(t.Context())
 		if e := wantCode(t, err, relay.ECredentialRejected, "Validate"); !strings.Contains(e.Message, "user name or password") {
@@ -243,13 +161,13 @@ func TestWireValidate(t *testing.T) {
 		name string
 		ex   exchange
 	}{
-		{"401 TF400813", exchange{status: http.StatusUnauthorized, file: "err_unauthorized.json"}},
-		{"203 with a sign-in page", exchange{status: http.StatusNonAuthoritativeInfo, file: "signin.html"}},
-		{"200 with a sign-in page", exchange{file: "signin.html"}},
-		{"the anonymous identity", exchange{file: "connection_data_anonymous.json"}},
+		{"401 TF400813", exchange{Status: http.StatusUnauthorized, File: "err_unauthorized.json"}},
+		{"203 with a sign-in page", exchange{Status: http.StatusNonAuthoritativeInfo, File: "signin.html"}},
+		{"200 with a sign-in page", exchange{File: "signin.html"}},
+		{"the anonymous identity", exchange{File: "connection_data_anonymous.json"}},
 	} {
 		t.Run("refused: "+tc.name, func(t *testing.T) {
-			tc.ex.method, tc.ex.path = "GET", "/fabrikam/_apis/connectionData"
+			tc.ex.Method, tc.ex.Path = "GET", "/fabrikam/_apis/connectionData"
 			rp := newReplay(t, patAuth, tc.ex)
 			_, err := rp.client(azure.Services(), services, patCred).Validate(t.Context())
 			wantCode(t, err, relay.ECredentialRejected, "Validate")
@@ -261,9 +179,9 @@ func TestWireRepositories(t *testing.T) {
 	tokens := "repoV2/b7d2e6a1-3c4f-4e5d-8a9b-0c1d2e3f4a5b/0f3c1d7e-5b2a-4c8e-9a61-2d4b7e9f1a03," +
 		"repoV2/b7d2e6a1-3c4f-4e5d-8a9b-0c1d2e3f4a5b/1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d," +
 		"repoV2/c0ffee00-1234-4abc-8def-0123456789ab/6d5c4b3a-2f1e-4d0c-9b8a-7f6e5d4c3b2a"
-	list := exchange{method: "GET", path: "/fabrikam/_apis/git/repositories", query: v("7.1"), file: "repositories.json"}
-	perms := exchange{method: "GET", path: "/fabrikam/_apis/permissions/2e9eb7ed-3c0a-47d4-87c1-0ffdd275fd87/4",
-		query: with(v("7.1"), "tokens", tokens, "delimiter", ","), file: "permissions.json"}
+	list := exchange{Method: "GET", Path: "/fabrikam/_apis/git/repositories", Query: v("7.1"), File: "repositories.json"}
+	perms := exchange{Method: "GET", Path: "/fabrikam/_apis/permissions/2e9eb7ed-3c0a-47d4-87c1-0ffdd275fd87/4",
+		Query: with(v("7.1"), "tokens", tokens, "delimiter", ","), File: "permissions.json"}
 	billingRepo := billing
 	docs := relay.Repository{ID: "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d", Name: "docs", FullName: "Fiber/docs", DefaultBranch: "master",
 		WebURL: "https://dev.azure.com/fabrikam/Fiber/_git/docs"}
@@ -282,8 +200,8 @@ func TestWireRepositories(t *testing.T) {
 	})
 	t.Run("search matches project and name, case-insensitively", func(t *testing.T) {
 		narrow := perms
-		narrow.query = with(v("7.1"), "tokens", strings.Split(tokens, ",")[2], "delimiter", ",")
-		narrow.file = "permissions_short.json" // the server says more than asked: not trusted
+		narrow.Query = with(v("7.1"), "tokens", strings.Split(tokens, ",")[2], "delimiter", ",")
+		narrow.File = "permissions_short.json" // the server says more than asked: not trusted
 		rp := newReplay(t, patAuth, list, narrow)
 		got, err := rp.client(azure.Services(), services, patCred).Repositories(t.Context(), "SANDBOX/")
 		if err != nil || !reflect.DeepEqual(got, []relay.Repository{scratch}) {
@@ -292,7 +210,7 @@ func TestWireRepositories(t *testing.T) {
 	})
 	t.Run("a server that cannot check permissions lists every repository", func(t *testing.T) {
 		refused := perms
-		refused.status, refused.file = http.StatusNotFound, "err_server.json"
+		refused.Status, refused.File = http.StatusNotFound, "err_server.json"
 		rp := newReplay(t, patAuth, list, refused)
 		got, err := rp.client(azure.Services(), services, patCred).Repositories(t.Context(), "")
 		if err != nil || !reflect.DeepEqual(got, []relay.Repository{billingRepo, docs, scratch}) {
@@ -301,7 +219,7 @@ func TestWireRepositories(t *testing.T) {
 	})
 	t.Run("a rate limit on the permission check is reported", func(t *testing.T) {
 		limited := perms
-		limited.status, limited.file, limited.header = http.StatusTooManyRequests, "err_rate_limited.json", map[string]string{"Retry-After": "12"}
+		limited.Status, limited.File, limited.Header = http.StatusTooManyRequests, "err_rate_limited.json", map[string]string{"Retry-After": "12"}
 		rp := newReplay(t, patAuth, list, limited)
 		_, err := rp.client(azure.Services(), services, patCred).Repositories(t.Context(), "")
 		if e := wantCode(t, err, relay.ERateLimited, "Repositories"); e.RetryAfter != 12*time.Second {
@@ -310,10 +228,10 @@ func TestWireRepositories(t *testing.T) {
 	})
 	t.Run("TFS 2018 sends remoteUrl only", func(t *testing.T) {
 		rp := newReplay(t, patAuth,
-			exchange{method: "GET", path: "/tfs/DefaultCollection/_apis/git/repositories", query: v("4.0"), file: "repositories_onprem.json"},
-			exchange{method: "GET", path: "/tfs/DefaultCollection/_apis/permissions/2e9eb7ed-3c0a-47d4-87c1-0ffdd275fd87/4",
-				query:  with(v("4.0"), "tokens", "repoV2/d4e5f6a7-b8c9-4d0e-8f1a-2b3c4d5e6f7a/2c3d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f", "delimiter", ","),
-				status: http.StatusNotFound, file: "err_server.json"},
+			exchange{Method: "GET", Path: "/tfs/DefaultCollection/_apis/git/repositories", Query: v("4.0"), File: "repositories_onprem.json"},
+			exchange{Method: "GET", Path: "/tfs/DefaultCollection/_apis/permissions/2e9eb7ed-3c0a-47d4-87c1-0ffdd275fd87/4",
+				Query:  with(v("4.0"), "tokens", "repoV2/d4e5f6a7-b8c9-4d0e-8f1a-2b3c4d5e6f7a/2c3d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f", "delimiter", ","),
+				Status: http.StatusNotFound, File: "err_server.json"},
 		)
 		cfg := relay.HostConfig{Kind: azure.KindServer, Options: map[string]string{"server_version": "2018"}}
 		got, err := rp.client(azure.Server(), cfg, patCred).Repositories(t.Context(), "pay")
@@ -344,7 +262,7 @@ func TestWireServerVersions(t *testing.T) {
 			if tc.version < "2017" {
 				cred, auth = relay.PasswordCredential("relay", wirePassword), basic("relay", wirePassword)
 			}
-			rp := newReplay(t, auth, exchange{method: "GET", path: tc.prefix + "/_apis/git/repositories/" + billingID, query: v(tc.api), file: "repository.json"})
+			rp := newReplay(t, auth, exchange{Method: "GET", Path: tc.prefix + "/_apis/git/repositories/" + billingID, Query: v(tc.api), File: "repository.json"})
 			cfg := relay.HostConfig{Kind: azure.KindServer, Options: map[string]string{"server_version": tc.version, "suffix": tc.suffix}}
 			got, err := rp.client(azure.Server(), cfg, cred).Repository(t.Context(), billingID)
 			if err != nil || got != billing {
@@ -353,7 +271,7 @@ func TestWireServerVersions(t *testing.T) {
 		})
 	}
 	t.Run("VSTS at its account's root", func(t *testing.T) {
-		rp := newReplay(t, patAuth, exchange{method: "GET", path: "/_apis/git/repositories/" + billingID, query: v("7.1"), file: "repository.json"})
+		rp := newReplay(t, patAuth, exchange{Method: "GET", Path: "/_apis/git/repositories/" + billingID, Query: v("7.1"), File: "repository.json"})
 		got, err := rp.client(azure.VSTS(), relay.HostConfig{Kind: azure.KindVSTS}, patCred).Repository(t.Context(), billingID)
 		if err != nil || got != billing {
 			t.Errorf("Repository = %+v, %v", got, err)
@@ -365,8 +283,8 @@ func TestWireServerVersions(t *testing.T) {
 		wantCode(t, err, relay.ENotFound, "Repository")
 	})
 	t.Run("a repository the account cannot see", func(t *testing.T) {
-		rp := newReplay(t, patAuth, exchange{method: "GET", path: "/fabrikam/_apis/git/repositories/" + billingID, query: v("7.1"),
-			status: http.StatusNotFound, file: "err_repo_not_found.json"})
+		rp := newReplay(t, patAuth, exchange{Method: "GET", Path: "/fabrikam/_apis/git/repositories/" + billingID, Query: v("7.1"),
+			Status: http.StatusNotFound, File: "err_repo_not_found.json"})
 		_, err := rp.client(azure.Services(), services, patCred).Repository(t.Context(), billingID)
 		wantCode(t, err, relay.ENotFound, "Repository")
 	})
@@ -376,9 +294,9 @@ func TestWireBranches(t *testing.T) {
 	t.Run("pages follow the continuation token", func(t *testing.T) {
 		q := with(v("7.1"), "filter", "heads/", "$top", "1000")
 		rp := newReplay(t, patAuth,
-			exchange{method: "GET", path: billingPath + "/refs", query: q, file: "refs_page1.json",
-				header: map[string]string{"X-MS-ContinuationToken": "cmVmcy9oZWFkcy9yZWxlYXNl"}},
-			exchange{method: "GET", path: billingPath + "/refs", query: with(q, "continuationToken", "cmVmcy9oZWFkcy9yZWxlYXNl"), file: "refs_page2.json"},
+			exchange{Method: "GET", Path: billingPath + "/refs", Query: q, File: "refs_page1.json",
+				Header: map[string]string{"X-MS-ContinuationToken": "cmVmcy9oZWFkcy9yZWxlYXNl"}},
+			exchange{Method: "GET", Path: billingPath + "/refs", Query: with(q, "continuationToken", "cmVmcy9oZWFkcy9yZWxlYXNl"), File: "refs_page2.json"},
 		)
 		got, err := rp.client(azure.Services(), services, patCred).Branches(t.Context(), billing, "")
 		want := []relay.Branch{
@@ -392,8 +310,8 @@ func TestWireBranches(t *testing.T) {
 	})
 	t.Run("a branch is matched exactly among those the prefix filter returns", func(t *testing.T) {
 		rp := newReplay(t, patAuth,
-			exchange{method: "GET", path: billingPath + "/refs", query: with(v("7.1"), "filter", "heads/fix-1", "$top", "1000"), file: "refs_prefix.json"},
-			exchange{method: "GET", path: billingPath + "/refs", query: with(v("7.1"), "filter", "heads/fi", "$top", "1000"), file: "refs_prefix.json"},
+			exchange{Method: "GET", Path: billingPath + "/refs", Query: with(v("7.1"), "filter", "heads/fix-1", "$top", "1000"), File: "refs_prefix.json"},
+			exchange{Method: "GET", Path: billingPath + "/refs", Query: with(v("7.1"), "filter", "heads/fi", "$top", "1000"), File: "refs_prefix.json"},
 		)
 		c := rp.client(azure.Services(), services, patCred)
 		b, err := c.Branch(t.Context(), billing, "fix-1")
@@ -405,8 +323,8 @@ func TestWireBranches(t *testing.T) {
 	})
 	t.Run("a repository known only by its id is looked up first", func(t *testing.T) {
 		rp := newReplay(t, patAuth,
-			exchange{method: "GET", path: "/fabrikam/_apis/git/repositories/" + billingID, query: v("7.1"), file: "repository.json"},
-			exchange{method: "GET", path: billingPath + "/refs", query: with(v("7.1"), "filter", "heads/", "$top", "1000"), file: "empty_list.json"},
+			exchange{Method: "GET", Path: "/fabrikam/_apis/git/repositories/" + billingID, Query: v("7.1"), File: "repository.json"},
+			exchange{Method: "GET", Path: billingPath + "/refs", Query: with(v("7.1"), "filter", "heads/", "$top", "1000"), File: "empty_list.json"},
 		)
 		got, err := rp.client(azure.Services(), services, patCred).Branches(t.Context(), relay.Repository{ID: billingID}, "")
 		if err != nil || len(got) != 0 {
@@ -417,8 +335,8 @@ func TestWireBranches(t *testing.T) {
 
 func TestWireCreateBranch(t *testing.T) {
 	post := func(file string) exchange {
-		return exchange{method: "POST", path: billingPath + "/refs", query: v("7.1"), file: file,
-			body: `[{"name":"refs/heads/ABC-1-invoices","oldObjectId":"` + zero + `","newObjectId":"` + mainSHA + `"}]`}
+		return exchange{Method: "POST", Path: billingPath + "/refs", Query: v("7.1"), File: file,
+			Body: `[{"name":"refs/heads/ABC-1-invoices","oldObjectId":"` + zero + `","newObjectId":"` + mainSHA + `"}]`}
 	}
 	t.Run("created from the base commit", func(t *testing.T) {
 		rp := newReplay(t, patAuth, post("ref_created.json"))
@@ -430,9 +348,9 @@ func TestWireCreateBranch(t *testing.T) {
 	})
 	t.Run("TFS 2018 answers isLocked as a string", func(t *testing.T) {
 		tfsRepo := relay.Repository{ID: billingID, Name: "billing-api", FullName: "Back Office/billing-api"}
-		rp := newReplay(t, patAuth, exchange{method: "POST", path: "/tfs/DefaultCollection/Back%20Office/_apis/git/repositories/" + billingID + "/refs",
-			query: v("4.0"), file: "ref_created_onprem.json",
-			body: `[{"name":"refs/heads/ABC-1-invoices","oldObjectId":"` + zero + `","newObjectId":"` + mainSHA + `"}]`})
+		rp := newReplay(t, patAuth, exchange{Method: "POST", Path: "/tfs/DefaultCollection/Back%20Office/_apis/git/repositories/" + billingID + "/refs",
+			Query: v("4.0"), File: "ref_created_onprem.json",
+			Body: `[{"name":"refs/heads/ABC-1-invoices","oldObjectId":"` + zero + `","newObjectId":"` + mainSHA + `"}]`})
 		cfg := relay.HostConfig{Kind: azure.KindServer, Options: map[string]string{"server_version": "2018"}}
 		b, err := rp.client(azure.Server(), cfg, patCred).CreateBranch(t.Context(), tfsRepo, "ABC-1-invoices", mainSHA)
 		if err != nil || b.SHA != mainSHA || !strings.HasSuffix(b.URL, "/tfs/DefaultCollection/Back%20Office/_git/billing-api?version=GBABC-1-invoices") {
@@ -466,10 +384,10 @@ func TestWireCreateBranch(t *testing.T) {
 }
 
 func TestWireDeleteBranch(t *testing.T) {
-	read := exchange{method: "GET", path: billingPath + "/refs", query: with(v("7.1"), "filter", "heads/fix-1", "$top", "1000"), file: "refs_fix1.json"}
+	read := exchange{Method: "GET", Path: billingPath + "/refs", Query: with(v("7.1"), "filter", "heads/fix-1", "$top", "1000"), File: "refs_fix1.json"}
 	post := func(file string) exchange {
-		return exchange{method: "POST", path: billingPath + "/refs", query: v("7.1"), file: file,
-			body: `[{"name":"refs/heads/fix-1","oldObjectId":"2222222222222222222222222222222222222222","newObjectId":"` + zero + `"}]`}
+		return exchange{Method: "POST", Path: billingPath + "/refs", Query: v("7.1"), File: file,
+			Body: `[{"name":"refs/heads/fix-1","oldObjectId":"2222222222222222222222222222222222222222","newObjectId":"` + zero + `"}]`}
 	}
 	for _, tc := range []struct {
 		file, code string
@@ -488,7 +406,7 @@ func TestWireDeleteBranch(t *testing.T) {
 	}
 	t.Run("a branch that is not there is not posted", func(t *testing.T) {
 		missing := read
-		missing.file = "empty_list.json"
+		missing.File = "empty_list.json"
 		rp := newReplay(t, patAuth, missing)
 		err := rp.client(azure.Services(), services, patCred).DeleteBranch(t.Context(), billing, "fix-1")
 		wantCode(t, err, relay.ENotFound, "DeleteBranch")
@@ -497,9 +415,9 @@ func TestWireDeleteBranch(t *testing.T) {
 
 func TestWirePullRequests(t *testing.T) {
 	t.Run("a draft on Azure DevOps Services", func(t *testing.T) {
-		rp := newReplay(t, patAuth, exchange{method: "POST", path: billingPath + "/pullrequests", query: v("7.1"), status: http.StatusCreated,
-			file: "pull_created_draft.json",
-			body: `{"sourceRefName":"refs/heads/ABC-1-invoices","targetRefName":"refs/heads/main","title":"ABC-1 Invoices as PDF","description":"Generates invoices as PDF.","isDraft":true}`})
+		rp := newReplay(t, patAuth, exchange{Method: "POST", Path: billingPath + "/pullrequests", Query: v("7.1"), Status: http.StatusCreated,
+			File: "pull_created_draft.json",
+			Body: `{"sourceRefName":"refs/heads/ABC-1-invoices","targetRefName":"refs/heads/main","title":"ABC-1 Invoices as PDF","description":"Generates invoices as PDF.","isDraft":true}`})
 		pr, err := rp.client(azure.Services(), services, patCred).CreatePullRequest(t.Context(), billing, relay.NewPullRequest{
 			Source: "ABC-1-invoices", Target: "main", Title: "ABC-1 Invoices as PDF", Description: "Generates invoices as PDF.", Draft: true})
 		want := relay.PullRequest{Number: 57, Title: "ABC-1 Invoices as PDF", URL: billing.WebURL + "/pullrequest/57",
@@ -510,9 +428,9 @@ func TestWirePullRequests(t *testing.T) {
 	})
 	t.Run("TFS 2018 is sent no isDraft", func(t *testing.T) {
 		tfsRepo := relay.Repository{ID: billingID, Name: "billing-api", FullName: "Fiber/billing-api"}
-		rp := newReplay(t, patAuth, exchange{method: "POST", path: "/tfs/DefaultCollection/Fiber/_apis/git/repositories/" + billingID + "/pullrequests",
-			query: v("4.0"), status: http.StatusCreated, file: "pull_created_onprem.json",
-			body: `{"sourceRefName":"refs/heads/ABC-1-invoices","targetRefName":"refs/heads/main","title":"ABC-1 Invoices as PDF"}`})
+		rp := newReplay(t, patAuth, exchange{Method: "POST", Path: "/tfs/DefaultCollection/Fiber/_apis/git/repositories/" + billingID + "/pullrequests",
+			Query: v("4.0"), Status: http.StatusCreated, File: "pull_created_onprem.json",
+			Body: `{"sourceRefName":"refs/heads/ABC-1-invoices","targetRefName":"refs/heads/main","title":"ABC-1 Invoices as PDF"}`})
 		cfg := relay.HostConfig{Kind: azure.KindServer, Options: map[string]string{"server_version": "2018"}}
 		c := rp.client(azure.Server(), cfg, patCred)
 		pr, err := c.CreatePullRequest(t.Context(), tfsRepo, relay.NewPullRequest{Source: "ABC-1-invoices", Target: "main", Title: "ABC-1 Invoices as PDF"})
@@ -524,9 +442,9 @@ func TestWirePullRequests(t *testing.T) {
 	})
 	t.Run("one that exists is reported with its link", func(t *testing.T) {
 		rp := newReplay(t, patAuth,
-			exchange{method: "POST", path: billingPath + "/pullrequests", query: v("7.1"), status: http.StatusConflict, file: "err_pr_exists.json",
-				body: `{"sourceRefName":"refs/heads/ABC-1-invoices","targetRefName":"refs/heads/main","title":"ABC-1 again"}`},
-			exchange{method: "GET", path: billingPath + "/pullrequests", file: "pulls_active.json", query: with(v("7.1"),
+			exchange{Method: "POST", Path: billingPath + "/pullrequests", Query: v("7.1"), Status: http.StatusConflict, File: "err_pr_exists.json",
+				Body: `{"sourceRefName":"refs/heads/ABC-1-invoices","targetRefName":"refs/heads/main","title":"ABC-1 again"}`},
+			exchange{Method: "GET", Path: billingPath + "/pullrequests", File: "pulls_active.json", Query: with(v("7.1"),
 				"searchCriteria.sourceRefName", "refs/heads/ABC-1-invoices", "searchCriteria.targetRefName", "refs/heads/main",
 				"searchCriteria.status", "active", "$top", "100")},
 		)
@@ -548,15 +466,15 @@ func TestWirePullRequests(t *testing.T) {
 		{"a server error", http.StatusInternalServerError, "err_server.json", relay.EHostError},
 	} {
 		t.Run("refused: "+tc.name, func(t *testing.T) {
-			rp := newReplay(t, patAuth, exchange{method: "POST", path: billingPath + "/pullrequests", query: v("7.1"), status: tc.status, file: tc.file,
-				body: `{"sourceRefName":"refs/heads/ABC-1-invoices","targetRefName":"refs/heads/main","title":"t"}`})
+			rp := newReplay(t, patAuth, exchange{Method: "POST", Path: billingPath + "/pullrequests", Query: v("7.1"), Status: tc.status, File: tc.file,
+				Body: `{"sourceRefName":"refs/heads/ABC-1-invoices","targetRefName":"refs/heads/main","title":"t"}`})
 			_, err := rp.client(azure.Services(), services, patCred).CreatePullRequest(t.Context(), billing,
 				relay.NewPullRequest{Source: "ABC-1-invoices", Target: "main", Title: "t"})
 			wantCode(t, err, tc.code, "CreatePullRequest")
 		})
 	}
 	t.Run("none active", func(t *testing.T) {
-		rp := newReplay(t, patAuth, exchange{method: "GET", path: billingPath + "/pullrequests", file: "empty_list.json", query: with(v("7.1"),
+		rp := newReplay(t, patAuth, exchange{Method: "GET", Path: billingPath + "/pullrequests", File: "empty_list.json", Query: with(v("7.1"),
 			"searchCriteria.sourceRefName", "refs/heads/ABC-2", "searchCriteria.targetRefName", "refs/heads/main",
 			"searchCriteria.status", "active", "$top", "100")})
 		_, err := rp.client(azure.Services(), services, patCred).FindPullRequest(t.Context(), billing, "ABC-2", "main")
@@ -568,12 +486,12 @@ func TestWirePullRequests(t *testing.T) {
 // scope: asking who the token is tells them apart, and the write is never
 // sent twice.
 func TestWireUnauthorizedWrite(t *testing.T) {
-	post := exchange{method: "POST", path: billingPath + "/refs", query: v("7.1"), status: http.StatusUnauthorized, file: "err_unauthorized.json",
-		body: `[{"name":"refs/heads/ABC-1-invoices","oldObjectId":"` + zero + `","newObjectId":"` + mainSHA + `"}]`}
-	who := exchange{method: "GET", path: "/fabrikam/_apis/connectionData"}
+	post := exchange{Method: "POST", Path: billingPath + "/refs", Query: v("7.1"), Status: http.StatusUnauthorized, File: "err_unauthorized.json",
+		Body: `[{"name":"refs/heads/ABC-1-invoices","oldObjectId":"` + zero + `","newObjectId":"` + mainSHA + `"}]`}
+	who := exchange{Method: "GET", Path: "/fabrikam/_apis/connectionData"}
 	t.Run("the token lacks Code (Read & write)", func(t *testing.T) {
 		ok := who
-		ok.file = "connection_data.json"
+		ok.File = "connection_data.json"
 		rp := newReplay(t, patAuth, post, ok)
 		_, err := rp.client(azure.Services(), services, patCred).CreateBranch(t.Context(), billing, "ABC-1-invoices", mainSHA)
 		if e := wantCode(t, err, relay.EScopeMissing, "CreateBranch"); e.Scope != "vso.code_write" {
@@ -582,7 +500,7 @@ func TestWireUnauthorizedWrite(t *testing.T) {
 	})
 	t.Run("the token is dead", func(t *testing.T) {
 		dead := who
-		dead.status, dead.file = http.StatusUnauthorized, "err_unauthorized.json"
+		dead.Status, dead.File = http.StatusUnauthorized, "err_unauthorized.json"
 		rp := newReplay(t, patAuth, post, dead)
 		_, err := rp.client(azure.Services(), services, patCred).CreateBranch(t.Context(), billing, "ABC-1-invoices", mainSHA)
 		wantCode(t, err, relay.ECredentialRejected, "CreateBranch")
@@ -590,9 +508,9 @@ func TestWireUnauthorizedWrite(t *testing.T) {
 }
 
 func TestWireRateLimit(t *testing.T) {
-	rp := newReplay(t, patAuth, exchange{method: "GET", path: "/fabrikam/_apis/git/repositories", query: v("7.1"),
-		status: http.StatusTooManyRequests, file: "err_rate_limited.json",
-		header: map[string]string{"Retry-After": "30", "X-RateLimit-Resource": "Core", "X-RateLimit-Delay": "30", "X-RateLimit-Remaining": "0"}})
+	rp := newReplay(t, patAuth, exchange{Method: "GET", Path: "/fabrikam/_apis/git/repositories", Query: v("7.1"),
+		Status: http.StatusTooManyRequests, File: "err_rate_limited.json",
+		Header: map[string]string{"Retry-After": "30", "X-RateLimit-Resource": "Core", "X-RateLimit-Delay": "30", "X-RateLimit-Remaining": "0"}})
 	_, err := rp.client(azure.Services(), services, patCred).Repositories(t.Context(), "")
 	if e := wantCode(t, err, relay.ERateLimited, "Repositories"); e.RetryAfter != 30*time.Second {
 		t.Errorf("RetryAfter = %v, want 30s", e.RetryAfter)
@@ -607,8 +525,8 @@ func TestWireRedirectElsewhereIsRefused(t *testing.T) {
 		leaked.Store("auth", r.Header.Get("Authorization"))
 	}))
 	defer other.Close()
-	rp := newReplay(t, patAuth, exchange{method: "GET", path: "/fabrikam/_apis/connectionData", status: http.StatusFound,
-		header: map[string]string{"Location": other.URL + "/_signin"}})
+	rp := newReplay(t, patAuth, exchange{Method: "GET", Path: "/fabrikam/_apis/connectionData", Status: http.StatusFound,
+		Header: map[string]string{"Location": other.URL + "/_signin"}})
 	_, err := rp.client(azure.Services(), services, patCred).Validate(t.Context())
 	wantCode(t, err, relay.EHostError, "Validate redirected")
 	if v, seen := leaked.Load("auth"); seen {

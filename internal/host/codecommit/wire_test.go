@@ -3,12 +3,8 @@ package codecommit_test
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
-	"os"
-	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
@@ -18,6 +14,7 @@ import (
 
 	"github.com/gitrelay/gitrelay/internal/host"
 	"github.com/gitrelay/gitrelay/internal/host/codecommit"
+	"github.com/gitrelay/gitrelay/internal/host/hosttest"
 	"github.com/gitrelay/gitrelay/internal/relay"
 )
 
@@ -41,128 +38,97 @@ type exchange struct {
 	body   map[string]any
 	status int
 	file   string
-	header http.Header
+	header map[string]string
+}
+
+// stsBody is the form every GetCallerIdentity request sends.
+const stsBody = "Action=GetCallerIdentity&Version=2011-06-15"
+
+// wire is the request and answer of x on the wire: every call is a signed
+// POST / carrying its operation in X-Amz-Target, STS's as a form.
+func (x exchange) wire() hosttest.Exchange {
+	ex := hosttest.Exchange{
+		Method: http.MethodPost, Path: "/",
+		Status: x.status, File: x.file, Header: x.header,
+		Check: func(t testing.TB, r *http.Request, body []byte) { checkSigned(t, r, body, x.op) },
+	}
+	if x.op == "GetCallerIdentity" {
+		ex.RawBody = stsBody
+		return ex
+	}
+	ex.ReqHeader = map[string]string{
+		"X-Amz-Target": "CodeCommit_20150413." + x.op,
+		"Content-Type": "application/x-amz-json-1.1",
+	}
+	if x.body == nil {
+		ex.SkipBody = true
+		return ex
+	}
+	b, err := json.Marshal(x.body)
+	if err != nil {
+		panic(err)
+	}
+	ex.Body = string(b)
+	return ex
+}
+
+var wire = hosttest.Options{
+	hosttest.JSONContentType("application/x-amz-json-1.1"),
+	hosttest.GeneratedFields("clientRequestToken"),
+	hosttest.ContentType(func(file string) string {
+		if strings.HasSuffix(file, ".xml") {
+			return "text/xml"
+		}
+		return "application/x-amz-json-1.1"
+	}),
+	hosttest.ReplyHeaders(map[string]string{"X-Amzn-RequestId": "c8a3e9b1-5f2d-4e7a-b6c0-9d1e2f3a4b5c"}),
+	hosttest.Describe(func(r *http.Request) string { return fmt.Sprintf("(X-Amz-Target %q)", r.Header.Get("X-Amz-Target")) }),
 }
 
 // replay serves exchanges in order, checking each request's path,
 // headers, signature scope and body, and fails the test if any is left.
 func replay(t *testing.T, exchanges ...exchange) string {
 	t.Helper()
-	var mu sync.Mutex
-	next := 0
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		defer mu.Unlock()
-		if next >= len(exchanges) {
-			t.Errorf("unexpected request %s %s (X-Amz-Target %q)", r.Method, r.URL, r.Header.Get("X-Amz-Target"))
-			w.WriteHeader(http.StatusTeapot)
-			return
-		}
-		x := exchanges[next]
-		next++
-		body, _ := io.ReadAll(r.Body)
-		checkRequest(t, r, body, x)
-		for k, vs := range x.header {
-			w.Header()[k] = vs
-		}
-		if strings.HasSuffix(x.file, ".xml") {
-			w.Header().Set("Content-Type", "text/xml")
-		} else {
-			w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-		}
-		w.Header().Set("X-Amzn-RequestId", "c8a3e9b1-5f2d-4e7a-b6c0-9d1e2f3a4b5c")
-		status := x.status
-		if status == 0 {
-			status = http.StatusOK
-		}
-		w.WriteHeader(status)
-		_, _ = w.Write(readFile(t, x.file))
-	}))
-	t.Cleanup(func() {
-		srv.Close()
-		if next != len(exchanges) {
-			t.Errorf("%d of %d expected requests were made", next, len(exchanges))
-		}
-	})
-	return srv.URL
+	script := make([]hosttest.Exchange, len(exchanges))
+	for i, x := range exchanges {
+		script[i] = x.wire()
+	}
+	return wire.Replay(t, script...).URL
 }
 
 var credentialScope = regexp.MustCompile(`^AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request, SignedHeaders=([^,]+), Signature=[0-9a-f]{64}$`)
 
-func checkRequest(t *testing.T, r *http.Request, body []byte, x exchange) {
+// checkSigned checks the request is signed with the wire key for op's
+// service and carries neither a session token nor the secret.
+func checkSigned(t testing.TB, r *http.Request, body []byte, op string) {
 	t.Helper()
-	if r.Method != http.MethodPost || r.URL.Path != "/" || r.URL.RawQuery != "" {
-		t.Errorf("%s: request %s %s, want POST /", x.op, r.Method, r.URL)
-	}
 	m := credentialScope.FindStringSubmatch(r.Header.Get("Authorization"))
 	service := "codecommit"
-	if x.op == "GetCallerIdentity" {
+	if op == "GetCallerIdentity" {
 		service = "sts"
 	}
 	switch {
 	case m == nil:
-		t.Errorf("%s: Authorization %q is not a SigV4 header", x.op, r.Header.Get("Authorization"))
+		t.Errorf("%s: Authorization %q is not a SigV4 header", op, r.Header.Get("Authorization"))
 	case m[1] != wireKeyID || m[3] != wireRegion || m[4] != service:
-		t.Errorf("%s: signed as %s in %s for %s, want %s in %s for %s", x.op, m[1], m[3], m[4], wireKeyID, wireRegion, service)
+		t.Errorf("%s: signed as %s in %s for %s, want %s in %s for %s", op, m[1], m[3], m[4], wireKeyID, wireRegion, service)
 	case !strings.Contains(m[5], "host") || !strings.Contains(m[5], "x-amz-date"):
-		t.Errorf("%s: SignedHeaders %q lack host or x-amz-date", x.op, m[5])
+		t.Errorf("%s: SignedHeaders %q lack host or x-amz-date", op, m[5])
 	}
 	if d := r.Header.Get("X-Amz-Date"); m != nil && !strings.HasPrefix(d, m[2]) {
-		t.Errorf("%s: X-Amz-Date %q does not match the credential scope date %s", x.op, d, m[2])
+		t.Errorf("%s: X-Amz-Date %q does not match the credential scope date %s", op, d, m[2])
 	}
 	if tok := r.Header.Get("X-Amz-Security-Token"); tok != "" {
-		t.Errorf("%s: a session token was sent; gitrelay signs with long-term keys only", x.op)
+		t.Errorf("%s: a session token was sent; gitrelay signs with long-term keys only", op)
 	}
 	if strings.Contains(string(body), wireSecret) || strings.Contains(fmt.Sprint(r.Header), wireSecret) {
-		t.Errorf("%s: the secret access key travelled in the request", x.op)
+		t.Errorf("%s: the secret access key travelled in the request", op)
 	}
 	if service == "sts" {
-		form, err := url.ParseQuery(string(body))
-		if err != nil || form.Get("Action") != "GetCallerIdentity" || form.Get("Version") != "2011-06-15" {
-			t.Errorf("STS body = %q, want Action=GetCallerIdentity&Version=2011-06-15", body)
-		}
 		if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
 			t.Errorf("STS Content-Type = %q", ct)
 		}
-		return
 	}
-	if got, want := r.Header.Get("X-Amz-Target"), "CodeCommit_20150413."+x.op; got != want {
-		t.Errorf("X-Amz-Target = %q, want %q", got, want)
-	}
-	if ct := r.Header.Get("Content-Type"); ct != "application/x-amz-json-1.1" {
-		t.Errorf("%s: Content-Type = %q, want application/x-amz-json-1.1", x.op, ct)
-	}
-	if x.body == nil {
-		return
-	}
-	var got map[string]any
-	if err := json.Unmarshal(body, &got); err != nil {
-		t.Errorf("%s: body %q is not JSON: %v", x.op, body, err)
-		return
-	}
-	if _, wanted := x.body["clientRequestToken"]; !wanted {
-		if tok, ok := got["clientRequestToken"]; ok {
-			if s, _ := tok.(string); s == "" {
-				t.Errorf("%s: empty clientRequestToken", x.op)
-			}
-			delete(got, "clientRequestToken")
-		}
-	}
-	want := map[string]any{}
-	b, _ := json.Marshal(x.body)
-	_ = json.Unmarshal(b, &want)
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("%s: body = %s, want %s", x.op, body, b)
-	}
-}
-
-func readFile(t *testing.T, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 func wireClient(t *testing.T, u string) relay.HostClient {
@@ -352,7 +318,7 @@ func TestWireErrorsMapToCodes(t *testing.T) {
 		{name: "name refused", x: exchange{op: "CreateBranch", status: 400, file: "err_invalid_branch_name.json"}, do: createBranch, code: relay.EInvalidBranchName, says: "conflict"},
 		{name: "repository missing", x: exchange{op: "CreateBranch", status: 400, file: "err_repository_missing.json"}, do: createBranch, code: relay.ENotFound, says: "MyDemoRepo"},
 		{name: "throttled", x: exchange{op: "CreateBranch", status: 400, file: "err_throttling.json"}, do: createBranch, code: relay.ERateLimited, says: "in 60 seconds"},
-		{name: "throttled with Retry-After from a proxy", x: exchange{op: "CreateBranch", status: 400, file: "err_throttling.json", header: http.Header{"Retry-After": {"7"}}}, do: createBranch, code: relay.ERateLimited, says: "in 7 seconds"},
+		{name: "throttled with Retry-After from a proxy", x: exchange{op: "CreateBranch", status: 400, file: "err_throttling.json", header: map[string]string{"Retry-After": "7"}}, do: createBranch, code: relay.ERateLimited, says: "in 7 seconds"},
 		{name: "KMS key unusable", x: exchange{op: "CreateBranch", status: 400, file: "err_kms.json"}, do: createBranch, code: relay.EHostError, says: "KMS"},
 		{name: "internal failure", x: exchange{op: "CreateBranch", status: 500, file: "err_internal.json"}, do: createBranch, code: relay.EHostError, says: "try again"},
 		{name: "branch missing on delete", x: exchange{op: "DeleteBranch", status: 400, file: "err_branch_missing.json"},

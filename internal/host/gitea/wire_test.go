@@ -6,22 +6,18 @@ package gitea_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gitrelay/gitrelay/internal/host"
 	"github.com/gitrelay/gitrelay/internal/host/gitea"
+	"github.com/gitrelay/gitrelay/internal/host/hosttest"
 	"github.com/gitrelay/gitrelay/internal/relay"
 )
 
@@ -33,113 +29,31 @@ var billingAPI = relay.Repository{
 	DefaultBranch: "main", WebURL: "https://code.example.org/platform/billing-api",
 }
 
-// exchange is one expected request and the answer replayed to it.
-type exchange struct {
-	method string
-	path   string // escaped, below /api/v1
-	query  string // url.Values.Encode() form; "" for none
-	body   string // expected JSON body; "" for none
+// exchange is one expected request and the answer replayed to it; Path is
+// escaped, below /api/v1, and {server} in an answer header is the replay's
+// URL.
+type exchange = hosttest.Exchange
 
-	status int               // default 200
-	header map[string]string // answer headers; {server} is the replay's URL
-	file   string            // answer body from testdata/
-}
-
-type replay struct {
-	t      *testing.T
-	mu     sync.Mutex
-	script []exchange
-	next   int
-	srv    *httptest.Server
-}
+// replay asserts every request's Gitea headers, with the token in the
+// "token" Authorization form.
+type replay = hosttest.Server
 
 func newReplay(t *testing.T, script ...exchange) *replay {
 	t.Helper()
-	rp := &replay{t: t, script: script}
-	rp.srv = httptest.NewServer(http.HandlerFunc(rp.serve))
-	t.Cleanup(func() {
-		rp.srv.Close()
-		rp.mu.Lock()
-		defer rp.mu.Unlock()
-		if rp.next != len(rp.script) {
-			t.Errorf("only %d of %d expected requests were made", rp.next, len(rp.script))
-		}
-	})
-	return rp
-}
-
-func (rp *replay) serve(w http.ResponseWriter, r *http.Request) {
-	t := rp.t
-	rp.mu.Lock()
-	if rp.next >= len(rp.script) {
-		rp.mu.Unlock()
-		t.Errorf("unexpected request %s %s", r.Method, r.URL)
-		http.Error(w, "unexpected", http.StatusTeapot)
-		return
-	}
-	ex := rp.script[rp.next]
-	rp.next++
-	rp.mu.Unlock()
-
-	call := r.Method + " " + r.URL.String()
-	if r.Method != ex.method || r.URL.EscapedPath() != "/api/v1"+ex.path {
-		t.Errorf("request %s, want %s /api/v1%s", call, ex.method, ex.path)
-	}
-	if got := r.URL.Query().Encode(); got != ex.query {
-		t.Errorf("%s: query %q, want %q", call, got, ex.query)
-	}
-	for k, want := range map[string]string{
-		"Authorization": "token " + wireToken,
-		"User-Agent":    "gitrelay",
-		"Accept":        "application/json",
-	} {
-		if got := r.Header.Get(k); got != want {
-			t.Errorf("%s: header %s = %q, want %q", call, k, got, want)
-		}
-	}
-	body, _ := io.ReadAll(r.Body)
-	switch {
-	case ex.body == "" && len(bytes.TrimSpace(body)) > 0:
-		t.Errorf("%s: unexpected body %s", call, body)
-	case ex.body != "":
-		var got, want any
-		if err := json.Unmarshal(body, &got); err != nil {
-			t.Errorf("%s: body %q is not JSON: %v", call, body, err)
-		}
-		if err := json.Unmarshal([]byte(ex.body), &want); err != nil {
-			t.Fatalf("bad expected body %q: %v", ex.body, err)
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("%s: body %s, want %s", call, body, ex.body)
-		}
-		if ct := r.Header.Get("Content-Type"); ct != "application/json" {
-			t.Errorf("%s: Content-Type %q, want application/json", call, ct)
-		}
-	}
-	for k, v := range ex.header {
-		w.Header().Set(k, strings.ReplaceAll(v, "{server}", rp.srv.URL))
-	}
-	status := ex.status
-	if status == 0 {
-		status = http.StatusOK
-	}
-	var payload []byte
-	if ex.file != "" {
-		var err error
-		if payload, err = os.ReadFile(filepath.Join("testdata", ex.file)); err != nil {
-			t.Fatal(err)
-		}
-		if w.Header().Get("Content-Type") == "" {
-			w.Header().Set("Content-Type", "application/json;charset=utf-8")
-		}
-	}
-	w.WriteHeader(status)
-	_, _ = w.Write(payload)
+	return hosttest.Options{
+		hosttest.Prefix("/api/v1"),
+		hosttest.RequireHeaders(map[string]string{
+			"Authorization": "token " + wireToken,
+			"User-Agent":    "gitrelay",
+			"Accept":        "application/json",
+		}),
+		hosttest.ContentType(func(string) string { return "application/json;charset=utf-8" }),
+	}.Replay(t, script...)
 }
 
 func client(t *testing.T, rp *replay) relay.HostClient {
 	t.Helper()
-	c, err := gitea.New().NewClient(relay.HostConfig{Kind: gitea.Kind, BaseURL: rp.srv.URL},
+	c, err := gitea.New().NewClient(relay.HostConfig{Kind: gitea.Kind, BaseURL: rp.URL},
 		relay.TokenCredential(wireToken), host.NewHTTPClient(5*time.Second))
 	if err != nil {
 		t.Fatal(err)
@@ -191,8 +105,8 @@ func wantCode(t *testing.T, err error, code string) *relay.Error {
 
 func TestValidateReadsTheAccountAndProbesTheRepositoryScope(t *testing.T) {
 	rp := newReplay(t,
-		exchange{method: "GET", path: "/user", file: "user.json"},
-		exchange{method: "GET", path: "/user/repos", query: "limit=1", file: "repos_page2.json"},
+		exchange{Method: "GET", Path: "/user", File: "user.json"},
+		exchange{Method: "GET", Path: "/user/repos", Query: "limit=1", File: "repos_page2.json"},
 	)
 	acc, err := client(t, rp).Validate(t.Context())
 	if err != nil {
@@ -208,8 +122,8 @@ func TestValidateReadsTheAccountAndProbesTheRepositoryScope(t *testing.T) {
 // it is reported as holding read:user only, which RequiredScopes refuses.
 func TestValidateReportsATokenWithoutTheRepositoryScope(t *testing.T) {
 	rp := newReplay(t,
-		exchange{method: "GET", path: "/user", file: "user.json"},
-		exchange{method: "GET", path: "/user/repos", query: "limit=1", status: 403, file: "err_scope_repository.json"},
+		exchange{Method: "GET", Path: "/user", File: "user.json"},
+		exchange{Method: "GET", Path: "/user/repos", Query: "limit=1", Status: 403, File: "err_scope_repository.json"},
 	)
 	acc, err := client(t, rp).Validate(t.Context())
 	if err != nil || acc.Login != "mira" || !reflect.DeepEqual(acc.Scopes, []string{"read:user"}) {
@@ -226,19 +140,19 @@ func TestValidateRefusals(t *testing.T) {
 		says   string
 	}{
 		{"an unknown or revoked token", []exchange{
-			{method: "GET", path: "/user", status: 401, file: "err_token_required.json"},
+			{Method: "GET", Path: "/user", Status: 401, File: "err_token_required.json"},
 		}, relay.ECredentialRejected, "", "token is required"},
 		{"a token without read:user", []exchange{
-			{method: "GET", path: "/user", status: 403, file: "err_scope_user.json"},
+			{Method: "GET", Path: "/user", Status: 403, File: "err_scope_user.json"},
 		}, relay.EScopeMissing, "read:user", "which account"},
 		{"a sign-in page of a proxy", []exchange{
-			{method: "GET", path: "/user", header: map[string]string{"Content-Type": "text/html; charset=utf-8"}, file: "proxy_login.html"},
+			{Method: "GET", Path: "/user", Header: map[string]string{"Content-Type": "text/html; charset=utf-8"}, File: "proxy_login.html"},
 		}, relay.EHostError, "", "web page"},
 		{"a base URL that is not Gitea", []exchange{
-			{method: "GET", path: "/user", status: 404, header: map[string]string{"Content-Type": "text/html"}, file: "proxy_login.html"},
+			{Method: "GET", Path: "/user", Status: 404, Header: map[string]string{"Content-Type": "text/html"}, File: "proxy_login.html"},
 		}, relay.EHostError, "", "base URL"},
 		{"a server error", []exchange{
-			{method: "GET", path: "/user", status: 500, file: "err_server.json"},
+			{Method: "GET", Path: "/user", Status: 500, File: "err_server.json"},
 		}, relay.EHostError, "", "HTTP 500"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -253,10 +167,10 @@ func TestValidateRefusals(t *testing.T) {
 
 func TestRepositoriesFollowsLinkPagesAndKeepsWritableOnes(t *testing.T) {
 	rp := newReplay(t,
-		exchange{method: "GET", path: "/user/repos", query: "limit=50&page=1", file: "repos_page1.json",
-			header: map[string]string{"Link": `<{server}/api/v1/user/repos?limit=50&page=2>; rel="next",<{server}/api/v1/user/repos?limit=50&page=2>; rel="last"`, "X-Total-Count": "3"}},
-		exchange{method: "GET", path: "/user/repos", query: "limit=50&page=2", file: "repos_page2.json",
-			header: map[string]string{"Link": `<{server}/api/v1/user/repos?limit=50&page=1>; rel="first",<{server}/api/v1/user/repos?limit=50&page=1>; rel="prev"`, "X-Total-Count": "3"}},
+		exchange{Method: "GET", Path: "/user/repos", Query: "limit=50&page=1", File: "repos_page1.json",
+			Header: map[string]string{"Link": `<{server}/api/v1/user/repos?limit=50&page=2>; rel="next",<{server}/api/v1/user/repos?limit=50&page=2>; rel="last"`, "X-Total-Count": "3"}},
+		exchange{Method: "GET", Path: "/user/repos", Query: "limit=50&page=2", File: "repos_page2.json",
+			Header: map[string]string{"Link": `<{server}/api/v1/user/repos?limit=50&page=1>; rel="first",<{server}/api/v1/user/repos?limit=50&page=1>; rel="prev"`, "X-Total-Count": "3"}},
 	)
 	got, err := client(t, rp).Repositories(t.Context(), "BILLING")
 	if err != nil {
@@ -273,8 +187,8 @@ func TestRepositoriesFollowsLinkPagesAndKeepsWritableOnes(t *testing.T) {
 
 func TestRepositoryByID(t *testing.T) {
 	rp := newReplay(t,
-		exchange{method: "GET", path: "/repositories/41", file: "repository.json"},
-		exchange{method: "GET", path: "/repositories/999", status: 404, file: "err_not_found.json"},
+		exchange{Method: "GET", Path: "/repositories/41", File: "repository.json"},
+		exchange{Method: "GET", Path: "/repositories/999", Status: 404, File: "err_not_found.json"},
 	)
 	c := client(t, rp)
 	got, err := c.Repository(t.Context(), "41")
@@ -289,9 +203,9 @@ func TestRepositoryByID(t *testing.T) {
 
 func TestBranches(t *testing.T) {
 	rp := newReplay(t,
-		exchange{method: "GET", path: "/repos/platform/billing-api/branches", query: "limit=50&page=1", file: "branches.json"},
-		exchange{method: "GET", path: "/repos/platform/billing-api/branches/feature/invoices", file: "branch.json"},
-		exchange{method: "GET", path: "/repos/platform/billing-api/branches/nope", status: 404, file: "err_not_found.json"},
+		exchange{Method: "GET", Path: "/repos/platform/billing-api/branches", Query: "limit=50&page=1", File: "branches.json"},
+		exchange{Method: "GET", Path: "/repos/platform/billing-api/branches/feature/invoices", File: "branch.json"},
+		exchange{Method: "GET", Path: "/repos/platform/billing-api/branches/nope", Status: 404, File: "err_not_found.json"},
 	)
 	c := client(t, rp)
 	list, err := c.Branches(t.Context(), billingAPI, "INVOICE")
@@ -314,9 +228,9 @@ func TestBranches(t *testing.T) {
 const baseSHA = "5f1d7a0c2b9e4d3f8a6b1c0e9d8f7a6b5c4d3e2f"
 
 func TestCreateBranchSendsTheBaseCommit(t *testing.T) {
-	rp := newReplay(t, exchange{method: "POST", path: "/repos/platform/billing-api/branches",
-		body:   `{"new_branch_name":"BIL-12-export-csv","old_ref_name":"` + baseSHA + `"}`,
-		status: 201, file: "branch_created.json"})
+	rp := newReplay(t, exchange{Method: "POST", Path: "/repos/platform/billing-api/branches",
+		Body:   `{"new_branch_name":"BIL-12-export-csv","old_ref_name":"` + baseSHA + `"}`,
+		Status: 201, File: "branch_created.json"})
 	b, err := client(t, rp).CreateBranch(t.Context(), billingAPI, "BIL-12-export-csv", baseSHA)
 	want := relay.Branch{Name: "BIL-12-export-csv", SHA: baseSHA, URL: "https://code.example.org/platform/billing-api/src/branch/BIL-12-export-csv"}
 	if err != nil || b != want {
@@ -327,9 +241,9 @@ func TestCreateBranchSendsTheBaseCommit(t *testing.T) {
 // A server older than Gitea 1.21 ignores old_ref_name and branches from the
 // default branch: that is reported, not passed off as success.
 func TestCreateBranchOnAServerThatIgnoresTheBase(t *testing.T) {
-	rp := newReplay(t, exchange{method: "POST", path: "/repos/platform/billing-api/branches",
-		body:   `{"new_branch_name":"BIL-12-export-csv","old_ref_name":"` + baseSHA + `"}`,
-		status: 201, file: "branch_created_elsewhere.json"})
+	rp := newReplay(t, exchange{Method: "POST", Path: "/repos/platform/billing-api/branches",
+		Body:   `{"new_branch_name":"BIL-12-export-csv","old_ref_name":"` + baseSHA + `"}`,
+		Status: 201, File: "branch_created_elsewhere.json"})
 	_, err := client(t, rp).CreateBranch(t.Context(), billingAPI, "BIL-12-export-csv", baseSHA)
 	e := wantCode(t, err, relay.EHostError)
 	if !strings.Contains(e.Message, "1.21") || !strings.Contains(e.Message, "/src/branch/BIL-12-export-csv") {
@@ -357,9 +271,9 @@ func TestCreateBranchRefusals(t *testing.T) {
 		{"the host is overloaded", "BIL-12", 503, "err_server.json", relay.EHostError, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rp := newReplay(t, exchange{method: "POST", path: "/repos/platform/billing-api/branches",
-				body:   `{"new_branch_name":"` + tc.branch + `","old_ref_name":"` + baseSHA + `"}`,
-				status: tc.status, file: tc.file})
+			rp := newReplay(t, exchange{Method: "POST", Path: "/repos/platform/billing-api/branches",
+				Body:   `{"new_branch_name":"` + tc.branch + `","old_ref_name":"` + baseSHA + `"}`,
+				Status: tc.status, File: tc.file})
 			_, err := client(t, rp).CreateBranch(t.Context(), billingAPI, tc.branch, baseSHA)
 			e := wantCode(t, err, tc.code)
 			if e.Scope != tc.scope {
@@ -373,8 +287,8 @@ func TestCreateBranchRefusals(t *testing.T) {
 }
 
 func TestRateLimitFromAProxy(t *testing.T) {
-	rp := newReplay(t, exchange{method: "GET", path: "/repos/platform/billing-api/branches", query: "limit=50&page=1",
-		status: 429, header: map[string]string{"Retry-After": "17", "Content-Type": "text/plain"}})
+	rp := newReplay(t, exchange{Method: "GET", Path: "/repos/platform/billing-api/branches", Query: "limit=50&page=1",
+		Status: 429, Header: map[string]string{"Retry-After": "17", "Content-Type": "text/plain"}})
 	_, err := client(t, rp).Branches(t.Context(), billingAPI, "")
 	if e := wantCode(t, err, relay.ERateLimited); e.RetryAfter != 17*time.Second {
 		t.Errorf("RetryAfter = %v, want 17s", e.RetryAfter)
@@ -394,8 +308,8 @@ func TestDeleteBranch(t *testing.T) {
 		{"a protected branch", 403, "err_protected.json", relay.EInvalid},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rp := newReplay(t, exchange{method: "DELETE", path: "/repos/platform/billing-api/branches/feature/BIL-12%20x",
-				status: tc.status, file: tc.file})
+			rp := newReplay(t, exchange{Method: "DELETE", Path: "/repos/platform/billing-api/branches/feature/BIL-12%20x",
+				Status: tc.status, File: tc.file})
 			err := client(t, rp).DeleteBranch(t.Context(), billingAPI, "feature/BIL-12 x")
 			if tc.code == "" {
 				if err != nil {
@@ -409,9 +323,9 @@ func TestDeleteBranch(t *testing.T) {
 }
 
 func TestCreatePullRequest(t *testing.T) {
-	rp := newReplay(t, exchange{method: "POST", path: "/repos/platform/billing-api/pulls",
-		body:   `{"title":"BIL-12 Export invoices as CSV","head":"BIL-12-export-csv","base":"main","body":"Exports invoices as CSV."}`,
-		status: 201, file: "pull_created.json"})
+	rp := newReplay(t, exchange{Method: "POST", Path: "/repos/platform/billing-api/pulls",
+		Body:   `{"title":"BIL-12 Export invoices as CSV","head":"BIL-12-export-csv","base":"main","body":"Exports invoices as CSV."}`,
+		Status: 201, File: "pull_created.json"})
 	pr, err := client(t, rp).CreatePullRequest(t.Context(), billingAPI, relay.NewPullRequest{
 		Source: "BIL-12-export-csv", Target: "main", Title: "BIL-12 Export invoices as CSV", Description: "Exports invoices as CSV."})
 	want := relay.PullRequest{Number: 18, Title: "BIL-12 Export invoices as CSV", URL: "https://code.example.org/platform/billing-api/pulls/18",
@@ -424,9 +338,9 @@ func TestCreatePullRequest(t *testing.T) {
 // Gitea has no draft flag: a draft is a title starting with "WIP:". Servers
 // that answer without "draft" are read by the title.
 func TestCreateDraftPullRequestPrefixesTheTitle(t *testing.T) {
-	rp := newReplay(t, exchange{method: "POST", path: "/repos/platform/billing-api/pulls",
-		body:   `{"title":"WIP: BIL-12 Export invoices as CSV","head":"BIL-12-export-csv","base":"main"}`,
-		status: 201, file: "pull_created_wip.json"})
+	rp := newReplay(t, exchange{Method: "POST", Path: "/repos/platform/billing-api/pulls",
+		Body:   `{"title":"WIP: BIL-12 Export invoices as CSV","head":"BIL-12-export-csv","base":"main"}`,
+		Status: 201, File: "pull_created_wip.json"})
 	pr, err := client(t, rp).CreatePullRequest(t.Context(), billingAPI, relay.NewPullRequest{
 		Source: "BIL-12-export-csv", Target: "main", Title: "BIL-12 Export invoices as CSV", Draft: true})
 	if err != nil || !pr.Draft || pr.Number != 19 {
@@ -436,12 +350,12 @@ func TestCreateDraftPullRequestPrefixesTheTitle(t *testing.T) {
 
 func TestAnExistingPullRequestIsFoundAndLinked(t *testing.T) {
 	rp := newReplay(t,
-		exchange{method: "POST", path: "/repos/platform/billing-api/pulls",
-			body:   `{"title":"BIL-12 again","head":"BIL-12-export-csv","base":"main"}`,
-			status: 409, file: "err_pr_exists.json"},
-		exchange{method: "GET", path: "/repos/platform/billing-api/pulls", query: "base_branch=main&limit=50&page=1&state=open", file: "pulls_page1.json",
-			header: map[string]string{"Link": `<{server}/api/v1/repos/platform/billing-api/pulls?page=2>; rel="next"`}},
-		exchange{method: "GET", path: "/repos/platform/billing-api/pulls", query: "base_branch=main&limit=50&page=2&state=open", file: "pulls_page2.json"},
+		exchange{Method: "POST", Path: "/repos/platform/billing-api/pulls",
+			Body:   `{"title":"BIL-12 again","head":"BIL-12-export-csv","base":"main"}`,
+			Status: 409, File: "err_pr_exists.json"},
+		exchange{Method: "GET", Path: "/repos/platform/billing-api/pulls", Query: "base_branch=main&limit=50&page=1&state=open", File: "pulls_page1.json",
+			Header: map[string]string{"Link": `<{server}/api/v1/repos/platform/billing-api/pulls?page=2>; rel="next"`}},
+		exchange{Method: "GET", Path: "/repos/platform/billing-api/pulls", Query: "base_branch=main&limit=50&page=2&state=open", File: "pulls_page2.json"},
 	)
 	_, err := client(t, rp).CreatePullRequest(t.Context(), billingAPI, relay.NewPullRequest{
 		Source: "BIL-12-export-csv", Target: "main", Title: "BIL-12 again"})
@@ -465,8 +379,8 @@ func TestCreatePullRequestRefusals(t *testing.T) {
 		{"server error", 500, "err_server.json", relay.EHostError},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rp := newReplay(t, exchange{method: "POST", path: "/repos/platform/billing-api/pulls",
-				body: `{"title":"T","head":"BIL-12-export-csv","base":"main"}`, status: tc.status, file: tc.file})
+			rp := newReplay(t, exchange{Method: "POST", Path: "/repos/platform/billing-api/pulls",
+				Body: `{"title":"T","head":"BIL-12-export-csv","base":"main"}`, Status: tc.status, File: tc.file})
 			_, err := client(t, rp).CreatePullRequest(t.Context(), billingAPI, relay.NewPullRequest{
 				Source: "BIL-12-export-csv", Target: "main", Title: "T"})
 			wantCode(t, err, tc.code)
@@ -475,7 +389,7 @@ func TestCreatePullRequestRefusals(t *testing.T) {
 }
 
 func TestFindPullRequestNone(t *testing.T) {
-	rp := newReplay(t, exchange{method: "GET", path: "/repos/platform/billing-api/pulls", query: "base_branch=main&limit=50&page=1&state=open", file: "pulls_page1.json"})
+	rp := newReplay(t, exchange{Method: "GET", Path: "/repos/platform/billing-api/pulls", Query: "base_branch=main&limit=50&page=1&state=open", File: "pulls_page1.json"})
 	_, err := client(t, rp).FindPullRequest(t.Context(), billingAPI, "BIL-12-export-csv", "main")
 	wantCode(t, err, relay.ENotFound)
 }

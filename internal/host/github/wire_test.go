@@ -9,12 +9,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strconv"
@@ -25,6 +22,7 @@ import (
 
 	"github.com/gitrelay/gitrelay/internal/host"
 	"github.com/gitrelay/gitrelay/internal/host/github"
+	"github.com/gitrelay/gitrelay/internal/host/hosttest"
 	"github.com/gitrelay/gitrelay/internal/relay"
 )
 
@@ -36,116 +34,32 @@ var helloWorld = relay.Repository{
 	DefaultBranch: "master", WebURL: "https://github.com/octocat/Hello-World",
 }
 
-// exchange is one expected request and the answer replayed to it.
-type exchange struct {
-	method string
-	path   string // escaped, without the API prefix
-	query  string // url.Values.Encode() form; "" for none
-	body   string // expected JSON body; "" for none
+// exchange is one expected request and the answer replayed to it; Path is
+// escaped, without the API prefix.
+type exchange = hosttest.Exchange
 
-	status int               // default 200
-	header map[string]string // answer headers
-	file   string            // answer body from testdata/
-}
-
-type replay struct {
-	t      *testing.T
-	prefix string
-	mu     sync.Mutex
-	script []exchange
-	next   int
-	srv    *httptest.Server
-}
+// replay asserts every request's GitHub headers, with the token sent as a
+// bearer token.
+type replay = hosttest.Server
 
 func newReplay(t *testing.T, prefix string, script ...exchange) *replay {
 	t.Helper()
-	rp := &replay{t: t, prefix: prefix, script: script}
-	rp.srv = httptest.NewServer(http.HandlerFunc(rp.serve))
-	t.Cleanup(func() {
-		rp.srv.Close()
-		rp.mu.Lock()
-		defer rp.mu.Unlock()
-		if rp.next != len(rp.script) {
-			t.Errorf("only %d of %d expected requests were made", rp.next, len(rp.script))
-		}
-	})
-	return rp
-}
-
-func (rp *replay) serve(w http.ResponseWriter, r *http.Request) {
-	t := rp.t
-	rp.mu.Lock()
-	if rp.next >= len(rp.script) {
-		rp.mu.Unlock()
-		t.Errorf("unexpected request %s %s", r.Method, r.URL)
-		http.Error(w, "unexpected", http.StatusTeapot)
-		return
-	}
-	ex := rp.script[rp.next]
-	rp.next++
-	rp.mu.Unlock()
-
-	call := r.Method + " " + r.URL.String()
-	if r.Method != ex.method || r.URL.EscapedPath() != rp.prefix+ex.path {
-		t.Errorf("request %s, want %s %s", call, ex.method, rp.prefix+ex.path)
-	}
-	if got := r.URL.Query().Encode(); got != ex.query {
-		t.Errorf("%s: query %q, want %q", call, got, ex.query)
-	}
-	for k, want := range map[string]string{
-		"Authorization":        "Bearer " + wireToken,
-		"User-Agent":           "gitrelay",
-		"Accept":               "application/vnd.github.v3+json",
-		"X-Github-Api-Version": "2022-11-28",
-	} {
-		if got := r.Header.Get(k); got != want {
-			t.Errorf("%s: header %s = %q, want %q", call, k, got, want)
-		}
-	}
-	body, _ := io.ReadAll(r.Body)
-	switch {
-	case ex.body == "" && len(bytes.TrimSpace(body)) > 0:
-		t.Errorf("%s: unexpected body %s", call, body)
-	case ex.body != "":
-		var got, want any
-		if err := json.Unmarshal(body, &got); err != nil {
-			t.Errorf("%s: body %q is not JSON: %v", call, body, err)
-		}
-		if err := json.Unmarshal([]byte(ex.body), &want); err != nil {
-			t.Fatalf("bad expected body %q: %v", ex.body, err)
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("%s: body %s, want %s", call, body, ex.body)
-		}
-		if ct := r.Header.Get("Content-Type"); ct != "application/json" {
-			t.Errorf("%s: Content-Type %q, want application/json", call, ct)
-		}
-	}
-	for k, v := range ex.header {
-		w.Header().Set(k, strings.ReplaceAll(v, "{server}", rp.srv.URL))
-	}
-	status := ex.status
-	if status == 0 {
-		status = http.StatusOK
-	}
-	var payload []byte
-	if ex.file != "" {
-		var err error
-		if payload, err = os.ReadFile(filepath.Join("testdata", ex.file)); err != nil {
-			t.Fatal(err)
-		}
-		if w.Header().Get("Content-Type") == "" {
-			w.Header().Set("Content-Type", "application/json; charset=utf-8")
-		}
-	}
-	w.WriteHeader(status)
-	_, _ = w.Write(payload)
+	return hosttest.Options{
+		hosttest.Prefix(prefix),
+		hosttest.RequireHeaders(map[string]string{
+			"Authorization":        "Bearer " + wireToken,
+			"User-Agent":           "gitrelay",
+			"Accept":               "application/vnd.github.v3+json",
+			"X-Github-Api-Version": "2022-11-28",
+		}),
+		hosttest.ContentType(func(string) string { return "application/json; charset=utf-8" }),
+	}.Replay(t, script...)
 }
 
 // cloudClient is a github-kind client talking to rp.
 func cloudClient(t *testing.T, rp *replay) relay.HostClient {
 	t.Helper()
-	c, err := github.Cloud(github.WithAPIURL(rp.srv.URL)).NewClient(
+	c, err := github.Cloud(github.WithAPIURL(rp.URL)).NewClient(
 		relay.HostConfig{Kind: github.KindCloud}, relay.TokenCredential(wireToken), host.NewHTTPClient(5*time.Second))
 	if err != nil {
 		t.Fatal(err)
@@ -156,7 +70,7 @@ func cloudClient(t *testing.T, rp *replay) relay.HostClient {
 func enterpriseClient(t *testing.T, rp *replay) relay.HostClient {
 	t.Helper()
 	c, err := github.Enterprise().NewClient(
-		relay.HostConfig{Kind: github.KindEnterprise, BaseURL: rp.srv.URL}, relay.TokenCredential(wireToken), host.NewHTTPClient(5*time.Second))
+		relay.HostConfig{Kind: github.KindEnterprise, BaseURL: rp.URL}, relay.TokenCredential(wireToken), host.NewHTTPClient(5*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,8 +121,8 @@ func wantCode(t *testing.T, err error, code string) *relay.Error {
 
 func TestValidateReadsIdentityScopesAndExpiry(t *testing.T) {
 	rp := newReplay(t, "/api/v3", exchange{
-		method: "GET", path: "/user", file: "user.json",
-		header: map[string]string{
+		Method: "GET", Path: "/user", File: "user.json",
+		Header: map[string]string{
 			"X-OAuth-Scopes":                         "repo, workflow",
 			"GitHub-Authentication-Token-Expiration": "2021-10-07 19:07:53 UTC",
 		},
@@ -235,7 +149,7 @@ func TestValidateScopeHeaderForms(t *testing.T) {
 		{"offset expiry form", map[string]string{"X-OAuth-Scopes": "repo", "GitHub-Authentication-Token-Expiration": "2021-10-07 19:07:53 -0700"}, []string{"repo"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rp := newReplay(t, "", exchange{method: "GET", path: "/user", file: "user.json", header: tc.header})
+			rp := newReplay(t, "", exchange{Method: "GET", Path: "/user", File: "user.json", Header: tc.header})
 			acc, err := cloudClient(t, rp).Validate(t.Context())
 			if err != nil {
 				t.Fatal(err)
@@ -257,11 +171,11 @@ func TestValidateScopeHeaderForms(t *testing.T) {
 
 func TestRepositoriesFollowsLinksAndKeepsPushable(t *testing.T) {
 	rp := newReplay(t, "",
-		exchange{method: "GET", path: "/user/repos", query: "per_page=100", file: "repos_page1.json",
-			header: map[string]string{"Link": `<{server}/user/repos?per_page=100&page=2>; rel="next", <{server}/user/repos?per_page=100&page=2>; rel="last"`}},
-		exchange{method: "GET", path: "/user/repos", query: "page=2&per_page=100", file: "repos_page2.json",
-			header: map[string]string{"Link": `<{server}/user/repos?per_page=100&page=1>; rel="prev", <{server}/user/repos?per_page=100&page=1>; rel="first"`}},
-		exchange{method: "GET", path: "/user/repos", query: "per_page=100", file: "repos_page1.json"},
+		exchange{Method: "GET", Path: "/user/repos", Query: "per_page=100", File: "repos_page1.json",
+			Header: map[string]string{"Link": `<{server}/user/repos?per_page=100&page=2>; rel="next", <{server}/user/repos?per_page=100&page=2>; rel="last"`}},
+		exchange{Method: "GET", Path: "/user/repos", Query: "page=2&per_page=100", File: "repos_page2.json",
+			Header: map[string]string{"Link": `<{server}/user/repos?per_page=100&page=1>; rel="prev", <{server}/user/repos?per_page=100&page=1>; rel="first"`}},
+		exchange{Method: "GET", Path: "/user/repos", Query: "per_page=100", File: "repos_page1.json"},
 	)
 	c := cloudClient(t, rp)
 	repos, err := c.Repositories(t.Context(), "")
@@ -282,7 +196,7 @@ func TestRepositoriesFollowsLinksAndKeepsPushable(t *testing.T) {
 }
 
 func TestRepositoryByID(t *testing.T) {
-	rp := newReplay(t, "", exchange{method: "GET", path: "/repositories/1296269", file: "repository.json"})
+	rp := newReplay(t, "", exchange{Method: "GET", Path: "/repositories/1296269", File: "repository.json"})
 	c := cloudClient(t, rp)
 	r, err := c.Repository(t.Context(), "1296269")
 	if err != nil || r != helloWorld {
@@ -294,8 +208,8 @@ func TestRepositoryByID(t *testing.T) {
 
 func TestBranchesAndBranch(t *testing.T) {
 	rp := newReplay(t, "",
-		exchange{method: "GET", path: "/repos/octocat/Hello-World/branches", query: "per_page=100", file: "branches.json"},
-		exchange{method: "GET", path: "/repos/octocat/Hello-World/git/ref/heads/feat%231", file: "ref.json"},
+		exchange{Method: "GET", Path: "/repos/octocat/Hello-World/branches", Query: "per_page=100", File: "branches.json"},
+		exchange{Method: "GET", Path: "/repos/octocat/Hello-World/git/ref/heads/feat%231", File: "ref.json"},
 	)
 	c := cloudClient(t, rp)
 	bs, err := c.Branches(t.Context(), helloWorld, "abc")
@@ -314,9 +228,9 @@ func TestBranchesAndBranch(t *testing.T) {
 
 func TestCreateAndDeleteBranch(t *testing.T) {
 	rp := newReplay(t, "/api/v3",
-		exchange{method: "POST", path: "/repos/octocat/Hello-World/git/refs", status: http.StatusCreated, file: "ref_created.json",
-			body: `{"ref":"refs/heads/ABC-1-fix-login","sha":"aa218f56b14c9653891f9e74264a383fa43fefbd"}`},
-		exchange{method: "DELETE", path: "/repos/octocat/Hello-World/git/refs/heads/ABC-1-fix-login", status: http.StatusNoContent},
+		exchange{Method: "POST", Path: "/repos/octocat/Hello-World/git/refs", Status: http.StatusCreated, File: "ref_created.json",
+			Body: `{"ref":"refs/heads/ABC-1-fix-login","sha":"aa218f56b14c9653891f9e74264a383fa43fefbd"}`},
+		exchange{Method: "DELETE", Path: "/repos/octocat/Hello-World/git/refs/heads/ABC-1-fix-login", Status: http.StatusNoContent},
 	)
 	c := enterpriseClient(t, rp)
 	b, err := c.CreateBranch(t.Context(), helloWorld, "ABC-1-fix-login", "aa218f56b14c9653891f9e74264a383fa43fefbd")
@@ -333,9 +247,9 @@ func TestCreateAndDeleteBranch(t *testing.T) {
 // the branch link.
 func TestCreateBranchInRepositoryKnownByID(t *testing.T) {
 	rp := newReplay(t, "",
-		exchange{method: "GET", path: "/repositories/1296269", file: "repository.json"},
-		exchange{method: "POST", path: "/repos/octocat/Hello-World/git/refs", status: http.StatusCreated, file: "ref_created.json",
-			body: `{"ref":"refs/heads/ABC-1-fix-login","sha":"aa218f56b14c9653891f9e74264a383fa43fefbd"}`},
+		exchange{Method: "GET", Path: "/repositories/1296269", File: "repository.json"},
+		exchange{Method: "POST", Path: "/repos/octocat/Hello-World/git/refs", Status: http.StatusCreated, File: "ref_created.json",
+			Body: `{"ref":"refs/heads/ABC-1-fix-login","sha":"aa218f56b14c9653891f9e74264a383fa43fefbd"}`},
 	)
 	b, err := cloudClient(t, rp).CreateBranch(t.Context(), relay.Repository{ID: "1296269"}, "ABC-1-fix-login", "aa218f56b14c9653891f9e74264a383fa43fefbd")
 	if err != nil || b.URL != "https://github.com/octocat/Hello-World/tree/ABC-1-fix-login" {
@@ -345,11 +259,11 @@ func TestCreateBranchInRepositoryKnownByID(t *testing.T) {
 
 func TestCreatePullRequest(t *testing.T) {
 	rp := newReplay(t, "",
-		exchange{method: "POST", path: "/repos/octocat/Hello-World/pulls", status: http.StatusCreated, file: "pull_created.json",
-			body: `{"title":"ABC-1 Fix the login","head":"ABC-1-fix-login","base":"master","body":"Fixes ABC-1.","draft":true}`},
+		exchange{Method: "POST", Path: "/repos/octocat/Hello-World/pulls", Status: http.StatusCreated, File: "pull_created.json",
+			Body: `{"title":"ABC-1 Fix the login","head":"ABC-1-fix-login","base":"master","body":"Fixes ABC-1.","draft":true}`},
 		// Not a draft and no description: neither field is sent.
-		exchange{method: "POST", path: "/repos/octocat/Hello-World/pulls", status: http.StatusCreated, file: "pull_created.json",
-			body: `{"title":"ABC-1 Fix the login","head":"ABC-1-fix-login","base":"master"}`},
+		exchange{Method: "POST", Path: "/repos/octocat/Hello-World/pulls", Status: http.StatusCreated, File: "pull_created.json",
+			Body: `{"title":"ABC-1 Fix the login","head":"ABC-1-fix-login","base":"master"}`},
 	)
 	c := cloudClient(t, rp)
 	pr, err := c.CreatePullRequest(t.Context(), helloWorld, relay.NewPullRequest{
@@ -368,9 +282,9 @@ func TestCreatePullRequest(t *testing.T) {
 
 func TestExistingPullRequestIsLookedUp(t *testing.T) {
 	rp := newReplay(t, "",
-		exchange{method: "POST", path: "/repos/octocat/Hello-World/pulls", status: http.StatusUnprocessableEntity, file: "err_pr_exists.json",
-			body: `{"title":"ABC-1 Fix the login","head":"ABC-1-fix-login","base":"master"}`},
-		exchange{method: "GET", path: "/repos/octocat/Hello-World/pulls", query: "base=master&head=octocat%3AABC-1-fix-login&per_page=100&state=open", file: "pulls_list.json"},
+		exchange{Method: "POST", Path: "/repos/octocat/Hello-World/pulls", Status: http.StatusUnprocessableEntity, File: "err_pr_exists.json",
+			Body: `{"title":"ABC-1 Fix the login","head":"ABC-1-fix-login","base":"master"}`},
+		exchange{Method: "GET", Path: "/repos/octocat/Hello-World/pulls", Query: "base=master&head=octocat%3AABC-1-fix-login&per_page=100&state=open", File: "pulls_list.json"},
 	)
 	_, err := cloudClient(t, rp).CreatePullRequest(t.Context(), helloWorld, relay.NewPullRequest{
 		Source: "ABC-1-fix-login", Target: "master", Title: "ABC-1 Fix the login",
@@ -383,8 +297,8 @@ func TestExistingPullRequestIsLookedUp(t *testing.T) {
 
 func TestFindPullRequestMatchesBranches(t *testing.T) {
 	rp := newReplay(t, "",
-		exchange{method: "GET", path: "/repos/octocat/Hello-World/pulls", query: "base=master&head=octocat%3AABC-1-fix-login&per_page=100&state=open", file: "pulls_list.json"},
-		exchange{method: "GET", path: "/repos/octocat/Hello-World/pulls", query: "base=master&head=octocat%3Aother&per_page=100&state=open", file: "pulls_list.json"},
+		exchange{Method: "GET", Path: "/repos/octocat/Hello-World/pulls", Query: "base=master&head=octocat%3AABC-1-fix-login&per_page=100&state=open", File: "pulls_list.json"},
+		exchange{Method: "GET", Path: "/repos/octocat/Hello-World/pulls", Query: "base=master&head=octocat%3Aother&per_page=100&state=open", File: "pulls_list.json"},
 	)
 	c := cloudClient(t, rp)
 	pr, err := c.FindPullRequest(t.Context(), helloWorld, "ABC-1-fix-login", "master")
@@ -406,34 +320,34 @@ type op struct {
 
 var (
 	createBranch = op{"create branch",
-		exchange{method: "POST", path: "/repos/octocat/Hello-World/git/refs", body: `{"ref":"refs/heads/ABC-1","sha":"aa218f56b14c9653891f9e74264a383fa43fefbd"}`},
+		exchange{Method: "POST", Path: "/repos/octocat/Hello-World/git/refs", Body: `{"ref":"refs/heads/ABC-1","sha":"aa218f56b14c9653891f9e74264a383fa43fefbd"}`},
 		func(ctx context.Context, c relay.HostClient) error {
 			_, err := c.CreateBranch(ctx, helloWorld, "ABC-1", "aa218f56b14c9653891f9e74264a383fa43fefbd")
 			return err
 		}}
 	createOddBranch = op{"create branch a..b",
-		exchange{method: "POST", path: "/repos/octocat/Hello-World/git/refs", body: `{"ref":"refs/heads/a b","sha":"aa218f56b14c9653891f9e74264a383fa43fefbd"}`},
+		exchange{Method: "POST", Path: "/repos/octocat/Hello-World/git/refs", Body: `{"ref":"refs/heads/a b","sha":"aa218f56b14c9653891f9e74264a383fa43fefbd"}`},
 		func(ctx context.Context, c relay.HostClient) error {
 			_, err := c.CreateBranch(ctx, helloWorld, "a b", "aa218f56b14c9653891f9e74264a383fa43fefbd")
 			return err
 		}}
 	deleteBranch = op{"delete branch",
-		exchange{method: "DELETE", path: "/repos/octocat/Hello-World/git/refs/heads/ABC-1"},
+		exchange{Method: "DELETE", Path: "/repos/octocat/Hello-World/git/refs/heads/ABC-1"},
 		func(ctx context.Context, c relay.HostClient) error { return c.DeleteBranch(ctx, helloWorld, "ABC-1") }}
 	getBranch = op{"get branch",
-		exchange{method: "GET", path: "/repos/octocat/Hello-World/git/ref/heads/master"},
+		exchange{Method: "GET", Path: "/repos/octocat/Hello-World/git/ref/heads/master"},
 		func(ctx context.Context, c relay.HostClient) error {
 			_, err := c.Branch(ctx, helloWorld, "master")
 			return err
 		}}
 	createPR = op{"create pull request",
-		exchange{method: "POST", path: "/repos/octocat/Hello-World/pulls", body: `{"title":"ABC-1","head":"ABC-1","base":"master","draft":true}`},
+		exchange{Method: "POST", Path: "/repos/octocat/Hello-World/pulls", Body: `{"title":"ABC-1","head":"ABC-1","base":"master","draft":true}`},
 		func(ctx context.Context, c relay.HostClient) error {
 			_, err := c.CreatePullRequest(ctx, helloWorld, relay.NewPullRequest{Source: "ABC-1", Target: "master", Title: "ABC-1", Draft: true})
 			return err
 		}}
 	validate = op{"validate",
-		exchange{method: "GET", path: "/user"},
+		exchange{Method: "GET", Path: "/user"},
 		func(ctx context.Context, c relay.HostClient) error { _, err := c.Validate(ctx); return err }}
 )
 
@@ -506,7 +420,7 @@ func TestErrorAnswersMapToRelayCodes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ex := tc.op.req
-			ex.status, ex.header, ex.file = tc.status, tc.header, tc.file
+			ex.Status, ex.Header, ex.File = tc.status, tc.header, tc.file
 			rp := newReplay(t, "", ex)
 			e := wantCode(t, tc.op.run(t.Context(), cloudClient(t, rp)), tc.code)
 			if tc.retryAfter != 0 && (e.RetryAfter < tc.retryAfter-2*time.Second || e.RetryAfter > tc.retryAfter+2*time.Second) {

@@ -6,13 +6,11 @@ package gitlab_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -23,6 +21,7 @@ import (
 
 	"github.com/gitrelay/gitrelay/internal/host"
 	"github.com/gitrelay/gitrelay/internal/host/gitlab"
+	"github.com/gitrelay/gitrelay/internal/host/hosttest"
 	"github.com/gitrelay/gitrelay/internal/relay"
 )
 
@@ -34,123 +33,41 @@ var widgets = relay.Repository{
 	DefaultBranch: "main", WebURL: "https://gitlab.example.com/acme/widgets",
 }
 
-// exchange is one expected request and the answer replayed to it.
-type exchange struct {
-	method string
-	path   string // escaped, after /api/v4
-	query  string // url.Values.Encode() form; "" for none
-	body   string // expected JSON body; "" for none
+// exchange is one expected request and the answer replayed to it; Path is
+// escaped, after /api/v4.
+type exchange = hosttest.Exchange
 
-	status int               // default 200
-	header map[string]string // answer headers; "{server}" is replaced
-	file   string            // answer body from testdata/
-}
+// replay asserts every request's GitLab headers: the token goes in
+// Private-Token, never in Authorization.
+type replay = hosttest.Server
 
-type replay struct {
-	t      *testing.T
-	prefix string // the relative root, "" or "/gitlab"
-	mu     sync.Mutex
-	script []exchange
-	next   int
-	srv    *httptest.Server
-}
-
+// newReplay replays script under the relative root, "" or "/gitlab".
 func newReplay(t *testing.T, root string, script ...exchange) *replay {
 	t.Helper()
-	rp := &replay{t: t, prefix: root + "/api/v4", script: script}
-	rp.srv = httptest.NewServer(http.HandlerFunc(rp.serve))
-	t.Cleanup(func() {
-		rp.srv.Close()
-		rp.mu.Lock()
-		defer rp.mu.Unlock()
-		if rp.next != len(rp.script) {
-			t.Errorf("%d of %d expected requests were made", rp.next, len(rp.script))
-		}
-	})
-	return rp
-}
-
-func (rp *replay) serve(w http.ResponseWriter, r *http.Request) {
-	t := rp.t
-	rp.mu.Lock()
-	if rp.next >= len(rp.script) {
-		rp.mu.Unlock()
-		t.Errorf("unexpected request %s %s (a retry?)", r.Method, r.URL)
-		http.Error(w, "unexpected", http.StatusTeapot)
-		return
-	}
-	ex := rp.script[rp.next]
-	rp.next++
-	rp.mu.Unlock()
-
-	call := r.Method + " " + r.URL.String()
-	if r.Method != ex.method || r.URL.EscapedPath() != rp.prefix+ex.path {
-		t.Errorf("request %s, want %s %s", call, ex.method, rp.prefix+ex.path)
-	}
-	if got := r.URL.Query().Encode(); got != ex.query {
-		t.Errorf("%s: query %q, want %q", call, got, ex.query)
-	}
-	for k, want := range map[string]string{
-		"Private-Token": wireToken,
-		"User-Agent":    "gitrelay",
-		"Accept":        "application/json",
-		"Authorization": "",
-	} {
-		if got := r.Header.Get(k); got != want {
-			t.Errorf("%s: header %s = %q, want %q", call, k, got, want)
-		}
-	}
-	body, _ := io.ReadAll(r.Body)
-	switch {
-	case ex.body == "" && len(bytes.TrimSpace(body)) > 0:
-		t.Errorf("%s: unexpected body %s", call, body)
-	case ex.body != "":
-		var got, want any
-		if err := json.Unmarshal(body, &got); err != nil {
-			t.Errorf("%s: body %q is not JSON: %v", call, body, err)
-		}
-		if err := json.Unmarshal([]byte(ex.body), &want); err != nil {
-			t.Fatalf("bad expected body %q: %v", ex.body, err)
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("%s: body %s, want %s", call, body, ex.body)
-		}
-		if ct := r.Header.Get("Content-Type"); ct != "application/json" {
-			t.Errorf("%s: Content-Type %q, want application/json", call, ct)
-		}
-	}
-	for k, v := range ex.header {
-		w.Header().Set(k, strings.ReplaceAll(v, "{server}", rp.srv.URL))
-	}
-	status := ex.status
-	if status == 0 {
-		status = http.StatusOK
-	}
-	var payload []byte
-	if ex.file != "" {
-		var err error
-		if payload, err = os.ReadFile(filepath.Join("testdata", ex.file)); err != nil {
-			t.Fatal(err)
-		}
-		ct := "application/json"
-		switch filepath.Ext(ex.file) {
-		case ".txt":
-			ct = "text/plain"
-		case ".html":
-			ct = "text/html; charset=utf-8"
-		}
-		if w.Header().Get("Content-Type") == "" {
-			w.Header().Set("Content-Type", ct)
-		}
-	}
-	w.WriteHeader(status)
-	_, _ = w.Write(payload)
+	return hosttest.Options{
+		hosttest.Prefix(root + "/api/v4"),
+		hosttest.RequireHeaders(map[string]string{
+			"Private-Token": wireToken,
+			"User-Agent":    "gitrelay",
+			"Accept":        "application/json",
+			"Authorization": "",
+		}),
+		hosttest.ContentType(func(file string) string {
+			switch filepath.Ext(file) {
+			case ".txt":
+				return "text/plain"
+			case ".html":
+				return "text/html; charset=utf-8"
+			}
+			return "application/json"
+		}),
+	}.Replay(t, script...)
 }
 
 // cloudClient is a gitlab-kind client talking to rp.
 func cloudClient(t *testing.T, rp *replay) relay.HostClient {
 	t.Helper()
-	c, err := gitlab.Cloud(gitlab.WithURL(rp.srv.URL)).NewClient(
+	c, err := gitlab.Cloud(gitlab.WithURL(rp.URL)).NewClient(
 		relay.HostConfig{Kind: gitlab.KindCloud}, relay.TokenCredential(wireToken), host.NewHTTPClient(5*time.Second))
 	if err != nil {
 		t.Fatal(err)
@@ -163,7 +80,7 @@ func cloudClient(t *testing.T, rp *replay) relay.HostClient {
 func selfManagedClient(t *testing.T, rp *replay) relay.HostClient {
 	t.Helper()
 	c, err := gitlab.SelfManaged().NewClient(
-		relay.HostConfig{Kind: gitlab.KindSelfManaged, BaseURL: rp.srv.URL + "/gitlab"}, relay.TokenCredential(wireToken), host.NewHTTPClient(5*time.Second))
+		relay.HostConfig{Kind: gitlab.KindSelfManaged, BaseURL: rp.URL + "/gitlab"}, relay.TokenCredential(wireToken), host.NewHTTPClient(5*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,8 +128,8 @@ func wantCode(t *testing.T, err error, code string) *relay.Error {
 
 func TestValidateReadsTokenAndAccount(t *testing.T) {
 	rp := newReplay(t, "/gitlab",
-		exchange{method: "GET", path: "/personal_access_tokens/self", file: "token_self.json"},
-		exchange{method: "GET", path: "/user", file: "user.json"},
+		exchange{Method: "GET", Path: "/personal_access_tokens/self", File: "token_self.json"},
+		exchange{Method: "GET", Path: "/user", File: "user.json"},
 	)
 	c := selfManagedClient(t, rp)
 	noToken(t, "the client", c)
@@ -232,8 +149,8 @@ func TestValidateReadsTokenAndAccount(t *testing.T) {
 // still read, and scopes and expiry stay unknown.
 func TestValidateOnAnOldServer(t *testing.T) {
 	rp := newReplay(t, "",
-		exchange{method: "GET", path: "/personal_access_tokens/self", status: http.StatusNotFound, file: "err_route_not_found.json"},
-		exchange{method: "GET", path: "/user", file: "user.json"},
+		exchange{Method: "GET", Path: "/personal_access_tokens/self", Status: http.StatusNotFound, File: "err_route_not_found.json"},
+		exchange{Method: "GET", Path: "/user", File: "user.json"},
 	)
 	acc, err := cloudClient(t, rp).Validate(t.Context())
 	if err != nil {
@@ -248,8 +165,8 @@ func TestValidateOnAnOldServer(t *testing.T) {
 // so that the caller refuses it for the missing api scope.
 func TestValidateATokenWithoutAPIScopes(t *testing.T) {
 	rp := newReplay(t, "",
-		exchange{method: "GET", path: "/personal_access_tokens/self", file: "token_self_no_api.json"},
-		exchange{method: "GET", path: "/user", status: http.StatusForbidden, file: "err_insufficient_scope.json"},
+		exchange{Method: "GET", Path: "/personal_access_tokens/self", File: "token_self_no_api.json"},
+		exchange{Method: "GET", Path: "/user", Status: http.StatusForbidden, File: "err_insufficient_scope.json"},
 	)
 	acc, err := cloudClient(t, rp).Validate(t.Context())
 	if err != nil {
@@ -272,8 +189,8 @@ func TestValidateRefusedTokens(t *testing.T) {
 		{"unknown", "err_unauthorized.json", "401 Unauthorized"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rp := newReplay(t, "", exchange{method: "GET", path: "/personal_access_tokens/self", status: http.StatusUnauthorized, file: tc.file,
-				header: map[string]string{"WWW-Authenticate": `Bearer realm="", error="invalid_token"`}})
+			rp := newReplay(t, "", exchange{Method: "GET", Path: "/personal_access_tokens/self", Status: http.StatusUnauthorized, File: tc.file,
+				Header: map[string]string{"WWW-Authenticate": `Bearer realm="", error="invalid_token"`}})
 			_, err := cloudClient(t, rp).Validate(t.Context())
 			e := wantCode(t, err, relay.ECredentialRejected)
 			if !strings.Contains(e.Message, tc.says) {
@@ -286,9 +203,9 @@ func TestValidateRefusedTokens(t *testing.T) {
 func TestRepositoriesFollowsKeysetPagesAndFiltersByName(t *testing.T) {
 	first := "membership=true&min_access_level=30&order_by=id&pagination=keyset&per_page=100&search=Widget&simple=true&sort=asc"
 	rp := newReplay(t, "",
-		exchange{method: "GET", path: "/projects", query: first, file: "projects_page1.json",
-			header: map[string]string{"Link": `<{server}/api/v4/projects?id_after=9&membership=true&min_access_level=30&order_by=id&pagination=keyset&per_page=100&search=Widget&simple=true&sort=asc>; rel="next"`}},
-		exchange{method: "GET", path: "/projects", query: "id_after=9&" + first, file: "projects_page2.json"},
+		exchange{Method: "GET", Path: "/projects", Query: first, File: "projects_page1.json",
+			Header: map[string]string{"Link": `<{server}/api/v4/projects?id_after=9&membership=true&min_access_level=30&order_by=id&pagination=keyset&per_page=100&search=Widget&simple=true&sort=asc>; rel="next"`}},
+		exchange{Method: "GET", Path: "/projects", Query: "id_after=9&" + first, File: "projects_page2.json"},
 	)
 	repos, err := cloudClient(t, rp).Repositories(t.Context(), " Widget ")
 	if err != nil {
@@ -307,10 +224,10 @@ func TestRepositoriesFollowsKeysetPagesAndFiltersByName(t *testing.T) {
 // headers, which are followed instead.
 func TestRepositoriesFollowsOffsetPages(t *testing.T) {
 	rp := newReplay(t, "",
-		exchange{method: "GET", path: "/projects", query: "membership=true&min_access_level=30&order_by=id&pagination=keyset&per_page=100&simple=true&sort=asc",
-			file: "projects_page1.json", header: map[string]string{"X-Next-Page": "2", "X-Page": "1", "X-Per-Page": "100"}},
-		exchange{method: "GET", path: "/projects", query: "membership=true&min_access_level=30&order_by=id&page=2&per_page=100&simple=true&sort=asc", file: "projects_page2.json",
-			header: map[string]string{"X-Next-Page": "", "X-Page": "2", "X-Per-Page": "100"}},
+		exchange{Method: "GET", Path: "/projects", Query: "membership=true&min_access_level=30&order_by=id&pagination=keyset&per_page=100&simple=true&sort=asc",
+			File: "projects_page1.json", Header: map[string]string{"X-Next-Page": "2", "X-Page": "1", "X-Per-Page": "100"}},
+		exchange{Method: "GET", Path: "/projects", Query: "membership=true&min_access_level=30&order_by=id&page=2&per_page=100&simple=true&sort=asc", File: "projects_page2.json",
+			Header: map[string]string{"X-Next-Page": "", "X-Page": "2", "X-Per-Page": "100"}},
 	)
 	repos, err := cloudClient(t, rp).Repositories(t.Context(), "")
 	if err != nil || len(repos) != 3 {
@@ -322,10 +239,10 @@ func TestRepositoriesFollowsOffsetPages(t *testing.T) {
 // again with offset pagination.
 func TestRepositoriesWithoutKeysetPagination(t *testing.T) {
 	rp := newReplay(t, "",
-		exchange{method: "GET", path: "/projects", query: "membership=true&min_access_level=30&order_by=id&pagination=keyset&per_page=100&simple=true&sort=asc",
-			status: http.StatusMethodNotAllowed, file: "err_keyset_unavailable.json"},
-		exchange{method: "GET", path: "/projects", query: "membership=true&min_access_level=30&order_by=id&per_page=100&simple=true&sort=asc",
-			file: "projects_page2.json", header: map[string]string{"X-Next-Page": ""}},
+		exchange{Method: "GET", Path: "/projects", Query: "membership=true&min_access_level=30&order_by=id&pagination=keyset&per_page=100&simple=true&sort=asc",
+			Status: http.StatusMethodNotAllowed, File: "err_keyset_unavailable.json"},
+		exchange{Method: "GET", Path: "/projects", Query: "membership=true&min_access_level=30&order_by=id&per_page=100&simple=true&sort=asc",
+			File: "projects_page2.json", Header: map[string]string{"X-Next-Page": ""}},
 	)
 	repos, err := cloudClient(t, rp).Repositories(t.Context(), "")
 	if err != nil || len(repos) != 1 || repos[0].FullName != "acme/platform/widget-docs" {
@@ -335,8 +252,8 @@ func TestRepositoriesWithoutKeysetPagination(t *testing.T) {
 
 func TestRepositoryByID(t *testing.T) {
 	rp := newReplay(t, "",
-		exchange{method: "GET", path: "/projects/3", file: "project.json"},
-		exchange{method: "GET", path: "/projects/4", status: http.StatusNotFound, file: "err_project_not_found.json"},
+		exchange{Method: "GET", Path: "/projects/3", File: "project.json"},
+		exchange{Method: "GET", Path: "/projects/4", Status: http.StatusNotFound, File: "err_project_not_found.json"},
 	)
 	c := cloudClient(t, rp)
 	r, err := c.Repository(t.Context(), "3")
@@ -351,11 +268,11 @@ func TestRepositoryByID(t *testing.T) {
 
 func TestBranchesAndBranch(t *testing.T) {
 	rp := newReplay(t, "",
-		exchange{method: "GET", path: "/projects/3/repository/branches", query: "per_page=100&search=ABC", file: "branches.json",
-			header: map[string]string{"X-Next-Page": ""}},
+		exchange{Method: "GET", Path: "/projects/3/repository/branches", Query: "per_page=100&search=ABC", File: "branches.json",
+			Header: map[string]string{"X-Next-Page": ""}},
 		// A branch name's slashes and other characters are escaped in the path.
-		exchange{method: "GET", path: "/projects/3/repository/branches/feat%231", file: "branch_legacy.json"},
-		exchange{method: "GET", path: "/projects/3/repository/branches/feature%2Fgone", status: http.StatusNotFound, file: "err_branch_not_found.json"},
+		exchange{Method: "GET", Path: "/projects/3/repository/branches/feat%231", File: "branch_legacy.json"},
+		exchange{Method: "GET", Path: "/projects/3/repository/branches/feature%2Fgone", Status: http.StatusNotFound, File: "err_branch_not_found.json"},
 	)
 	c := cloudClient(t, rp)
 	bs, err := c.Branches(t.Context(), widgets, "ABC")
@@ -378,10 +295,10 @@ func TestBranchesAndBranch(t *testing.T) {
 func TestCreateAndDeleteBranch(t *testing.T) {
 	sha := "4ad91d3c1144c406e50c7b33bae684bd6837faf8"
 	rp := newReplay(t, "/gitlab",
-		exchange{method: "POST", path: "/projects/3/repository/branches", status: http.StatusCreated, file: "branch_created.json",
-			body: `{"branch":"ABC-1-fix-login","ref":"` + sha + `"}`},
-		exchange{method: "DELETE", path: "/projects/3/repository/branches/ABC-1-fix-login", status: http.StatusNoContent},
-		exchange{method: "DELETE", path: "/projects/3/repository/branches/ABC-1-fix-login", status: http.StatusNotFound, file: "err_branch_not_found.json"},
+		exchange{Method: "POST", Path: "/projects/3/repository/branches", Status: http.StatusCreated, File: "branch_created.json",
+			Body: `{"branch":"ABC-1-fix-login","ref":"` + sha + `"}`},
+		exchange{Method: "DELETE", Path: "/projects/3/repository/branches/ABC-1-fix-login", Status: http.StatusNoContent},
+		exchange{Method: "DELETE", Path: "/projects/3/repository/branches/ABC-1-fix-login", Status: http.StatusNotFound, File: "err_branch_not_found.json"},
 	)
 	c := selfManagedClient(t, rp)
 	b, err := c.CreateBranch(t.Context(), widgets, "ABC-1-fix-login", sha)
@@ -416,8 +333,8 @@ func TestCreateBranchRefusals(t *testing.T) {
 		{"server error", "ABC-1", http.StatusInternalServerError, "", relay.EHostError},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rp := newReplay(t, "", exchange{method: "POST", path: "/projects/3/repository/branches", status: tc.status, file: tc.file,
-				body: `{"branch":"` + tc.branch + `","ref":"` + sha + `"}`})
+			rp := newReplay(t, "", exchange{Method: "POST", Path: "/projects/3/repository/branches", Status: tc.status, File: tc.file,
+				Body: `{"branch":"` + tc.branch + `","ref":"` + sha + `"}`})
 			_, err := cloudClient(t, rp).CreateBranch(t.Context(), widgets, tc.branch, sha)
 			e := wantCode(t, err, tc.code)
 			switch tc.code {
@@ -436,11 +353,11 @@ func TestCreateBranchRefusals(t *testing.T) {
 
 func TestCreateDraftMergeRequest(t *testing.T) {
 	rp := newReplay(t, "",
-		exchange{method: "POST", path: "/projects/3/merge_requests", status: http.StatusCreated, file: "mr_created.json",
-			body: `{"title":"Draft: ABC-1 Fix the login","source_branch":"ABC-1-fix-login","target_branch":"main","description":"Fixes ABC-1."}`},
+		exchange{Method: "POST", Path: "/projects/3/merge_requests", Status: http.StatusCreated, File: "mr_created.json",
+			Body: `{"title":"Draft: ABC-1 Fix the login","source_branch":"ABC-1-fix-login","target_branch":"main","description":"Fixes ABC-1."}`},
 		// Already marked as a draft: no second prefix. No description: none sent.
-		exchange{method: "POST", path: "/projects/3/merge_requests", status: http.StatusCreated, file: "mr_created.json",
-			body: `{"title":"[Draft] ABC-1 Fix the login","source_branch":"ABC-1-fix-login","target_branch":"main"}`},
+		exchange{Method: "POST", Path: "/projects/3/merge_requests", Status: http.StatusCreated, File: "mr_created.json",
+			Body: `{"title":"[Draft] ABC-1 Fix the login","source_branch":"ABC-1-fix-login","target_branch":"main"}`},
 	)
 	c := cloudClient(t, rp)
 	pr, err := c.CreatePullRequest(t.Context(), widgets, relay.NewPullRequest{
@@ -460,9 +377,9 @@ func TestCreateDraftMergeRequest(t *testing.T) {
 
 func TestExistingMergeRequestIsLookedUp(t *testing.T) {
 	rp := newReplay(t, "",
-		exchange{method: "POST", path: "/projects/3/merge_requests", status: http.StatusConflict, file: "err_mr_exists.json",
-			body: `{"title":"ABC-1 Fix the login","source_branch":"ABC-1-fix-login","target_branch":"main"}`},
-		exchange{method: "GET", path: "/projects/3/merge_requests", query: "per_page=100&source_branch=ABC-1-fix-login&state=opened&target_branch=main", file: "mrs_list.json"},
+		exchange{Method: "POST", Path: "/projects/3/merge_requests", Status: http.StatusConflict, File: "err_mr_exists.json",
+			Body: `{"title":"ABC-1 Fix the login","source_branch":"ABC-1-fix-login","target_branch":"main"}`},
+		exchange{Method: "GET", Path: "/projects/3/merge_requests", Query: "per_page=100&source_branch=ABC-1-fix-login&state=opened&target_branch=main", File: "mrs_list.json"},
 	)
 	_, err := cloudClient(t, rp).CreatePullRequest(t.Context(), widgets, relay.NewPullRequest{
 		Source: "ABC-1-fix-login", Target: "main", Title: "ABC-1 Fix the login",
@@ -476,9 +393,9 @@ func TestExistingMergeRequestIsLookedUp(t *testing.T) {
 // When the lookup fails, the !iid GitLab named still gives the link.
 func TestExistingMergeRequestLinkFromItsReference(t *testing.T) {
 	rp := newReplay(t, "",
-		exchange{method: "POST", path: "/projects/3/merge_requests", status: http.StatusConflict, file: "err_mr_exists.json",
-			body: `{"title":"ABC-1","source_branch":"ABC-1","target_branch":"main"}`},
-		exchange{method: "GET", path: "/projects/3/merge_requests", query: "per_page=100&source_branch=ABC-1&state=opened&target_branch=main", status: http.StatusInternalServerError},
+		exchange{Method: "POST", Path: "/projects/3/merge_requests", Status: http.StatusConflict, File: "err_mr_exists.json",
+			Body: `{"title":"ABC-1","source_branch":"ABC-1","target_branch":"main"}`},
+		exchange{Method: "GET", Path: "/projects/3/merge_requests", Query: "per_page=100&source_branch=ABC-1&state=opened&target_branch=main", Status: http.StatusInternalServerError},
 	)
 	_, err := cloudClient(t, rp).CreatePullRequest(t.Context(), widgets, relay.NewPullRequest{Source: "ABC-1", Target: "main", Title: "ABC-1"})
 	e := wantCode(t, err, relay.EPullRequestExists)
@@ -521,8 +438,8 @@ func TestMergeRequestRefusals(t *testing.T) {
 func TestRateLimited(t *testing.T) {
 	reset := time.Now().Add(30 * time.Second).Unix()
 	rp := newReplay(t, "",
-		exchange{method: "GET", path: "/projects/3/repository/branches", query: "per_page=100", status: http.StatusTooManyRequests, file: "err_rate_limited.txt",
-			header: map[string]string{
+		exchange{Method: "GET", Path: "/projects/3/repository/branches", Query: "per_page=100", Status: http.StatusTooManyRequests, File: "err_rate_limited.txt",
+			Header: map[string]string{
 				"Retry-After": "30", "RateLimit-Limit": "2000", "RateLimit-Observed": "2001", "RateLimit-Remaining": "0",
 				"RateLimit-Reset": fmt.Sprint(reset), "RateLimit-Name": "throttle_authenticated_api",
 			}},
@@ -547,8 +464,8 @@ func TestRedirectElsewhereIsRefused(t *testing.T) {
 	}))
 	defer elsewhere.Close()
 	rp := newReplay(t, "",
-		exchange{method: "GET", path: "/personal_access_tokens/self", status: http.StatusFound,
-			header: map[string]string{"Location": elsewhere.URL + "/api/v4/personal_access_tokens/self"}},
+		exchange{Method: "GET", Path: "/personal_access_tokens/self", Status: http.StatusFound,
+			Header: map[string]string{"Location": elsewhere.URL + "/api/v4/personal_access_tokens/self"}},
 	)
 	_, err := cloudClient(t, rp).Validate(t.Context())
 	wantCode(t, err, relay.EHostError)
@@ -563,7 +480,7 @@ func TestRedirectElsewhereIsRefused(t *testing.T) {
 // as such.
 func TestNotGitLabData(t *testing.T) {
 	rp := newReplay(t, "",
-		exchange{method: "GET", path: "/personal_access_tokens/self", file: "err_bad_gateway.html"},
+		exchange{Method: "GET", Path: "/personal_access_tokens/self", File: "err_bad_gateway.html"},
 	)
 	_, err := cloudClient(t, rp).Validate(t.Context())
 	e := wantCode(t, err, relay.EHostError)
