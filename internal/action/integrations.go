@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/gitrelay/gitrelay/internal/relay"
 )
@@ -177,6 +179,14 @@ func (s *Service) UpdateIntegration(ctx context.Context, p relay.Principal, id s
 	if err := s.store.UpdateIntegration(ctx, in, sealed, s.succeed(ev)); err != nil {
 		return relay.Integration{}, nil, s.fail(ctx, ev, nil, err)
 	}
+	if sealed != nil {
+		// Another account or host may see other repositories: drop the
+		// cached list, so the next search reads it with the new settings
+		// rather than showing the old account's repositories.
+		if err := s.store.ReplaceRepositories(ctx, in.TenantID, in.ID, nil, time.Time{}); err != nil {
+			s.log.ErrorContext(ctx, "dropping the cached repositories of a changed integration", "integration", in.ID, "err", err)
+		}
+	}
 	return in, s.warnings(in), nil
 }
 
@@ -234,20 +244,109 @@ func (s *Service) Integration(ctx context.Context, p relay.Principal, id string)
 	return in, nil
 }
 
-// Repositories lists the repositories an integration includes whose name
-// contains query, read with the integration account: all it can see, or
-// only the chosen ones among them.
+// RepositoryCacheTTL is how long an integration's cached repository list
+// answers searches before it is read from the host again. Listing can take
+// dozens of host requests for accounts with thousands of repositories, so
+// pickers must not do it per keystroke; five minutes keeps a repository
+// created at the host from staying missing for long (a search that finds
+// nothing, or refresh, reads the host at once).
+const RepositoryCacheTTL = 5 * time.Minute
+
+// Repository search limits: a picker shows a page of matches and narrows
+// by typing, so answers are small by default; scripts may ask for more.
+const (
+	DefaultRepositoryLimit = 50
+	MaxRepositoryLimit     = 500
+)
+
+// maxRememberedMisses bounds the queries remembered per integration as
+// having found nothing since the last sync.
+const maxRememberedMisses = 64
+
+// RepositorySearch asks for an integration's repositories.
+type RepositorySearch struct {
+	// Query matches a substring of the full name, case-insensitively;
+	// empty matches every repository.
+	Query string
+	// Limit caps the answer; 0 or less returns every match.
+	Limit int
+	// Refresh reads the list from the host even when the cached one is
+	// younger than RepositoryCacheTTL.
+	Refresh bool
+	// Available (administrators only) lists every repository the
+	// integration account can see, included or not: what an administrator
+	// chooses the included ones from.
+	Available bool
+}
+
+// Repositories lists every repository an integration includes whose full
+// name contains query: all the integration account can see, or only the
+// chosen ones among them. See SearchRepositories.
 func (s *Service) Repositories(ctx context.Context, p relay.Principal, integrationID, query string) ([]relay.Repository, error) {
-	in, client, err := s.readClient(ctx, p, integrationID)
+	return s.SearchRepositories(ctx, p, integrationID, RepositorySearch{Query: query})
+}
+
+// AvailableRepositories lists every repository the integration account can
+// see whose full name contains query, included or not (administrators
+// only). See SearchRepositories.
+func (s *Service) AvailableRepositories(ctx context.Context, p relay.Principal, integrationID, query string) ([]relay.Repository, error) {
+	return s.SearchRepositories(ctx, p, integrationID, RepositorySearch{Query: query, Available: true})
+}
+
+// SearchRepositories answers repository pickers from the integration's
+// cached repository list, ordered by full name. The list is read from the
+// host with the integration credential when it is older than
+// RepositoryCacheTTL, when asked to (Refresh), or when a search finds
+// nothing (the repository may have been created since); concurrent reads
+// of one integration's list are collapsed into one. When the host fails
+// and an older list exists, that list answers and a warning is logged, so
+// that a slow or broken host does not break the picker.
+func (s *Service) SearchRepositories(ctx context.Context, p relay.Principal, integrationID string, q RepositorySearch) ([]relay.Repository, error) {
+	if q.Available {
+		if err := requireAdmin(p); err != nil {
+			return nil, err
+		}
+	}
+	in, err := s.Integration(ctx, p, integrationID)
 	if err != nil {
 		return nil, err
 	}
-	repos, err := s.listRepositories(ctx, client, query)
-	if err != nil || in.Repositories == nil {
-		return repos, err
+	subset := !q.Available && in.Repositories != nil
+	storeLimit := q.Limit
+	if subset {
+		// The subset filters below: the store's limit would cut matches
+		// before the filter sees them.
+		storeLimit = 0
 	}
-	included := make([]relay.Repository, 0, len(in.Repositories))
+	refreshed, err := s.syncRepositoriesIfStale(ctx, in, q.Refresh)
+	if err != nil {
+		return nil, err
+	}
+	repos, err := s.store.SearchRepositories(ctx, in.TenantID, in.ID, q.Query, storeLimit)
+	if err != nil {
+		return nil, err
+	}
+	if len(repos) == 0 && q.Query != "" && !refreshed && s.repoSyncs.worthRefreshing(in, q.Query) {
+		if refreshed, err = s.syncRepositoriesNow(ctx, in); err != nil {
+			return nil, err
+		}
+		if refreshed {
+			if repos, err = s.store.SearchRepositories(ctx, in.TenantID, in.ID, q.Query, storeLimit); err != nil {
+				return nil, err
+			}
+		}
+		if len(repos) == 0 {
+			s.repoSyncs.missed(in, q.Query)
+		}
+	}
+	if !subset {
+		return repos, nil
+	}
+	included := make([]relay.Repository, 0, min(len(repos), len(in.Repositories)))
 	for _, r := range repos {
+		if q.Limit > 0 && len(included) == q.Limit {
+			break
+		}
 		if in.IncludesRepository(r.ID) {
 			included = append(included, r)
 		}
@@ -255,29 +354,147 @@ func (s *Service) Repositories(ctx context.Context, p relay.Principal, integrati
 	return included, nil
 }
 
-// AvailableRepositories lists every repository the integration account can
-// see whose name contains query, included or not: what an administrator
-// chooses the included ones from.
-func (s *Service) AvailableRepositories(ctx context.Context, p relay.Principal, integrationID, query string) ([]relay.Repository, error) {
-	if err := requireAdmin(p); err != nil {
-		return nil, err
+// syncRepositoriesIfStale reads the integration's repositories from the
+// host unless the cached list is younger than RepositoryCacheTTL (and
+// force is false). It reports whether the list was read now.
+func (s *Service) syncRepositoriesIfStale(ctx context.Context, in relay.Integration, force bool) (bool, error) {
+	if !force {
+		at, err := s.store.RepositoriesSyncedAt(ctx, in.TenantID, in.ID)
+		switch {
+		case err == nil && s.now().Sub(at) < RepositoryCacheTTL:
+			return false, nil
+		case err != nil && relay.ErrorCode(err) != relay.ENotFound:
+			return false, err
+		}
 	}
-	_, client, err := s.readClient(ctx, p, integrationID)
-	if err != nil {
-		return nil, err
-	}
-	return s.listRepositories(ctx, client, query)
+	return s.syncRepositoriesNow(ctx, in)
 }
 
-func (s *Service) listRepositories(ctx context.Context, client relay.HostClient, query string) ([]relay.Repository, error) {
+// syncRepositoriesNow reads the integration's repositories from the host
+// and replaces the cached list, joining a read already under way for the
+// same integration. When the host fails but a cached list exists, it logs
+// a warning and reports false without error: the older list answers.
+func (s *Service) syncRepositoriesNow(ctx context.Context, in relay.Integration) (bool, error) {
+	err := s.repoSyncs.do(ctx, in, func() error { return s.syncRepositories(ctx, in) })
+	if err == nil {
+		return true, nil
+	}
+	if ctx.Err() != nil {
+		return false, ctx.Err()
+	}
+	if _, serr := s.store.RepositoriesSyncedAt(ctx, in.TenantID, in.ID); serr != nil {
+		return false, err
+	}
+	s.log.WarnContext(ctx, "reading repositories from the host failed; answering from the cached list",
+		"integration", in.ID, "code", relay.ErrorCode(err), "message", relay.ErrorMessage(err))
+	return false, nil
+}
+
+// syncRepositories lists every repository the integration account can see
+// and replaces the cached list. The read is shared by every request
+// waiting for it, so it does not end when the request that started it is
+// cancelled; the host timeout still bounds it.
+func (s *Service) syncRepositories(ctx context.Context, in relay.Integration) error {
+	ctx = context.WithoutCancel(ctx)
+	client, err := s.integrationClient(ctx, in)
+	if err != nil {
+		return err
+	}
+	started := s.now()
 	hctx, cancel := context.WithTimeout(ctx, s.hostTimeout)
 	defer cancel()
-	repos, err := client.Repositories(hctx, query)
+	repos, err := client.Repositories(hctx, "")
 	if err != nil {
-		return nil, s.readError(err)
+		return s.readError(err)
 	}
-	sort.Slice(repos, func(i, j int) bool { return strings.ToLower(repos[i].FullName) < strings.ToLower(repos[j].FullName) })
-	return repos, nil
+	if err := s.store.ReplaceRepositories(ctx, in.TenantID, in.ID, repos, started); err != nil {
+		return err
+	}
+	s.repoSyncs.synced(in)
+	return nil
+}
+
+// repositorySyncs collapses concurrent reads of one integration's
+// repositories into one, and remembers which searches found nothing since
+// the last read, so that typing a name that does not exist reads the host
+// once rather than per keystroke. The zero value is ready to use.
+type repositorySyncs struct {
+	mu       sync.Mutex
+	inFlight map[string]*repositorySync
+	misses   map[string][]string
+}
+
+type repositorySync struct {
+	done chan struct{}
+	err  error
+}
+
+func repositorySyncKey(in relay.Integration) string { return in.TenantID + "\x00" + in.ID }
+
+// do runs sync unless one is under way for the integration, in which case
+// it waits for that one and returns its result.
+func (r *repositorySyncs) do(ctx context.Context, in relay.Integration, sync func() error) error {
+	key := repositorySyncKey(in)
+	r.mu.Lock()
+	if c, ok := r.inFlight[key]; ok {
+		r.mu.Unlock()
+		select {
+		case <-c.done:
+			return c.err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if r.inFlight == nil {
+		r.inFlight = map[string]*repositorySync{}
+	}
+	c := &repositorySync{done: make(chan struct{})}
+	r.inFlight[key] = c
+	r.mu.Unlock()
+
+	defer func() {
+		r.mu.Lock()
+		delete(r.inFlight, key)
+		r.mu.Unlock()
+		close(c.done)
+	}()
+	c.err = sync()
+	return c.err
+}
+
+// worthRefreshing reports whether a search for query that found nothing
+// should read the host: not when a query it contains already found
+// nothing since the last read (nothing can match the longer one either).
+func (r *repositorySyncs) worthRefreshing(in relay.Integration, query string) bool {
+	query = strings.ToLower(query)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, m := range r.misses[repositorySyncKey(in)] {
+		if strings.Contains(query, m) {
+			return false
+		}
+	}
+	return true
+}
+
+// missed remembers that query found nothing even after a read.
+func (r *repositorySyncs) missed(in relay.Integration, query string) {
+	key := repositorySyncKey(in)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.misses == nil {
+		r.misses = map[string][]string{}
+	}
+	if len(r.misses[key]) < maxRememberedMisses {
+		r.misses[key] = append(r.misses[key], strings.ToLower(query))
+	}
+}
+
+// synced forgets the misses: the new list may have what they looked for.
+func (r *repositorySyncs) synced(in relay.Integration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.misses, repositorySyncKey(in))
 }
 
 // Branches lists branches of a repository, read with the integration
@@ -311,16 +528,21 @@ func (s *Service) readClient(ctx context.Context, p relay.Principal, integration
 	if err != nil {
 		return relay.Integration{}, nil, err
 	}
-	sealed, err := s.store.IntegrationCredential(ctx, p.TenantID, in.ID)
-	if err != nil {
-		return relay.Integration{}, nil, err
-	}
-	cred, err := relay.OpenCredential(s.sealer, sealed, relay.IntegrationSecretOwner(p.TenantID, in.ID))
-	if err != nil {
-		return relay.Integration{}, nil, err
-	}
-	client, err := s.hosts.Client(in.HostConfig(), cred)
+	client, err := s.integrationClient(ctx, in)
 	return in, client, err
+}
+
+// integrationClient is a host client acting as the integration account.
+func (s *Service) integrationClient(ctx context.Context, in relay.Integration) (relay.HostClient, error) {
+	sealed, err := s.store.IntegrationCredential(ctx, in.TenantID, in.ID)
+	if err != nil {
+		return nil, err
+	}
+	cred, err := relay.OpenCredential(s.sealer, sealed, relay.IntegrationSecretOwner(in.TenantID, in.ID))
+	if err != nil {
+		return nil, err
+	}
+	return s.hosts.Client(in.HostConfig(), cred)
 }
 
 // notIncluded refuses a repository the integration does not include. name
@@ -378,6 +600,27 @@ func describeRepositories(ids []string) string {
 		return "all"
 	}
 	return fmt.Sprintf("%d chosen", len(ids))
+}
+
+// CheckConnection asks the host, now, who the integration credential
+// authenticates as (administrators only): what "Test connection" and the
+// integrations table's health show. It never answers from the repository
+// cache, so a revoked credential shows at once.
+func (s *Service) CheckConnection(ctx context.Context, p relay.Principal, integrationID string) (relay.Account, error) {
+	if err := requireAdmin(p); err != nil {
+		return relay.Account{}, err
+	}
+	_, client, err := s.readClient(ctx, p, integrationID)
+	if err != nil {
+		return relay.Account{}, err
+	}
+	hctx, cancel := context.WithTimeout(ctx, s.hostTimeout)
+	defer cancel()
+	acct, err := client.Validate(hctx)
+	if err != nil {
+		return relay.Account{}, s.readError(err)
+	}
+	return acct, nil
 }
 
 // readError explains a refused integration credential on reads.

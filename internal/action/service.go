@@ -65,6 +65,7 @@ type Service struct {
 	log         *slog.Logger
 	observe     func(relay.AuditEvent)
 	events      EventSink
+	repoSyncs   repositorySyncs
 }
 
 // New builds a Service.

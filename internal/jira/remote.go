@@ -478,7 +478,8 @@ func (rm *Remote) createPullRequest(w http.ResponseWriter, r *http.Request, c ca
 }
 
 func (rm *Remote) repositories(w http.ResponseWriter, r *http.Request, c call) error {
-	repos, err := rm.actions.Repositories(r.Context(), c.p, r.PathValue("id"), r.URL.Query().Get("q"))
+	repos, err := rm.actions.SearchRepositories(r.Context(), c.p, r.PathValue("id"),
+		action.RepositorySearch{Query: r.URL.Query().Get("q"), Limit: action.DefaultRepositoryLimit})
 	if err != nil {
 		return err
 	}

@@ -64,6 +64,23 @@ type SettingsStore interface {
 	PutSettings(ctx context.Context, tenantID string, s Settings) error
 }
 
+// RepositoryCache keeps, per integration, the repositories its account
+// can see, so that repository pickers search the store rather than list
+// every repository from the host on each keystroke. Deleting an
+// integration deletes its cached repositories.
+type RepositoryCache interface {
+	// ReplaceRepositories replaces the integration's whole list and its
+	// sync time in one transaction; ENotFound when the integration is gone.
+	ReplaceRepositories(ctx context.Context, tenantID, integrationID string, repos []Repository, syncedAt time.Time) error
+	// SearchRepositories lists cached repositories whose full name
+	// contains query (case-insensitive; empty matches all), ordered by
+	// full name, at most limit (limit <= 0: all).
+	SearchRepositories(ctx context.Context, tenantID, integrationID, query string, limit int) ([]Repository, error)
+	// RepositoriesSyncedAt returns when the list was last replaced, or
+	// ENotFound when it never was.
+	RepositoriesSyncedAt(ctx context.Context, tenantID, integrationID string) (time.Time, error)
+}
+
 // Store is everything the action path keeps.
 type Store interface {
 	IntegrationStore
@@ -71,6 +88,7 @@ type Store interface {
 	AuditLog
 	RecordStore
 	SettingsStore
+	RepositoryCache
 }
 
 // Sealer encrypts secrets bound to their owner: a ciphertext sealed for one

@@ -3,7 +3,12 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
+	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gitrelay/gitrelay/internal/action"
@@ -188,20 +193,38 @@ type repositoryJSON struct {
 	WebURL        string `json:"web_url"`
 }
 
-// listRepositories lists the repositories the integration includes, or,
+// listRepositories searches the repositories the integration includes, or,
 // with available=true (administrators only), every repository its account
-// can see, for choosing which to include.
+// can see, for choosing which to include. Answers come from gitrelay's
+// cached list of the integration's repositories; refresh=true reads it from
+// the host first. limit caps the answer (default 50, at most 500).
 func (s *Server) listRepositories(w http.ResponseWriter, r *http.Request) error {
-	list := s.actions.Repositories
-	switch r.URL.Query().Get("available") {
-	case "", "false":
-	case "true":
-		list = s.actions.AvailableRepositories
-	default:
-		return &relay.Error{Code: relay.EInvalid, Message: "available must be true or false.",
-			Fields: map[string]string{"available": "must be true or false"}}
+	query := r.URL.Query()
+	search := action.RepositorySearch{Query: query.Get("q"), Limit: action.DefaultRepositoryLimit}
+	fields := map[string]string{}
+	var err error
+	if search.Available, err = boolParam(query.Get("available")); err != nil {
+		fields["available"] = "must be true or false"
 	}
-	repos, err := list(r.Context(), principalFrom(r.Context()), r.PathValue("id"), r.URL.Query().Get("q"))
+	if search.Refresh, err = boolParam(query.Get("refresh")); err != nil {
+		fields["refresh"] = "must be true or false"
+	}
+	if v := query.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > action.MaxRepositoryLimit {
+			fields["limit"] = fmt.Sprintf("must be a whole number from 1 to %d", action.MaxRepositoryLimit)
+		}
+		search.Limit = n
+	}
+	if len(fields) > 0 {
+		names := make([]string, 0, len(fields))
+		for k, v := range fields {
+			names = append(names, k+" "+v)
+		}
+		sort.Strings(names)
+		return &relay.Error{Code: relay.EInvalid, Message: strings.Join(names, "; ") + ".", Fields: fields}
+	}
+	repos, err := s.actions.SearchRepositories(r.Context(), principalFrom(r.Context()), r.PathValue("id"), search)
 	if err != nil {
 		return err
 	}
@@ -211,6 +234,17 @@ func (s *Server) listRepositories(w http.ResponseWriter, r *http.Request) error 
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// boolParam reads an optional true/false query parameter.
+func boolParam(v string) (bool, error) {
+	switch v {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	}
+	return false, errors.New("not a boolean")
 }
 
 type branchJSON struct {

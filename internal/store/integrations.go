@@ -143,6 +143,13 @@ func (db *DB) DeleteIntegration(ctx context.Context, tenantID, id string, e rela
 		if err != nil {
 			return dbError(err, "delete integration tokens", "", "")
 		}
+		// The cached repository list goes with the integration (no cascade,
+		// as for tokens: deleting is explicit and in this transaction).
+		for _, table := range []string{"repository_cache", "repository_cache_syncs"} {
+			if _, err := c.exec(ctx, `DELETE FROM `+table+` WHERE tenant_id = ? AND integration_id = ?`, tenantID, id); err != nil {
+				return dbError(err, "delete integration "+table, "", "")
+			}
+		}
 		res, err := c.exec(ctx, `DELETE FROM integrations WHERE tenant_id = ? AND id = ?`, tenantID, id)
 		if err != nil {
 			return dbError(err, "delete integration", "", "")

@@ -465,8 +465,10 @@ func (b *browser) noSecrets(secrets ...string) {
 
 func TestBrowserSameNameRepositoriesShowTheirOwner(t *testing.T) {
 	b := newBrowser(t)
-	b.env.Integration(false, nil)
+	id := b.env.Integration(false, nil)
 	b.env.Sim.AddRepo(hostsim.Repo{Owner: "tools", Name: "widgets", Writers: []string{apptest.BotLogin, apptest.BobLogin}})
+	// Creating the integration cached its repositories; read them again.
+	b.env.Do("GET", "/api/v1/integrations/"+id+"/repositories?refresh=true", b.env.Admin, nil)
 	b.signIn("bob", bobPassword)
 	b.open("/issues/ABC-1")
 	b.run("search widgets",

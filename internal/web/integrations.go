@@ -124,7 +124,7 @@ func (p *Pages) Integrations(w http.ResponseWriter, r *http.Request) error {
 			defer wg.Done()
 			ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
 			defer cancel()
-			if _, err := p.c.Actions.Repositories(ctx, v.P, row.ID, ""); err != nil {
+			if _, err := p.c.Actions.CheckConnection(ctx, v.P, row.ID); err != nil {
 				row.Health = relay.ErrorMessage(err)
 				return
 			}
@@ -481,14 +481,20 @@ func (p *Pages) TestIntegration(w http.ResponseWriter, r *http.Request) error {
 	}
 	form := p.editForm(in)
 	p.fillPicker(r.Context(), v.P, in.ID, &form.Repos)
-	repos, err := p.c.Actions.Repositories(r.Context(), v.P, in.ID, "")
+	// A test asks the host now: the credential live, then a fresh list of
+	// repositories (which also refreshes the picker's cache).
+	acct, err := p.c.Actions.CheckConnection(r.Context(), v.P, in.ID)
+	var repos []relay.Repository
+	if err == nil {
+		repos, err = p.c.Actions.SearchRepositories(r.Context(), v.P, in.ID, action.RepositorySearch{Refresh: true})
+	}
 	if err != nil {
 		form.TestResult = "Connection failed: " + relay.ErrorMessage(err)
 	} else {
 		form.TestOK = true
 		form.TestResult = "Connected"
-		if in.Account.Login != "" {
-			form.TestResult += " as " + in.Account.Login
+		if acct.Login != "" {
+			form.TestResult += " as " + acct.Login
 		}
 		if in.Repositories == nil {
 			form.TestResult += "; the integration account sees " + plural(len(repos), "repository", "repositories") + "."

@@ -630,3 +630,28 @@ func TestSignInIsThrottled(t *testing.T) {
 		t.Fatalf("another user's sign-in: %d", p.Status)
 	}
 }
+
+// Health and Test connection ask the host now: a credential revoked at the
+// host shows at once, whatever the repository cache holds.
+func TestConnectionChecksAreLive(t *testing.T) {
+	env := newEnv(t)
+	id := env.Integration(false, nil)
+	// Warm the repository cache.
+	if l := env.Do("GET", "/api/v1/integrations/"+id+"/repositories", env.Admin, nil).List(); len(l) == 0 {
+		t.Fatal("no repositories listed")
+	}
+	v := newVisitor(t, env)
+	v.signIn("admin", adminPassword)
+	if p := v.get("/admin/integrations"); !strings.Contains(p.Body, "Connected") {
+		t.Fatalf("a working integration is not shown as connected:\n%s", p.Body)
+	}
+	env.Sim.RevokeToken(apptest.BotToken)
+	if p := v.get("/admin/integrations"); strings.Contains(p.Body, ">Connected<") || !strings.Contains(p.Body, "credential") {
+		t.Fatalf("a revoked credential still shows as connected:\n%s", p.Body)
+	}
+	csrf := v.csrf()
+	p := v.post("/admin/integrations/"+id+"/test", url.Values{"csrf": {csrf}})
+	if !strings.Contains(p.Body, "Connection failed") {
+		t.Fatalf("Test connection with a revoked credential:\n%s", p.Body)
+	}
+}
