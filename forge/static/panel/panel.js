@@ -58,7 +58,7 @@
       branches.appendChild(el('li', {}, [
         link(b.name, b.url),
         el('span', { 'class': 'muted', text: b.repository + ' · as ' + (b.acted_as.via === 'user_token' ? b.acted_as.login : 'integration account') }),
-        el('button', { type: 'button', text: 'Delete', onclick: function () { deleteBranch(b); } })
+        el('button', { type: 'button', text: 'Delete', onclick: function (ev) { deleteBranch(ev.currentTarget, b); } })
       ]));
     });
     var prs = el('ul');
@@ -140,10 +140,23 @@
     });
   }
 
-  function deleteBranch(b) {
-    if (!window.confirm('Delete branch ' + b.name + ' in ' + b.repository + '?')) { return; }
-    call('DELETE', path('/branches'), { integration_id: b.integration_id, repository_id: b.repository_id, name: b.name })
-      .then(load, showError);
+  // confirmAction asks for confirmation inline, in place of the button that
+  // was pressed: Forge runs this panel in a cross-origin iframe, where
+  // browsers no longer show window.confirm dialogs.
+  function confirmAction(button, question, yesLabel, onYes) {
+    var box = el('span', { 'class': 'confirm', role: 'group', 'aria-label': question });
+    box.appendChild(el('span', { text: question + ' ' }));
+    box.appendChild(el('button', { type: 'button', 'class': 'danger', text: yesLabel, onclick: function () { box.replaceWith(button); onYes(); } }));
+    box.appendChild(el('button', { type: 'button', text: 'Cancel', onclick: function () { box.replaceWith(button); button.focus(); } }));
+    button.replaceWith(box);
+    box.querySelector('button').focus();
+  }
+
+  function deleteBranch(button, b) {
+    confirmAction(button, 'Delete branch ' + b.name + ' in ' + b.repository + '?', 'Delete branch', function () {
+      call('DELETE', path('/branches'), { integration_id: b.integration_id, repository_id: b.repository_id, name: b.name })
+        .then(load, showError);
+    });
   }
 
   // The administration page (jira:adminPage) shares this bundle.
@@ -165,10 +178,10 @@
           el('strong', { text: i.name }),
           el('span', { 'class': 'muted', text: i.kind + ' ' + i.base_url + ' · as ' + i.account.login }),
           el('label', { 'class': 'inline' }, [box, document.createTextNode('Require User PAT')]),
-          el('button', { type: 'button', text: 'Delete', onclick: function () {
-            if (window.confirm('Delete integration ' + i.name + ' and every user\'s token for it?')) {
+          el('button', { type: 'button', text: 'Delete', onclick: function (ev) {
+            confirmAction(ev.currentTarget, 'Delete integration ' + i.name + ' and every user\'s token for it?', 'Delete integration', function () {
               call('DELETE', '/forge/integrations/' + encodeURIComponent(i.id)).then(renderAdmin, showError);
-            }
+            });
           } })
         ]));
       });
@@ -201,10 +214,10 @@
     }, showError);
 
     panel.appendChild(el('h3', { text: 'Disconnect this site' }));
-    panel.appendChild(el('button', { type: 'button', text: 'Remove all gitrelay data of this site', onclick: function () {
-      if (window.confirm('Delete every integration, credential and personal access token of this Jira site from gitrelay?')) {
+    panel.appendChild(el('button', { type: 'button', text: 'Remove all gitrelay data of this site', onclick: function (ev) {
+      confirmAction(ev.currentTarget, 'Delete every integration, credential and personal access token of this Jira site from gitrelay?', 'Remove everything', function () {
         call('POST', '/forge/admin/uninstall').then(function () { panel.textContent = 'Disconnected. You can now uninstall the app.'; }, showError);
-      }
+      });
     } }));
   }
 
