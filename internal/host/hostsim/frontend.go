@@ -3,6 +3,7 @@ package hostsim
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -186,4 +187,47 @@ func (t transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp := rec.Result()
 	resp.Request = req
 	return resp, nil
+}
+
+// opMux is the router the REST front-ends share: a ServeMux that also
+// knows which operation each route pattern serves, for faults and the
+// write log. Front-ends embed it to get route and serve.
+type opMux struct {
+	mux *http.ServeMux
+	ops map[string]Op // route pattern → operation
+}
+
+func newOpMux() opMux { return opMux{mux: http.NewServeMux(), ops: map[string]Op{}} }
+
+// handle routes pattern to h, as operation op.
+func (m opMux) handle(pattern string, op Op, h http.HandlerFunc) {
+	m.ops[pattern] = op
+	m.mux.HandleFunc(pattern, h)
+}
+
+func (m opMux) route(r *http.Request) (Op, bool) {
+	_, pattern := m.mux.Handler(r)
+	op, ok := m.ops[pattern]
+	return op, ok
+}
+
+func (m opMux) serve(w http.ResponseWriter, r *http.Request) { m.mux.ServeHTTP(w, r) }
+
+// authorizationToken reads a token from "Authorization: Bearer T", "token
+// T", or Basic with the token as the password, as GitHub and Gitea accept.
+func authorizationToken(r *http.Request) string {
+	scheme, value, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+	value = strings.TrimSpace(value)
+	switch strings.ToLower(scheme) {
+	case "bearer", "token":
+		return value
+	case "basic":
+		raw, err := base64.StdEncoding.DecodeString(value)
+		if err != nil {
+			return ""
+		}
+		_, password, _ := strings.Cut(string(raw), ":")
+		return password
+	}
+	return ""
 }

@@ -1,7 +1,6 @@
 package hostsim
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"html"
@@ -46,16 +45,14 @@ func giteaIsWIP(title string) bool {
 
 type gitea struct {
 	sim *Sim
-	mux *http.ServeMux
-	ops map[string]Op // route pattern → operation
+	opMux
 }
 
 func newGitea(s *Sim) *gitea {
-	g := &gitea{sim: s, mux: http.NewServeMux(), ops: map[string]Op{}}
+	g := &gitea{sim: s, opMux: newOpMux()}
 	api := func(method, path string, op Op, h http.HandlerFunc) {
 		pattern := method + " " + giteaPrefix + path
-		g.ops[pattern] = op
-		g.mux.HandleFunc(pattern, h)
+		g.handle(pattern, op, h)
 	}
 	api("GET", "/user", OpIdentity, g.getUser)
 	api("GET", "/user/repos", OpListRepos, g.listRepos)
@@ -68,8 +65,7 @@ func newGitea(s *Sim) *gitea {
 	api("GET", "/repos/{owner}/{repo}/pulls", OpListPullRequests, g.listPulls)
 	api("POST", "/repos/{owner}/{repo}/pulls", OpCreatePullRequest, g.createPull)
 	api("GET", "/repos/{owner}/{repo}/pulls/{index}", OpGetPullRequest, g.getPull)
-	g.ops["GET /user/settings/applications"] = OpWeb
-	g.mux.HandleFunc("GET /user/settings/applications", g.tokenPage)
+	g.handle("GET /user/settings/applications", OpWeb, g.tokenPage)
 	g.mux.HandleFunc(giteaPrefix+"/", func(w http.ResponseWriter, r *http.Request) {
 		g.notFound(w, r)
 	})
@@ -81,32 +77,11 @@ func newGitea(s *Sim) *gitea {
 	return g
 }
 
-func (g *gitea) route(r *http.Request) (Op, bool) {
-	_, pattern := g.mux.Handler(r)
-	op, ok := g.ops[pattern]
-	return op, ok
-}
-
 // token accepts "token T" and "Bearer T" (and Basic with the token as the
 // password), as Gitea does.
 func (g *gitea) token(r *http.Request) string {
-	scheme, value, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
-	value = strings.TrimSpace(value)
-	switch strings.ToLower(scheme) {
-	case "token", "bearer":
-		return value
-	case "basic":
-		raw, err := base64.StdEncoding.DecodeString(value)
-		if err != nil {
-			return ""
-		}
-		_, password, _ := strings.Cut(string(raw), ":")
-		return password
-	}
-	return ""
+	return authorizationToken(r)
 }
-
-func (g *gitea) serve(w http.ResponseWriter, r *http.Request) { g.mux.ServeHTTP(w, r) }
 
 func (g *gitea) describe(r *http.Request, body []byte) (repo, ref string) {
 	rest, ok := strings.CutPrefix(r.URL.Path, giteaPrefix+"/repos/")

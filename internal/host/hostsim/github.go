@@ -44,16 +44,14 @@ const (
 type gitHub struct {
 	sim    *Sim
 	prefix string
-	mux    *http.ServeMux
-	ops    map[string]Op // route pattern → operation
+	opMux
 }
 
 func newGitHub(s *Sim, prefix string) *gitHub {
-	g := &gitHub{sim: s, prefix: prefix, mux: http.NewServeMux(), ops: map[string]Op{}}
+	g := &gitHub{sim: s, prefix: prefix, opMux: newOpMux()}
 	api := func(method, path string, op Op, h http.HandlerFunc) {
 		pattern := method + " " + prefix + path
-		g.ops[pattern] = op
-		g.mux.HandleFunc(pattern, h)
+		g.handle(pattern, op, h)
 	}
 	api("GET", "/user", OpIdentity, g.getUser)
 	api("GET", "/user/repos", OpListRepos, g.listRepos)
@@ -66,40 +64,18 @@ func newGitHub(s *Sim, prefix string) *gitHub {
 	api("GET", "/repos/{owner}/{repo}/pulls", OpListPullRequests, g.listPulls)
 	api("POST", "/repos/{owner}/{repo}/pulls", OpCreatePullRequest, g.createPull)
 	api("GET", "/repos/{owner}/{repo}/pulls/{number}", OpGetPullRequest, g.getPull)
-	g.ops["GET /settings/tokens/new"] = OpWeb
-	g.mux.HandleFunc("GET /settings/tokens/new", g.tokenPage)
+	g.handle("GET /settings/tokens/new", OpWeb, g.tokenPage)
 	g.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		g.error(w, http.StatusNotFound, "Not Found", ghDocs)
 	})
 	return g
 }
 
-func (g *gitHub) route(r *http.Request) (Op, bool) {
-	_, pattern := g.mux.Handler(r)
-	op, ok := g.ops[pattern]
-	return op, ok
-}
-
 // token accepts "Bearer T", "token T" and Basic with the token as password,
 // as GitHub does.
 func (g *gitHub) token(r *http.Request) string {
-	scheme, value, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
-	value = strings.TrimSpace(value)
-	switch strings.ToLower(scheme) {
-	case "bearer", "token":
-		return value
-	case "basic":
-		raw, err := base64.StdEncoding.DecodeString(value)
-		if err != nil {
-			return ""
-		}
-		_, password, _ := strings.Cut(string(raw), ":")
-		return password
-	}
-	return ""
+	return authorizationToken(r)
 }
-
-func (g *gitHub) serve(w http.ResponseWriter, r *http.Request) { g.mux.ServeHTTP(w, r) }
 
 func (g *gitHub) describe(r *http.Request, body []byte) (repo, ref string) {
 	rest, ok := strings.CutPrefix(r.URL.Path, g.prefix+"/repos/")

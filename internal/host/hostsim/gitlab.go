@@ -41,8 +41,7 @@ type gitLab struct {
 	sim  *Sim
 	root string
 	api  string // root + "/api/v4"
-	mux  *http.ServeMux
-	ops  map[string]Op // route pattern → operation
+	opMux
 }
 
 // GitLab serves the GitLab REST API at /api/v4/ (as gitlab.com does), with
@@ -59,11 +58,10 @@ func newGitLab(s *Sim, root string) *gitLab {
 	if root == "/" {
 		root = ""
 	}
-	g := &gitLab{sim: s, root: root, api: root + "/api/v4", mux: http.NewServeMux(), ops: map[string]Op{}}
+	g := &gitLab{sim: s, root: root, api: root + "/api/v4", opMux: newOpMux()}
 	api := func(method, path string, op Op, h http.HandlerFunc) {
 		pattern := method + " " + g.api + path
-		g.ops[pattern] = op
-		g.mux.HandleFunc(pattern, h)
+		g.handle(pattern, op, h)
 	}
 	api("GET", "/personal_access_tokens/self", OpIdentity, g.tokenSelf)
 	api("GET", "/user", OpIdentity, g.getUser)
@@ -85,12 +83,6 @@ func newGitLab(s *Sim, root string) *gitLab {
 	return g
 }
 
-func (g *gitLab) route(r *http.Request) (Op, bool) {
-	_, pattern := g.mux.Handler(r)
-	op, ok := g.ops[pattern]
-	return op, ok
-}
-
 // token accepts the PRIVATE-TOKEN header and "Authorization: Bearer", as
 // GitLab does.
 func (g *gitLab) token(r *http.Request) string {
@@ -103,8 +95,6 @@ func (g *gitLab) token(r *http.Request) string {
 	}
 	return ""
 }
-
-func (g *gitLab) serve(w http.ResponseWriter, r *http.Request) { g.mux.ServeHTTP(w, r) }
 
 // describe reads the project from the path and the branch from the path
 // (deletion) or the body (creation of a branch or merge request).
