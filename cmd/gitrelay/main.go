@@ -50,7 +50,8 @@ func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(fo
 const usage = `gitrelay — create branches and pull requests on git hosts from issues.
 
 Usage:
-  gitrelay serve [--addr 127.0.0.1:8080] [--public-url URL] [--host-timeout 20s]
+  gitrelay serve [--addr 127.0.0.1:8080] [--public-url URL] [--host-timeout 20s] [--demo]
+                 [--jira-app-id ID --jira-client-id ID]
   gitrelay users add USERNAME [--admin] [--name NAME] [--email EMAIL]
   gitrelay users api-token USERNAME [--token-name NAME]
   gitrelay projects add KEY [--name NAME]
