@@ -224,12 +224,12 @@ func (c *hostClient) CreatePullRequest(ctx context.Context, repo relay.Repositor
 	if err != nil {
 		return relay.PullRequest{}, err
 	}
-	body := gh.CreatePullRequest{Title: gh.Ptr(pr.Title), Head: pr.Source, Base: pr.Target}
+	body := gh.CreatePullRequest{Title: new(pr.Title), Head: pr.Source, Base: pr.Target}
 	if pr.Description != "" {
-		body.Body = gh.Ptr(pr.Description)
+		body.Body = new(pr.Description)
 	}
 	if pr.Draft {
-		body.Draft = gh.Ptr(true)
+		body.Draft = new(true)
 	}
 	start := time.Now()
 	p, _, err := c.gh.PullRequests.Create(ctx, owner, name, body)
