@@ -72,39 +72,6 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	}
 }
 
-func TestStatusOfEveryCode(t *testing.T) {
-	for code, want := range map[string]int{
-		relay.EUnauthenticated: 401, relay.EForbidden: 403, relay.ENotFound: 404,
-		relay.EUserTokenRequired: 428, relay.EUserTokenExpired: 428, relay.EUserTokenRevoked: 428, relay.EUserTokenInsufficientScope: 428,
-		relay.EPATNotSupported: 422, relay.EInvalidBranchName: 422, relay.EInvalid: 422, relay.ETokenInvalid: 422,
-		relay.EBranchExists: 409, relay.EPullRequestExists: 409, relay.ERateLimited: 429,
-		relay.EHostError: 502, relay.EHostTimeout: 504, relay.EInternal: 500,
-	} {
-		if got := statusOf(code); got != want {
-			t.Errorf("statusOf(%s) = %d, want %d", code, got, want)
-		}
-	}
-}
-
-func TestBadRequestBodiesSayWhatIsWrong(t *testing.T) {
-	for _, tc := range []struct{ body, says string }{
-		{``, "empty"},
-		{`{"kind": 3}`, "wrong type"},
-		{`{"kinnd": "github"}`, "unknown field kinnd"},
-		{`{"kind": "github"} {}`, "single JSON object"},
-		{`{"kind": `, "not valid JSON"},
-	} {
-		r := httptest.NewRequest("POST", "/", strings.NewReader(tc.body))
-		var v struct {
-			Kind string `json:"kind"`
-		}
-		err := decodeJSON(r, &v)
-		if relay.ErrorCode(err) != relay.EInvalid || !strings.Contains(relay.ErrorMessage(err), tc.says) {
-			t.Errorf("%q: got %v, want invalid_request saying %q", tc.body, err, tc.says)
-		}
-	}
-}
-
 func TestUnknownAPIRouteIsJSON404(t *testing.T) {
 	s := New(Config{})
 	w := httptest.NewRecorder()
