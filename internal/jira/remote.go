@@ -245,6 +245,10 @@ func (rm *Remote) keepInstallation(ctx context.Context, inv Invocation, systemTo
 // lifecycle handles installed and upgraded events (and uninstalled, should
 // Forge send one).
 func (rm *Remote) lifecycle(w http.ResponseWriter, r *http.Request, c call) error {
+	// Forge's events carry many fields gitrelay does not use (and may add
+	// more): only eventType is read, so this body is not decoded strictly
+	// like the UI's requests (httpx.DecodeJSON). The body is bounded by
+	// invoke's MaxBytesReader.
 	var ev struct {
 		EventType string `json:"eventType"`
 	}
