@@ -110,6 +110,17 @@ func (p *panelPage) run(script string) chromedp.Action[chromedp.Void] {
 	}
 }
 
+// waitFor waits, in the page, until the predicate holds: the page tells
+// when, no sleeping.
+func waitFor(predicate string) chromedp.Action[chromedp.Void] {
+	poll := chromedp.Poll[bool](predicate)
+	return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		var v chromedp.Void
+		_, err := poll(ctx, tg)
+		return v, err
+	}
+}
+
 // click is a DOM click, as the web tests do: the page's own handlers run.
 func (p *panelPage) click(sel string) chromedp.Action[chromedp.Void] {
 	return p.run(`document.querySelector(` + "`" + sel + "`" + `).click()`)
@@ -148,13 +159,9 @@ func TestPanelConfirmsDeleteInline(t *testing.T) {
 	// Confirm: the branch is deleted.
 	p.do("ask again", chromedp.Steps(p.click("#panel li button"), chromedp.WaitVisible(chromedp.CSS("#panel .confirm"))))
 	question := p.text("#panel .confirm")
-	p.do("confirm", p.click("#panel .confirm button.danger"))
-	var got []string
-	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
-		if got = p.calls("DELETE"); len(got) > 0 {
-			break
-		}
-	}
+	p.do("confirm", chromedp.Steps(p.click("#panel .confirm button.danger"),
+		waitFor(`window.__calls.some(c => c.startsWith('DELETE'))`)))
+	got := p.calls("DELETE")
 	if !strings.Contains(question, "Delete branch ABC-1-fix in acme/widgets?") {
 		t.Errorf("confirmation text %q", question)
 	}
