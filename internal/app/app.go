@@ -150,7 +150,7 @@ func New(c Config) *App {
 	}
 	pages, err := web.New(web.Config{
 		Actions: actions, Directory: dir, DirStore: c.DB, Store: c.DB, Hosts: hosts, Kinds: hosts.Kinds(),
-		TenantID: relay.LocalTenant, Logger: c.Logger, Status: server.StatusOf, Now: c.Now, Demo: c.Demo,
+		TenantID: relay.LocalTenant, Logger: c.Logger, Now: c.Now, Demo: c.Demo,
 		SecureCookies: strings.HasPrefix(strings.ToLower(c.PublicURL), "https://"), External: external,
 	})
 	if err != nil {

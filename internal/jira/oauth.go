@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gitrelay/gitrelay/internal/httperr"
 	"github.com/gitrelay/gitrelay/internal/relay"
 	"github.com/gitrelay/gitrelay/internal/store"
 )
@@ -166,7 +167,7 @@ func (s *SignIn) Callback(w http.ResponseWriter, r *http.Request) {
 	principals, err := s.Complete(r.Context(), r.URL.Query().Get("code"), st.Verifier, st.Site)
 	if err != nil {
 		s.c.Logger.WarnContext(r.Context(), "Atlassian sign-in failed", "err", err)
-		signInError(w, statusOf(relay.ErrorCode(err)), relay.ErrorMessage(err))
+		signInError(w, httperr.Status(relay.ErrorCode(err)), relay.ErrorMessage(err))
 		return
 	}
 	if s.c.OnSignedIn != nil {

@@ -23,7 +23,7 @@ import (
 	"time"
 
 	"github.com/gitrelay/gitrelay/internal/action"
-	"github.com/gitrelay/gitrelay/internal/branchname"
+	"github.com/gitrelay/gitrelay/internal/httpx"
 	"github.com/gitrelay/gitrelay/internal/relay"
 	"github.com/gitrelay/gitrelay/internal/store"
 )
@@ -176,11 +176,11 @@ func (rm *Remote) invoke(h handlerFunc, needUser bool) http.Handler {
 		if err != nil {
 			// Forge treats 401 as "validation failed"; why is for our log.
 			rm.log.WarnContext(r.Context(), "refused a Forge invocation", "path", r.URL.Path, "reason", err.Error())
-			writeError(w, r, rm.log, relay.Errorf(relay.EUnauthenticated, "Invalid Forge invocation."))
+			httpx.WriteError(w, r, rm.log, relay.Errorf(relay.EUnauthenticated, "Invalid Forge invocation."))
 			return
 		}
 		if err := rm.keepInstallation(r.Context(), inv, r.Header.Get(headerSystemToken), !needUser); err != nil {
-			writeError(w, r, rm.log, err)
+			httpx.WriteError(w, r, rm.log, err)
 			return
 		}
 		c := call{inv: inv}
@@ -189,22 +189,22 @@ func (rm *Remote) invoke(h handlerFunc, needUser bool) http.Handler {
 			userToken := r.Header.Get(headerUserToken)
 			if inv.AccountID == "" || userToken == "" {
 				rm.log.WarnContext(ctx, "refused a Forge invocation", "path", r.URL.Path, "reason", "no principal or user token")
-				writeError(w, r, rm.log, relay.Errorf(relay.EUnauthenticated, "Invalid Forge invocation."))
+				httpx.WriteError(w, r, rm.log, relay.Errorf(relay.EUnauthenticated, "Invalid Forge invocation."))
 				return
 			}
 			c.p = relay.Principal{TenantID: inv.InstallationID, UserID: inv.AccountID, Username: inv.AccountID, DisplayName: inv.AccountID}
 			ctx = WithUser(ctx, c.p, inv.APIBaseURL, userToken)
 			prof, err := rm.dir.profile(ctx, c.p)
 			if err != nil {
-				writeError(w, r, rm.log, err)
+				httpx.WriteError(w, r, rm.log, err)
 				return
 			}
 			c.p.DisplayName, c.p.Admin = prof.displayName, prof.admin
 			r = r.WithContext(ctx)
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+		r.Body = http.MaxBytesReader(w, r.Body, httpx.MaxBody)
 		if err := h(w, r, c); err != nil {
-			writeError(w, r, rm.log, err)
+			httpx.WriteError(w, r, rm.log, err)
 		}
 	})
 }
@@ -245,6 +245,10 @@ func (rm *Remote) keepInstallation(ctx context.Context, inv Invocation, systemTo
 // lifecycle handles installed and upgraded events (and uninstalled, should
 // Forge send one).
 func (rm *Remote) lifecycle(w http.ResponseWriter, r *http.Request, c call) error {
+	// Forge's events carry many fields gitrelay does not use (and may add
+	// more): only eventType is read, so this body is not decoded strictly
+	// like the UI's requests (httpx.DecodeJSON). The body is bounded by
+	// invoke's MaxBytesReader.
 	var ev struct {
 		EventType string `json:"eventType"`
 	}
@@ -324,32 +328,8 @@ func (rm *Remote) uninstall(w http.ResponseWriter, r *http.Request, c call) erro
 	return nil
 }
 
-func issueKeyOf(r *http.Request) (string, error) {
-	key := strings.ToUpper(strings.TrimSpace(r.PathValue("key")))
-	if _, err := branchname.IssueProject(key); err != nil {
-		return "", err
-	}
-	return key, nil
-}
-
-func decode(r *http.Request, v any) error {
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var mbe *http.MaxBytesError
-		switch {
-		case errors.Is(err, io.EOF):
-			return relay.Errorf(relay.EInvalid, "The request body is empty; send a JSON object.")
-		case errors.As(err, &mbe):
-			return relay.Errorf(relay.EInvalid, "The request body is larger than 1 MiB.")
-		}
-		return relay.Errorf(relay.EInvalid, "The request body is not a valid JSON object of the expected shape.")
-	}
-	return nil
-}
-
 func (rm *Remote) development(w http.ResponseWriter, r *http.Request, c call) error {
-	key, err := issueKeyOf(r)
+	key, _, err := httpx.IssueKey(r)
 	if err != nil {
 		return err
 	}
@@ -357,27 +337,12 @@ func (rm *Remote) development(w http.ResponseWriter, r *http.Request, c call) er
 	if err != nil {
 		return err
 	}
-	out := developmentJSON{IssueKey: d.IssueKey, Branches: []branchJSON{}, PullRequests: []pullRequestJSON{}, Integrations: []devIntegrationJSON{}}
-	for _, b := range d.Branches {
-		out.Branches = append(out.Branches, branchJSON{Name: b.Name, URL: b.URL, IntegrationID: b.IntegrationID,
-			RepositoryID: b.RepositoryID, Repository: b.Repository, ActedAs: actedAsJSON{b.ActedAs.Via, b.ActedAs.Login},
-			CreatedAt: b.CreatedAt.UTC()})
-	}
-	for _, pr := range d.PullRequests {
-		out.PullRequests = append(out.PullRequests, pullRequestJSON{Number: pr.Number, Title: pr.Title, URL: pr.URL,
-			Source: pr.Source, Target: pr.Target, Draft: pr.Draft, IntegrationID: pr.IntegrationID, RepositoryID: pr.RepositoryID,
-			Repository: pr.Repository, ActedAs: actedAsJSON{pr.ActedAs.Via, pr.ActedAs.Login}, CreatedAt: pr.CreatedAt.UTC()})
-	}
-	for _, in := range d.Integrations {
-		out.Integrations = append(out.Integrations, devIntegrationJSON{ID: in.ID, Name: in.Name, Kind: string(in.Kind),
-			RequireUserPAT: in.RequireUserPAT, UserTokenStatus: string(in.UserTokenStatus), SetupURL: in.SetupURL})
-	}
-	writeJSON(w, http.StatusOK, out)
+	httpx.WriteJSON(w, http.StatusOK, httpx.DevelopmentOf(d))
 	return nil
 }
 
 func (rm *Remote) createBranch(w http.ResponseWriter, r *http.Request, c call) error {
-	key, err := issueKeyOf(r)
+	key, _, err := httpx.IssueKey(r)
 	if err != nil {
 		return err
 	}
@@ -387,7 +352,7 @@ func (rm *Remote) createBranch(w http.ResponseWriter, r *http.Request, c call) e
 		Base          string `json:"base"`
 		Name          string `json:"name"`
 	}
-	if err := decode(r, &req); err != nil {
+	if err := httpx.DecodeJSON(r, &req); err != nil {
 		return err
 	}
 	br := action.BranchRequest{IntegrationID: req.IntegrationID, RepositoryID: req.RepositoryID, Base: req.Base, Name: req.Name}
@@ -408,17 +373,12 @@ func (rm *Remote) createBranch(w http.ResponseWriter, r *http.Request, c call) e
 	if err != nil {
 		return err
 	}
-	status := http.StatusCreated
-	if res.AlreadyExists {
-		status = http.StatusOK
-	}
-	writeJSON(w, status, map[string]any{"name": res.Name, "url": res.URL, "repository_id": res.RepositoryID,
-		"repository": res.Repository, "acted_as": actedAsJSON{res.ActedAs.Via, res.ActedAs.Login}, "already_exists": res.AlreadyExists})
+	httpx.WriteJSON(w, http.StatusCreated, httpx.BranchCreatedOf(res, c.p.Username))
 	return nil
 }
 
 func (rm *Remote) deleteBranch(w http.ResponseWriter, r *http.Request, c call) error {
-	key, err := issueKeyOf(r)
+	key, _, err := httpx.IssueKey(r)
 	if err != nil {
 		return err
 	}
@@ -427,7 +387,7 @@ func (rm *Remote) deleteBranch(w http.ResponseWriter, r *http.Request, c call) e
 		RepositoryID  string `json:"repository_id"`
 		Name          string `json:"name"`
 	}
-	if err := decode(r, &req); err != nil {
+	if err := httpx.DecodeJSON(r, &req); err != nil {
 		return err
 	}
 	if err := rm.actions.DeleteBranch(r.Context(), c.p, key, action.DeleteBranchRequest{
@@ -439,7 +399,7 @@ func (rm *Remote) deleteBranch(w http.ResponseWriter, r *http.Request, c call) e
 }
 
 func (rm *Remote) createPullRequest(w http.ResponseWriter, r *http.Request, c call) error {
-	key, err := issueKeyOf(r)
+	key, _, err := httpx.IssueKey(r)
 	if err != nil {
 		return err
 	}
@@ -452,7 +412,7 @@ func (rm *Remote) createPullRequest(w http.ResponseWriter, r *http.Request, c ca
 		Description   string `json:"description"`
 		Draft         bool   `json:"draft"`
 	}
-	if err := decode(r, &req); err != nil {
+	if err := httpx.DecodeJSON(r, &req); err != nil {
 		return err
 	}
 	pr := action.PullRequestRequest{IntegrationID: req.IntegrationID, RepositoryID: req.RepositoryID, Source: req.Source,
@@ -472,8 +432,7 @@ func (rm *Remote) createPullRequest(w http.ResponseWriter, r *http.Request, c ca
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"number": res.Number, "url": res.URL, "title": res.Title,
-		"draft": res.Draft, "repository": res.Repository, "acted_as": actedAsJSON{res.ActedAs.Via, res.ActedAs.Login}, "note": res.Note})
+	httpx.WriteJSON(w, http.StatusCreated, httpx.PullRequestCreatedOf(res, c.p.Username))
 	return nil
 }
 
@@ -483,12 +442,7 @@ func (rm *Remote) repositories(w http.ResponseWriter, r *http.Request, c call) e
 	if err != nil {
 		return err
 	}
-	out := make([]map[string]string, 0, len(repos))
-	for _, rp := range repos {
-		out = append(out, map[string]string{"id": rp.ID, "name": rp.Name, "full_name": rp.FullName,
-			"default_branch": rp.DefaultBranch, "web_url": rp.WebURL})
-	}
-	writeJSON(w, http.StatusOK, out)
+	httpx.WriteJSON(w, http.StatusOK, httpx.RepositoriesOf(repos))
 	return nil
 }
 
@@ -497,11 +451,7 @@ func (rm *Remote) branches(w http.ResponseWriter, r *http.Request, c call) error
 	if err != nil {
 		return err
 	}
-	out := make([]map[string]string, 0, len(bs))
-	for _, b := range bs {
-		out = append(out, map[string]string{"name": b.Name, "url": b.URL})
-	}
-	writeJSON(w, http.StatusOK, out)
+	httpx.WriteJSON(w, http.StatusOK, httpx.BranchesOf(bs))
 	return nil
 }
 
@@ -510,24 +460,20 @@ func (rm *Remote) myTokens(w http.ResponseWriter, r *http.Request, c call) error
 	if err != nil {
 		return err
 	}
-	out := make([]tokenJSON, 0, len(views))
-	for _, v := range views {
-		out = append(out, toTokenJSON(v))
-	}
-	writeJSON(w, http.StatusOK, out)
+	httpx.WriteJSON(w, http.StatusOK, httpx.TokensOf(views))
 	return nil
 }
 
 func (rm *Remote) putToken(w http.ResponseWriter, r *http.Request, c call) error {
-	var req credentialJSON
-	if err := decode(r, &req); err != nil {
+	var req httpx.Credential
+	if err := httpx.DecodeJSON(r, &req); err != nil {
 		return err
 	}
-	v, err := rm.actions.SaveToken(r.Context(), c.p, r.PathValue("integration_id"), req.credential())
+	v, err := rm.actions.SaveToken(r.Context(), c.p, r.PathValue("integration_id"), req.Credential())
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, toTokenJSON(v))
+	httpx.WriteJSON(w, http.StatusOK, httpx.TokenOf(v))
 	return nil
 }
 
@@ -544,11 +490,11 @@ func (rm *Remote) integrations(w http.ResponseWriter, r *http.Request, c call) e
 	if err != nil {
 		return err
 	}
-	out := make([]integrationJSON, 0, len(ins))
+	out := make([]httpx.Integration, 0, len(ins))
 	for _, in := range ins {
-		out = append(out, toIntegrationJSON(in, nil))
+		out = append(out, httpx.IntegrationOf(in, nil))
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpx.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -558,21 +504,21 @@ func (rm *Remote) createIntegration(w http.ResponseWriter, r *http.Request, c ca
 		Name           string            `json:"name"`
 		BaseURL        string            `json:"base_url"`
 		Options        map[string]string `json:"options"`
-		Credential     credentialJSON    `json:"credential"`
+		Credential     httpx.Credential  `json:"credential"`
 		RequireUserPAT bool              `json:"require_user_pat"`
 		Projects       []string          `json:"projects"`
 		Enabled        *bool             `json:"enabled"`
 	}
-	if err := decode(r, &req); err != nil {
+	if err := httpx.DecodeJSON(r, &req); err != nil {
 		return err
 	}
 	in, warnings, err := rm.actions.CreateIntegration(r.Context(), c.p, action.IntegrationInput{
-		Kind: req.Kind, Name: req.Name, BaseURL: req.BaseURL, Options: req.Options, Credential: req.Credential.credential(),
+		Kind: req.Kind, Name: req.Name, BaseURL: req.BaseURL, Options: req.Options, Credential: req.Credential.Credential(),
 		RequireUserPAT: req.RequireUserPAT, Projects: req.Projects, Enabled: req.Enabled})
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, toIntegrationJSON(in, warnings))
+	httpx.WriteJSON(w, http.StatusCreated, httpx.IntegrationOf(in, warnings))
 	return nil
 }
 
@@ -581,18 +527,18 @@ func (rm *Remote) patchIntegration(w http.ResponseWriter, r *http.Request, c cal
 		Name           *string           `json:"name"`
 		BaseURL        *string           `json:"base_url"`
 		Options        map[string]string `json:"options"`
-		Credential     *credentialJSON   `json:"credential"`
+		Credential     *httpx.Credential `json:"credential"`
 		RequireUserPAT *bool             `json:"require_user_pat"`
 		Enabled        *bool             `json:"enabled"`
 		Projects       *[]string         `json:"projects"`
 	}
-	if err := decode(r, &req); err != nil {
+	if err := httpx.DecodeJSON(r, &req); err != nil {
 		return err
 	}
 	patch := action.IntegrationPatch{Name: req.Name, BaseURL: req.BaseURL, Options: req.Options,
 		RequireUserPAT: req.RequireUserPAT, Enabled: req.Enabled}
 	if req.Credential != nil {
-		cred := req.Credential.credential()
+		cred := req.Credential.Credential()
 		patch.Credential = &cred
 	}
 	if req.Projects != nil {
@@ -602,7 +548,7 @@ func (rm *Remote) patchIntegration(w http.ResponseWriter, r *http.Request, c cal
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, toIntegrationJSON(in, warnings))
+	httpx.WriteJSON(w, http.StatusOK, httpx.IntegrationOf(in, warnings))
 	return nil
 }
 
@@ -641,7 +587,7 @@ func (rm *Remote) devinfoStatus(w http.ResponseWriter, r *http.Request, c call) 
 		out.Failures = append(out.Failures, failureJSON{At: f.At.UTC(), EntityType: f.EntityType, EntityID: f.EntityID,
 			RepositoryID: f.RepositoryID, IssueKeys: f.IssueKeys, Reason: f.Reason})
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpx.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 

@@ -1,13 +1,13 @@
 package server
 
 import (
-	"encoding/csv"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gitrelay/gitrelay/internal/directory"
+	"github.com/gitrelay/gitrelay/internal/httpx"
 	"github.com/gitrelay/gitrelay/internal/relay"
 )
 
@@ -30,7 +30,7 @@ type userJSON struct {
 
 func (s *Server) me(w http.ResponseWriter, r *http.Request) error {
 	p := principalFrom(r.Context())
-	writeJSON(w, http.StatusOK, userJSON{ID: p.UserID, Username: p.Username, DisplayName: p.DisplayName, Admin: p.Admin})
+	httpx.WriteJSON(w, http.StatusOK, userJSON{ID: p.UserID, Username: p.Username, DisplayName: p.DisplayName, Admin: p.Admin})
 	return nil
 }
 
@@ -49,23 +49,6 @@ type auditJSON struct {
 	Outcome       string    `json:"outcome"`
 	ErrorCode     string    `json:"error_code"`
 	Detail        string    `json:"detail"`
-}
-
-// identityText says in words which identity acted.
-func identityText(via relay.Via, login string) string {
-	switch via {
-	case relay.ViaUserToken:
-		if login == "" {
-			return "user PAT"
-		}
-		return "user PAT as " + login
-	case relay.ViaIntegration:
-		if login == "" {
-			return "integration account"
-		}
-		return "integration account (" + login + ")"
-	}
-	return ""
 }
 
 func parseTime(field, v string) (time.Time, error) {
@@ -104,35 +87,17 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if format == "csv" {
+		return httpx.WriteAuditCSV(w, events)
+	}
 	out := make([]auditJSON, 0, len(events))
 	for _, e := range events {
 		out = append(out, auditJSON{ID: e.ID, At: e.At.UTC(), User: e.Username, Action: e.Action, IntegrationID: e.IntegrationID,
 			Repository: e.Repository, Ref: e.Ref, IssueKey: e.IssueKey, Via: string(e.Via), Login: e.Login,
-			Identity: identityText(e.Via, e.Login), Outcome: e.Outcome, ErrorCode: e.ErrorCode, Detail: e.Detail})
+			Identity: httpx.IdentityText(e.Via, e.Login), Outcome: e.Outcome, ErrorCode: e.ErrorCode, Detail: e.Detail})
 	}
-	if format != "csv" {
-		writeJSON(w, http.StatusOK, out)
-		return nil
-	}
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="gitrelay-audit.csv"`)
-	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"id", "at", "user", "action", "integration_id", "repository", "ref", "issue_key", "via", "login", "identity", "outcome", "error_code", "detail"})
-	for _, e := range out {
-		_ = cw.Write([]string{e.ID, e.At.Format(time.RFC3339Nano), csvSafe(e.User), e.Action, e.IntegrationID, csvSafe(e.Repository),
-			csvSafe(e.Ref), e.IssueKey, e.Via, csvSafe(e.Login), csvSafe(e.Identity), e.Outcome, e.ErrorCode, csvSafe(e.Detail)})
-	}
-	cw.Flush()
+	httpx.WriteJSON(w, http.StatusOK, out)
 	return nil
-}
-
-// csvSafe defuses spreadsheet formula injection: branch names and details
-// are user input.
-func csvSafe(v string) string {
-	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
-		return "'" + v
-	}
-	return v
 }
 
 type settingsJSON struct {
@@ -148,7 +113,7 @@ func (s *Server) getSettings(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, settingsJSON(st))
+	httpx.WriteJSON(w, http.StatusOK, settingsJSON(st))
 	return nil
 }
 
@@ -161,14 +126,14 @@ func (s *Server) putSettings(w http.ResponseWriter, r *http.Request) error {
 	// Start from the current settings so a partial body changes only what
 	// it names.
 	req := settingsJSON(cur)
-	if err := decodeJSON(r, &req); err != nil {
+	if err := httpx.DecodeJSON(r, &req); err != nil {
 		return err
 	}
 	st, err := s.actions.UpdateSettings(r.Context(), p, relay.Settings(req))
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, settingsJSON(st))
+	httpx.WriteJSON(w, http.StatusOK, settingsJSON(st))
 	return nil
 }
 
@@ -185,7 +150,7 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) error {
 	for _, u := range users {
 		out = append(out, userJSON{ID: u.ID, Username: u.Username, DisplayName: u.DisplayName, Email: u.Email, Admin: u.Admin, CreatedAt: u.CreatedAt.UTC()})
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpx.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -203,14 +168,14 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var req createUserRequest
-	if err := decodeJSON(r, &req); err != nil {
+	if err := httpx.DecodeJSON(r, &req); err != nil {
 		return err
 	}
 	u, generated, err := s.dir.AddUser(r.Context(), p.TenantID, directory.NewUser(req))
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, struct {
+	httpx.WriteJSON(w, http.StatusCreated, struct {
 		userJSON
 		Password string `json:"password,omitempty"`
 	}{userJSON{ID: u.ID, Username: u.Username, DisplayName: u.DisplayName, Email: u.Email, Admin: u.Admin, CreatedAt: u.CreatedAt.UTC()}, generated})
@@ -246,7 +211,7 @@ func (s *Server) createAPIToken(w http.ResponseWriter, r *http.Request) error {
 		Name string `json:"name"`
 	}
 	if r.ContentLength != 0 {
-		if err := decodeJSON(r, &req); err != nil {
+		if err := httpx.DecodeJSON(r, &req); err != nil {
 			return err
 		}
 	}
@@ -254,7 +219,7 @@ func (s *Server) createAPIToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, map[string]string{"token": token, "note": "Store this token now: it cannot be shown again."})
+	httpx.WriteJSON(w, http.StatusCreated, map[string]string{"token": token, "note": "Store this token now: it cannot be shown again."})
 	return nil
 }
 
@@ -273,7 +238,7 @@ func (s *Server) listProjects(w http.ResponseWriter, r *http.Request) error {
 	for _, pr := range projects {
 		out = append(out, projectJSON{Key: pr.Key, Name: pr.Name})
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpx.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -283,14 +248,14 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var req projectJSON
-	if err := decodeJSON(r, &req); err != nil {
+	if err := httpx.DecodeJSON(r, &req); err != nil {
 		return err
 	}
 	pr, err := s.dir.AddProject(r.Context(), p.TenantID, req.Key, req.Name)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, projectJSON{Key: pr.Key, Name: pr.Name})
+	httpx.WriteJSON(w, http.StatusCreated, projectJSON{Key: pr.Key, Name: pr.Name})
 	return nil
 }
 
@@ -328,7 +293,7 @@ func (s *Server) listGrants(w http.ResponseWriter, r *http.Request) error {
 			out = append(out, grantJSON{ProjectKey: g.ProjectKey, Username: g.Username, Everyone: g.UserID == ""})
 		}
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpx.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -338,7 +303,7 @@ func (s *Server) createGrant(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var req grantJSON
-	if err := decodeJSON(r, &req); err != nil {
+	if err := httpx.DecodeJSON(r, &req); err != nil {
 		return err
 	}
 	if req.Everyone == (req.Username != "") {
@@ -349,7 +314,7 @@ func (s *Server) createGrant(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, grantJSON{ProjectKey: g.ProjectKey, Username: g.Username, Everyone: g.UserID == ""})
+	httpx.WriteJSON(w, http.StatusCreated, grantJSON{ProjectKey: g.ProjectKey, Username: g.Username, Everyone: g.UserID == ""})
 	return nil
 }
 

@@ -9,71 +9,21 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gitrelay/gitrelay/internal/action"
+	"github.com/gitrelay/gitrelay/internal/httpx"
 	"github.com/gitrelay/gitrelay/internal/relay"
 )
 
-// API payloads are their own types, apart from domain and database types,
-// so a secret can never be serialised by accident: no response type has a
-// credential field.
-
-type accountJSON struct {
-	Login string `json:"login"`
-	Name  string `json:"name"`
-}
-
-type integrationJSON struct {
-	ID             string            `json:"id"`
-	Kind           relay.Kind        `json:"kind"`
-	Name           string            `json:"name"`
-	BaseURL        string            `json:"base_url"`
-	Options        map[string]string `json:"options"`
-	Enabled        bool              `json:"enabled"`
-	RequireUserPAT bool              `json:"require_user_pat"`
-	Projects       []string          `json:"projects"`
-	// Repositories is null when every repository the integration account
-	// can see is included.
-	Repositories []string    `json:"repositories"`
-	Account      accountJSON `json:"account"`
-	CreatedAt    time.Time   `json:"created_at"`
-	UpdatedAt    time.Time   `json:"updated_at"`
-	Warnings     []string    `json:"warnings,omitempty"`
-}
-
-func toIntegrationJSON(in relay.Integration, warnings []string) integrationJSON {
-	opts := in.Options
-	if opts == nil {
-		opts = map[string]string{}
-	}
-	return integrationJSON{ID: in.ID, Kind: in.Kind, Name: in.Name, BaseURL: in.BaseURL, Options: opts,
-		Enabled: in.Enabled, RequireUserPAT: in.RequireUserPAT, Projects: in.Projects,
-		Repositories: in.Repositories,
-		Account:      accountJSON{Login: in.Account.Login, Name: in.Account.Name},
-		CreatedAt:    in.CreatedAt.UTC(), UpdatedAt: in.UpdatedAt.UTC(), Warnings: warnings}
-}
-
-// credentialJSON is the only request type holding a secret; it is never
-// written back.
-type credentialJSON struct {
-	Token           string `json:"token"`
-	Username        string `json:"username"`
-	Password        string `json:"password"`
-	AccessKeyID     string `json:"access_key_id"`
-	SecretAccessKey string `json:"secret_access_key"`
-}
-
-func (c credentialJSON) credential() relay.Credential {
-	return relay.NewCredential(c.Token, c.Username, c.Password, c.AccessKeyID, c.SecretAccessKey)
-}
+// API payloads are httpx's wire types, apart from domain and database
+// types, so a secret can never be serialised by accident.
 
 type createIntegrationRequest struct {
 	Kind           relay.Kind        `json:"kind"`
 	Name           string            `json:"name"`
 	BaseURL        string            `json:"base_url"`
 	Options        map[string]string `json:"options"`
-	Credential     credentialJSON    `json:"credential"`
+	Credential     httpx.Credential  `json:"credential"`
 	RequireUserPAT bool              `json:"require_user_pat"`
 	Projects       []string          `json:"projects"`
 	// Repositories null or absent includes every repository.
@@ -83,17 +33,17 @@ type createIntegrationRequest struct {
 
 func (s *Server) createIntegration(w http.ResponseWriter, r *http.Request) error {
 	var req createIntegrationRequest
-	if err := decodeJSON(r, &req); err != nil {
+	if err := httpx.DecodeJSON(r, &req); err != nil {
 		return err
 	}
 	in, warnings, err := s.actions.CreateIntegration(r.Context(), principalFrom(r.Context()), action.IntegrationInput{
 		Kind: req.Kind, Name: req.Name, BaseURL: req.BaseURL, Options: req.Options,
-		Credential: req.Credential.credential(), RequireUserPAT: req.RequireUserPAT, Projects: req.Projects, Repositories: req.Repositories, Enabled: req.Enabled,
+		Credential: req.Credential.Credential(), RequireUserPAT: req.RequireUserPAT, Projects: req.Projects, Repositories: req.Repositories, Enabled: req.Enabled,
 	})
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, toIntegrationJSON(in, warnings))
+	httpx.WriteJSON(w, http.StatusCreated, httpx.IntegrationOf(in, warnings))
 	return nil
 }
 
@@ -102,11 +52,11 @@ func (s *Server) listIntegrations(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	out := make([]integrationJSON, 0, len(ins))
+	out := make([]httpx.Integration, 0, len(ins))
 	for _, in := range ins {
-		out = append(out, toIntegrationJSON(in, nil))
+		out = append(out, httpx.IntegrationOf(in, nil))
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpx.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -115,7 +65,7 @@ func (s *Server) getIntegration(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, toIntegrationJSON(in, nil))
+	httpx.WriteJSON(w, http.StatusOK, httpx.IntegrationOf(in, nil))
 	return nil
 }
 
@@ -123,7 +73,7 @@ type patchIntegrationRequest struct {
 	Name           *string           `json:"name"`
 	BaseURL        *string           `json:"base_url"`
 	Options        map[string]string `json:"options"`
-	Credential     *credentialJSON   `json:"credential"`
+	Credential     *httpx.Credential `json:"credential"`
 	RequireUserPAT *bool             `json:"require_user_pat"`
 	Enabled        *bool             `json:"enabled"`
 	// Projects is decoded by hand: absent keeps the association, null
@@ -136,13 +86,13 @@ type patchIntegrationRequest struct {
 
 func (s *Server) patchIntegration(w http.ResponseWriter, r *http.Request) error {
 	var req patchIntegrationRequest
-	if err := decodeJSON(r, &req); err != nil {
+	if err := httpx.DecodeJSON(r, &req); err != nil {
 		return err
 	}
 	patch := action.IntegrationPatch{Name: req.Name, BaseURL: req.BaseURL, Options: req.Options,
 		RequireUserPAT: req.RequireUserPAT, Enabled: req.Enabled}
 	if req.Credential != nil {
-		c := req.Credential.credential()
+		c := req.Credential.Credential()
 		patch.Credential = &c
 	}
 	if len(req.Projects) > 0 {
@@ -173,7 +123,7 @@ func (s *Server) patchIntegration(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, toIntegrationJSON(in, warnings))
+	httpx.WriteJSON(w, http.StatusOK, httpx.IntegrationOf(in, warnings))
 	return nil
 }
 
@@ -183,14 +133,6 @@ func (s *Server) deleteIntegration(w http.ResponseWriter, r *http.Request) error
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil
-}
-
-type repositoryJSON struct {
-	ID            string `json:"id"`
-	Name          string `json:"name"`
-	FullName      string `json:"full_name"`
-	DefaultBranch string `json:"default_branch"`
-	WebURL        string `json:"web_url"`
 }
 
 // listRepositories searches the repositories the integration includes, or,
@@ -228,11 +170,7 @@ func (s *Server) listRepositories(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	out := make([]repositoryJSON, 0, len(repos))
-	for _, rp := range repos {
-		out = append(out, repositoryJSON{ID: rp.ID, Name: rp.Name, FullName: rp.FullName, DefaultBranch: rp.DefaultBranch, WebURL: rp.WebURL})
-	}
-	writeJSON(w, http.StatusOK, out)
+	httpx.WriteJSON(w, http.StatusOK, httpx.RepositoriesOf(repos))
 	return nil
 }
 
@@ -247,21 +185,12 @@ func boolParam(v string) (bool, error) {
 	return false, errors.New("not a boolean")
 }
 
-type branchJSON struct {
-	Name string `json:"name"`
-	SHA  string `json:"sha"`
-}
-
 func (s *Server) listBranches(w http.ResponseWriter, r *http.Request) error {
 	bs, err := s.actions.Branches(r.Context(), principalFrom(r.Context()), r.PathValue("id"), r.PathValue("repo_id"), r.URL.Query().Get("q"))
 	if err != nil {
 		return err
 	}
-	out := make([]branchJSON, 0, len(bs))
-	for _, b := range bs {
-		out = append(out, branchJSON{Name: b.Name, SHA: b.SHA})
-	}
-	writeJSON(w, http.StatusOK, out)
+	httpx.WriteJSON(w, http.StatusOK, httpx.BranchesOf(bs))
 	return nil
 }
 
@@ -279,6 +208,6 @@ func (s *Server) kinds(w http.ResponseWriter, r *http.Request) error {
 		caps := s.hosts.Capabilities(relay.HostConfig{Kind: k})
 		out = append(out, kindJSON{Kind: k, PAT: caps.PAT, Drafts: caps.Drafts, RequiredScope: caps.RequiredScopes, TokenHelp: caps.TokenHelp})
 	}
-	writeJSON(w, http.StatusOK, out)
+	httpx.WriteJSON(w, http.StatusOK, out)
 	return nil
 }

@@ -4,9 +4,12 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
+	"sort"
 	"strings"
 	"testing"
 
+	"github.com/gitrelay/gitrelay/internal/httpx"
 	"github.com/gitrelay/gitrelay/internal/relay"
 )
 
@@ -72,39 +75,6 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	}
 }
 
-func TestStatusOfEveryCode(t *testing.T) {
-	for code, want := range map[string]int{
-		relay.EUnauthenticated: 401, relay.EForbidden: 403, relay.ENotFound: 404,
-		relay.EUserTokenRequired: 428, relay.EUserTokenExpired: 428, relay.EUserTokenRevoked: 428, relay.EUserTokenInsufficientScope: 428,
-		relay.EPATNotSupported: 422, relay.EInvalidBranchName: 422, relay.EInvalid: 422, relay.ETokenInvalid: 422,
-		relay.EBranchExists: 409, relay.EPullRequestExists: 409, relay.ERateLimited: 429,
-		relay.EHostError: 502, relay.EHostTimeout: 504, relay.EInternal: 500,
-	} {
-		if got := statusOf(code); got != want {
-			t.Errorf("statusOf(%s) = %d, want %d", code, got, want)
-		}
-	}
-}
-
-func TestBadRequestBodiesSayWhatIsWrong(t *testing.T) {
-	for _, tc := range []struct{ body, says string }{
-		{``, "empty"},
-		{`{"kind": 3}`, "wrong type"},
-		{`{"kinnd": "github"}`, "unknown field kinnd"},
-		{`{"kind": "github"} {}`, "single JSON object"},
-		{`{"kind": `, "not valid JSON"},
-	} {
-		r := httptest.NewRequest("POST", "/", strings.NewReader(tc.body))
-		var v struct {
-			Kind string `json:"kind"`
-		}
-		err := decodeJSON(r, &v)
-		if relay.ErrorCode(err) != relay.EInvalid || !strings.Contains(relay.ErrorMessage(err), tc.says) {
-			t.Errorf("%q: got %v, want invalid_request saying %q", tc.body, err, tc.says)
-		}
-	}
-}
-
 func TestUnknownAPIRouteIsJSON404(t *testing.T) {
 	s := New(Config{})
 	w := httptest.NewRecorder()
@@ -125,4 +95,71 @@ func TestPanicsAnswer500WithoutDetail(t *testing.T) {
 	if w.Code != 500 || strings.Contains(w.Body.String(), "secret-in-panic") {
 		t.Fatalf("got %d %s", w.Code, w.Body)
 	}
+}
+
+// The document's schemas name exactly the fields the shared wire types
+// (httpx) send: the API and the Forge remote answer with those types, so
+// the document describes both.
+func TestOpenAPISchemasMatchTheWireTypes(t *testing.T) {
+	var doc struct {
+		Components struct {
+			Schemas map[string]schema `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(openapiDoc, &doc); err != nil {
+		t.Fatal(err)
+	}
+	s := doc.Components.Schemas
+	dev := s["Development"].Properties
+	errs := s["Error"]
+	tests := []struct {
+		name   string
+		schema schema
+		wire   any
+	}{
+		{"BranchCreated", s["BranchCreated"], httpx.BranchCreated{}},
+		{"PullRequestCreated", s["PullRequestCreated"], httpx.PullRequestCreated{}},
+		{"Development", s["Development"], httpx.Development{}},
+		{"Development.branches", *dev["branches"].Items, httpx.BranchRecord{}},
+		{"Development.pull_requests", *dev["pull_requests"].Items, httpx.PullRequestRecord{}},
+		{"Development.integrations", *dev["integrations"].Items, httpx.DevIntegration{}},
+		{"ActedAs", s["ActedAs"], httpx.ActedAs{}},
+		{"Repository", s["Repository"], httpx.Repository{}},
+		{"Branch", s["Branch"], httpx.Branch{}},
+		{"Token", s["Token"], httpx.Token{}},
+		{"Integration", s["Integration"], httpx.Integration{}},
+		{"Credential", s["Credential"], httpx.Credential{}},
+		{"Error", errs, httpx.ErrorResponse{}},
+		{"Error.error", errs.Properties["error"], httpx.ErrorBody{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var documented []string
+			for k := range tt.schema.Properties {
+				documented = append(documented, k)
+			}
+			sort.Strings(documented)
+			sent := jsonFields(reflect.TypeOf(tt.wire))
+			if strings.Join(documented, ",") != strings.Join(sent, ",") {
+				t.Errorf("openapi.json documents %v, the wire type sends %v", documented, sent)
+			}
+		})
+	}
+}
+
+type schema struct {
+	Properties map[string]schema `json:"properties"`
+	Items      *schema           `json:"items"`
+}
+
+func jsonFields(t reflect.Type) []string {
+	var out []string
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
 }

@@ -5,10 +5,8 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/gitrelay/gitrelay/internal/action"
 	"github.com/gitrelay/gitrelay/internal/directory"
+	"github.com/gitrelay/gitrelay/internal/httpx"
 	"github.com/gitrelay/gitrelay/internal/jira"
 	"github.com/gitrelay/gitrelay/internal/relay"
 	"github.com/gitrelay/gitrelay/internal/web"
@@ -108,7 +107,7 @@ func principalFrom(ctx context.Context) relay.Principal {
 	return p
 }
 
-// apiFunc is a JSON handler; a returned error is written by writeError.
+// apiFunc is a JSON handler; a returned error is written by httpx.WriteError.
 type apiFunc func(w http.ResponseWriter, r *http.Request) error
 
 // api wraps a JSON handler with authentication, metrics and error writing.
@@ -124,21 +123,17 @@ func (s *Server) api(rt route) http.Handler {
 			ctx, p, err := s.authenticate(r)
 			if err != nil {
 				sw.Header().Set("WWW-Authenticate", `Bearer realm="gitrelay"`)
-				s.writeError(sw, r, err)
+				httpx.WriteError(sw, r, s.log, err)
 				return
 			}
 			r = r.WithContext(context.WithValue(ctx, principalKey, p))
 		}
-		r.Body = http.MaxBytesReader(sw, r.Body, 1<<20)
+		r.Body = http.MaxBytesReader(sw, r.Body, httpx.MaxBody)
 		if err := rt.handler(sw, r); err != nil {
-			s.writeError(sw, r, err)
+			httpx.WriteError(sw, r, s.log, err)
 		}
 	})
 }
-
-// StatusOf maps a domain error code to its HTTP status, for the HTML
-// pages, so that pages and API answer alike.
-func StatusOf(code string) int { return statusOf(code) }
 
 // authenticate accepts an API token, or a signed-in browser session (with
 // the CSRF header on unsafe methods) so that the pages' script can call
@@ -169,7 +164,7 @@ func (s *Server) apiNotFound(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": s.version})
+	httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": s.version})
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
@@ -178,11 +173,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		defer cancel()
 		if err := s.ready(ctx); err != nil {
 			s.log.Warn("not ready", "err", err)
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": "database is not answering"})
+			httpx.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": "database is not answering"})
 			return
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
 func (s *Server) recoverer(next http.Handler) http.Handler {
@@ -196,7 +191,7 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 				// the log only, with the stack, never to the client.
 				s.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path,
 					"panic", fmt.Sprintf("%T", v), "stack", string(debug.Stack()))
-				s.writeError(w, r, errors.New("panic"))
+				httpx.WriteError(w, r, s.log, errors.New("panic"))
 			}
 		}()
 		next.ServeHTTP(w, r)
@@ -222,58 +217,4 @@ type statusWriter struct {
 func (w *statusWriter) WriteHeader(code int) {
 	w.status = code
 	w.ResponseWriter.WriteHeader(code)
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(true)
-	_ = enc.Encode(v)
-}
-
-// decodeJSON reads a JSON body strictly: unknown fields and trailing data
-// are errors that say what is wrong.
-func decodeJSON(r *http.Request, v any) error {
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var mbe *http.MaxBytesError
-		switch {
-		case errors.Is(err, io.EOF):
-			return relay.Errorf(relay.EInvalid, "The request body is empty; send a JSON object.")
-		case errors.As(err, &mbe):
-			return relay.Errorf(relay.EInvalid, "The request body is larger than 1 MiB.")
-		}
-		var ute *json.UnmarshalTypeError
-		if errors.As(err, &ute) && ute.Field != "" {
-			return &relay.Error{Code: relay.EInvalid, Message: "The request body has a field of the wrong type.",
-				Fields: map[string]string{ute.Field: "must be " + jsonType(ute.Type.Kind().String())}}
-		}
-		msg := err.Error()
-		if f, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
-			f = strings.Trim(f, `"`)
-			return &relay.Error{Code: relay.EInvalid, Message: "The request body has an unknown field " + f + ".",
-				Fields: map[string]string{f: "unknown field"}}
-		}
-		return relay.Errorf(relay.EInvalid, "The request body is not valid JSON: %s.", strings.TrimPrefix(msg, "json: "))
-	}
-	if dec.More() {
-		return relay.Errorf(relay.EInvalid, "The request body must hold a single JSON object.")
-	}
-	return nil
-}
-
-func jsonType(kind string) string {
-	switch kind {
-	case "string":
-		return "a string"
-	case "bool":
-		return "true or false"
-	case "slice", "array":
-		return "a list"
-	case "map", "struct":
-		return "an object"
-	}
-	return "a number"
 }

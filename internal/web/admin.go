@@ -1,8 +1,6 @@
 package web
 
 import (
-	"encoding/csv"
-	"encoding/json"
 	"net/http"
 	"strconv"
 	"strings"
@@ -10,6 +8,8 @@ import (
 
 	"github.com/gitrelay/gitrelay/internal/branchname"
 	"github.com/gitrelay/gitrelay/internal/directory"
+	"github.com/gitrelay/gitrelay/internal/httperr"
+	"github.com/gitrelay/gitrelay/internal/httpx"
 	"github.com/gitrelay/gitrelay/internal/relay"
 )
 
@@ -64,7 +64,7 @@ func (p *Pages) SaveSettings(w http.ResponseWriter, r *http.Request) error {
 		d := settingsData{Settings: st}
 		d.Preview, d.PreviewError = preview(st)
 		perr := toPageError(err)
-		p.render(w, r, p.c.Status(perr.Code), "settings", "General settings", d, perr, "")
+		p.render(w, r, httperr.Status(perr.Code), "settings", "General settings", d, perr, "")
 		return nil
 	}
 	redirect(w, r, "/admin/settings?saved=1")
@@ -77,8 +77,8 @@ func (p *Pages) SettingsPreview(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	n, _ := strconv.Atoi(q.Get("max_branch_length"))
 	name, msg := preview(relay.Settings{BranchTemplate: q.Get("branch_template"), Separator: q.Get("separator"), MaxBranchLength: n})
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	return json.NewEncoder(w).Encode(map[string]string{"name": name, "error": msg, "issue": sampleIssue.IssueKey + " " + sampleIssue.Summary})
+	httpx.WriteJSON(w, http.StatusOK, map[string]string{"name": name, "error": msg, "issue": sampleIssue.IssueKey + " " + sampleIssue.Summary})
+	return nil
 }
 
 type auditData struct {
@@ -148,7 +148,7 @@ func (p *Pages) Audit(w http.ResponseWriter, r *http.Request) error {
 	}
 	if ferr != nil {
 		perr := toPageError(ferr)
-		p.render(w, r, p.c.Status(perr.Code), "audit", "Audit log", d, perr, "")
+		p.render(w, r, httperr.Status(perr.Code), "audit", "Audit log", d, perr, "")
 		return nil
 	}
 	events, err := p.c.Actions.Audit(r.Context(), v.P, f)
@@ -163,7 +163,8 @@ func (p *Pages) Audit(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// AuditCSV exports the filtered audit log.
+// AuditCSV exports the filtered audit log, in the API's CSV (one exporter
+// for both).
 func (p *Pages) AuditCSV(w http.ResponseWriter, r *http.Request) error {
 	v := viewerFrom(r.Context())
 	f, _, err := p.auditQuery(r, auditExportMax)
@@ -174,24 +175,7 @@ func (p *Pages) AuditCSV(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="gitrelay-audit.csv"`)
-	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"time", "user", "action", "integration_id", "repository", "ref", "issue", "via", "login", "outcome", "error_code", "detail"})
-	for _, e := range events {
-		_ = cw.Write([]string{e.At.UTC().Format(time.RFC3339), e.Username, e.Action, e.IntegrationID, e.Repository, e.Ref,
-			e.IssueKey, string(e.Via), e.Login, e.Outcome, e.ErrorCode, csvSafe(e.Detail)})
-	}
-	cw.Flush()
-	return cw.Error()
-}
-
-// csvSafe keeps spreadsheet programs from running a cell as a formula.
-func csvSafe(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
+	return httpx.WriteAuditCSV(w, events)
 }
 
 type directoryData struct {
@@ -236,7 +220,7 @@ func (p *Pages) AddUser(w http.ResponseWriter, r *http.Request) error {
 		Password: r.PostFormValue("password")})
 	if err != nil {
 		perr := toPageError(err)
-		return p.renderDirectory(w, r, p.c.Status(perr.Code), directoryData{}, perr, "")
+		return p.renderDirectory(w, r, httperr.Status(perr.Code), directoryData{}, perr, "")
 	}
 	redirect(w, r, "/admin/directory?done=user")
 	return nil
@@ -247,7 +231,7 @@ func (p *Pages) AddProject(w http.ResponseWriter, r *http.Request) error {
 	v := viewerFrom(r.Context())
 	if _, err := p.c.Directory.AddProject(r.Context(), v.P.TenantID, r.PostFormValue("key"), r.PostFormValue("name")); err != nil {
 		perr := toPageError(err)
-		return p.renderDirectory(w, r, p.c.Status(perr.Code), directoryData{}, perr, "")
+		return p.renderDirectory(w, r, httperr.Status(perr.Code), directoryData{}, perr, "")
 	}
 	redirect(w, r, "/admin/directory?done=project")
 	return nil
@@ -265,7 +249,7 @@ func (p *Pages) AddGrant(w http.ResponseWriter, r *http.Request) error {
 	}
 	if _, err := p.c.Directory.Grant(r.Context(), v.P.TenantID, r.PostFormValue("project"), username); err != nil {
 		perr := toPageError(err)
-		return p.renderDirectory(w, r, p.c.Status(perr.Code), directoryData{}, perr, "")
+		return p.renderDirectory(w, r, httperr.Status(perr.Code), directoryData{}, perr, "")
 	}
 	redirect(w, r, "/admin/directory?done=grant")
 	return nil

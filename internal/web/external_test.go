@@ -78,7 +78,7 @@ func newExtEnv(t *testing.T) *extEnv {
 	env := newEnv(t)
 	ext := &fakeExternal{users: map[[2]string]relay.Principal{}}
 	pages, err := web.New(web.Config{Actions: env.App.Actions, Directory: env.App.Directory, DirStore: env.DB, Store: env.DB,
-		Hosts: env.App.Hosts, Kinds: env.App.Hosts.Kinds(), Status: server.StatusOf, External: ext})
+		Hosts: env.App.Hosts, Kinds: env.App.Hosts.Kinds(), External: ext})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gitrelay/gitrelay/internal/action"
+	"github.com/gitrelay/gitrelay/internal/httperr"
 	"github.com/gitrelay/gitrelay/internal/relay"
 )
 
@@ -344,7 +345,7 @@ func (p *Pages) CreateIntegration(w http.ResponseWriter, r *http.Request) error 
 			Projects: f.Get("projects"), Restrict: f.Get("projects_mode") == "restrict", RequireUserPAT: in.RequireUserPAT, Enabled: true,
 			Repos: repos}
 		perr := toPageError(err)
-		p.render(w, r, p.c.Status(perr.Code), "integration_new", "Add integration", form, perr, "")
+		p.render(w, r, httperr.Status(perr.Code), "integration_new", "Add integration", form, perr, "")
 		return nil
 	}
 	q := url.Values{"done": {"created"}}
@@ -435,7 +436,7 @@ func (p *Pages) UpdateIntegration(w http.ResponseWriter, r *http.Request) error 
 		}
 		p.fillPicker(r.Context(), v.P, id, &form.Repos)
 		perr := toPageError(err)
-		p.render(w, r, p.c.Status(perr.Code), "integration_edit", cur.Name, form, perr, "")
+		p.render(w, r, httperr.Status(perr.Code), "integration_edit", cur.Name, form, perr, "")
 		return nil
 	}
 	if len(warnings) > 0 {

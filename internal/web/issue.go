@@ -7,6 +7,8 @@ import (
 
 	"github.com/gitrelay/gitrelay/internal/action"
 	"github.com/gitrelay/gitrelay/internal/branchname"
+	"github.com/gitrelay/gitrelay/internal/httperr"
+	"github.com/gitrelay/gitrelay/internal/httpx"
 	"github.com/gitrelay/gitrelay/internal/relay"
 	"github.com/gitrelay/gitrelay/internal/store"
 )
@@ -32,15 +34,6 @@ type issueData struct {
 	IntegrationNames map[string]string
 	// Failed is the action whose error the page shows ("branch", "pr").
 	Failed string
-}
-
-func issueKeyOf(r *http.Request) (string, string, error) {
-	key := strings.ToUpper(strings.TrimSpace(r.PathValue("key")))
-	project, err := branchname.IssueProject(key)
-	if err != nil {
-		return "", "", relay.Errorf(relay.ENotFound, "%q is not an issue key. Issue keys look like ABC-123.", r.PathValue("key"))
-	}
-	return key, project, nil
 }
 
 func issueQuery(summary, typ string) string {
@@ -75,15 +68,15 @@ func (p *Pages) Issue(w http.ResponseWriter, r *http.Request) error {
 		notice = "Branch " + q.Get("name") + " was deleted."
 	case "pr":
 		notice = "Pull request created; it is listed below."
-	case "pr-existed":
-		notice = "A pull request for this source and target branch already existed; it is listed below instead of a duplicate."
+	case "pr-not-draft":
+		notice = "Pull request created as a regular pull request, because this repository or host has no draft pull requests; it is listed below."
 	}
 	return p.renderIssue(w, r, http.StatusOK, q.Get("summary"), q.Get("type"), "", nil, notice)
 }
 
 func (p *Pages) renderIssue(w http.ResponseWriter, r *http.Request, status int, summary, typ, failed string, perr *pageError, notice string) error {
 	v := viewerFrom(r.Context())
-	key, project, err := issueKeyOf(r)
+	key, project, err := httpx.IssueKey(r)
 	if err != nil {
 		return err
 	}
@@ -130,11 +123,11 @@ func (p *Pages) renderIssue(w http.ResponseWriter, r *http.Request, status int, 
 // tried, at the status the API would answer.
 func (p *Pages) actionFailed(w http.ResponseWriter, r *http.Request, failed string, err error) error {
 	perr := toPageError(err)
-	if p.c.Status(perr.Code) >= 500 {
+	if httperr.Status(perr.Code) >= 500 {
 		p.log.Error("issue action failed", "path", r.URL.Path, "code", perr.Code, "err", err)
 	}
 	perr.SetupURL = withIssueContext(perr.SetupURL, r.PathValue("key"), r.PostFormValue("summary"), r.PostFormValue("type"))
-	return p.renderIssue(w, r, p.c.Status(perr.Code), r.PostFormValue("summary"), r.PostFormValue("type"), failed, perr, "")
+	return p.renderIssue(w, r, httperr.Status(perr.Code), r.PostFormValue("summary"), r.PostFormValue("type"), failed, perr, "")
 }
 
 // withIssueContext makes a setup link's way back keep the issue's summary
@@ -159,7 +152,7 @@ func withIssueContext(setupURL, key, summary, typ string) string {
 // CreateBranch creates a branch from the Create branch dialog.
 func (p *Pages) CreateBranch(w http.ResponseWriter, r *http.Request) error {
 	v := viewerFrom(r.Context())
-	key, project, err := issueKeyOf(r)
+	key, project, err := httpx.IssueKey(r)
 	if err != nil {
 		return err
 	}
@@ -207,7 +200,7 @@ type deleteData struct {
 
 // ConfirmDeleteBranch asks before deleting a branch.
 func (p *Pages) ConfirmDeleteBranch(w http.ResponseWriter, r *http.Request) error {
-	key, _, err := issueKeyOf(r)
+	key, _, err := httpx.IssueKey(r)
 	if err != nil {
 		return err
 	}
@@ -222,7 +215,7 @@ func (p *Pages) ConfirmDeleteBranch(w http.ResponseWriter, r *http.Request) erro
 // DeleteBranch deletes a branch listed in the panel.
 func (p *Pages) DeleteBranch(w http.ResponseWriter, r *http.Request) error {
 	v := viewerFrom(r.Context())
-	key, _, err := issueKeyOf(r)
+	key, _, err := httpx.IssueKey(r)
 	if err != nil {
 		return err
 	}
@@ -246,7 +239,7 @@ func (p *Pages) DeleteBranch(w http.ResponseWriter, r *http.Request) error {
 // CreatePullRequest creates a pull request from the dialog.
 func (p *Pages) CreatePullRequest(w http.ResponseWriter, r *http.Request) error {
 	v := viewerFrom(r.Context())
-	key, _, err := issueKeyOf(r)
+	key, _, err := httpx.IssueKey(r)
 	if err != nil {
 		return err
 	}
@@ -265,8 +258,10 @@ func (p *Pages) CreatePullRequest(w http.ResponseWriter, r *http.Request) error 
 		return p.actionFailed(w, r, "pr", err)
 	}
 	q := url.Values{"done": {"pr"}}
-	if res.Note != "" {
-		q.Set("done", "pr-existed")
+	if f.Get("draft") == "on" && !res.Draft {
+		// Asked for a draft, got a regular pull request (the action's
+		// note says why); an existing pull request is an error, not this.
+		q.Set("done", "pr-not-draft")
 	}
 	if s := f.Get("summary"); s != "" {
 		q.Set("summary", s)

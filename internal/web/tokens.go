@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/gitrelay/gitrelay/internal/action"
+	"github.com/gitrelay/gitrelay/internal/httperr"
 	"github.com/gitrelay/gitrelay/internal/relay"
 )
 
@@ -147,10 +148,10 @@ func (p *Pages) SaveToken(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		perr.For = id
-		if p.c.Status(perr.Code) >= 500 {
+		if httperr.Status(perr.Code) >= 500 {
 			p.log.Error("saving token failed", "code", perr.Code, "err", err)
 		}
-		return p.renderTokens(w, r, p.c.Status(perr.Code), id, back, "", false, perr, "")
+		return p.renderTokens(w, r, httperr.Status(perr.Code), id, back, "", false, perr, "")
 	}
 	redirect(w, r, tokensPath(id, back, url.Values{"saved": {"1"}}))
 	return nil
@@ -164,7 +165,7 @@ func (p *Pages) RemoveToken(w http.ResponseWriter, r *http.Request) error {
 	if err := p.c.Actions.RemoveToken(r.Context(), v.P, id); err != nil {
 		perr := toPageError(err)
 		perr.For = id
-		return p.renderTokens(w, r, p.c.Status(perr.Code), id, back, "", false, perr, "")
+		return p.renderTokens(w, r, httperr.Status(perr.Code), id, back, "", false, perr, "")
 	}
 	redirect(w, r, tokensPath(id, back, url.Values{"removed": {"1"}}))
 	return nil

@@ -21,6 +21,8 @@ import (
 
 	"github.com/gitrelay/gitrelay/internal/action"
 	"github.com/gitrelay/gitrelay/internal/directory"
+	"github.com/gitrelay/gitrelay/internal/httperr"
+	"github.com/gitrelay/gitrelay/internal/httpx"
 	"github.com/gitrelay/gitrelay/internal/relay"
 	"github.com/gitrelay/gitrelay/internal/store"
 )
@@ -70,9 +72,6 @@ type Config struct {
 	Kinds     []relay.Kind
 	TenantID  string
 	Logger    *slog.Logger
-	// Status maps a domain error code to an HTTP status (server's mapping,
-	// so that pages and API agree).
-	Status func(code string) int
 	// SecureCookies marks cookies Secure even on plain-HTTP requests: set
 	// it when gitrelay is reached over https through a proxy.
 	SecureCookies bool
@@ -112,9 +111,6 @@ func New(c Config) (*Pages, error) {
 	}
 	if c.SessionLifetime == 0 {
 		c.SessionLifetime = 12 * time.Hour
-	}
-	if c.Status == nil {
-		c.Status = func(string) int { return http.StatusBadRequest }
 	}
 	p := &Pages{c: c, log: c.Logger, now: c.Now, templates: map[string]*template.Template{}, throttle: newThrottle(c.Now)}
 	names, err := fs.Glob(templateFiles, "templates/*.html")
@@ -235,7 +231,7 @@ func (p *Pages) Handle(access string, h PageFunc) http.Handler {
 			return
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead && v != nil {
-			r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
+			r.Body = http.MaxBytesReader(w, r.Body, httpx.MaxBody)
 			if r.PostFormValue("csrf") != v.CSRF {
 				p.renderError(w, r, relay.Errorf(relay.EForbidden,
 					"This form has expired (its security token does not match your session). Reload the page and submit it again."))
@@ -328,7 +324,7 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name,
 // causes never reach the browser.
 func (p *Pages) renderError(w http.ResponseWriter, r *http.Request, err error) {
 	code := relay.ErrorCode(err)
-	status := p.c.Status(code)
+	status := httperr.Status(code)
 	if status >= 500 {
 		p.log.Error("page failed", "method", r.Method, "path", r.URL.Path, "code", code, "err", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/gitrelay/gitrelay/internal/app"
 	"github.com/gitrelay/gitrelay/internal/app/apptest"
 	"github.com/gitrelay/gitrelay/internal/directory"
+	"github.com/gitrelay/gitrelay/internal/host/hostsim"
 	"github.com/gitrelay/gitrelay/internal/relay"
 	"github.com/gitrelay/gitrelay/internal/store"
 	"github.com/gitrelay/gitrelay/internal/store/storetest"
@@ -393,6 +394,31 @@ func TestIssuePageActions(t *testing.T) {
 			t.Fatal("the pull request is not listed")
 		}
 	})
+
+	t.Run("a draft created as a regular pull request says so, not that one already existed", func(t *testing.T) {
+		env.Sim.AddRepo(hostsim.Repo{Owner: "acme", Name: "nodrafts", DraftsUnsupported: true, Writers: []string{apptest.BotLogin}})
+		repos := env.Do("GET", "/api/v1/integrations/"+id+"/repositories?q=nodrafts", env.Bob, nil).List()
+		if len(repos) != 1 {
+			t.Fatalf("repositories = %v", repos)
+		}
+		nodrafts := repos[0]["id"].(string)
+		env.Sim.AddBranch("acme/nodrafts", "ABC-5-draft", "")
+		p := v.post("/issues/ABC-5/pull-requests", url.Values{"csrf": {csrf}, "integration_id": {id}, "repository_id": {nodrafts},
+			"source": {"ABC-5-draft"}, "target": {"main"}, "title": {"ABC-5 Draft wanted"}, "draft": {"on"}})
+		if p.Status != http.StatusSeeOther {
+			t.Fatalf("got %d\n%s", p.Status, p.Body)
+		}
+		page := v.get(p.Location)
+		if strings.Contains(page.Body, "already existed") {
+			t.Error("the page says the pull request already existed; it was created as a regular pull request")
+		}
+		if !strings.Contains(page.Body, "created as a regular pull request") {
+			t.Error("the page does not say the draft was created as a regular pull request")
+		}
+		if !strings.Contains(page.Body, "ABC-5 Draft wanted") {
+			t.Error("the pull request is not listed")
+		}
+	})
 }
 
 func TestAuditPage(t *testing.T) {
@@ -423,15 +449,66 @@ func TestAuditPage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(rows) != 3 || rows[0][0] != "time" {
+		if len(rows) != 3 || rows[0][0] != "id" {
 			t.Fatalf("got %d rows (%v), want a header and the two branch.create events", len(rows), rows)
 		}
 		for _, r := range rows[1:] {
-			if r[2] != "branch.create" {
+			if r[3] != "branch.create" {
 				t.Errorf("row of action %q in a branch.create export", r[2])
 			}
 		}
 	})
+}
+
+// Refused requests are audited with the fields their sender chose: no
+// cell of either export (the page's and the API's, one exporter) reaches
+// a spreadsheet as a formula, and both exports are the same bytes.
+func TestAuditExportsAreOneFormulaSafeCSV(t *testing.T) {
+	env := newEnv(t)
+	id := env.Integration(false, nil)
+	formulas := []string{`=HYPERLINK("http://x","y")`, "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx"}
+	for _, f := range formulas {
+		// carol has no View Development Tools: refused, audited as sent.
+		r := env.Do("POST", "/api/v1/issues/ABC-1/branches", env.Carol, map[string]any{
+			"integration_id": f, "repository_id": f, "name": f, "base": f})
+		if r.Status != http.StatusForbidden && r.Status != http.StatusNotFound {
+			t.Fatalf("carol's request: got %d %s, want a refusal", r.Status, r.Body)
+		}
+	}
+	// And one through a real integration with a formula as the ref.
+	env.CreateBranch(env.Carol, id, formulas[0])
+	v := newVisitor(t, env)
+	v.signIn("admin", adminPassword)
+
+	page := v.get("/admin/audit.csv?user=carol")
+	api := env.Do("GET", "/api/v1/audit?user=carol&format=csv", env.Admin, nil)
+	if page.Status != http.StatusOK || api.Status != http.StatusOK {
+		t.Fatalf("exports: page %d, API %d", page.Status, api.Status)
+	}
+	if page.Body != string(api.Body) {
+		t.Errorf("the page's and the API's exports differ:\npage:\n%s\nAPI:\n%s", page.Body, api.Body)
+	}
+	rows, err := csv.NewReader(strings.NewReader(page.Body)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != len(formulas)+2 {
+		t.Fatalf("got %d rows, want a header and %d events", len(rows), len(formulas)+1)
+	}
+	refs := 0
+	for _, row := range rows[1:] {
+		for i, cell := range row {
+			if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
+				t.Errorf("column %s holds a formula: %q", rows[0][i], cell)
+			}
+			if rows[0][i] == "ref" && strings.HasPrefix(cell, "'") {
+				refs++
+			}
+		}
+	}
+	if refs != len(formulas)+1 {
+		t.Errorf("%d refs neutralised with a quote, want %d", refs, len(formulas)+1)
+	}
 }
 
 func TestChangePasswordSignsOutOtherBrowsers(t *testing.T) {

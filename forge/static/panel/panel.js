@@ -42,6 +42,11 @@
     panel.insertBefore(box, panel.firstChild);
   }
 
+  // showNotice says what an action did, once the panel is drawn again.
+  function showNotice(text) {
+    panel.insertBefore(el('p', { 'class': 'notice', role: 'status', text: text }), panel.firstChild);
+  }
+
   function path(p) { return '/forge/issues/' + encodeURIComponent(issueKey) + p; }
 
   function load() {
@@ -118,7 +123,14 @@
       call('POST', path('/branches'), {
         integration_id: integ.value, repository_id: f.elements.repository_id.value,
         base: f.elements.base.value, name: f.elements.name.value
-      }).then(load, showError);
+      }).then(function (res) {
+        // A repeated request finds the branch already there: the same
+        // success, said as what it is.
+        return load().then(function () {
+          showNotice(res.already_existed ? 'Branch ' + res.name + ' already existed at that base; it is listed below.'
+            : 'Branch ' + res.name + ' was created.');
+        });
+      }, showError);
     });
   }
 
@@ -136,7 +148,9 @@
         integration_id: b.integration_id, repository_id: b.repository_id, source: b.name,
         target: f.elements.target.value, title: f.elements.title.value,
         description: f.elements.description.value, draft: f.elements.draft.checked
-      }).then(load, showError);
+      }).then(function (res) {
+        return load().then(function () { showNotice(res.note || 'Pull request #' + res.number + ' was created.'); });
+      }, showError);
     });
   }
 
