@@ -84,8 +84,10 @@ func (t timedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // Options tune New.
 type Options struct {
-	// HostTimeout bounds host calls (default 2s, short so that hang tests
-	// are quick).
+	// HostTimeout bounds host calls. The default is a minute, far above
+	// what any simulated call needs even on a loaded machine under the race
+	// detector, so no test depends on the machine's speed; tests of a
+	// hanging host set a short one.
 	HostTimeout time.Duration
 	// InProcess serves the host simulator without sockets (benchmarks).
 	InProcess bool
@@ -101,7 +103,7 @@ func New(t testing.TB, db *store.DB, opts ...Options) *Env {
 		o = opts[0]
 	}
 	if o.HostTimeout == 0 {
-		o.HostTimeout = 2 * time.Second
+		o.HostTimeout = time.Minute
 	}
 	if o.Fixture == nil {
 		f := GitHubEnterprise()
