@@ -456,8 +456,9 @@ type actor struct {
 }
 
 // identity chooses whose credential acts (relay.ChooseIdentity) and opens
-// only that credential. Under Require User PAT the integration credential is
-// not even decrypted.
+// the integration credential only when it acts: under Require User PAT it
+// is not even decrypted. The user's PAT is opened with the integration's
+// current origin, so it cannot act anywhere but where it was validated.
 func (s *Service) identity(ctx context.Context, p relay.Principal, in relay.Integration, issueKey string) (*actor, error) {
 	caps := s.hosts.Capabilities(in.HostConfig())
 	var tok *relay.UserToken
@@ -468,6 +469,22 @@ func (s *Service) identity(ctx context.Context, p relay.Principal, in relay.Inte
 	case relay.ErrorCode(err) != relay.ENotFound:
 		return nil, err
 	}
+	// A PAT is only ever sent to the host it was validated against: a
+	// token saved for another origin than the integration's current one,
+	// or one that does not open for it (its row was altered), counts as
+	// missing, and is neither opened for nor sent to any host.
+	origin := s.hosts.Origin(in.HostConfig())
+	var patCred relay.Credential
+	if tok, _ = usableToken(tok, origin, ""); tok != nil {
+		if patCred, err = relay.OpenCredential(s.sealer, tok.Sealed, relay.UserTokenOwner(p.TenantID, p.UserID, in.ID, origin)); err != nil {
+			s.log.WarnContext(ctx, "a saved personal access token does not open for the integration's host; treating it as missing",
+				"integration", in.ID, "user", p.UserID)
+			tok = nil
+		}
+	} else if err == nil && t.Sealed != nil {
+		s.log.WarnContext(ctx, "a saved personal access token was validated against another host; treating it as missing",
+			"integration", in.ID, "user", p.UserID)
+	}
 	via, err := relay.ChooseIdentity(in, caps, tok, s.now())
 	if err != nil {
 		return &actor{in: in, caps: caps}, s.withLinks(err, in, issueKey)
@@ -475,7 +492,7 @@ func (s *Service) identity(ctx context.Context, p relay.Principal, in relay.Inte
 	act := &actor{in: in, caps: caps}
 	var cred relay.Credential
 	if via == relay.ViaUserToken {
-		cred, err = relay.OpenCredential(s.sealer, tok.Sealed, relay.UserTokenOwner(p.TenantID, p.UserID, in.ID))
+		cred = patCred
 		act.ActedAs = relay.ActedAs{Via: relay.ViaUserToken, Login: tok.Account.Login}
 		act.token = tok
 	} else {

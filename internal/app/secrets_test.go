@@ -180,7 +180,7 @@ func TestSealedTokenMovedToAnotherUserDoesNotOpen(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.Keys.Open(stolen.Sealed, relay.UserTokenOwner(relay.LocalTenant, carol.ID, id)); err == nil {
+		if _, err := e.Keys.Open(stolen.Sealed, relay.UserTokenOwner(relay.LocalTenant, carol.ID, id, stolen.Origin)); err == nil {
 			t.Fatal("bob's sealed token opened as carol's")
 		}
 		stolen.UserID = carol.ID
