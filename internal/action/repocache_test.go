@@ -46,7 +46,9 @@ func (h *countingHost) Client(relay.HostConfig, relay.Credential) (relay.HostCli
 
 func (h *countingHost) CheckConfig(cfg relay.HostConfig) (relay.HostConfig, error) { return cfg, nil }
 
-func (h *countingHost) Origin(cfg relay.HostConfig) string { return string(cfg.Kind) + ":" + cfg.BaseURL }
+func (h *countingHost) Origin(cfg relay.HostConfig) string {
+	return string(cfg.Kind) + ":" + cfg.BaseURL
+}
 
 func (h *countingHost) Capabilities(relay.HostConfig) relay.Capabilities {
 	return relay.Capabilities{PAT: true}

@@ -24,10 +24,10 @@ type TokenView struct {
 	// points at another host.
 	StatusReason string
 	Account      *relay.Account
-	ExpiresAt       *time.Time
-	ValidatedAt     time.Time
-	NewTokenURL     string
-	Help            string
+	ExpiresAt    *time.Time
+	ValidatedAt  time.Time
+	NewTokenURL  string
+	Help         string
 }
 
 // MyTokens lists the user's PAT state for every integration they can see.
