@@ -104,22 +104,25 @@ func (c credentialJSON) credential() relay.Credential {
 }
 
 type tokenJSON struct {
-	IntegrationID   string       `json:"integration_id"`
-	IntegrationName string       `json:"integration_name"`
-	Kind            string       `json:"kind"`
-	Required        bool         `json:"required"`
-	PATSupported    bool         `json:"pat_supported"`
-	Status          string       `json:"status"`
-	Account         *accountJSON `json:"account"`
-	Scopes          []string     `json:"scopes"`
-	ExpiresAt       *time.Time   `json:"expires_at"`
-	NewTokenURL     string       `json:"new_token_url"`
-	Help            string       `json:"help"`
+	IntegrationID   string `json:"integration_id"`
+	IntegrationName string `json:"integration_name"`
+	Kind            string `json:"kind"`
+	Required        bool   `json:"required"`
+	PATSupported    bool   `json:"pat_supported"`
+	Status          string `json:"status"`
+	// StatusReason says why, when gitrelay deleted the token (the
+	// integration now points at another host).
+	StatusReason string       `json:"status_reason,omitempty"`
+	Account      *accountJSON `json:"account"`
+	Scopes       []string     `json:"scopes"`
+	ExpiresAt    *time.Time   `json:"expires_at"`
+	NewTokenURL  string       `json:"new_token_url"`
+	Help         string       `json:"help"`
 }
 
 func toTokenJSON(v action.TokenView) tokenJSON {
 	t := tokenJSON{IntegrationID: v.IntegrationID, IntegrationName: v.IntegrationName, Kind: string(v.Kind),
-		Required: v.Required, PATSupported: v.PATSupported, Status: string(v.Status), Scopes: []string{},
+		Required: v.Required, PATSupported: v.PATSupported, Status: string(v.Status), StatusReason: v.StatusReason, Scopes: []string{},
 		ExpiresAt: v.ExpiresAt, NewTokenURL: v.NewTokenURL, Help: v.Help}
 	if v.Account != nil {
 		t.Account = &accountJSON{Login: v.Account.Login, Name: v.Account.Name}

@@ -120,6 +120,7 @@ func (s *Server) getIntegration(w http.ResponseWriter, r *http.Request) error {
 }
 
 type patchIntegrationRequest struct {
+	Kind           *relay.Kind       `json:"kind"`
 	Name           *string           `json:"name"`
 	BaseURL        *string           `json:"base_url"`
 	Options        map[string]string `json:"options"`
@@ -139,7 +140,7 @@ func (s *Server) patchIntegration(w http.ResponseWriter, r *http.Request) error 
 	if err := decodeJSON(r, &req); err != nil {
 		return err
 	}
-	patch := action.IntegrationPatch{Name: req.Name, BaseURL: req.BaseURL, Options: req.Options,
+	patch := action.IntegrationPatch{Kind: req.Kind, Name: req.Name, BaseURL: req.BaseURL, Options: req.Options,
 		RequireUserPAT: req.RequireUserPAT, Enabled: req.Enabled}
 	if req.Credential != nil {
 		c := req.Credential.credential()
