@@ -166,8 +166,9 @@ func dumpPostgres(t *testing.T, url string) string {
 	return b.String()
 }
 
-// A sealed PAT copied to another user's row does not open: gitrelay refuses
-// the action rather than act as the token's owner.
+// A sealed PAT copied to another user's row does not open: gitrelay treats
+// it as missing (the integration account acts, Require User PAT being off)
+// and never acts as the token's owner.
 func TestSealedTokenMovedToAnotherUserDoesNotOpen(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := apptest.New(t, db)
@@ -192,8 +193,9 @@ func TestSealedTokenMovedToAnotherUserDoesNotOpen(t *testing.T) {
 			t.Fatal(err)
 		}
 		r := e.CreateBranch(e.Carol, id, "ABC-1-stolen")
-		if r.Status < 500 {
-			t.Fatalf("acting with a moved token answered %d %s", r.Status, r.Body)
+		wantStatus(t, r, http.StatusCreated, "")
+		if acted := r.JSON()["acted_as"].(map[string]any); acted["via"] != "integration" {
+			t.Fatalf("acting with a moved token: acted_as = %v, want the integration account", acted)
 		}
 		if n := writesBy(e.Writes(), apptest.BobLogin); n != 0 {
 			t.Fatalf("bob's token acted for carol %d times", n)

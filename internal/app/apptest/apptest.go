@@ -60,7 +60,18 @@ type Env struct {
 	bodies     bytes.Buffer
 	hostTime   atomic.Int64
 	serverTime atomic.Int64
+	// offset is how far gitrelay's clock runs ahead of the real one
+	// (Advance).
+	offset atomic.Int64
 }
+
+// Now is gitrelay's clock: the real time, moved forward by Advance.
+func (e *Env) Now() time.Time { return time.Now().Add(time.Duration(e.offset.Load())) }
+
+// Advance moves gitrelay's clock forward by d (the host simulator's clock
+// stays), for behaviour that depends on time passing, such as how often
+// the host is read.
+func (e *Env) Advance(d time.Duration) { e.offset.Add(int64(d)) }
 
 // ServerTime is the time gitrelay's handler spent on requests so far (host
 // calls included; see HostTime), without the test client's own work.
@@ -130,7 +141,7 @@ func New(t testing.TB, db *store.DB, opts ...Options) *Env {
 	}
 	e.Keys = keys
 	logger := slog.New(slog.NewJSONHandler(e.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	cfg := app.Config{DB: db, Sealer: keys, Logger: logger, HTTPClient: hc, HostTimeout: o.HostTimeout, Version: "test"}
+	cfg := app.Config{DB: db, Sealer: keys, Logger: logger, HTTPClient: hc, HostTimeout: o.HostTimeout, Version: "test", Now: e.Now}
 	if e.Fixture.Endpoints != nil {
 		ep := e.Fixture.Endpoints(e.HostURL)
 		cfg.GitHubAPIURL, cfg.GitLabURL = ep.GitHubAPIURL, ep.GitLabURL
