@@ -46,6 +46,8 @@ func (h *countingHost) Client(relay.HostConfig, relay.Credential) (relay.HostCli
 
 func (h *countingHost) CheckConfig(cfg relay.HostConfig) (relay.HostConfig, error) { return cfg, nil }
 
+func (h *countingHost) NewTokenURL(relay.HostConfig, string) string { return "" }
+
 func (h *countingHost) Origin(cfg relay.HostConfig) string {
 	return string(cfg.Kind) + ":" + cfg.BaseURL
 }
