@@ -38,12 +38,24 @@ func TestRepositoryReadsAreRateLimitedPerIntegration(t *testing.T) {
 			t.Fatalf("the one read within the interval was not stored: %q", got)
 		}
 
-		e.host.set(named("acme/widgets", "acme/new", "acme/newer"), nil)
+		// A repository created at the host moments after the read is found
+		// by the first search after the interval, not forgotten as a miss.
+		e.host.set(named("acme/widgets", "acme/new", "acme/later"), nil)
+		if got := e.search(t, action.RepositorySearch{Query: "later"}); len(got) != 0 {
+			t.Fatalf("within the interval: got %q, want the stored list's answer", got)
+		}
 		e.now = e.now.Add(action.MinRepositoryReadInterval)
-		if got := e.search(t, action.RepositorySearch{Refresh: true}); len(got) != 3 {
+		if got := e.search(t, action.RepositorySearch{Query: "later"}); len(got) != 1 {
+			t.Fatalf("after the interval: got %q, want acme/later", got)
+		}
+		e.wantCalls(t, "a missed search after the interval", 3)
+
+		e.host.set(named("acme/widgets", "acme/new", "acme/later", "acme/newer"), nil)
+		e.now = e.now.Add(action.MinRepositoryReadInterval)
+		if got := e.search(t, action.RepositorySearch{Refresh: true}); len(got) != 4 {
 			t.Fatalf("refresh after the interval: got %q", got)
 		}
-		e.wantCalls(t, "a refresh after the interval", 3)
+		e.wantCalls(t, "a refresh after the interval", 4)
 	})
 }
 

@@ -397,9 +397,12 @@ func (s *Service) SearchRepositories(ctx context.Context, p relay.Principal, int
 			if repos, err = s.store.SearchRepositories(ctx, in.TenantID, in.ID, q.Query, storeLimit); err != nil {
 				return nil, err
 			}
-		}
-		if len(repos) == 0 {
-			s.repoSyncs.missed(in, q.Query)
+			// Remembered only after a read: a search answered from the
+			// stored list because the host was read moments ago may find
+			// the repository at the next read.
+			if len(repos) == 0 {
+				s.repoSyncs.missed(in, q.Query)
+			}
 		}
 	}
 	if !subset {
