@@ -29,14 +29,17 @@ func seed(t *testing.T, db *store.DB, keys relay.Sealer, n int) func(relay.Seale
 	if err := db.CreateIntegration(ctx, in, sealed, relay.AuditEvent{TenantID: relay.LocalTenant, At: now, Action: "seed", Outcome: "success"}); err != nil {
 		t.Fatal(err)
 	}
+	// User tokens are bound to the origin of the host they were
+	// validated against, which rotation must keep.
+	const origin = "https://api.github.com"
 	for i := 1; i < n; i++ {
 		user := fmt.Sprintf("u%05d", i)
-		s, err := relay.SealCredential(keys, relay.TokenCredential("pat-"+user), relay.UserTokenOwner(relay.LocalTenant, user, in.ID))
+		s, err := relay.SealCredential(keys, relay.TokenCredential("pat-"+user), relay.UserTokenOwner(relay.LocalTenant, user, in.ID, origin))
 		if err != nil {
 			t.Fatal(err)
 		}
 		tok := relay.UserToken{TenantID: relay.LocalTenant, UserID: user, IntegrationID: in.ID, Status: relay.TokenValid,
-			Account: relay.Account{Login: user}, ValidatedAt: now, UpdatedAt: now, Sealed: s}
+			Account: relay.Account{Login: user}, ValidatedAt: now, UpdatedAt: now, Origin: origin, Sealed: s}
 		if err := db.PutUserToken(ctx, tok, relay.AuditEvent{TenantID: relay.LocalTenant, At: now, Action: "seed", Outcome: "success"}); err != nil {
 			t.Fatal(err)
 		}
@@ -56,7 +59,7 @@ func seed(t *testing.T, db *store.DB, keys relay.Sealer, n int) func(relay.Seale
 			if err != nil {
 				t.Fatal(err)
 			}
-			cred, err := relay.OpenCredential(after, tok.Sealed, relay.UserTokenOwner(relay.LocalTenant, user, in.ID))
+			cred, err := relay.OpenCredential(after, tok.Sealed, relay.UserTokenOwner(relay.LocalTenant, user, in.ID, origin))
 			if err != nil || cred.Token() != "pat-"+user {
 				t.Fatalf("token of %s after rotation: %v", user, err)
 			}

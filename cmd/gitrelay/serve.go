@@ -79,6 +79,14 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		cfg.Demo = demoHosts.info()
 	}
 	a := app.New(cfg)
+	// Tokens saved before tokens were bound to their host's origin are
+	// bound now, or deleted with a notice when gitrelay cannot tell which
+	// host they were validated against.
+	if bound, dropped, err := a.Actions.BindUserTokens(ctx); err != nil {
+		return fmt.Errorf("binding saved personal access tokens to their hosts: %w", err)
+	} else if bound+dropped > 0 {
+		log.Info("bound saved personal access tokens to their hosts", "bound", bound, "deleted", dropped)
+	}
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {

@@ -2,11 +2,15 @@ package action
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gitrelay/gitrelay/internal/relay"
 )
@@ -30,6 +34,9 @@ type IntegrationInput struct {
 
 // IntegrationPatch changes an integration; nil fields stay as they are.
 type IntegrationPatch struct {
+	// Kind changes the kind of host; like BaseURL and Options, it needs
+	// the Credential again.
+	Kind           *relay.Kind
 	Name           *string
 	BaseURL        *string
 	Options        map[string]string
@@ -101,6 +108,13 @@ func (s *Service) CreateIntegration(ctx context.Context, p relay.Principal, req 
 
 // UpdateIntegration applies a patch. Ticking or unticking Require User PAT
 // is audited as its own action.
+//
+// A change of the host the integration talks to (its origin, see
+// relay.Hosts.Origin: kind, base URL, or options that move the endpoint)
+// deletes every user's PAT for the integration in the same transaction,
+// audited as token.dropped per user, who then see their token missing
+// with the reason: a PAT is only ever sent to the host it was validated
+// against.
 func (s *Service) UpdateIntegration(ctx context.Context, p relay.Principal, id string, patch IntegrationPatch) (relay.Integration, []string, error) {
 	ev := s.event(p, relay.ActionIntegrationUpdate, "", id)
 	if err := requireAdmin(p); err != nil {
@@ -110,7 +124,12 @@ func (s *Service) UpdateIntegration(ctx context.Context, p relay.Principal, id s
 	if err != nil {
 		return relay.Integration{}, nil, s.fail(ctx, ev, nil, err)
 	}
+	oldOrigin := s.hosts.Origin(in.HostConfig())
 	var changed []string
+	if patch.Kind != nil && *patch.Kind != in.Kind {
+		in.Kind = *patch.Kind
+		changed = append(changed, "kind")
+	}
 	if patch.Name != nil {
 		in.Name = strings.TrimSpace(*patch.Name)
 		changed = append(changed, "name")
@@ -150,12 +169,12 @@ func (s *Service) UpdateIntegration(ctx context.Context, p relay.Principal, id s
 		cred = *patch.Credential
 		changed = append(changed, "credential")
 	}
-	hostChanged := patch.BaseURL != nil || patch.Options != nil
+	hostChanged := patch.BaseURL != nil || patch.Options != nil || slices.Contains(changed, "kind")
 	if hostChanged && patch.Credential == nil {
 		// The stored credential is never sent to a host it was not given
 		// for: a mistyped (or hostile) URL must not receive it.
 		return relay.Integration{}, nil, s.fail(ctx, ev, nil, &relay.Error{Code: relay.EInvalid,
-			Message: "Changing the host URL or options needs the credential again, so that it is only ever sent to the host it is for.",
+			Message: "Changing the kind of host, the host URL or options needs the credential again, so that it is only ever sent to the host it is for.",
 			Fields:  map[string]string{"credential": "Enter the credential again to change the host."}})
 	}
 	projects, err = s.checkIntegration(&in, projects, patch.Credential != nil && patch.Credential.IsZero())
@@ -176,7 +195,25 @@ func (s *Service) UpdateIntegration(ctx context.Context, p relay.Principal, id s
 	}
 	in.UpdatedAt = s.now()
 	ev.Detail = "changed " + strings.Join(changed, ", ")
-	if err := s.store.UpdateIntegration(ctx, in, sealed, s.succeed(ev)); err != nil {
+	warnings := s.warnings(in)
+	if newOrigin := s.hosts.Origin(in.HostConfig()); newOrigin != oldOrigin {
+		ev.Detail += fmt.Sprintf("; the host moved from %s to %s, so every user's personal access token for it was deleted", oldOrigin, newOrigin)
+		drop := relay.TokenDrop{
+			Reason: fmt.Sprintf("The integration now points at another server (%s); save a new token.", newOrigin),
+			Event: relay.AuditEvent{TenantID: in.TenantID, At: s.now(), Action: relay.ActionTokenDropped,
+				IntegrationID: in.ID, Via: relay.ViaUserToken, Outcome: relay.OutcomeSuccess,
+				Detail: fmt.Sprintf("%s changed the host of integration %s from %s to %s; the token, validated against the old host, was deleted.",
+					p.Username, in.Name, oldOrigin, newOrigin)},
+		}
+		n, err := s.store.MoveIntegration(ctx, in, sealed, s.succeed(ev), drop)
+		if err != nil {
+			return relay.Integration{}, nil, s.fail(ctx, ev, nil, err)
+		}
+		if n > 0 {
+			warnings = append(warnings, fmt.Sprintf(
+				"The integration now points at another host: %d personal access tokens saved for the previous host were deleted, and their users were told to save new ones.", n))
+		}
+	} else if err := s.store.UpdateIntegration(ctx, in, sealed, s.succeed(ev)); err != nil {
 		return relay.Integration{}, nil, s.fail(ctx, ev, nil, err)
 	}
 	if sealed != nil {
@@ -186,8 +223,9 @@ func (s *Service) UpdateIntegration(ctx context.Context, p relay.Principal, id s
 		if err := s.store.ReplaceRepositories(ctx, in.TenantID, in.ID, nil, time.Time{}); err != nil {
 			s.log.ErrorContext(ctx, "dropping the cached repositories of a changed integration", "integration", in.ID, "err", err)
 		}
+		s.repoSyncs.reset(in)
 	}
-	return in, s.warnings(in), nil
+	return in, warnings, nil
 }
 
 // DeleteIntegration deletes an integration and every user's PAT for it.
@@ -263,6 +301,28 @@ const (
 // having found nothing since the last sync.
 const maxRememberedMisses = 64
 
+// MaxSearchQuery bounds the text of repository and branch searches, in
+// characters: longer than any repository or branch name a picker looks
+// for, short enough that no search is costly for the database or the host.
+const MaxSearchQuery = 200
+
+// MinRepositoryReadInterval is the least time between two full reads of
+// one integration's repositories from the host. A read lists every
+// repository with the integration account and can take dozens of
+// requests: refresh=true and searches that find nothing must not let
+// users spend the account's host rate limit. Within the interval they are
+// answered from the stored list.
+const MinRepositoryReadInterval = 30 * time.Second
+
+// checkSearchQuery refuses search text longer than MaxSearchQuery.
+func checkSearchQuery(q string) error {
+	if n := utf8.RuneCountInString(q); n > MaxSearchQuery {
+		msg := fmt.Sprintf("The search text is %d characters long; search with at most %d characters (part of the name is enough).", n, MaxSearchQuery)
+		return &relay.Error{Code: relay.EInvalid, Message: msg, Fields: map[string]string{"q": msg}}
+	}
+	return nil
+}
+
 // RepositorySearch asks for an integration's repositories.
 type RepositorySearch struct {
 	// Query matches a substring of the full name, case-insensitively;
@@ -302,6 +362,9 @@ func (s *Service) AvailableRepositories(ctx context.Context, p relay.Principal, 
 // and an older list exists, that list answers and a warning is logged, so
 // that a slow or broken host does not break the picker.
 func (s *Service) SearchRepositories(ctx context.Context, p relay.Principal, integrationID string, q RepositorySearch) ([]relay.Repository, error) {
+	if err := checkSearchQuery(q.Query); err != nil {
+		return nil, err
+	}
 	if q.Available {
 		if err := requireAdmin(p); err != nil {
 			return nil, err
@@ -334,9 +397,12 @@ func (s *Service) SearchRepositories(ctx context.Context, p relay.Principal, int
 			if repos, err = s.store.SearchRepositories(ctx, in.TenantID, in.ID, q.Query, storeLimit); err != nil {
 				return nil, err
 			}
-		}
-		if len(repos) == 0 {
-			s.repoSyncs.missed(in, q.Query)
+			// Remembered only after a read: a search answered from the
+			// stored list because the host was read moments ago may find
+			// the repository at the next read.
+			if len(repos) == 0 {
+				s.repoSyncs.missed(in, q.Query)
+			}
 		}
 	}
 	if !subset {
@@ -372,15 +438,28 @@ func (s *Service) syncRepositoriesIfStale(ctx context.Context, in relay.Integrat
 
 // syncRepositoriesNow reads the integration's repositories from the host
 // and replaces the cached list, joining a read already under way for the
-// same integration. When the host fails but a cached list exists, it logs
-// a warning and reports false without error: the older list answers.
+// same integration. Reads start at most once per
+// MinRepositoryReadInterval per integration; within it, the cached list
+// answers (reported false without error), or, when there is none yet,
+// rate_limited says when to try again. When the host fails but a cached
+// list exists, it logs a warning and reports false without error: the
+// older list answers.
 func (s *Service) syncRepositoriesNow(ctx context.Context, in relay.Integration) (bool, error) {
-	err := s.repoSyncs.do(ctx, in, func() error { return s.syncRepositories(ctx, in) })
+	err := s.repoSyncs.do(ctx, in, s.now, func() error { return s.syncRepositories(ctx, in) })
 	if err == nil {
 		return true, nil
 	}
 	if ctx.Err() != nil {
 		return false, ctx.Err()
+	}
+	var recent readTooSoon
+	if errors.As(err, &recent) {
+		if _, serr := s.store.RepositoriesSyncedAt(ctx, in.TenantID, in.ID); serr == nil {
+			return false, nil
+		}
+		return false, &relay.Error{Code: relay.ERateLimited, RetryAfter: time.Duration(recent),
+			Message: fmt.Sprintf("gitrelay read this integration's repositories from the host moments ago; try again in %d seconds.",
+				int(math.Ceil(time.Duration(recent).Seconds())))}
 	}
 	if _, serr := s.store.RepositoriesSyncedAt(ctx, in.TenantID, in.ID); serr != nil {
 		return false, err
@@ -422,7 +501,17 @@ type repositorySyncs struct {
 	mu       sync.Mutex
 	inFlight map[string]*repositorySync
 	misses   map[string][]string
+	// started is when the last read of each integration's list started,
+	// for MinRepositoryReadInterval. It is per process: each replica
+	// reads at most once per interval.
+	started map[string]time.Time
 }
+
+// readTooSoon: a read started less than MinRepositoryReadInterval ago;
+// the value is how long until the next may start.
+type readTooSoon time.Duration
+
+func (readTooSoon) Error() string { return "the repositories were read from the host moments ago" }
 
 type repositorySync struct {
 	done chan struct{}
@@ -432,8 +521,10 @@ type repositorySync struct {
 func repositorySyncKey(in relay.Integration) string { return in.TenantID + "\x00" + in.ID }
 
 // do runs sync unless one is under way for the integration, in which case
-// it waits for that one and returns its result.
-func (r *repositorySyncs) do(ctx context.Context, in relay.Integration, sync func() error) error {
+// it waits for that one and returns its result, or one started less than
+// MinRepositoryReadInterval ago (by the clock now), in which case it
+// returns readTooSoon.
+func (r *repositorySyncs) do(ctx context.Context, in relay.Integration, now func() time.Time, sync func() error) error {
 	key := repositorySyncKey(in)
 	r.mu.Lock()
 	if c, ok := r.inFlight[key]; ok {
@@ -445,9 +536,20 @@ func (r *repositorySyncs) do(ctx context.Context, in relay.Integration, sync fun
 			return ctx.Err()
 		}
 	}
+	t := now()
+	if last, ok := r.started[key]; ok {
+		if wait := last.Add(MinRepositoryReadInterval).Sub(t); wait > 0 {
+			r.mu.Unlock()
+			return readTooSoon(wait)
+		}
+	}
 	if r.inFlight == nil {
 		r.inFlight = map[string]*repositorySync{}
 	}
+	if r.started == nil {
+		r.started = map[string]time.Time{}
+	}
+	r.started[key] = t
 	c := &repositorySync{done: make(chan struct{})}
 	r.inFlight[key] = c
 	r.mu.Unlock()
@@ -490,6 +592,16 @@ func (r *repositorySyncs) missed(in relay.Integration, query string) {
 	}
 }
 
+// reset forgets the integration's reads: its settings changed, so the
+// next search may read its list at once.
+func (r *repositorySyncs) reset(in relay.Integration) {
+	key := repositorySyncKey(in)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.misses, key)
+	delete(r.started, key)
+}
+
 // synced forgets the misses: the new list may have what they looked for.
 func (r *repositorySyncs) synced(in relay.Integration) {
 	r.mu.Lock()
@@ -500,6 +612,9 @@ func (r *repositorySyncs) synced(in relay.Integration) {
 // Branches lists branches of a repository, read with the integration
 // account.
 func (s *Service) Branches(ctx context.Context, p relay.Principal, integrationID, repositoryID, query string) ([]relay.Branch, error) {
+	if err := checkSearchQuery(query); err != nil {
+		return nil, err
+	}
 	in, client, err := s.readClient(ctx, p, integrationID)
 	if err != nil {
 		return nil, err

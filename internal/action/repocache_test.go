@@ -46,6 +46,12 @@ func (h *countingHost) Client(relay.HostConfig, relay.Credential) (relay.HostCli
 
 func (h *countingHost) CheckConfig(cfg relay.HostConfig) (relay.HostConfig, error) { return cfg, nil }
 
+func (h *countingHost) NewTokenURL(relay.HostConfig, string) string { return "" }
+
+func (h *countingHost) Origin(cfg relay.HostConfig) string {
+	return string(cfg.Kind) + ":" + cfg.BaseURL
+}
+
 func (h *countingHost) Capabilities(relay.HostConfig) relay.Capabilities {
 	return relay.Capabilities{PAT: true}
 }
@@ -167,6 +173,7 @@ func TestRepositoriesAreServedFromTheCacheForFiveMinutes(t *testing.T) {
 		e.wantCalls(t, "a search at the TTL", 2)
 
 		e.host.set(named("acme/renamed"), nil)
+		e.now = e.now.Add(action.MinRepositoryReadInterval)
 		if got, want := e.search(t, action.RepositorySearch{Refresh: true}), []string{"acme/renamed"}; !slices.Equal(got, want) {
 			t.Fatalf("refresh: got %q, want %q", got, want)
 		}
@@ -260,6 +267,7 @@ func TestHostFailureServesTheStaleList(t *testing.T) {
 		})
 
 		e.host.set(named("acme/widgets"), nil)
+		e.now = e.now.Add(action.MinRepositoryReadInterval)
 		e.search(t, action.RepositorySearch{})
 		e.host.set(nil, down)
 		for name, q := range map[string]action.RepositorySearch{
@@ -292,6 +300,9 @@ func TestSearchThatFindsNothingReadsTheHostOnce(t *testing.T) {
 		e.wantCalls(t, "the first search", 1)
 
 		e.host.set(named("acme/widgets", "acme/brand-new"), nil)
+		// Reads are at most one per MinRepositoryReadInterval: each step
+		// comes after it (TestRepositoryReadsAreRateLimited covers within).
+		e.now = e.now.Add(action.MinRepositoryReadInterval)
 		if got, want := e.search(t, action.RepositorySearch{Query: "brand"}), []string{"acme/brand-new"}; !slices.Equal(got, want) {
 			t.Fatalf("a repository created since the last read: got %q, want %q", got, want)
 		}
@@ -308,6 +319,7 @@ func TestSearchThatFindsNothingReadsTheHostOnce(t *testing.T) {
 			{"missing", 4}, // another name that found nothing
 		}
 		for _, s := range steps {
+			e.now = e.now.Add(action.MinRepositoryReadInterval)
 			if got := e.search(t, action.RepositorySearch{Query: s.query}); len(got) != 0 && s.query != "widgets" {
 				t.Fatalf("%q found %q, want nothing", s.query, got)
 			}
@@ -315,7 +327,9 @@ func TestSearchThatFindsNothingReadsTheHostOnce(t *testing.T) {
 		}
 
 		// A new read forgets what was missing.
+		e.now = e.now.Add(action.MinRepositoryReadInterval)
 		e.search(t, action.RepositorySearch{Refresh: true})
+		e.now = e.now.Add(action.MinRepositoryReadInterval)
 		e.search(t, action.RepositorySearch{Query: "nopes"})
 		e.wantCalls(t, "a missing name after a new read", 6)
 	})

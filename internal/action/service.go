@@ -456,8 +456,9 @@ type actor struct {
 }
 
 // identity chooses whose credential acts (relay.ChooseIdentity) and opens
-// only that credential. Under Require User PAT the integration credential is
-// not even decrypted.
+// the integration credential only when it acts: under Require User PAT it
+// is not even decrypted. The user's PAT is opened with the integration's
+// current origin, so it cannot act anywhere but where it was validated.
 func (s *Service) identity(ctx context.Context, p relay.Principal, in relay.Integration, issueKey string) (*actor, error) {
 	caps := s.hosts.Capabilities(in.HostConfig())
 	var tok *relay.UserToken
@@ -468,6 +469,28 @@ func (s *Service) identity(ctx context.Context, p relay.Principal, in relay.Inte
 	case relay.ErrorCode(err) != relay.ENotFound:
 		return nil, err
 	}
+	// A PAT is only ever sent to the host it was validated against. A
+	// saved token that was validated against another origin than the
+	// integration's current one, or that does not open for it (its row was
+	// altered), is neither opened for nor sent to any host; and, like any
+	// saved but unusable token, it refuses the action rather than letting
+	// the integration account act in the user's stead.
+	origin := s.hosts.Origin(in.HostConfig())
+	var patCred relay.Credential
+	if tok != nil {
+		usable, reason := usableToken(tok, origin, "")
+		if usable != nil {
+			if patCred, err = relay.OpenCredential(s.sealer, tok.Sealed, relay.UserTokenOwner(p.TenantID, p.UserID, in.ID, origin)); err != nil {
+				s.log.WarnContext(ctx, "a saved personal access token does not open for the integration's host",
+					"integration", in.ID, "user", p.UserID)
+				reason = "gitrelay cannot use the token saved for this server; save it again."
+			}
+		}
+		if reason != "" {
+			return &actor{in: in, caps: caps}, s.withLinks(&relay.Error{Code: relay.EUserTokenRequired,
+				Message: "Your personal access token for " + in.Name + " cannot be used: " + reason + " Update it in User settings."}, in, issueKey)
+		}
+	}
 	via, err := relay.ChooseIdentity(in, caps, tok, s.now())
 	if err != nil {
 		return &actor{in: in, caps: caps}, s.withLinks(err, in, issueKey)
@@ -475,7 +498,7 @@ func (s *Service) identity(ctx context.Context, p relay.Principal, in relay.Inte
 	act := &actor{in: in, caps: caps}
 	var cred relay.Credential
 	if via == relay.ViaUserToken {
-		cred, err = relay.OpenCredential(s.sealer, tok.Sealed, relay.UserTokenOwner(p.TenantID, p.UserID, in.ID))
+		cred = patCred
 		act.ActedAs = relay.ActedAs{Via: relay.ViaUserToken, Login: tok.Account.Login}
 		act.token = tok
 	} else {

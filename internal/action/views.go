@@ -66,7 +66,9 @@ func (s *Service) Development(ctx context.Context, p relay.Principal, issueKey s
 		if !s.hosts.Capabilities(in.HostConfig()).PAT {
 			di.UserTokenStatus = relay.TokenUnsupported
 		} else if t, ok := status[in.ID]; ok {
-			di.UserTokenStatus = t.StatusAt(s.now())
+			if tok, _ := usableToken(&t, s.hosts.Origin(in.HostConfig()), ""); tok != nil {
+				di.UserTokenStatus = tok.StatusAt(s.now())
+			}
 		}
 		d.Integrations = append(d.Integrations, di)
 	}

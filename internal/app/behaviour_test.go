@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gitrelay/gitrelay/internal/action"
 	"github.com/gitrelay/gitrelay/internal/app/apptest"
 	"github.com/gitrelay/gitrelay/internal/host/hostsim"
 	"github.com/gitrelay/gitrelay/internal/store"
@@ -374,6 +375,7 @@ func TestConflictsAndRepeats(t *testing.T) {
 
 		// A draft where the repository has none: created as a regular one, with a note.
 		e.Sim.AddRepo(hostsim.Repo{Owner: "acme", Name: "nodrafts", DraftsUnsupported: true, Writers: []string{apptest.BotLogin}})
+		e.Advance(action.MinRepositoryReadInterval) // the host is read at most this often
 		repos := e.Do("GET", "/api/v1/integrations/"+id+"/repositories?q=nodrafts", e.Bob, nil).List()
 		if len(repos) != 1 {
 			t.Fatalf("repositories = %v", repos)

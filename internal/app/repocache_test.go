@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gitrelay/gitrelay/internal/action"
 	"github.com/gitrelay/gitrelay/internal/app/apptest"
 	"github.com/gitrelay/gitrelay/internal/host/hostsim"
 	"github.com/gitrelay/gitrelay/internal/relay"
@@ -53,6 +54,7 @@ func TestRepositorySearchIsAnsweredFromTheCache(t *testing.T) {
 				t.Fatalf("before refresh: got %q, want the cached %q", got, want)
 			}
 			wantNoHostCall(t, e, before, "a search before refresh")
+			e.Advance(action.MinRepositoryReadInterval)
 			want := []string{"acme/gadgets", "acme/sprockets", "acme/widgets"}
 			if got := repoNames(t, e.Do("GET", base+"?refresh=true", e.Bob, nil)); !slices.Equal(got, want) {
 				t.Fatalf("after refresh: got %q, want %q", got, want)
@@ -65,6 +67,7 @@ func TestRepositorySearchIsAnsweredFromTheCache(t *testing.T) {
 
 		t.Run("when the host fails the cached list answers and a warning is logged", func(t *testing.T) {
 			e.Sim.Inject(hostsim.Fault{Method: "GET", PathContains: "/user/repos", Status: http.StatusInternalServerError, Times: 1})
+			e.Advance(action.MinRepositoryReadInterval)
 			if got, want := repoNames(t, e.Do("GET", base+"?q=sprock&refresh=true", e.Bob, nil)), []string{"acme/sprockets"}; !slices.Equal(got, want) {
 				t.Fatalf("got %q, want %q", got, want)
 			}

@@ -220,25 +220,28 @@ func (c Credential) Credential() relay.Credential {
 
 // Token is a user's PAT state for one integration (never the PAT).
 type Token struct {
-	IntegrationID   string     `json:"integration_id"`
-	IntegrationName string     `json:"integration_name"`
-	Kind            string     `json:"kind"`
-	Required        bool       `json:"required"`
-	PATSupported    bool       `json:"pat_supported"`
-	Status          string     `json:"status"`
-	Account         *Account   `json:"account"`
-	Scopes          []string   `json:"scopes"`
-	ExpiresAt       *time.Time `json:"expires_at"`
-	ValidatedAt     *time.Time `json:"validated_at"`
-	NewTokenURL     string     `json:"new_token_url"`
-	Help            string     `json:"help"`
+	IntegrationID   string `json:"integration_id"`
+	IntegrationName string `json:"integration_name"`
+	Kind            string `json:"kind"`
+	Required        bool   `json:"required"`
+	PATSupported    bool   `json:"pat_supported"`
+	Status          string `json:"status"`
+	// StatusReason says why, when gitrelay deleted the token (the
+	// integration now points at another host).
+	StatusReason string     `json:"status_reason,omitempty"`
+	Account      *Account   `json:"account"`
+	Scopes       []string   `json:"scopes"`
+	ExpiresAt    *time.Time `json:"expires_at"`
+	ValidatedAt  *time.Time `json:"validated_at"`
+	NewTokenURL  string     `json:"new_token_url"`
+	Help         string     `json:"help"`
 }
 
 // TokenOf is the wire form of a token view.
 func TokenOf(v action.TokenView) Token {
 	t := Token{IntegrationID: v.IntegrationID, IntegrationName: v.IntegrationName, Kind: string(v.Kind),
-		Required: v.Required, PATSupported: v.PATSupported, Status: string(v.Status), Scopes: []string{},
-		ExpiresAt: v.ExpiresAt, NewTokenURL: v.NewTokenURL, Help: v.Help}
+		Required: v.Required, PATSupported: v.PATSupported, Status: string(v.Status), StatusReason: v.StatusReason,
+		Scopes: []string{}, ExpiresAt: v.ExpiresAt, NewTokenURL: v.NewTokenURL, Help: v.Help}
 	if v.Account != nil {
 		t.Account = &Account{Login: v.Account.Login, Name: v.Account.Name}
 		if v.Account.Scopes != nil {

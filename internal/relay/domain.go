@@ -220,7 +220,36 @@ type UserToken struct {
 	Status      TokenStatus
 	ValidatedAt time.Time
 	UpdatedAt   time.Time
-	Sealed      []byte
+	// Origin is the origin (Hosts.Origin) of the host the token was
+	// validated against, part of its sealing owner (UserTokenOwner). Empty
+	// for tokens saved before tokens were bound to origins.
+	Origin string
+	Sealed []byte
+}
+
+// TokenNotice tells a user why gitrelay deleted their token for an
+// integration; it lasts until they save a new one.
+type TokenNotice struct {
+	IntegrationID string
+	Reason        string
+	At            time.Time
+}
+
+// TokenDrop deletes every user's token for an integration whose host
+// changed (IntegrationStore.MoveIntegration).
+type TokenDrop struct {
+	// Reason is what each user is told (TokenNotice.Reason).
+	Reason string
+	// Event is recorded once per deleted token, with the token's user as
+	// UserID and Username and its git login as Login.
+	Event AuditEvent
+}
+
+// UnboundUserToken is a token saved before tokens were bound to origins,
+// with when its integration last changed.
+type UnboundUserToken struct {
+	UserToken
+	IntegrationUpdatedAt time.Time
 }
 
 // StatusAt is the token's status at now, taking its known expiry into
@@ -316,6 +345,10 @@ const (
 	ActionPullRequestCreate = "pull_request.create"
 	ActionTokenSave         = "token.save"
 	ActionTokenRemove       = "token.remove"
+	// ActionTokenDropped: gitrelay deleted a user's token because the
+	// integration's host changed (or it could not tell which host the
+	// token was validated against).
+	ActionTokenDropped      = "token.dropped"
 	ActionIntegrationCreate = "integration.create"
 	ActionIntegrationUpdate = "integration.update"
 	ActionIntegrationDelete = "integration.delete"

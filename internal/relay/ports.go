@@ -22,6 +22,12 @@ type IntegrationStore interface {
 	// UpdateIntegration replaces the integration's fields; a nil
 	// sealedCredential keeps the stored one.
 	UpdateIntegration(ctx context.Context, in Integration, sealedCredential []byte, e AuditEvent) error
+	// MoveIntegration is UpdateIntegration for a change of the host the
+	// integration talks to: in the same transaction it deletes every
+	// user's token for the integration, records drop.Event once per token
+	// (naming the token's user) and keeps drop.Reason for each of those
+	// users (TokenNotices). It returns how many tokens it deleted.
+	MoveIntegration(ctx context.Context, in Integration, sealedCredential []byte, e AuditEvent, drop TokenDrop) (int, error)
 	// DeleteIntegration deletes the integration and every user's token for it.
 	DeleteIntegration(ctx context.Context, tenantID, id string, e AuditEvent) error
 }
@@ -36,6 +42,25 @@ type TokenStore interface {
 	SetUserTokenStatus(ctx context.Context, tenantID, userID, integrationID string, s TokenStatus, at time.Time) error
 	// DeleteUserToken returns ENotFound when there is nothing to delete.
 	DeleteUserToken(ctx context.Context, tenantID, userID, integrationID string, e AuditEvent) error
+	// TokenNotices lists why the user's tokens were deleted by gitrelay
+	// (TokenDrop), for the integrations they have not saved a new token
+	// for since.
+	TokenNotices(ctx context.Context, tenantID, userID string) ([]TokenNotice, error)
+	// UnboundUserTokens lists, across every tenant, tokens saved before
+	// tokens were bound to their host's origin (UserToken.Origin empty),
+	// with the UpdatedAt of their integration: at most limit of them, in
+	// (tenant, user, integration) order, after the key of after when it is
+	// not nil.
+	UnboundUserTokens(ctx context.Context, after *UserToken, limit int) ([]UnboundUserToken, error)
+	// BindUserToken stores t's new sealed value and origin, but only if
+	// the row is still unbound with the sealed value read by
+	// UnboundUserTokens (prev); it reports whether it did.
+	BindUserToken(ctx context.Context, t UserToken, prev []byte) (bool, error)
+	// DropUnboundUserToken deletes an unbound token whose sealed value is
+	// still prev, keeps reason for its user (TokenNotices) and records e
+	// naming the token's user, in one transaction; it reports whether it
+	// deleted the token.
+	DropUnboundUserToken(ctx context.Context, t UserToken, prev []byte, reason string, e AuditEvent) (bool, error)
 }
 
 // AuditLog records and reads action attempts.
@@ -103,9 +128,18 @@ func IntegrationSecretOwner(tenantID, integrationID string) string {
 	return "integration-credential\x00" + tenantID + "\x00" + integrationID
 }
 
-// UserTokenOwner binds a user's PAT to its row.
-func UserTokenOwner(tenantID, userID, integrationID string) string {
-	return "user-token\x00" + tenantID + "\x00" + userID + "\x00" + integrationID
+// UserTokenOwner binds a user's PAT to its row and to the origin of the
+// host it was validated against (Hosts.Origin), so that it never opens for
+// another host, even if its row survives a change of the integration's
+// host. An empty origin is the owner of tokens saved before tokens were
+// bound to origins; only the start-up binding (action.BindUserTokens)
+// opens those.
+func UserTokenOwner(tenantID, userID, integrationID, origin string) string {
+	owner := "user-token\x00" + tenantID + "\x00" + userID + "\x00" + integrationID
+	if origin != "" {
+		owner += "\x00" + origin
+	}
+	return owner
 }
 
 // credentialWire is the sealed form of a Credential. Credential itself
@@ -210,6 +244,11 @@ type Hosts interface {
 	// NewTokenURL is the host's page for creating a PAT, pre-filled with
 	// name and the minimal scopes where the host allows.
 	NewTokenURL(cfg HostConfig, name string) string
+	// Origin names where a client for cfg sends credentials: the API root
+	// (scheme, host, port and path) of the host, or every endpoint for
+	// hosts with several. Two configurations with the same origin talk to
+	// the same host; a user's PAT is bound to it. Never empty.
+	Origin(cfg HostConfig) string
 }
 
 // Links builds gitrelay's own URLs, which the server owns.

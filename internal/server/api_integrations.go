@@ -70,6 +70,7 @@ func (s *Server) getIntegration(w http.ResponseWriter, r *http.Request) error {
 }
 
 type patchIntegrationRequest struct {
+	Kind           *relay.Kind       `json:"kind"`
 	Name           *string           `json:"name"`
 	BaseURL        *string           `json:"base_url"`
 	Options        map[string]string `json:"options"`
@@ -89,7 +90,7 @@ func (s *Server) patchIntegration(w http.ResponseWriter, r *http.Request) error 
 	if err := httpx.DecodeJSON(r, &req); err != nil {
 		return err
 	}
-	patch := action.IntegrationPatch{Name: req.Name, BaseURL: req.BaseURL, Options: req.Options,
+	patch := action.IntegrationPatch{Kind: req.Kind, Name: req.Name, BaseURL: req.BaseURL, Options: req.Options,
 		RequireUserPAT: req.RequireUserPAT, Enabled: req.Enabled}
 	if req.Credential != nil {
 		c := req.Credential.Credential()

@@ -93,6 +93,7 @@ func newToken(tenant, user, integration string) relay.UserToken {
 		Status:        relay.TokenValid,
 		ValidatedAt:   t0,
 		UpdatedAt:     t0,
+		Origin:        "https://" + integration + ".example.com/api/v3",
 		Sealed:        []byte(fmt.Sprintf("sealed-token:%s/%s/%s", tenant, user, integration)),
 	}
 }

@@ -100,14 +100,31 @@ func (db *DB) Integrations(ctx context.Context, tenantID string) ([]relay.Integr
 // UpdateIntegration replaces the integration's fields (all but its tenant,
 // id and creation time) and records e. A nil sealedCredential keeps the
 // stored credential. It returns ENotFound when there is no such
-// integration.
+// integration. A change of the host the integration talks to goes through
+// MoveIntegration instead.
 func (db *DB) UpdateIntegration(ctx context.Context, in relay.Integration, sealedCredential []byte, e relay.AuditEvent) error {
+	_, err := db.updateIntegration(ctx, in, sealedCredential, e, nil)
+	return err
+}
+
+// MoveIntegration is UpdateIntegration for a change of the host the
+// integration talks to. In the same transaction it deletes every user's
+// token for the integration, records drop.Event once per deleted token
+// (naming the token's user) and keeps drop.Reason as each of those users'
+// notice (TokenNotices), so that no token validated against the old host
+// outlives the change. It returns how many tokens it deleted.
+func (db *DB) MoveIntegration(ctx context.Context, in relay.Integration, sealedCredential []byte, e relay.AuditEvent, drop relay.TokenDrop) (int, error) {
+	return db.updateIntegration(ctx, in, sealedCredential, e, &drop)
+}
+
+func (db *DB) updateIntegration(ctx context.Context, in relay.Integration, sealedCredential []byte, e relay.AuditEvent, drop *relay.TokenDrop) (int, error) {
 	row, err := integrationRow(in)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	updated := db.orNow(in.UpdatedAt)
-	return db.inTx(ctx, func(c conn) error {
+	dropped := 0
+	err = db.inTx(ctx, func(c conn) error {
 		const set = `UPDATE integrations SET kind = ?, name = ?, base_url = ?, options = ?, enabled = ?,
 			require_user_pat = ?, projects = ?, repositories = ?, account_login = ?, account_name = ?, account_scopes = ?,
 			account_expires_at = ?, updated_at = ?`
@@ -128,8 +145,18 @@ func (db *DB) UpdateIntegration(ctx context.Context, in relay.Integration, seale
 		if err := mustAffect(res, "update integration", msgIntegrationNotFound); err != nil {
 			return err
 		}
-		return db.insertAudit(ctx, c, in.TenantID, e)
+		if err := db.insertAudit(ctx, c, in.TenantID, e); err != nil {
+			return err
+		}
+		if drop != nil {
+			dropped, err = db.dropUserTokens(ctx, c, in.TenantID, in.ID, *drop)
+		}
+		return err
 	})
+	if err != nil {
+		return 0, err
+	}
+	return dropped, nil
 }
 
 // DeleteIntegration deletes the integration and every user's token for it
@@ -143,9 +170,10 @@ func (db *DB) DeleteIntegration(ctx context.Context, tenantID, id string, e rela
 		if err != nil {
 			return dbError(err, "delete integration tokens", "", "")
 		}
-		// The cached repository list goes with the integration (no cascade,
-		// as for tokens: deleting is explicit and in this transaction).
-		for _, table := range []string{"repository_cache", "repository_cache_syncs"} {
+		// The cached repository list and the users' token notices go with
+		// the integration (no cascade, as for tokens: deleting is explicit
+		// and in this transaction).
+		for _, table := range []string{"repository_cache", "repository_cache_syncs", "user_token_notices"} {
 			if _, err := c.exec(ctx, `DELETE FROM `+table+` WHERE tenant_id = ? AND integration_id = ?`, tenantID, id); err != nil {
 				return dbError(err, "delete integration "+table, "", "")
 			}

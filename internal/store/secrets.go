@@ -19,7 +19,10 @@ type sealedColumn struct {
 	table  string
 	column string
 	key    []string // primary key columns, tenant_id first
-	owner  func(key []string) string
+	// extra columns are part of the owner but not of the key (a user
+	// token's origin); owner sees their values after the key's.
+	extra []string
+	owner func(values []string) string
 }
 
 var sealedColumns = []sealedColumn{
@@ -33,7 +36,8 @@ var sealedColumns = []sealedColumn{
 		table:  "user_tokens",
 		column: "token_sealed",
 		key:    []string{"tenant_id", "user_id", "integration_id"},
-		owner:  func(k []string) string { return relay.UserTokenOwner(k[0], k[1], k[2]) },
+		extra:  []string{"origin"},
+		owner:  func(k []string) string { return relay.UserTokenOwner(k[0], k[1], k[2], k[3]) },
 	},
 }
 
@@ -69,6 +73,7 @@ func (db *DB) ResealSecrets(ctx context.Context, batch int, fn func(relay.Sealed
 
 type sealedRow struct {
 	key    []string
+	extra  []string
 	sealed []byte
 }
 
@@ -89,7 +94,7 @@ func (db *DB) resealColumn(ctx context.Context, sc sealedColumn, batch int, fn f
 		}
 		var changes []resealed
 		for _, r := range rows {
-			b, err := fn(relay.SealedSecret{Owner: sc.owner(r.key), Sealed: r.sealed})
+			b, err := fn(relay.SealedSecret{Owner: sc.owner(slices.Concat(r.key, r.extra)), Sealed: r.sealed})
 			if err != nil {
 				return seen, updated, fmt.Errorf("store: reseal %s.%s: %w", sc.table, sc.column, err)
 			}
@@ -112,7 +117,7 @@ func (db *DB) resealColumn(ctx context.Context, sc sealedColumn, batch int, fn f
 
 func (db *DB) readSealedBatch(ctx context.Context, sc sealedColumn, after []string, limit int) ([]sealedRow, error) {
 	keys := strings.Join(sc.key, ", ")
-	query := `SELECT ` + keys + `, ` + sc.column + ` FROM ` + sc.table
+	query := `SELECT ` + strings.Join(slices.Concat(sc.key, sc.extra, []string{sc.column}), ", ") + ` FROM ` + sc.table
 	var args []any
 	if after != nil {
 		// Row-value comparison: both SQLite and Postgres walk the primary
@@ -132,10 +137,13 @@ func (db *DB) readSealedBatch(ctx context.Context, sc sealedColumn, after []stri
 	defer rows.Close()
 	var out []sealedRow
 	for rows.Next() {
-		r := sealedRow{key: make([]string, len(sc.key))}
-		dest := make([]any, 0, len(sc.key)+1)
+		r := sealedRow{key: make([]string, len(sc.key)), extra: make([]string, len(sc.extra))}
+		dest := make([]any, 0, len(sc.key)+len(sc.extra)+1)
 		for i := range r.key {
 			dest = append(dest, &r.key[i])
+		}
+		for i := range r.extra {
+			dest = append(dest, &r.extra[i])
 		}
 		dest = append(dest, &r.sealed)
 		if err := rows.Scan(dest...); err != nil {

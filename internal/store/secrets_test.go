@@ -13,7 +13,8 @@ import (
 )
 
 // fillSecrets stores, in each of two tenants, three integrations and four
-// user tokens, and returns every secret's owner with its sealed value.
+// user tokens (one saved before tokens were bound to origins), and returns
+// every secret's owner with its sealed value.
 func fillSecrets(t *testing.T, db *store.DB) map[string][]byte {
 	t.Helper()
 	want := map[string][]byte{}
@@ -25,8 +26,11 @@ func fillSecrets(t *testing.T, db *store.DB) map[string][]byte {
 		}
 		for _, k := range [][2]string{{"u1", "i1"}, {"u1", "i2"}, {"u2", "i1"}, {"u3", "i3"}} {
 			tok := newToken(tenant, k[0], k[1])
+			if k[0] == "u3" {
+				tok.Origin = "" // unbound: sealed for the owner without an origin
+			}
 			putToken(t, db, tok)
-			want[relay.UserTokenOwner(tenant, k[0], k[1])] = tok.Sealed
+			want[relay.UserTokenOwner(tenant, k[0], k[1], tok.Origin)] = tok.Sealed
 		}
 	}
 	return want
@@ -49,7 +53,7 @@ func storedSecrets(t *testing.T, db *store.DB, owners map[string][]byte) map[str
 			toks, err := db.UserTokens(ctx, tenant, user)
 			must(t, err)
 			for _, tok := range toks {
-				got[relay.UserTokenOwner(tenant, user, tok.IntegrationID)] = tok.Sealed
+				got[relay.UserTokenOwner(tenant, user, tok.IntegrationID, tok.Origin)] = tok.Sealed
 			}
 		}
 	}

@@ -96,7 +96,7 @@ func (s *fakeStore) ResealSecrets(ctx context.Context, batch int, fn func(relay.
 }
 
 func ownerN(i int) string {
-	return relay.UserTokenOwner("tenant", fmt.Sprintf("user-%d", i), "integration")
+	return relay.UserTokenOwner("tenant", fmt.Sprintf("user-%d", i), "integration", "https://git.example.com/api/v3")
 }
 
 // fill stores n secrets sealed by s and returns their plaintexts by owner.

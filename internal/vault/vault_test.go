@@ -24,7 +24,7 @@ func mustRing(t testing.TB, keys ...[]byte) *Ring {
 
 func testKey(b byte) []byte { return bytes.Repeat([]byte{b}, KeySize) }
 
-var owner = relay.UserTokenOwner("tenant", "user", "integration")
+var owner = relay.UserTokenOwner("tenant", "user", "integration", "https://git.example.com/api/v3")
 
 func TestSealOpenRoundTrips(t *testing.T) {
 	r := mustRing(t, testKey(1))
@@ -70,10 +70,13 @@ func TestSealedFormatIsVersionKeyIDNonceCiphertext(t *testing.T) {
 
 func TestOpenRefusesAnotherOwner(t *testing.T) {
 	r := mustRing(t, testKey(1))
-	sealed, _ := r.Seal([]byte("secret"), relay.UserTokenOwner("t", "alice", "i"))
+	sealed, _ := r.Seal([]byte("secret"), relay.UserTokenOwner("t", "alice", "i", "https://git.example.com/api/v3"))
 	for _, other := range []string{
-		relay.UserTokenOwner("t", "bob", "i"),
-		relay.UserTokenOwner("t2", "alice", "i"),
+		relay.UserTokenOwner("t", "bob", "i", "https://git.example.com/api/v3"),
+		relay.UserTokenOwner("t2", "alice", "i", "https://git.example.com/api/v3"),
+		// The same row, once its integration points at another host.
+		relay.UserTokenOwner("t", "alice", "i", "https://evil.example.com/api/v3"),
+		relay.UserTokenOwner("t", "alice", "i", ""),
 		relay.IntegrationSecretOwner("t", "i"),
 		"",
 	} {

@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/gitrelay/gitrelay/internal/action"
 	"github.com/gitrelay/gitrelay/internal/app/apptest"
 	"github.com/gitrelay/gitrelay/internal/host/hostsim"
 	"github.com/gitrelay/gitrelay/internal/relay"
@@ -467,7 +468,9 @@ func TestBrowserSameNameRepositoriesShowTheirOwner(t *testing.T) {
 	b := newBrowser(t)
 	id := b.env.Integration(false, nil)
 	b.env.Sim.AddRepo(hostsim.Repo{Owner: "tools", Name: "widgets", Writers: []string{apptest.BotLogin, apptest.BobLogin}})
-	// Creating the integration cached its repositories; read them again.
+	// Creating the integration cached its repositories; read them again
+	// (the host is read at most once per interval).
+	b.env.Advance(action.MinRepositoryReadInterval)
 	b.env.Do("GET", "/api/v1/integrations/"+id+"/repositories?refresh=true", b.env.Admin, nil)
 	b.signIn("bob", bobPassword)
 	b.open("/issues/ABC-1")

@@ -39,6 +39,15 @@ var keyPairKinds = map[relay.Kind]bool{"codecommit": true}
 func (p *Pages) statusText(v action.TokenView) (string, string) {
 	switch v.Status {
 	case relay.TokenMissing:
+		if v.StatusReason != "" {
+			// gitrelay deleted the token (the integration moved to another
+			// host): say why, so the user knows what to do.
+			then := " Until then, actions use the integration account."
+			if v.Required {
+				then = " Until then, actions through this integration are refused."
+			}
+			return "Not set — " + v.StatusReason + then, "bad"
+		}
 		if v.Required {
 			return "Not set — required: actions through this integration are refused until you set up a token.", "bad"
 		}

@@ -60,7 +60,34 @@ type Env struct {
 	bodies     bytes.Buffer
 	hostTime   atomic.Int64
 	serverTime atomic.Int64
+	// offset is how far gitrelay's clock runs ahead of the real one
+	// (Advance).
+	offset       atomic.Int64
+	hostMu       sync.Mutex
+	hostRequests []string
 }
+
+// HostRequests counts the requests gitrelay sent to the simulated host
+// (InProcess only) whose "METHOD /path" contains s.
+func (e *Env) HostRequests(s string) int {
+	e.hostMu.Lock()
+	defer e.hostMu.Unlock()
+	n := 0
+	for _, r := range e.hostRequests {
+		if strings.Contains(r, s) {
+			n++
+		}
+	}
+	return n
+}
+
+// Now is gitrelay's clock: the real time, moved forward by Advance.
+func (e *Env) Now() time.Time { return time.Now().Add(time.Duration(e.offset.Load())) }
+
+// Advance moves gitrelay's clock forward by d (the host simulator's clock
+// stays), for behaviour that depends on time passing, such as how often
+// the host is read.
+func (e *Env) Advance(d time.Duration) { e.offset.Add(int64(d)) }
 
 // ServerTime is the time gitrelay's handler spent on requests so far (host
 // calls included; see HostTime), without the test client's own work.
@@ -73,9 +100,13 @@ func (e *Env) HostTime() time.Duration { return time.Duration(e.hostTime.Load())
 type timedTransport struct {
 	inner http.RoundTripper
 	total *atomic.Int64
+	env   *Env
 }
 
 func (t timedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	t.env.hostMu.Lock()
+	t.env.hostRequests = append(t.env.hostRequests, r.Method+" "+r.URL.Path)
+	t.env.hostMu.Unlock()
 	start := time.Now()
 	resp, err := t.inner.RoundTrip(r)
 	t.total.Add(int64(time.Since(start)))
@@ -116,7 +147,7 @@ func New(t testing.TB, db *store.DB, opts ...Options) *Env {
 	var hc *http.Client
 	if o.InProcess {
 		e.HostURL = "http://ghe.sim.test"
-		hc = &http.Client{Transport: timedTransport{inner: e.Sim.Transport(), total: &e.hostTime}}
+		hc = &http.Client{Transport: timedTransport{inner: e.Sim.Transport(), total: &e.hostTime, env: e}}
 	} else {
 		hs := httptest.NewServer(e.Fixture.Serve(e.Sim))
 		t.Cleanup(hs.Close)
@@ -132,7 +163,7 @@ func New(t testing.TB, db *store.DB, opts ...Options) *Env {
 	}
 	e.Keys = keys
 	logger := slog.New(slog.NewJSONHandler(e.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	cfg := app.Config{DB: db, Sealer: keys, Logger: logger, HTTPClient: hc, HostTimeout: o.HostTimeout, Version: "test"}
+	cfg := app.Config{DB: db, Sealer: keys, Logger: logger, HTTPClient: hc, HostTimeout: o.HostTimeout, Version: "test", Now: e.Now}
 	if e.Fixture.Endpoints != nil {
 		ep := e.Fixture.Endpoints(e.HostURL)
 		cfg.GitHubAPIURL, cfg.GitLabURL = ep.GitHubAPIURL, ep.GitLabURL
