@@ -469,10 +469,17 @@ func (s *Service) syncRepositoriesNow(ctx context.Context, in relay.Integration)
 	return false, nil
 }
 
+// RepositoryListingTimeout bounds reading an integration's whole
+// repository list. The list takes one request per page (a hundred
+// repositories or so), each bounded by the host timeout in the outbound
+// client; bounding all of them by one host timeout made large accounts
+// unlistable whenever the host or gitrelay was slow.
+const RepositoryListingTimeout = 5 * time.Minute
+
 // syncRepositories lists every repository the integration account can see
 // and replaces the cached list. The read is shared by every request
 // waiting for it, so it does not end when the request that started it is
-// cancelled; the host timeout still bounds it.
+// cancelled; RepositoryListingTimeout still bounds it.
 func (s *Service) syncRepositories(ctx context.Context, in relay.Integration) error {
 	ctx = context.WithoutCancel(ctx)
 	client, err := s.integrationClient(ctx, in)
@@ -480,7 +487,7 @@ func (s *Service) syncRepositories(ctx context.Context, in relay.Integration) er
 		return err
 	}
 	started := s.now()
-	hctx, cancel := context.WithTimeout(ctx, s.hostTimeout)
+	hctx, cancel := context.WithTimeout(ctx, max(RepositoryListingTimeout, s.hostTimeout))
 	defer cancel()
 	repos, err := client.Repositories(hctx, "")
 	if err != nil {

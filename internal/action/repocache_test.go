@@ -38,6 +38,8 @@ type countingHost struct {
 	err   error
 	hold  chan struct{} // when set, listings wait for it to close
 	calls atomic.Int64
+	// budget is the time the last listing had left before its deadline.
+	budget atomic.Int64
 }
 
 func (h *countingHost) Client(relay.HostConfig, relay.Credential) (relay.HostClient, error) {
@@ -62,6 +64,9 @@ func (h *countingHost) Validate(context.Context) (relay.Account, error) {
 
 func (h *countingHost) Repositories(ctx context.Context, query string) ([]relay.Repository, error) {
 	h.calls.Add(1)
+	if d, ok := ctx.Deadline(); ok {
+		h.budget.Store(int64(time.Until(d)))
+	}
 	h.mu.Lock()
 	hold, repos, err := h.hold, slices.Clone(h.repos), h.err
 	h.mu.Unlock()
@@ -179,6 +184,21 @@ func TestRepositoriesAreServedFromTheCacheForFiveMinutes(t *testing.T) {
 		}
 		e.wantCalls(t, "refresh", 3)
 	})
+}
+
+// A listing is many requests (one per page), each bounded by the host
+// timeout in the outbound client: the whole listing has far more than one
+// host timeout, so large accounts stay listable when the host is slow.
+func TestARepositoryListingIsNotBoundedByOneHostTimeout(t *testing.T) {
+	db := storetest.SQLite(t)
+	e := newCacheEnv(t, db, nil, "acme/widgets")
+	e.search(t, action.RepositorySearch{})
+	e.wantCalls(t, "the first search", 1)
+	const hostTimeout = 20 * time.Second // action.Config's default
+	if got := time.Duration(e.host.budget.Load()); got <= hostTimeout || got > action.RepositoryListingTimeout {
+		t.Fatalf("the listing had %v before its deadline, want more than one host timeout (%v) and at most %v",
+			got, hostTimeout, action.RepositoryListingTimeout)
+	}
 }
 
 func TestRepositorySearchLimitsAndSubset(t *testing.T) {
