@@ -82,7 +82,7 @@ func newExtEnv(t *testing.T) *extEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := server.New(server.Config{Actions: env.App.Actions, Directory: env.App.Directory, DirStore: env.DB,
+	srv := server.New(server.Config{Actions: env.App.Actions, Directory: env.App.Directory,
 		Hosts: env.App.Hosts, Kinds: env.App.Hosts.Kinds(), Web: pages})
 	mux := http.NewServeMux()
 	mux.Handle("/", srv.Handler())

@@ -69,7 +69,12 @@ func (p *Pages) viewer(r *http.Request) (*viewer, context.Context, error) {
 	if err != nil {
 		return nil, ctx, err
 	}
-	if s.TenantID != p.c.TenantID && p.c.External != nil {
+	if s.TenantID != p.c.TenantID {
+		if p.c.External == nil {
+			// Only the built-in tenant has user rows: a session of any
+			// other tenant stands only through its own directory.
+			return nil, ctx, nil
+		}
 		return p.externalViewer(ctx, s, hash, c.Value)
 	}
 	u, err := p.c.DirStore.User(ctx, s.TenantID, s.UserID)
@@ -180,8 +185,8 @@ func (p *Pages) Login(w http.ResponseWriter, r *http.Request) error {
 	r.Body = http.MaxBytesReader(w, r.Body, 1<<16)
 	username := strings.TrimSpace(r.PostFormValue("username"))
 	next := localPath(r.PostFormValue("next"))
-	key := throttleKey(r, username)
-	if until, blocked := p.throttle.blocked(key); blocked {
+	addr := p.c.ClientAddr.Addr(r)
+	if until, blocked := p.throttle.blocked(addr, username); blocked {
 		wait := int(until.Sub(p.now()).Minutes()) + 1
 		w.Header().Set("Retry-After", strconv.Itoa(wait*60))
 		p.render(w, r, http.StatusTooManyRequests, "login", "Sign in", p.loginData(username, next),
@@ -190,7 +195,7 @@ func (p *Pages) Login(w http.ResponseWriter, r *http.Request) error {
 	}
 	u, err := p.c.Directory.CheckPassword(r.Context(), p.c.TenantID, username, r.PostFormValue("password"))
 	if relay.ErrorCode(err) == relay.EUnauthenticated {
-		p.throttle.fail(key)
+		p.throttle.fail(addr, username)
 		p.render(w, r, http.StatusUnauthorized, "login", "Sign in", p.loginData(username, next),
 			&pageError{Message: "Wrong username or password. Check both and try again; an administrator can reset your password."}, "")
 		return nil
@@ -198,7 +203,7 @@ func (p *Pages) Login(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	p.throttle.succeed(key)
+	p.throttle.succeed(addr, username)
 	if err := p.startSession(w, r, u.TenantID, u.ID); err != nil {
 		return err
 	}
