@@ -336,8 +336,8 @@ func (p *Pages) ChangePassword(w http.ResponseWriter, r *http.Request) error {
 // external directory: gitrelay holds no password of theirs.
 func noPassword(v *viewer) error {
 	if v != nil && v.External {
-		return relay.Errorf(relay.ENotFound,
-			"You signed in with an external account (such as Atlassian), so gitrelay has no password of yours. Change your password where that account is managed.")
+		return relay.Errorf(relay.EForbidden,
+			"You signed in with an external account (such as Atlassian), so gitrelay has no password of yours: your site's users come from there. Change your password where that account is managed.")
 	}
 	return nil
 }

@@ -97,6 +97,11 @@ func (t *throttle) fail(addr, username string) {
 	defer t.mu.Unlock()
 	key, user, now := addrKey(addr), strings.ToLower(username), t.now()
 	st := t.addrs[key]
+	if st != nil {
+		// Pruning forgets an address whose failures all expired.
+		t.prune(st)
+		st = t.addrs[key]
+	}
 	if st == nil {
 		if len(t.addrs) >= maxTracked {
 			t.evict()
@@ -105,7 +110,6 @@ func (t *throttle) fail(addr, username string) {
 		st.elem = t.lru.PushFront(st)
 		t.addrs[key] = st
 	} else {
-		t.prune(st)
 		t.lru.MoveToFront(st.elem)
 	}
 	st.all = appendCapped(st.all, now, maxAddressFailures)

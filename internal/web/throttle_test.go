@@ -98,3 +98,16 @@ func TestThrottleCountsIPv6PerSlash64(t *testing.T) {
 		t.Fatal("a neighbouring /64 is blocked")
 	}
 }
+
+func TestThrottleCountsAgainAfterAnAddressWasForgotten(t *testing.T) {
+	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	th := newThrottle(func() time.Time { return now })
+	th.fail("192.0.2.9", "bob")
+	now = now.Add(failureWindow + time.Minute)
+	for range maxFailures {
+		th.fail("192.0.2.9", "bob")
+	}
+	if _, blocked := th.blocked("192.0.2.9", "bob"); !blocked {
+		t.Fatal("failures after an expired one are not counted")
+	}
+}
