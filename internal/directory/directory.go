@@ -96,13 +96,21 @@ func Principal(u relay.User) relay.Principal {
 	return relay.Principal{TenantID: u.TenantID, UserID: u.ID, Username: u.Username, DisplayName: u.DisplayName, Admin: u.Admin}
 }
 
-// CanViewDevTools implements relay.Directory from grants.
+// CanViewDevTools implements relay.Directory from grants. Grants exist
+// for the built-in tenant only: for any other tenant the answer is no.
 func (d *Service) CanViewDevTools(ctx context.Context, p relay.Principal, projectKey string) (bool, error) {
+	if builtIn(p.TenantID) != nil {
+		return false, nil
+	}
 	return d.store.HasGrant(ctx, p.TenantID, projectKey, p.UserID)
 }
 
-// DevToolsProjects implements relay.Directory from grants.
+// DevToolsProjects implements relay.Directory from grants (none for a
+// tenant other than the built-in one).
 func (d *Service) DevToolsProjects(ctx context.Context, p relay.Principal) ([]string, error) {
+	if builtIn(p.TenantID) != nil {
+		return []string{}, nil
+	}
 	return d.store.GrantedProjects(ctx, p.TenantID, p.UserID)
 }
 

@@ -163,6 +163,22 @@ func TestAJiraTenantHasNoUsersPasswordsTokensProjectsOrGrants(t *testing.T) {
 				}
 			})
 		}
+		t.Run("grants never answer for a Jira tenant", func(t *testing.T) {
+			// A grant row of a Jira tenant could only predate this rule.
+			if err := db.CreateProject(ctx, relay.Project{TenantID: jiraTenant, Key: "ABC", Name: "Abc"}); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.PutGrant(ctx, relay.Grant{TenantID: jiraTenant, ProjectKey: "ABC"}); err != nil {
+				t.Fatal(err)
+			}
+			p := relay.Principal{TenantID: jiraTenant, UserID: "acc-1"}
+			if ok, err := d.CanViewDevTools(ctx, p, "ABC"); ok || err != nil {
+				t.Fatalf("CanViewDevTools: %v %v, want no", ok, err)
+			}
+			if keys, err := d.DevToolsProjects(ctx, p); len(keys) != 0 || err != nil {
+				t.Fatalf("DevToolsProjects: %v %v, want none", keys, err)
+			}
+		})
 		t.Run("an API token row of a Jira tenant never authenticates", func(t *testing.T) {
 			// Such rows could only predate this rule; they must not act
 			// with a local admin flag.
