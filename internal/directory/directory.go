@@ -508,10 +508,9 @@ func (d *Service) Users(ctx context.Context, tenantID string) ([]relay.User, err
 	return d.store.Users(ctx, tenantID)
 }
 
-// DeleteUser deletes a user (by username) with their PATs, API tokens,
-// grants and browser sessions' standing (a session of a deleted user
-// resolves to nobody). by is the acting user's id: nobody deletes
-// themselves.
+// DeleteUser deletes a user (by username) with their PATs, API tokens and
+// grants; their browser sessions then resolve to nobody. by is the acting
+// user's id: nobody deletes themselves.
 func (d *Service) DeleteUser(ctx context.Context, tenantID, username, by string) error {
 	if err := builtIn(tenantID); err != nil {
 		return err

@@ -32,6 +32,12 @@ func csrfToken(sessionToken string) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
+// csrfMatches compares a CSRF token sent with a request to the session's,
+// in constant time, so that the comparison leaks nothing of the token.
+func csrfMatches(got, want string) bool {
+	return subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
+
 // External is a directory of users who sign in somewhere other than
 // gitrelay's login form (Jira users, with Sign in with Atlassian). Their
 // sessions belong to tenants other than the built-in one and they have no
@@ -130,8 +136,7 @@ func (p *Pages) APIPrincipal(r *http.Request) (ctx context.Context, pr relay.Pri
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
 	default:
-		got := r.Header.Get(CSRFHeader)
-		if subtle.ConstantTimeCompare([]byte(got), []byte(v.CSRF)) != 1 {
+		if !csrfMatches(r.Header.Get(CSRFHeader), v.CSRF) {
 			return r.Context(), relay.Principal{}, false, relay.Errorf(relay.EForbidden,
 				"Requests from the browser must carry the page's CSRF token in the X-CSRF-Token header. Reload the page and try again.")
 		}

@@ -8,7 +8,6 @@ package web
 import (
 	"bytes"
 	"context"
-	"crypto/subtle"
 	"embed"
 	"encoding/json"
 	"fmt"
@@ -244,7 +243,7 @@ func (p *Pages) Handle(access string, h PageFunc) http.Handler {
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead && v != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
-			if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(v.CSRF)) != 1 {
+			if !csrfMatches(r.PostFormValue("csrf"), v.CSRF) {
 				p.renderError(w, r, relay.Errorf(relay.EForbidden,
 					"This form has expired (its security token does not match your session). Reload the page and submit it again."))
 				return
