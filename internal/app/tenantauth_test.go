@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gitrelay/gitrelay/internal/app/apptest"
 	"github.com/gitrelay/gitrelay/internal/directory"
@@ -219,8 +220,30 @@ func TestAPITokensAreListedAndRevokedByTheirOwnerAndAdministrators(t *testing.T)
 			wantStatus(t, e.Do("DELETE", "/api/v1/users/bob/api-tokens/"+deploy["id"].(string), e.Admin, nil), http.StatusNoContent, "")
 			wantStatus(t, e.Do("GET", "/api/v1/me", secret, nil), http.StatusUnauthorized, "unauthenticated")
 		})
+		t.Run("an expired token answers 401", func(t *testing.T) {
+			ctx := context.Background()
+			bob, err := db.UserByUsername(ctx, relay.LocalTenant, "bob")
+			if err != nil {
+				t.Fatal(err)
+			}
+			expired := directory.APITokenPrefix + "expired-a-second-ago"
+			if err := db.CreateAPIToken(ctx, relay.APIToken{ID: relay.NewID(), TenantID: relay.LocalTenant, UserID: bob.ID,
+				Name: "old", Hash: directory.HashToken(expired), CreatedAt: time.Now().Add(-time.Hour),
+				ExpiresAt: time.Now().Add(-time.Second)}); err != nil {
+				t.Fatal(err)
+			}
+			wantStatus(t, e.Do("GET", "/api/v1/me", expired, nil), http.StatusUnauthorized, "unauthenticated")
+			if list := e.Do("GET", "/api/v1/me/api-tokens", e.Bob, nil).List(); len(list) != 2 || list[0]["name"] != "old" || list[0]["expires_at"] == nil {
+				t.Fatalf("the expired token is not listed with its expiry: %v", list)
+			}
+		})
 		t.Run("the owner revokes their own token: 401 at once", func(t *testing.T) {
-			id := e.Do("GET", "/api/v1/me/api-tokens", e.Bob, nil).List()[0]["id"].(string)
+			var id string
+			for _, tok := range e.Do("GET", "/api/v1/me/api-tokens", e.Bob, nil).List() {
+				if tok["name"] == "test" {
+					id = tok["id"].(string)
+				}
+			}
 			wantStatus(t, e.Do("DELETE", "/api/v1/me/api-tokens/"+id, e.Bob, nil), http.StatusNoContent, "")
 			wantStatus(t, e.Do("GET", "/api/v1/me", e.Bob, nil), http.StatusUnauthorized, "unauthenticated")
 		})
