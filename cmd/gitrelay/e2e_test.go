@@ -308,11 +308,15 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"projects", "add", "1abc"}, "project key starts with a letter"},
 		{[]string{"projects", "grant", "NOPE", "bob"}, "does not exist"},
 		{[]string{"serve", "--addr", "256.0.0.1:1"}, "cannot listen"},
+		{[]string{"serve", "--trusted-proxies", "10.0.0.0/8,proxy.internal"}, `trusted proxy "proxy.internal" is not an address or CIDR`},
 	} {
 		out, err := gitrelay(t, env, tc.args...)
 		if err == nil || !strings.Contains(out, tc.says) {
 			t.Errorf("gitrelay %v: err %v, output %q, want it to say %q", tc.args, err, out, tc.says)
 		}
+	}
+	if out, err := gitrelay(t, append(env, "GITRELAY_TRUSTED_PROXIES=10.0.0.0/99"), "serve"); err == nil || !strings.Contains(out, "GITRELAY_TRUSTED_PROXIES") {
+		t.Errorf("serve with a bad GITRELAY_TRUSTED_PROXIES: err %v, output %q", err, out)
 	}
 	if out := mustGitrelay(t, env, "version"); !strings.HasPrefix(out, "gitrelay ") {
 		t.Errorf("version: %q", out)

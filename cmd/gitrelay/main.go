@@ -51,12 +51,14 @@ const usage = `gitrelay — create branches and pull requests on git hosts from 
 
 Usage:
   gitrelay serve [--addr 127.0.0.1:8080] [--public-url URL] [--host-timeout 20s] [--demo]
-                 [--jira-app-id ID --jira-client-id ID]
+                 [--jira-app-id ID --jira-client-id ID] [--trusted-proxies CIDRS]
   gitrelay users add USERNAME [--admin] [--name NAME] [--email EMAIL]
   gitrelay users api-token USERNAME [--token-name NAME]
   gitrelay projects add KEY [--name NAME]
   gitrelay projects grant KEY (USERNAME | --everyone)
   gitrelay keys rotate
+  gitrelay audit tenants
+  gitrelay audit export --tenant ID [--since TIME] [--until TIME] [--limit N]
   gitrelay migrate
   gitrelay version
 
@@ -85,6 +87,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdProjects(ctx, rest, getenv, stdout, stderr)
 	case "keys":
 		return cmdKeys(ctx, rest, getenv, stdout, stderr)
+	case "audit":
+		return cmdAudit(ctx, rest, getenv, stdout, stderr)
 	case "migrate":
 		return cmdMigrate(ctx, rest, getenv, stdout, stderr)
 	case "version", "--version":

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gitrelay/gitrelay/internal/app"
+	"github.com/gitrelay/gitrelay/internal/clientip"
 )
 
 func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -24,6 +25,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	demo := fs.Bool("demo", false, "run a demo: simulated git hosts, demo users and project, on a temporary database")
 	jiraAppID := fs.String("jira-app-id", getenv("GITRELAY_JIRA_APP_ID"), "Forge app id (ari:cloud:ecosystem::app/<uuid>): serve as the Jira app's remote")
 	jiraClientID := fs.String("jira-client-id", getenv("GITRELAY_JIRA_CLIENT_ID"), "OAuth 2.0 (3LO) client id for Sign in with Atlassian")
+	trustedProxies := fs.String("trusted-proxies", getenv("GITRELAY_TRUSTED_PROXIES"), "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed (default: none)")
 	if pos, err := parse(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 {
@@ -35,6 +37,10 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 			return usagef("GITRELAY_HOST_TIMEOUT=%q is not a duration such as 20s", v)
 		}
 		*hostTimeout = d
+	}
+	clientAddr, err := clientip.Parse(*trustedProxies)
+	if err != nil {
+		return usagef("--trusted-proxies (or GITRELAY_TRUSTED_PROXIES): %v", err)
 	}
 	log := newLogger(stderr, getenv)
 
@@ -66,7 +72,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	cfg := app.Config{DB: db, Sealer: keys, Logger: log, HostTimeout: *hostTimeout,
+	cfg := app.Config{DB: db, Sealer: keys, Logger: log, HostTimeout: *hostTimeout, ClientAddr: clientAddr,
 		PublicURL: *publicURL, GitHubAPIURL: getenv("GITRELAY_GITHUB_API_URL"), GitLabURL: getenv("GITRELAY_GITLAB_URL"), Version: version,
 		// The client secret comes from the environment only, never a flag,
 		// so that it stays out of process listings.

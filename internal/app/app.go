@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gitrelay/gitrelay/internal/action"
+	"github.com/gitrelay/gitrelay/internal/clientip"
 	"github.com/gitrelay/gitrelay/internal/directory"
 	"github.com/gitrelay/gitrelay/internal/host"
 	"github.com/gitrelay/gitrelay/internal/host/azure"
@@ -47,6 +48,9 @@ type Config struct {
 	// Jira connects gitrelay to Jira Cloud as a Forge app's remote; off
 	// when Jira.AppID is empty.
 	Jira JiraConfig
+	// ClientAddr tells client addresses, believing X-Forwarded-For only
+	// from the trusted proxies it was given (--trusted-proxies).
+	ClientAddr clientip.Resolver
 }
 
 // JiraConfig configures the Jira Cloud connection (see docs/jira.md).
@@ -148,10 +152,11 @@ func New(c Config) *App {
 			OnUninstall: func(tenantID string) { signIn.Forget(tenantID, "") }})
 		jiraRoutes = append(remote.Routes(), signIn.Routes()...)
 	}
+	https := strings.HasPrefix(strings.ToLower(c.PublicURL), "https://")
 	pages, err := web.New(web.Config{
 		Actions: actions, Directory: dir, DirStore: c.DB, Store: c.DB, Hosts: hosts, Kinds: hosts.Kinds(),
 		TenantID: relay.LocalTenant, Logger: c.Logger, Now: c.Now, Demo: c.Demo,
-		SecureCookies: strings.HasPrefix(strings.ToLower(c.PublicURL), "https://"), External: external,
+		SecureCookies: https, External: external, ClientAddr: c.ClientAddr,
 	})
 	if err != nil {
 		// The templates are embedded: this is a build defect, not a
@@ -159,9 +164,9 @@ func New(c Config) *App {
 		panic(err)
 	}
 	srv := server.New(server.Config{
-		Actions: actions, Directory: dir, DirStore: c.DB, Hosts: hosts, Kinds: hosts.Kinds(),
+		Actions: actions, Directory: dir, Hosts: hosts, Kinds: hosts.Kinds(),
 		TenantID: relay.LocalTenant, Logger: c.Logger, Metrics: metrics, Ready: c.DB.Ping, Version: c.Version,
-		Web: pages, JiraRoutes: jiraRoutes,
+		Web: pages, JiraRoutes: jiraRoutes, HSTS: https,
 	})
 	return &App{Actions: actions, Directory: dir, Hosts: hosts, Server: srv, Metrics: metrics, Devinfo: devinfo}
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -18,9 +19,23 @@ import (
 
 // Service is the built-in directory: it authenticates users and answers
 // View Development Tools from grants. It implements relay.Directory.
+//
+// It serves the built-in tenant only. A Jira site's users, administrators
+// and permissions come from Jira, so every method that would keep a user,
+// a password, an API token, a project or a grant for another tenant
+// refuses (ErrExternalTenant): that rule lives here, once, whatever edge
+// (API, pages, command line) asks.
 type Service struct {
 	store Store
 	now   func() time.Time
+
+	// hashSlots bounds concurrent argon2id work: each hash holds a 19 MiB
+	// work area, so an unbounded burst of sign-ins would take unbounded
+	// memory. A caller finding every slot taken is answered EBusy at once.
+	hashSlots chan struct{}
+	// duringHash, when set, runs inside every slot (tests hold slots with
+	// it).
+	duringHash func()
 }
 
 var _ relay.Directory = (*Service)(nil)
@@ -30,7 +45,50 @@ func New(store Store, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, now: now}
+	return &Service{store: store, now: now, hashSlots: make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))}
+}
+
+// SetHashing replaces the bound on concurrent password hashing with slots
+// (at least 1); during, when not nil, runs while each slot is held. Call it
+// before serving: tests use it to fill the slots deterministically.
+func (d *Service) SetHashing(slots int, during func()) {
+	d.hashSlots = make(chan struct{}, max(1, slots))
+	d.duringHash = during
+}
+
+// hashRetryAfter is what a caller refused for lack of a hashing slot is
+// told to wait: one argon2id hash takes tens of milliseconds.
+const hashRetryAfter = 2 * time.Second
+
+// hashing runs fn (argon2id work) in a hashing slot, or answers EBusy with
+// a Retry-After when every slot is taken.
+func (d *Service) hashing(fn func()) error {
+	select {
+	case d.hashSlots <- struct{}{}:
+	default:
+		return &relay.Error{Code: relay.EBusy, RetryAfter: hashRetryAfter,
+			Message: "gitrelay is checking too many passwords at once. Try again in a few seconds."}
+	}
+	defer func() { <-d.hashSlots }()
+	if d.duringHash != nil {
+		d.duringHash()
+	}
+	fn()
+	return nil
+}
+
+// MsgExternalTenant says why a Jira site has no users, passwords, API
+// tokens, projects or grants in gitrelay.
+const MsgExternalTenant = "This Jira site's users come from Jira; manage people in Jira. " +
+	"gitrelay keeps no users, passwords, API tokens, projects or grants for a Jira site: " +
+	"who may act, and who administers gitrelay, is what Jira says (Browse Projects, View Development Tools, Jira administrators)."
+
+// builtIn refuses every tenant but the built-in directory's.
+func builtIn(tenantID string) error {
+	if tenantID != relay.LocalTenant {
+		return relay.Errorf(relay.EForbidden, "%s", MsgExternalTenant)
+	}
+	return nil
 }
 
 // Principal turns a user into the acting principal.
@@ -38,13 +96,21 @@ func Principal(u relay.User) relay.Principal {
 	return relay.Principal{TenantID: u.TenantID, UserID: u.ID, Username: u.Username, DisplayName: u.DisplayName, Admin: u.Admin}
 }
 
-// CanViewDevTools implements relay.Directory from grants.
+// CanViewDevTools implements relay.Directory from grants. Grants exist
+// for the built-in tenant only: for any other tenant the answer is no.
 func (d *Service) CanViewDevTools(ctx context.Context, p relay.Principal, projectKey string) (bool, error) {
+	if builtIn(p.TenantID) != nil {
+		return false, nil
+	}
 	return d.store.HasGrant(ctx, p.TenantID, projectKey, p.UserID)
 }
 
-// DevToolsProjects implements relay.Directory from grants.
+// DevToolsProjects implements relay.Directory from grants (none for a
+// tenant other than the built-in one).
 func (d *Service) DevToolsProjects(ctx context.Context, p relay.Principal) ([]string, error) {
+	if builtIn(p.TenantID) != nil {
+		return []string{}, nil
+	}
 	return d.store.GrantedProjects(ctx, p.TenantID, p.UserID)
 }
 
@@ -61,6 +127,9 @@ type NewUser struct {
 // AddUser adds a user. When no password is given one is generated and
 // returned (it is shown once and stored only as an argon2id hash).
 func (d *Service) AddUser(ctx context.Context, tenantID string, nu NewUser) (relay.User, string, error) {
+	if err := builtIn(tenantID); err != nil {
+		return relay.User{}, "", err
+	}
 	username := strings.ToLower(strings.TrimSpace(nu.Username))
 	fields := map[string]string{}
 	if msg := checkUsername(username); msg != "" {
@@ -86,7 +155,11 @@ func (d *Service) AddUser(ctx context.Context, tenantID string, nu NewUser) (rel
 	}
 	u := relay.User{ID: relay.NewID(), TenantID: tenantID, Username: username, DisplayName: display,
 		Email: strings.TrimSpace(nu.Email), Admin: nu.Admin, CreatedAt: d.now()}
-	if err := d.store.CreateUser(ctx, u, HashPassword(password)); err != nil {
+	var hash string
+	if err := d.hashing(func() { hash = HashPassword(password) }); err != nil {
+		return relay.User{}, "", err
+	}
+	if err := d.store.CreateUser(ctx, u, hash); err != nil {
 		if relay.ErrorCode(err) == relay.EConflict {
 			return relay.User{}, "", relay.Errorf(relay.EConflict, "A user named %s already exists.", username)
 		}
@@ -97,20 +170,32 @@ func (d *Service) AddUser(ctx context.Context, tenantID string, nu NewUser) (rel
 
 // SetPassword changes a user's password.
 func (d *Service) SetPassword(ctx context.Context, tenantID, userID, password string) error {
+	if err := builtIn(tenantID); err != nil {
+		return err
+	}
 	if len(password) < 10 {
 		return &relay.Error{Code: relay.EInvalid, Message: "The password is too short.",
 			Fields: map[string]string{"password": "Passwords must have at least 10 characters."}}
 	}
-	return d.store.SetPassword(ctx, tenantID, userID, HashPassword(password))
+	var hash string
+	if err := d.hashing(func() { hash = HashPassword(password) }); err != nil {
+		return err
+	}
+	return d.store.SetPassword(ctx, tenantID, userID, hash)
 }
 
 // CheckPassword authenticates a user by password.
 func (d *Service) CheckPassword(ctx context.Context, tenantID, username, password string) (relay.User, error) {
+	if err := builtIn(tenantID); err != nil {
+		return relay.User{}, err
+	}
 	refused := relay.Errorf(relay.EUnauthenticated, "Wrong username or password.")
 	u, err := d.store.UserByUsername(ctx, tenantID, strings.ToLower(strings.TrimSpace(username)))
 	if relay.ErrorCode(err) == relay.ENotFound {
 		// Spend the same time as a real check so usernames cannot be probed.
-		VerifyPassword(dummyHash(), password)
+		if err := d.hashing(func() { VerifyPassword(dummyHash(), password) }); err != nil {
+			return relay.User{}, err
+		}
 		return relay.User{}, refused
 	}
 	if err != nil {
@@ -120,7 +205,11 @@ func (d *Service) CheckPassword(ctx context.Context, tenantID, username, passwor
 	if err != nil {
 		return relay.User{}, err
 	}
-	if !VerifyPassword(hash, password) {
+	ok := false
+	if err := d.hashing(func() { ok = VerifyPassword(hash, password) }); err != nil {
+		return relay.User{}, err
+	}
+	if !ok {
 		return relay.User{}, refused
 	}
 	return u, nil
@@ -130,36 +219,124 @@ func (d *Service) CheckPassword(ctx context.Context, tenantID, username, passwor
 // them.
 const APITokenPrefix = "grt_"
 
-// NewAPIToken creates an API token for a user and returns it; only its hash
-// is stored, so it cannot be shown again.
+// MaxAPITokenDays bounds expires_in_days.
+const MaxAPITokenDays = 3650
+
+// NewToken describes an API token to create.
+type NewToken struct {
+	// Name says what the token is for (default "api token").
+	Name string
+	// ExpiresInDays is the token's lifetime in days, from 1 to
+	// MaxAPITokenDays; 0 for a token that does not expire.
+	ExpiresInDays int
+}
+
+// NewAPIToken creates a token that does not expire; see CreateAPIToken.
 func (d *Service) NewAPIToken(ctx context.Context, tenantID, username, name string) (string, error) {
+	token, _, err := d.CreateAPIToken(ctx, tenantID, username, NewToken{Name: name})
+	return token, err
+}
+
+// CreateAPIToken creates an API token for a user and returns it with its
+// description; only its hash is stored, so it cannot be shown again.
+func (d *Service) CreateAPIToken(ctx context.Context, tenantID, username string, nt NewToken) (string, relay.APIToken, error) {
+	if err := builtIn(tenantID); err != nil {
+		return "", relay.APIToken{}, err
+	}
+	name := strings.TrimSpace(nt.Name)
+	fields := map[string]string{}
+	if len(name) > 100 {
+		fields["name"] = "A token name has at most 100 characters."
+	}
+	if nt.ExpiresInDays < 0 || nt.ExpiresInDays > MaxAPITokenDays {
+		fields["expires_in_days"] = fmt.Sprintf("Give a number of days from 1 to %d, or leave it out for a token that does not expire.", MaxAPITokenDays)
+	}
+	if len(fields) > 0 {
+		return "", relay.APIToken{}, &relay.Error{Code: relay.EInvalid, Message: "The API token cannot be created.", Fields: fields}
+	}
 	u, err := d.store.UserByUsername(ctx, tenantID, strings.ToLower(username))
 	if err != nil {
-		return "", err
+		return "", relay.APIToken{}, err
 	}
 	token := APITokenPrefix + RandomSecret(32)
 	if name == "" {
 		name = "api token"
 	}
-	err = d.store.CreateAPIToken(ctx, relay.APIToken{ID: relay.NewID(), TenantID: tenantID, UserID: u.ID,
-		Name: name, Hash: HashToken(token), CreatedAt: d.now()})
-	if err != nil {
-		return "", err
+	t := relay.APIToken{ID: relay.NewID(), TenantID: tenantID, UserID: u.ID, Name: name, CreatedAt: d.now()}
+	if nt.ExpiresInDays > 0 {
+		t.ExpiresAt = t.CreatedAt.AddDate(0, 0, nt.ExpiresInDays)
 	}
-	return token, nil
+	t.Hash = HashToken(token)
+	if err := d.store.CreateAPIToken(ctx, t); err != nil {
+		return "", relay.APIToken{}, err
+	}
+	t.Hash = nil
+	return token, t, nil
 }
 
-// AuthenticateToken resolves an API token to its user.
-func (d *Service) AuthenticateToken(ctx context.Context, token string) (relay.Principal, error) {
-	if !strings.HasPrefix(token, APITokenPrefix) {
-		return relay.Principal{}, relay.Errorf(relay.EUnauthenticated, "The API token is not valid. Create a new one with `gitrelay users api-token USERNAME`.")
+// APITokens lists a user's API tokens (never their secrets, which are not
+// kept).
+func (d *Service) APITokens(ctx context.Context, tenantID, username string) ([]relay.APIToken, error) {
+	if err := builtIn(tenantID); err != nil {
+		return nil, err
 	}
-	u, err := d.store.APITokenUser(ctx, HashToken(token))
+	u, err := d.store.UserByUsername(ctx, tenantID, strings.ToLower(username))
+	if err != nil {
+		return nil, err
+	}
+	return d.store.APITokens(ctx, tenantID, u.ID)
+}
+
+// RevokeAPIToken deletes a user's API token: from then on it answers 401
+// on every replica, since each request looks the token up in the database.
+func (d *Service) RevokeAPIToken(ctx context.Context, tenantID, username, id string) error {
+	if err := builtIn(tenantID); err != nil {
+		return err
+	}
+	u, err := d.store.UserByUsername(ctx, tenantID, strings.ToLower(username))
+	if err != nil {
+		return err
+	}
+	if err := d.store.DeleteAPIToken(ctx, tenantID, u.ID, id); relay.ErrorCode(err) == relay.ENotFound {
+		return relay.Errorf(relay.ENotFound, "%s has no API token with id %s. List the tokens to see their ids.", u.Username, id)
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
+
+// lastUsedEvery bounds how often a token's last use is written: a script
+// calling many times a second costs one write a minute.
+const lastUsedEvery = time.Minute
+
+// AuthenticateToken resolves an API token to its user. The token is looked
+// up in the database on every request, so a revoked or expired token is
+// refused at once by every replica.
+func (d *Service) AuthenticateToken(ctx context.Context, token string) (relay.Principal, error) {
+	invalid := relay.Errorf(relay.EUnauthenticated, "The API token is not valid: it was revoked, has expired or never existed. Create a new one (User settings, API tokens).")
+	if !strings.HasPrefix(token, APITokenPrefix) {
+		return relay.Principal{}, invalid
+	}
+	u, t, err := d.store.APITokenUser(ctx, HashToken(token))
 	if relay.ErrorCode(err) == relay.ENotFound {
-		return relay.Principal{}, relay.Errorf(relay.EUnauthenticated, "The API token is not valid. Create a new one with `gitrelay users api-token USERNAME`.")
+		return relay.Principal{}, invalid
 	}
 	if err != nil {
 		return relay.Principal{}, err
+	}
+	now := d.now()
+	if !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt) {
+		return relay.Principal{}, invalid
+	}
+	if builtIn(u.TenantID) != nil {
+		// Only the built-in directory has API tokens; a row of another
+		// tenant must never act there with a local admin flag.
+		return relay.Principal{}, invalid
+	}
+	if t.LastUsedAt.IsZero() || now.Sub(t.LastUsedAt) >= lastUsedEvery {
+		if err := d.store.TouchAPIToken(ctx, t.TenantID, t.ID, now, lastUsedEvery); err != nil {
+			return relay.Principal{}, err
+		}
 	}
 	return Principal(u), nil
 }
@@ -241,6 +418,9 @@ func checkUsername(u string) string {
 
 // AddProject adds a project to the directory.
 func (d *Service) AddProject(ctx context.Context, tenantID, key, name string) (relay.Project, error) {
+	if err := builtIn(tenantID); err != nil {
+		return relay.Project{}, err
+	}
 	key = strings.ToUpper(strings.TrimSpace(key))
 	if !validKey(key) {
 		return relay.Project{}, &relay.Error{Code: relay.EInvalid, Message: "The project cannot be added.",
@@ -279,6 +459,9 @@ func (d *Service) Revoke(ctx context.Context, tenantID, projectKey, username str
 }
 
 func (d *Service) grant(ctx context.Context, tenantID, projectKey, username string) (relay.Grant, error) {
+	if err := builtIn(tenantID); err != nil {
+		return relay.Grant{}, err
+	}
 	projectKey = strings.ToUpper(projectKey)
 	projects, err := d.store.Projects(ctx, tenantID)
 	if err != nil {
@@ -315,4 +498,53 @@ func validKey(k string) bool {
 		}
 	}
 	return true
+}
+
+// Users lists the directory's users.
+func (d *Service) Users(ctx context.Context, tenantID string) ([]relay.User, error) {
+	if err := builtIn(tenantID); err != nil {
+		return nil, err
+	}
+	return d.store.Users(ctx, tenantID)
+}
+
+// DeleteUser deletes a user (by username) with their PATs, API tokens and
+// grants; their browser sessions then resolve to nobody. by is the acting
+// user's id: nobody deletes themselves.
+func (d *Service) DeleteUser(ctx context.Context, tenantID, username, by string) error {
+	if err := builtIn(tenantID); err != nil {
+		return err
+	}
+	u, err := d.store.UserByUsername(ctx, tenantID, strings.ToLower(username))
+	if err != nil {
+		return err
+	}
+	if u.ID == by {
+		return relay.Errorf(relay.EInvalid, "You cannot delete your own account.")
+	}
+	return d.store.DeleteUser(ctx, tenantID, u.ID)
+}
+
+// Projects lists the directory's projects.
+func (d *Service) Projects(ctx context.Context, tenantID string) ([]relay.Project, error) {
+	if err := builtIn(tenantID); err != nil {
+		return nil, err
+	}
+	return d.store.Projects(ctx, tenantID)
+}
+
+// DeleteProject deletes a project with its grants.
+func (d *Service) DeleteProject(ctx context.Context, tenantID, key string) error {
+	if err := builtIn(tenantID); err != nil {
+		return err
+	}
+	return d.store.DeleteProject(ctx, tenantID, strings.ToUpper(key))
+}
+
+// Grants lists the directory's View Development Tools grants.
+func (d *Service) Grants(ctx context.Context, tenantID string) ([]relay.Grant, error) {
+	if err := builtIn(tenantID); err != nil {
+		return nil, err
+	}
+	return d.store.Grants(ctx, tenantID)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gitrelay/gitrelay/internal/directory"
 	"github.com/gitrelay/gitrelay/internal/relay"
@@ -119,6 +120,193 @@ func TestUsersTokensAndGrants(t *testing.T) {
 		}
 		if _, err := d.Grant(ctx, tenant, "ABC", "ghost"); relay.ErrorCode(err) != relay.ENotFound {
 			t.Fatalf("grant to a missing user: %v", err)
+		}
+	})
+}
+
+const jiraTenant = "ari:cloud:ecosystem::installation/site"
+
+func TestAJiraTenantHasNoUsersPasswordsTokensProjectsOrGrants(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		d := directory.New(db, nil)
+		refusals := map[string]func() error{
+			"add a user": func() error {
+				_, _, err := d.AddUser(ctx, jiraTenant, directory.NewUser{Username: "mallory", Admin: true, Password: "long enough password"})
+				return err
+			},
+			"set a password": func() error { return d.SetPassword(ctx, jiraTenant, "u1", "long enough password") },
+			"sign in with a password": func() error {
+				_, err := d.CheckPassword(ctx, jiraTenant, "mallory", "long enough password")
+				return err
+			},
+			"create an API token": func() error {
+				_, _, err := d.CreateAPIToken(ctx, jiraTenant, "mallory", directory.NewToken{})
+				return err
+			},
+			"list API tokens":  func() error { _, err := d.APITokens(ctx, jiraTenant, "mallory"); return err },
+			"revoke a token":   func() error { return d.RevokeAPIToken(ctx, jiraTenant, "mallory", "x") },
+			"list users":       func() error { _, err := d.Users(ctx, jiraTenant); return err },
+			"delete a user":    func() error { return d.DeleteUser(ctx, jiraTenant, "mallory", "") },
+			"add a project":    func() error { _, err := d.AddProject(ctx, jiraTenant, "ABC", ""); return err },
+			"list projects":    func() error { _, err := d.Projects(ctx, jiraTenant); return err },
+			"delete a project": func() error { return d.DeleteProject(ctx, jiraTenant, "ABC") },
+			"grant a project":  func() error { _, err := d.Grant(ctx, jiraTenant, "ABC", ""); return err },
+			"revoke a grant":   func() error { return d.Revoke(ctx, jiraTenant, "ABC", "") },
+			"list grants":      func() error { _, err := d.Grants(ctx, jiraTenant); return err },
+		}
+		for what, f := range refusals {
+			t.Run(what+" is refused, saying why", func(t *testing.T) {
+				err := f()
+				if relay.ErrorCode(err) != relay.EForbidden || !strings.Contains(relay.ErrorMessage(err), "manage people in Jira") {
+					t.Fatalf("got %v, want forbidden saying Jira manages people", err)
+				}
+			})
+		}
+		t.Run("grants never answer for a Jira tenant", func(t *testing.T) {
+			// A grant row of a Jira tenant could only predate this rule.
+			if err := db.CreateProject(ctx, relay.Project{TenantID: jiraTenant, Key: "ABC", Name: "Abc"}); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.PutGrant(ctx, relay.Grant{TenantID: jiraTenant, ProjectKey: "ABC"}); err != nil {
+				t.Fatal(err)
+			}
+			p := relay.Principal{TenantID: jiraTenant, UserID: "acc-1"}
+			if ok, err := d.CanViewDevTools(ctx, p, "ABC"); ok || err != nil {
+				t.Fatalf("CanViewDevTools: %v %v, want no", ok, err)
+			}
+			if keys, err := d.DevToolsProjects(ctx, p); len(keys) != 0 || err != nil {
+				t.Fatalf("DevToolsProjects: %v %v, want none", keys, err)
+			}
+		})
+		t.Run("an API token row of a Jira tenant never authenticates", func(t *testing.T) {
+			// Such rows could only predate this rule; they must not act
+			// with a local admin flag.
+			if err := db.CreateUser(ctx, relay.User{ID: "u1", TenantID: jiraTenant, Username: "mallory", Admin: true}, ""); err != nil {
+				t.Fatal(err)
+			}
+			token := directory.APITokenPrefix + "planted-token"
+			if err := db.CreateAPIToken(ctx, relay.APIToken{ID: "a1", TenantID: jiraTenant, UserID: "u1", Name: "x",
+				Hash: directory.HashToken(token)}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := d.AuthenticateToken(ctx, token); relay.ErrorCode(err) != relay.EUnauthenticated {
+				t.Fatalf("got %v, want unauthenticated", err)
+			}
+		})
+	})
+}
+
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time { return c.t }
+
+func TestAPITokensExpireAndAreRevoked(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		c := &clock{t: time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)}
+		d := directory.New(db, c.now)
+		if _, _, err := d.AddUser(ctx, relay.LocalTenant, directory.NewUser{Username: "bob"}); err != nil {
+			t.Fatal(err)
+		}
+		token, tok, err := d.CreateAPIToken(ctx, relay.LocalTenant, "bob", directory.NewToken{Name: "ci", ExpiresInDays: 7})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := c.t.AddDate(0, 0, 7); !tok.ExpiresAt.Equal(want) || tok.Hash != nil {
+			t.Fatalf("token: %+v, want expiry %v and no hash", tok, want)
+		}
+		t.Run("out-of-range lifetimes are refused, naming the field", func(t *testing.T) {
+			for _, days := range []int{-1, directory.MaxAPITokenDays + 1} {
+				_, _, err := d.CreateAPIToken(ctx, relay.LocalTenant, "bob", directory.NewToken{ExpiresInDays: days})
+				e, ok := relay.AsError(err)
+				if !ok || e.Code != relay.EInvalid || e.Fields["expires_in_days"] == "" {
+					t.Fatalf("%d days: got %v", days, err)
+				}
+			}
+		})
+		t.Run("a token works until it expires, recording its last use", func(t *testing.T) {
+			if _, err := d.AuthenticateToken(ctx, token); err != nil {
+				t.Fatal(err)
+			}
+			list, err := d.APITokens(ctx, relay.LocalTenant, "bob")
+			if err != nil || len(list) != 1 || !list[0].LastUsedAt.Equal(c.t) {
+				t.Fatalf("tokens: %+v %v", list, err)
+			}
+			c.t = c.t.AddDate(0, 0, 7)
+			if _, err := d.AuthenticateToken(ctx, token); relay.ErrorCode(err) != relay.EUnauthenticated {
+				t.Fatalf("at expiry: got %v, want unauthenticated", err)
+			}
+		})
+		t.Run("a revoked token is refused at once", func(t *testing.T) {
+			token, tok, err := d.CreateAPIToken(ctx, relay.LocalTenant, "bob", directory.NewToken{Name: "deploy"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := d.AuthenticateToken(ctx, token); err != nil {
+				t.Fatal(err)
+			}
+			if err := d.RevokeAPIToken(ctx, relay.LocalTenant, "bob", tok.ID); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := d.AuthenticateToken(ctx, token); relay.ErrorCode(err) != relay.EUnauthenticated {
+				t.Fatalf("after revocation: got %v, want unauthenticated", err)
+			}
+			if err := d.RevokeAPIToken(ctx, relay.LocalTenant, "bob", tok.ID); relay.ErrorCode(err) != relay.ENotFound {
+				t.Fatalf("revoking twice: got %v, want not found", err)
+			}
+		})
+	})
+}
+
+func TestPasswordHashingIsBoundedAndExcessIsBusy(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		d := directory.New(db, nil)
+		if _, _, err := d.AddUser(ctx, relay.LocalTenant, directory.NewUser{Username: "bob", Password: "bob's long password"}); err != nil {
+			t.Fatal(err)
+		}
+		const slots = 2
+		entered := make(chan struct{})
+		release := make(chan struct{})
+		d.SetHashing(slots, func() {
+			entered <- struct{}{}
+			<-release
+		})
+		done := make(chan error, slots)
+		for range slots {
+			go func() {
+				_, err := d.CheckPassword(ctx, relay.LocalTenant, "bob", "bob's long password")
+				done <- err
+			}()
+		}
+		for range slots {
+			<-entered
+		}
+		// Every slot is held: the next sign-in and password change are
+		// refused at once, with when to try again.
+		for what, f := range map[string]func() error{
+			"sign-in": func() error { _, err := d.CheckPassword(ctx, relay.LocalTenant, "bob", "anything at all"); return err },
+			"unknown user": func() error {
+				_, err := d.CheckPassword(ctx, relay.LocalTenant, "nobody", "anything at all")
+				return err
+			},
+			"password change": func() error { return d.SetPassword(ctx, relay.LocalTenant, "x", "a new long password") },
+		} {
+			e, ok := relay.AsError(f())
+			if !ok || e.Code != relay.EBusy || e.RetryAfter <= 0 {
+				t.Fatalf("%s with every slot taken: got %v, want busy with a retry-after", what, e)
+			}
+		}
+		close(release)
+		for range slots {
+			if err := <-done; err != nil {
+				t.Fatalf("a sign-in holding a slot: %v", err)
+			}
+		}
+		d.SetHashing(slots, nil)
+		if _, err := d.CheckPassword(ctx, relay.LocalTenant, "bob", "bob's long password"); err != nil {
+			t.Fatalf("after the burst: %v", err)
 		}
 	})
 }

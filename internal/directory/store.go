@@ -4,6 +4,7 @@ package directory
 
 import (
 	"context"
+	"time"
 
 	"github.com/gitrelay/gitrelay/internal/relay"
 )
@@ -26,9 +27,16 @@ type Store interface {
 	CountUsers(ctx context.Context, tenantID string) (int, error)
 
 	CreateAPIToken(ctx context.Context, t relay.APIToken) error
-	// APITokenUser returns the user owning the token with this SHA-256
-	// hash, or ENotFound.
-	APITokenUser(ctx context.Context, hash []byte) (relay.User, error)
+	// APITokenUser returns the token with this SHA-256 hash and the user
+	// owning it, or ENotFound.
+	APITokenUser(ctx context.Context, hash []byte) (relay.User, relay.APIToken, error)
+	// TouchAPIToken records a use at at, unless one is recorded less than
+	// every before.
+	TouchAPIToken(ctx context.Context, tenantID, id string, at time.Time, every time.Duration) error
+	// APITokens lists the user's tokens (without hashes).
+	APITokens(ctx context.Context, tenantID, userID string) ([]relay.APIToken, error)
+	// DeleteAPIToken revokes a token of the user, or returns ENotFound.
+	DeleteAPIToken(ctx context.Context, tenantID, userID, id string) error
 
 	// CreateProject returns EConflict when the key is taken.
 	CreateProject(ctx context.Context, p relay.Project) error

@@ -27,6 +27,8 @@ func Status(code string) int {
 		return http.StatusUnprocessableEntity
 	case relay.ERateLimited:
 		return http.StatusTooManyRequests
+	case relay.EBusy:
+		return http.StatusServiceUnavailable
 	case relay.EHostTimeout:
 		return http.StatusGatewayTimeout
 	case relay.EHostError, relay.ECredentialRejected, relay.EScopeMissing:

@@ -12,7 +12,7 @@ func TestStatusOfEveryCode(t *testing.T) {
 		relay.EUserTokenRequired: 428, relay.EUserTokenExpired: 428, relay.EUserTokenRevoked: 428, relay.EUserTokenInsufficientScope: 428,
 		relay.EPATNotSupported: 422, relay.EInvalidBranchName: 422, relay.EInvalid: 422, relay.ETokenInvalid: 422,
 		relay.EBranchExists: 409, relay.EPullRequestExists: 409, relay.ERateLimited: 429,
-		relay.EHostError: 502, relay.EHostTimeout: 504, relay.EInternal: 500,
+		relay.EHostError: 502, relay.EHostTimeout: 504, relay.EInternal: 500, relay.EBusy: 503,
 	} {
 		if got := Status(code); got != want {
 			t.Errorf("Status(%s) = %d, want %d", code, got, want)

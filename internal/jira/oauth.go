@@ -2,7 +2,6 @@ package jira
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -68,7 +67,6 @@ type SignInConfig struct {
 type SignIn struct {
 	c     SignInConfig
 	jira  *client
-	key   []byte // signs the sign-in cookie
 	mu    sync.Mutex
 	cache map[grantKey]accessToken
 }
@@ -99,9 +97,7 @@ func NewSignIn(c SignInConfig) *SignIn {
 		c.Now = time.Now
 	}
 	c.AuthURL, c.APIURL, c.PublicURL = strings.TrimRight(c.AuthURL, "/"), strings.TrimRight(c.APIURL, "/"), strings.TrimRight(c.PublicURL, "/")
-	mac := hmac.New(sha256.New, []byte(c.ClientSecret))
-	mac.Write([]byte("gitrelay sign-in cookie"))
-	return &SignIn{c: c, jira: &client{http: c.HTTPClient}, key: mac.Sum(nil), cache: map[grantKey]accessToken{}}
+	return &SignIn{c: c, jira: &client{http: c.HTTPClient}, cache: map[grantKey]accessToken{}}
 }
 
 // Routes are the sign-in's URLs.
@@ -122,6 +118,56 @@ type signInState struct {
 	Expires  int64  `json:"e"`
 }
 
+// signInStateOwner binds a sealed sign-in state to its use: no other
+// sealed secret of gitrelay opens as one.
+const signInStateOwner = "jira-sign-in-state"
+
+// maxStateCookie bounds what parseSignInState reads: a real state is a few
+// hundred bytes.
+const maxStateCookie = 4096
+
+// sealSignInState seals st with the secret key ring (AES-256-GCM): the
+// cookie can be neither read (it holds the PKCE verifier) nor forged
+// without gitrelay's secret key, whatever the OAuth client secret is.
+func sealSignInState(sealer relay.Sealer, st signInState) (string, error) {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return "", err
+	}
+	sealed, err := sealer.Seal(b, signInStateOwner)
+	if err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(sealed), nil
+}
+
+// parseSignInState opens a sign-in cookie's value and refuses it once
+// expired at now.
+func parseSignInState(sealer relay.Sealer, value string, now time.Time) (signInState, error) {
+	if len(value) > maxStateCookie {
+		return signInState{}, errors.New("sign-in cookie too long")
+	}
+	sealed, err := base64.RawURLEncoding.DecodeString(value)
+	if err != nil {
+		return signInState{}, errors.New("sign-in cookie is not base64url")
+	}
+	b, err := sealer.Open(sealed, signInStateOwner)
+	if err != nil {
+		return signInState{}, errors.New("sign-in cookie was not sealed by this gitrelay")
+	}
+	var st signInState
+	if err := json.Unmarshal(b, &st); err != nil {
+		return signInState{}, errors.New("sign-in cookie holds no state")
+	}
+	if st.State == "" || st.Verifier == "" {
+		return signInState{}, errors.New("sign-in cookie holds no state")
+	}
+	if now.Unix() > st.Expires {
+		return signInState{}, errors.New("sign-in expired")
+	}
+	return st, nil
+}
+
 // Start redirects to Atlassian's consent page. Query: return_to (a path on
 // gitrelay, e.g. /issues/ABC-1) and optionally site (the Jira site URL or
 // cloud id the user came from, to pick that site when they have several).
@@ -129,9 +175,13 @@ func (s *SignIn) Start(w http.ResponseWriter, r *http.Request) {
 	st := signInState{State: randomToken(), Verifier: randomToken() + randomToken(),
 		ReturnTo: safeReturnTo(r.URL.Query().Get("return_to")), Site: r.URL.Query().Get("site"),
 		Expires: s.c.Now().Add(10 * time.Minute).Unix()}
-	b, _ := json.Marshal(st)
-	value := base64.RawURLEncoding.EncodeToString(b)
-	http.SetCookie(w, &http.Cookie{Name: oauthCookie, Value: value + "." + s.sign(value), Path: "/auth/atlassian/",
+	value, err := sealSignInState(s.c.Sealer, st)
+	if err != nil {
+		s.c.Logger.ErrorContext(r.Context(), "sealing the sign-in state", "err", err)
+		signInError(w, http.StatusInternalServerError, "gitrelay could not start the sign-in. Try again; if it keeps failing, tell your administrator.")
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: oauthCookie, Value: value, Path: "/auth/atlassian/",
 		MaxAge: 600, HttpOnly: true, Secure: strings.HasPrefix(s.c.PublicURL, "https://"), SameSite: http.SameSiteLaxMode})
 	challenge := sha256.Sum256([]byte(st.Verifier))
 	q := url.Values{
@@ -140,12 +190,6 @@ func (s *SignIn) Start(w http.ResponseWriter, r *http.Request) {
 		"code_challenge": {base64.RawURLEncoding.EncodeToString(challenge[:])}, "code_challenge_method": {"S256"},
 	}
 	http.Redirect(w, r, s.c.AuthURL+"/authorize?"+q.Encode(), http.StatusFound)
-}
-
-func (s *SignIn) sign(v string) string {
-	mac := hmac.New(sha256.New, s.key)
-	mac.Write([]byte(v))
-	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
 }
 
 // Callback completes the sign-in: it checks state, exchanges the code (with
@@ -182,20 +226,9 @@ func (s *SignIn) readState(r *http.Request) (signInState, error) {
 	if err != nil {
 		return signInState{}, errors.New("no sign-in cookie")
 	}
-	value, sig, ok := strings.Cut(ck.Value, ".")
-	if !ok || !hmac.Equal([]byte(sig), []byte(s.sign(value))) {
-		return signInState{}, errors.New("sign-in cookie signature mismatch")
-	}
-	b, err := base64.RawURLEncoding.DecodeString(value)
+	st, err := parseSignInState(s.c.Sealer, ck.Value, s.c.Now())
 	if err != nil {
 		return signInState{}, err
-	}
-	var st signInState
-	if err := json.Unmarshal(b, &st); err != nil {
-		return signInState{}, err
-	}
-	if s.c.Now().Unix() > st.Expires {
-		return signInState{}, errors.New("sign-in expired")
 	}
 	if q := r.URL.Query().Get("state"); q == "" || !constantTimeEqual(q, st.State) {
 		return signInState{}, errors.New("state mismatch")

@@ -461,6 +461,9 @@ type APIToken struct {
 	Hash       []byte
 	CreatedAt  time.Time
 	LastUsedAt time.Time
+	// ExpiresAt is when the token stops working; zero when it does not
+	// expire.
+	ExpiresAt time.Time
 }
 
 // LocalTenant is the tenant of the built-in directory.

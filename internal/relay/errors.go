@@ -15,6 +15,9 @@ const (
 	EInvalid         = "invalid_request"
 	EConflict        = "conflict"
 	EInternal        = "internal"
+	// EBusy: gitrelay refuses work it has no capacity for right now
+	// (password hashing); RetryAfter says when to try again.
+	EBusy = "busy"
 
 	EUserTokenRequired          = "user_token_required"
 	EUserTokenExpired           = "user_token_expired"
@@ -55,7 +58,7 @@ type Error struct {
 	NewTokenURL string
 	// URL points at an existing object (branch_exists, pull_request_exists).
 	URL string
-	// RetryAfter accompanies rate_limited.
+	// RetryAfter accompanies rate_limited and busy.
 	RetryAfter time.Duration
 	// Scope names a missing scope (token_insufficient_scope and friends).
 	Scope string

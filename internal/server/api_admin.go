@@ -142,7 +142,7 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	users, err := s.dirStore.Users(r.Context(), p.TenantID)
+	users, err := s.dir.Users(r.Context(), p.TenantID)
 	if err != nil {
 		return err
 	}
@@ -187,39 +187,10 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	u, err := s.dirStore.UserByUsername(r.Context(), p.TenantID, strings.ToLower(r.PathValue("username")))
-	if err != nil {
-		return err
-	}
-	if u.ID == p.UserID {
-		return relay.Errorf(relay.EInvalid, "You cannot delete your own account.")
-	}
-	if err := s.dirStore.DeleteUser(r.Context(), p.TenantID, u.ID); err != nil {
+	if err := s.dir.DeleteUser(r.Context(), p.TenantID, r.PathValue("username"), p.UserID); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
-	return nil
-}
-
-func (s *Server) createAPIToken(w http.ResponseWriter, r *http.Request) error {
-	p := principalFrom(r.Context())
-	username := strings.ToLower(r.PathValue("username"))
-	if !p.Admin && username != p.Username {
-		return relay.Errorf(relay.EForbidden, "You can create API tokens only for yourself.")
-	}
-	var req struct {
-		Name string `json:"name"`
-	}
-	if r.ContentLength != 0 {
-		if err := httpx.DecodeJSON(r, &req); err != nil {
-			return err
-		}
-	}
-	token, err := s.dir.NewAPIToken(r.Context(), p.TenantID, username, req.Name)
-	if err != nil {
-		return err
-	}
-	httpx.WriteJSON(w, http.StatusCreated, map[string]string{"token": token, "note": "Store this token now: it cannot be shown again."})
 	return nil
 }
 
@@ -230,7 +201,7 @@ type projectJSON struct {
 
 func (s *Server) listProjects(w http.ResponseWriter, r *http.Request) error {
 	p := principalFrom(r.Context())
-	projects, err := s.dirStore.Projects(r.Context(), p.TenantID)
+	projects, err := s.dir.Projects(r.Context(), p.TenantID)
 	if err != nil {
 		return err
 	}
@@ -264,7 +235,7 @@ func (s *Server) deleteProject(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := s.dirStore.DeleteProject(r.Context(), p.TenantID, strings.ToUpper(r.PathValue("key"))); err != nil {
+	if err := s.dir.DeleteProject(r.Context(), p.TenantID, r.PathValue("key")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -283,7 +254,7 @@ func (s *Server) listGrants(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	key := strings.ToUpper(r.PathValue("key"))
-	grants, err := s.dirStore.Grants(r.Context(), p.TenantID)
+	grants, err := s.dir.Grants(r.Context(), p.TenantID)
 	if err != nil {
 		return err
 	}

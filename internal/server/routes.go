@@ -30,6 +30,9 @@ func (s *Server) routes() []route {
 		{"GET", "/api/v1/integrations/{id}/repositories", "user", s.listRepositories},
 		{"GET", "/api/v1/integrations/{id}/repositories/{repo_id}/branches", "user", s.listBranches},
 
+		{"GET", "/api/v1/me/api-tokens", "user", s.myAPITokens},
+		{"DELETE", "/api/v1/me/api-tokens/{id}", "user", s.revokeMyAPIToken},
+
 		{"GET", "/api/v1/me/tokens", "user", s.myTokens},
 		{"GET", "/api/v1/me/tokens/{integration_id}", "user", s.myToken},
 		{"PUT", "/api/v1/me/tokens/{integration_id}", "user", s.putToken},
@@ -49,6 +52,8 @@ func (s *Server) routes() []route {
 		{"POST", "/api/v1/users", "user", s.createUser},
 		{"DELETE", "/api/v1/users/{username}", "user", s.deleteUser},
 		{"POST", "/api/v1/users/{username}/api-tokens", "user", s.createAPIToken},
+		{"GET", "/api/v1/users/{username}/api-tokens", "user", s.userAPITokens},
+		{"DELETE", "/api/v1/users/{username}/api-tokens/{id}", "user", s.revokeUserAPIToken},
 		{"GET", "/api/v1/projects", "user", s.listProjects},
 		{"POST", "/api/v1/projects", "user", s.createProject},
 		{"DELETE", "/api/v1/projects/{key}", "user", s.deleteProject},
@@ -93,6 +98,8 @@ func (s *Server) pages() []page {
 		{"GET", "/settings/tokens", web.User, w.Tokens},
 		{"POST", "/settings/tokens/{id}", web.User, w.SaveToken},
 		{"POST", "/settings/tokens/{id}/remove", web.User, w.RemoveToken},
+		{"GET", "/settings/api-tokens", web.User, w.APITokens},
+		{"POST", "/settings/api-tokens/{id}/revoke", web.User, w.RevokeAPIToken},
 
 		{"GET", "/admin/integrations", web.Admin, w.Integrations},
 		{"GET", "/admin/integrations/new", web.Admin, w.NewIntegration},

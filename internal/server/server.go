@@ -26,7 +26,6 @@ import (
 type Config struct {
 	Actions   *action.Service
 	Directory *directory.Service
-	DirStore  directory.Store
 	Hosts     relay.Hosts
 	Kinds     []relay.Kind
 	// TenantID is the built-in directory's tenant.
@@ -41,13 +40,16 @@ type Config struct {
 	// JiraRoutes are the Forge remote endpoints and Sign in with Atlassian
 	// (internal/jira); empty without Jira.
 	JiraRoutes []jira.Route
+	// HSTS makes every answer carry Strict-Transport-Security: set it when
+	// the public URL is https, so browsers never reach gitrelay over plain
+	// HTTP again.
+	HSTS bool
 }
 
 // Server serves gitrelay over HTTP.
 type Server struct {
 	actions  *action.Service
 	dir      *directory.Service
-	dirStore directory.Store
 	hosts    relay.Hosts
 	kindList []relay.Kind
 	tenant   string
@@ -62,7 +64,7 @@ type Server struct {
 
 // New builds the server and its routes.
 func New(c Config) *Server {
-	s := &Server{actions: c.Actions, dir: c.Directory, dirStore: c.DirStore, hosts: c.Hosts, kindList: c.Kinds,
+	s := &Server{actions: c.Actions, dir: c.Directory, hosts: c.Hosts, kindList: c.Kinds,
 		tenant: c.TenantID, log: c.Logger, metrics: c.Metrics, ready: c.Ready, version: c.Version, web: c.Web,
 		jira: c.JiraRoutes}
 	if s.log == nil {
@@ -74,7 +76,7 @@ func New(c Config) *Server {
 	if s.tenant == "" {
 		s.tenant = relay.LocalTenant
 	}
-	s.handler = s.recoverer(securityHeaders(s.mux()))
+	s.handler = s.recoverer(securityHeaders(s.mux(), c.HSTS))
 	return s
 }
 
@@ -198,9 +200,15 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 	})
 }
 
-func securityHeaders(next http.Handler) http.Handler {
+// hstsValue is a year: the public URL is meant to stay https.
+const hstsValue = "max-age=31536000"
+
+func securityHeaders(next http.Handler, hsts bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
+		if hsts {
+			h.Set("Strict-Transport-Security", hstsValue)
+		}
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "same-origin")
 		h.Set("X-Frame-Options", "DENY")

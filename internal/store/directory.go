@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/gitrelay/gitrelay/internal/relay"
 )
@@ -180,26 +182,90 @@ func (db *DB) CreateAPIToken(ctx context.Context, t relay.APIToken) error {
 	}
 	created := db.orNow(t.CreatedAt)
 	return db.inTx(ctx, func(c conn) error {
-		_, err := c.exec(ctx, `INSERT INTO api_tokens (tenant_id, id, user_id, name, hash, created_at, last_used_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			t.TenantID, t.ID, t.UserID, t.Name, t.Hash, micros(created), nullMicros(t.LastUsedAt))
+		_, err := c.exec(ctx, `INSERT INTO api_tokens (tenant_id, id, user_id, name, hash, created_at, last_used_at, expires_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			t.TenantID, t.ID, t.UserID, t.Name, t.Hash, micros(created), nullMicros(t.LastUsedAt), nullMicros(t.ExpiresAt))
 		return dbError(err, "create API token", msgUserNotFound, "this API token already exists")
 	})
 }
 
-// APITokenUser returns the user owning the token with this SHA-256 hash, in
-// whatever tenant that is, or ENotFound. It is the one directory lookup
-// without a tenant: the token is what tells the tenant.
-func (db *DB) APITokenUser(ctx context.Context, hash []byte) (relay.User, error) {
-	row := db.reader().queryRow(ctx, `SELECT u.tenant_id, u.id, u.username, u.display_name, u.email, u.admin,
-			u.created_at
+// APITokenUser returns the token with this SHA-256 hash and the user owning
+// it, in whatever tenant that is, or ENotFound. It is the one directory
+// lookup without a tenant: the token is what tells the tenant. The caller
+// decides about expiry (ExpiresAt); the returned token has no Hash.
+func (db *DB) APITokenUser(ctx context.Context, hash []byte) (relay.User, relay.APIToken, error) {
+	var (
+		u                 relay.User
+		t                 relay.APIToken
+		created, tCreated int64
+		lastUsed, expires sql.NullInt64
+	)
+	err := db.reader().queryRow(ctx, `SELECT u.tenant_id, u.id, u.username, u.display_name, u.email, u.admin,
+			u.created_at, t.id, t.name, t.created_at, t.last_used_at, t.expires_at
 		FROM api_tokens t JOIN users u ON u.tenant_id = t.tenant_id AND u.id = t.user_id
-		WHERE t.hash = ?`, hash)
-	u, err := scanUser(row)
+		WHERE t.hash = ?`, hash).Scan(&u.TenantID, &u.ID, &u.Username, &u.DisplayName, &u.Email, &u.Admin,
+		&created, &t.ID, &t.Name, &tCreated, &lastUsed, &expires)
 	if err != nil {
-		return relay.User{}, dbError(err, "read API token user", msgAPITokenNotFound, "")
+		return relay.User{}, relay.APIToken{}, dbError(err, "read API token user", msgAPITokenNotFound, "")
 	}
-	return u, nil
+	u.CreatedAt = fromMicros(created)
+	t.TenantID, t.UserID = u.TenantID, u.ID
+	t.CreatedAt, t.LastUsedAt, t.ExpiresAt = fromMicros(tCreated), fromNullMicros(lastUsed), fromNullMicros(expires)
+	return u, t, nil
+}
+
+// TouchAPIToken records that the token was used at at, unless its last
+// use is recorded less than every before at: whichever replica comes first
+// writes, the others' updates match no row, so a busy token costs at most
+// one write per interval.
+func (db *DB) TouchAPIToken(ctx context.Context, tenantID, id string, at time.Time, every time.Duration) error {
+	return db.inTx(ctx, func(c conn) error {
+		_, err := c.exec(ctx, `UPDATE api_tokens SET last_used_at = ?
+			WHERE tenant_id = ? AND id = ? AND (last_used_at IS NULL OR last_used_at <= ?)`,
+			micros(at), tenantID, id, micros(at.Add(-every)))
+		return dbError(err, "touch API token", "", "")
+	})
+}
+
+// APITokens lists the user's API tokens, oldest first, without their
+// hashes. The slice is never nil.
+func (db *DB) APITokens(ctx context.Context, tenantID, userID string) ([]relay.APIToken, error) {
+	rows, err := db.reader().query(ctx, `SELECT id, name, created_at, last_used_at, expires_at FROM api_tokens
+		WHERE tenant_id = ? AND user_id = ? ORDER BY created_at, id`, tenantID, userID)
+	if err != nil {
+		return nil, fmt.Errorf("store: list API tokens: %w", err)
+	}
+	defer rows.Close()
+	out := []relay.APIToken{}
+	for rows.Next() {
+		t := relay.APIToken{TenantID: tenantID, UserID: userID}
+		var (
+			created           int64
+			lastUsed, expires sql.NullInt64
+		)
+		if err := rows.Scan(&t.ID, &t.Name, &created, &lastUsed, &expires); err != nil {
+			return nil, fmt.Errorf("store: list API tokens: %w", err)
+		}
+		t.CreatedAt, t.LastUsedAt, t.ExpiresAt = fromMicros(created), fromNullMicros(lastUsed), fromNullMicros(expires)
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: list API tokens: %w", err)
+	}
+	return out, nil
+}
+
+// DeleteAPIToken revokes the user's token: from the commit on, the token
+// finds no row on any replica. It returns ENotFound when the user has no
+// token with this id.
+func (db *DB) DeleteAPIToken(ctx context.Context, tenantID, userID, id string) error {
+	return db.inTx(ctx, func(c conn) error {
+		res, err := c.exec(ctx, `DELETE FROM api_tokens WHERE tenant_id = ? AND user_id = ? AND id = ?`, tenantID, userID, id)
+		if err != nil {
+			return dbError(err, "delete API token", "", "")
+		}
+		return mustAffect(res, "delete API token", msgAPITokenNotFound)
+	})
 }
 
 // CreateProject returns EConflict when the key is taken in the tenant.

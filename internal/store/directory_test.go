@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"testing"
+	"time"
 
 	"github.com/gitrelay/gitrelay/internal/relay"
 	"github.com/gitrelay/gitrelay/internal/store"
@@ -135,7 +136,7 @@ func TestDeleteUser(t *testing.T) {
 			must(t, err)
 		})
 		t.Run("their API tokens are gone", func(t *testing.T) {
-			_, err := db.APITokenUser(ctx, hash[:])
+			_, _, err := db.APITokenUser(ctx, hash[:])
 			wantCode(t, err, relay.ENotFound, "")
 		})
 		t.Run("their grants are gone, others' stay", func(t *testing.T) {
@@ -157,13 +158,16 @@ func TestAPITokens(t *testing.T) {
 		must(t, db.CreateAPIToken(ctx, relay.APIToken{ID: "a1", TenantID: "t1", UserID: "u1", Name: "ci", Hash: hash[:]}))
 
 		t.Run("the hash finds its user", func(t *testing.T) {
-			got, err := db.APITokenUser(ctx, hash[:])
+			got, tok, err := db.APITokenUser(ctx, hash[:])
 			must(t, err)
 			wantEqual(t, "user", got, alice)
+			if tok.ID != "a1" || tok.Name != "ci" || tok.Hash != nil || !tok.ExpiresAt.IsZero() {
+				t.Fatalf("token: got %+v", tok)
+			}
 		})
 		t.Run("an unknown hash is not found", func(t *testing.T) {
 			other := sha256.Sum256([]byte("token-2"))
-			_, err := db.APITokenUser(ctx, other[:])
+			_, _, err := db.APITokenUser(ctx, other[:])
 			wantCode(t, err, relay.ENotFound, "API token not found")
 		})
 		t.Run("a stored hash is a conflict, even in another tenant", func(t *testing.T) {
@@ -180,6 +184,60 @@ func TestAPITokens(t *testing.T) {
 			h := sha256.Sum256([]byte("token-4"))
 			err := db.CreateAPIToken(ctx, relay.APIToken{ID: "a4", TenantID: "t2", UserID: "u1", Name: "x", Hash: h[:]})
 			wantCode(t, err, relay.ENotFound, "user not found")
+		})
+	})
+}
+
+func TestAPITokensAreListedTouchedAndRevoked(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		createUser(t, db, "t1", "u1", "alice")
+		createUser(t, db, "t1", "u2", "bob")
+		h1, h2, h3 := sha256.Sum256([]byte("t-1")), sha256.Sum256([]byte("t-2")), sha256.Sum256([]byte("t-3"))
+		must(t, db.CreateAPIToken(ctx, relay.APIToken{ID: "a1", TenantID: "t1", UserID: "u1", Name: "ci", Hash: h1[:], CreatedAt: at(1)}))
+		must(t, db.CreateAPIToken(ctx, relay.APIToken{ID: "a2", TenantID: "t1", UserID: "u1", Name: "deploy", Hash: h2[:],
+			CreatedAt: at(2), ExpiresAt: at(60 * 24)}))
+		must(t, db.CreateAPIToken(ctx, relay.APIToken{ID: "b1", TenantID: "t1", UserID: "u2", Name: "bob's", Hash: h3[:], CreatedAt: at(3)}))
+
+		t.Run("a user's tokens are listed oldest first, without hashes", func(t *testing.T) {
+			got, err := db.APITokens(ctx, "t1", "u1")
+			must(t, err)
+			wantEqual(t, "tokens", got, []relay.APIToken{
+				{ID: "a1", TenantID: "t1", UserID: "u1", Name: "ci", CreatedAt: at(1)},
+				{ID: "a2", TenantID: "t1", UserID: "u1", Name: "deploy", CreatedAt: at(2), ExpiresAt: at(60 * 24)},
+			})
+		})
+		t.Run("the expiry is read with the token", func(t *testing.T) {
+			_, tok, err := db.APITokenUser(ctx, h2[:])
+			must(t, err)
+			if !tok.ExpiresAt.Equal(at(60 * 24)) {
+				t.Fatalf("expires: got %v", tok.ExpiresAt)
+			}
+		})
+		t.Run("last use is written at most once per interval", func(t *testing.T) {
+			must(t, db.TouchAPIToken(ctx, "t1", "a1", at(10), time.Minute))
+			must(t, db.TouchAPIToken(ctx, "t1", "a1", at(10).Add(30*time.Second), time.Minute))
+			_, tok, err := db.APITokenUser(ctx, h1[:])
+			must(t, err)
+			if !tok.LastUsedAt.Equal(at(10)) {
+				t.Fatalf("last used after a touch within the minute: got %v, want %v", tok.LastUsedAt, at(10))
+			}
+			must(t, db.TouchAPIToken(ctx, "t1", "a1", at(11), time.Minute))
+			_, tok, err = db.APITokenUser(ctx, h1[:])
+			must(t, err)
+			if !tok.LastUsedAt.Equal(at(11)) {
+				t.Fatalf("last used a minute later: got %v, want %v", tok.LastUsedAt, at(11))
+			}
+		})
+		t.Run("a token is revoked only by its own user", func(t *testing.T) {
+			wantCode(t, db.DeleteAPIToken(ctx, "t1", "u2", "a1"), relay.ENotFound, "API token not found")
+			must(t, db.DeleteAPIToken(ctx, "t1", "u1", "a1"))
+			_, _, err := db.APITokenUser(ctx, h1[:])
+			wantCode(t, err, relay.ENotFound, "")
+			wantCode(t, db.DeleteAPIToken(ctx, "t1", "u1", "a1"), relay.ENotFound, "")
+			if _, _, err := db.APITokenUser(ctx, h3[:]); err != nil {
+				t.Fatalf("bob's token after alice's revocation: %v", err)
+			}
 		})
 	})
 }

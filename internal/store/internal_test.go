@@ -202,3 +202,45 @@ func TestPanicInTransactionReleasesTheWriter(t *testing.T) {
 		t.Fatalf("write after a panic: %v", err)
 	}
 }
+
+// Every table holding tenant rows is either removed with a disconnected
+// Jira site or kept as its history: a table added later without a decision
+// fails here instead of keeping a removed site's data (or credentials).
+func TestEveryTenantTableIsRemovedOrKeptWithAJiraSite(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(ctx, Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := db.read.QueryContext(ctx,
+		`SELECT m.name FROM sqlite_master m JOIN pragma_table_info(m.name) c WHERE m.type = 'table' AND c.name = 'tenant_id'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	decided := map[string]int{}
+	for _, name := range append(append([]string{}, jiraTenantTables...), jiraTenantHistory...) {
+		decided[name]++
+	}
+	seen := 0
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		seen++
+		if decided[name] != 1 {
+			t.Errorf("table %s has tenant rows: list it in exactly one of jiraTenantTables (removed with a Jira site) or jiraTenantHistory (kept)", name)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if seen == 0 {
+		t.Fatal("found no table with a tenant_id column")
+	}
+}

@@ -94,7 +94,7 @@ func TestTenantIsolation(t *testing.T) {
 				t.Fatalf("users: got %+v", users)
 			}
 			hash := sha256.Sum256([]byte("api token of " + tenant))
-			u, err := db.APITokenUser(ctx, hash[:])
+			u, _, err := db.APITokenUser(ctx, hash[:])
 			must(t, err)
 			if u.TenantID != tenant {
 				t.Fatalf("API token user: got tenant %q", u.TenantID)

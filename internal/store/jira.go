@@ -67,6 +67,9 @@ const jiraInstallationColumns = `tenant_id, app_id, cloud_id, site_url, api_base
 func (db *DB) PutJiraInstallation(ctx context.Context, in JiraInstallation, sealedSystemToken []byte) error {
 	now := db.now()
 	return db.inTx(ctx, func(c conn) error {
+		if err := refuseRemoved(ctx, c, in.TenantID); err != nil {
+			return err
+		}
 		old, err := jiraInstallation(ctx, c, in.TenantID)
 		switch {
 		case err == nil:
@@ -104,8 +107,13 @@ func (db *DB) JiraInstallation(ctx context.Context, tenantID string) (JiraInstal
 	return jiraInstallation(ctx, db.reader(), tenantID)
 }
 
+// liveInstallation keeps out installations of removed tenants (a row an
+// invocation racing the removal may have written back).
+const liveInstallation = ` AND NOT EXISTS (SELECT 1 FROM tenants r WHERE r.id = jira_installations.tenant_id
+	AND r.removed_at IS NOT NULL)`
+
 func jiraInstallation(ctx context.Context, c conn, tenantID string) (JiraInstallation, error) {
-	row := c.queryRow(ctx, `SELECT `+jiraInstallationColumns+` FROM jira_installations WHERE tenant_id = ?`, tenantID)
+	row := c.queryRow(ctx, `SELECT `+jiraInstallationColumns+` FROM jira_installations WHERE tenant_id = ?`+liveInstallation, tenantID)
 	in, err := scanJiraInstallation(row)
 	if err != nil {
 		return JiraInstallation{}, dbError(err, "read jira installation", msgJiraInstallationNotFound, "")
@@ -118,7 +126,7 @@ func jiraInstallation(ctx context.Context, c conn, tenantID string) (JiraInstall
 // follows it).
 func (db *DB) JiraInstallationsByCloud(ctx context.Context, cloudID string) ([]JiraInstallation, error) {
 	rows, err := db.reader().query(ctx, `SELECT `+jiraInstallationColumns+` FROM jira_installations
-		WHERE cloud_id = ? ORDER BY installed_at, tenant_id`, cloudID)
+		WHERE cloud_id = ?`+liveInstallation+` ORDER BY installed_at, tenant_id`, cloudID)
 	if err != nil {
 		return nil, fmt.Errorf("store: list jira installations: %w", err)
 	}
@@ -170,24 +178,97 @@ func (db *DB) JiraSystemToken(ctx context.Context, tenantID string) ([]byte, tim
 	return sealed, fromNullMicros(at), nil
 }
 
-// DeleteJiraTenant removes what lets anyone act for an uninstalled Jira
-// site: its users' PATs, its integrations and their credentials, its system
-// token and Sign in with Atlassian grants, and the pushes still queued for
-// it. The audit trail and the records of what was created stay, as
-// history.
+// jiraTenantTables are what DeleteJiraTenant removes of a tenant, in an
+// order foreign keys accept: everything that lets anyone act for the site
+// (sessions, API tokens, users, grants, PATs, integrations and their
+// credentials, Sign in with Atlassian grants, the system token) and what
+// only serves acting (settings, cached repository lists, queued pushes).
+// The audit trail (audit_events), the records of what was created and
+// Jira's refusals (devinfo_failures) stay, as history.
+var jiraTenantTables = []string{
+	"web_sessions", "web_repo_defaults", "api_tokens", "project_grants", "users", "projects",
+	"repository_cache", "repository_cache_syncs", "user_tokens", "user_token_notices", "integrations", "settings",
+	"jira_oauth_grants", "devinfo_queue", "devinfo_sequences", "jira_installations",
+}
+
+// jiraTenantHistory are the tables with tenant rows that DeleteJiraTenant
+// keeps. Every table with a tenant_id is in exactly one of the two lists
+// (a test checks), so a new table cannot silently outlive its tenant.
+var jiraTenantHistory = []string{"tenants", "audit_events", "branch_records", "pull_request_records", "devinfo_failures"}
+
+// msgJiraTenantRemoved is how a credential of a removed tenant is refused.
+const msgJiraTenantRemoved = "This Jira site disconnected gitrelay, so its sign-ins and tokens no longer work. A Jira administrator can connect the site again by installing the gitrelay app anew."
+
+// DeleteJiraTenant removes, in one transaction, what lets anyone act for a
+// disconnected or uninstalled Jira site (see jiraTenantTables), and marks
+// the tenant removed: the tenant row stays, naming the site for its audit
+// trail, and no invocation for that installation is accepted again
+// (PutJiraInstallation refuses it).
 func (db *DB) DeleteJiraTenant(ctx context.Context, tenantID string) error {
 	if tenantID == "" || tenantID == relay.LocalTenant {
 		return relay.Errorf(relay.EInvalid, "not a Jira tenant")
 	}
+	now := db.now()
 	return db.inTx(ctx, func(c conn) error {
-		for _, table := range []string{"user_tokens", "integrations", "jira_oauth_grants", "devinfo_queue",
-			"devinfo_sequences", "jira_installations"} {
+		for _, table := range jiraTenantTables {
 			if _, err := c.exec(ctx, `DELETE FROM `+table+` WHERE tenant_id = ?`, tenantID); err != nil {
 				return dbError(err, "delete jira tenant "+table, "", "")
 			}
 		}
-		return nil
+		_, err := c.exec(ctx, `INSERT INTO tenants (id, name, created_at, removed_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET removed_at = excluded.removed_at`,
+			tenantID, "Jira "+tenantID, micros(now), micros(now))
+		return dbError(err, "mark jira tenant removed", "", "")
 	})
+}
+
+// refuseRemoved answers EUnauthenticated for a removed tenant.
+func refuseRemoved(ctx context.Context, c conn, tenantID string) error {
+	var removed sql.NullInt64
+	err := c.queryRow(ctx, `SELECT removed_at FROM tenants WHERE id = ?`, tenantID).Scan(&removed)
+	if err != nil && err != sql.ErrNoRows {
+		return dbError(err, "read tenant", "", "")
+	}
+	if removed.Valid {
+		return relay.Errorf(relay.EUnauthenticated, "%s", msgJiraTenantRemoved)
+	}
+	return nil
+}
+
+// Tenant is a tenant as the operator sees it.
+type Tenant struct {
+	ID        string
+	Name      string
+	CreatedAt time.Time
+	// RemovedAt is when a Jira site disconnected gitrelay; zero when live.
+	RemovedAt time.Time
+}
+
+// Tenants lists every tenant, removed ones included (their audit trail
+// stays readable), by creation time.
+func (db *DB) Tenants(ctx context.Context) ([]Tenant, error) {
+	rows, err := db.reader().query(ctx, `SELECT id, name, created_at, removed_at FROM tenants ORDER BY created_at, id`)
+	if err != nil {
+		return nil, fmt.Errorf("store: list tenants: %w", err)
+	}
+	defer rows.Close()
+	out := []Tenant{}
+	for rows.Next() {
+		var (
+			t       Tenant
+			created int64
+			removed sql.NullInt64
+		)
+		if err := rows.Scan(&t.ID, &t.Name, &created, &removed); err != nil {
+			return nil, fmt.Errorf("store: list tenants: %w", err)
+		}
+		t.CreatedAt, t.RemovedAt = fromMicros(created), fromNullMicros(removed)
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: list tenants: %w", err)
+	}
+	return out, nil
 }
 
 // JiraGrant is a Sign in with Atlassian grant: a sealed refresh token.

@@ -2,8 +2,10 @@ package store_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/gitrelay/gitrelay/internal/relay"
 	"github.com/gitrelay/gitrelay/internal/store"
@@ -146,6 +148,85 @@ func TestDeleteJiraTenantRemovesOnlyThatTenantsSecrets(t *testing.T) {
 		if q, _ := db.QueuedDevinfo(ctx, jiraTenantB, 10); len(q) != 1 {
 			t.Fatalf("site B's queue: got %d ops, want 1", len(q))
 		}
+	})
+}
+
+func TestDeleteJiraTenantRemovesEveryCredentialOfTheTenantInOneGo(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		// What a tenant may have collected, whatever let it in: users with
+		// an admin flag, API tokens, sessions, projects, grants, a cached
+		// repository list.
+		for _, tenant := range []string{jiraTenantA, jiraTenantB} {
+			must(t, db.PutJiraInstallation(ctx, store.JiraInstallation{TenantID: tenant, AppID: "app", CloudID: tenant}, []byte("s")))
+			createIntegration(t, db, newIntegration(tenant, "int-1"))
+			must(t, db.ReplaceRepositories(ctx, tenant, "int-1", []relay.Repository{{ID: "r1", Name: "r", FullName: "o/r"}}, t0))
+			must(t, db.CreateUser(ctx, relay.User{ID: "u1", TenantID: tenant, Username: "mallory", Admin: true, CreatedAt: t0}, "h"))
+			h := sha256.Sum256([]byte("api token of " + tenant))
+			must(t, db.CreateAPIToken(ctx, relay.APIToken{ID: "a1", TenantID: tenant, UserID: "u1", Name: "x", Hash: h[:]}))
+			must(t, db.CreateProject(ctx, relay.Project{TenantID: tenant, Key: "ABC", Name: "Abc"}))
+			must(t, db.PutGrant(ctx, relay.Grant{TenantID: tenant, ProjectKey: "ABC", UserID: "u1"}))
+			sh := sha256.Sum256([]byte("session of " + tenant))
+			must(t, db.CreateSession(ctx, store.Session{TokenHash: sh[:], TenantID: tenant, UserID: "acc", ExpiresAt: t0.Add(24 * 365 * time.Hour * 100)}))
+		}
+		must(t, db.DeleteJiraTenant(ctx, jiraTenantA))
+
+		sh := sha256.Sum256([]byte("session of " + jiraTenantA))
+		_, err := db.Session(ctx, sh[:])
+		wantCode(t, err, relay.ENotFound, "")
+		h := sha256.Sum256([]byte("api token of " + jiraTenantA))
+		_, _, err = db.APITokenUser(ctx, h[:])
+		wantCode(t, err, relay.ENotFound, "")
+		if users, _ := db.Users(ctx, jiraTenantA); len(users) != 0 {
+			t.Fatalf("site A's users: got %+v, want none", users)
+		}
+		if grants, _ := db.Grants(ctx, jiraTenantA); len(grants) != 0 {
+			t.Fatalf("site A's grants: got %+v, want none", grants)
+		}
+		if projects, _ := db.Projects(ctx, jiraTenantA); len(projects) != 0 {
+			t.Fatalf("site A's projects: got %+v, want none", projects)
+		}
+
+		t.Run("the removed installation is not found and cannot come back", func(t *testing.T) {
+			_, err := db.JiraInstallation(ctx, jiraTenantA)
+			wantCode(t, err, relay.ENotFound, "")
+			err = db.PutJiraInstallation(ctx, store.JiraInstallation{TenantID: jiraTenantA, AppID: "app", CloudID: jiraTenantA}, []byte("s"))
+			wantCode(t, err, relay.EUnauthenticated, "")
+			if ins, _ := db.JiraInstallationsByCloud(ctx, jiraTenantA); len(ins) != 0 {
+				t.Fatalf("installations of site A's cloud: got %+v, want none", ins)
+			}
+		})
+		t.Run("the tenant stays listed as removed, for its audit trail", func(t *testing.T) {
+			tenants, err := db.Tenants(ctx)
+			must(t, err)
+			found := false
+			for _, tn := range tenants {
+				switch tn.ID {
+				case jiraTenantA:
+					found = !tn.RemovedAt.IsZero()
+				case jiraTenantB:
+					if !tn.RemovedAt.IsZero() {
+						t.Fatalf("site B is marked removed: %+v", tn)
+					}
+				}
+			}
+			if !found {
+				t.Fatalf("site A is not listed as removed: %+v", tenants)
+			}
+		})
+		t.Run("the other site keeps everything", func(t *testing.T) {
+			sh := sha256.Sum256([]byte("session of " + jiraTenantB))
+			_, err := db.Session(ctx, sh[:])
+			must(t, err)
+			h := sha256.Sum256([]byte("api token of " + jiraTenantB))
+			_, _, err = db.APITokenUser(ctx, h[:])
+			must(t, err)
+			_, err = db.JiraInstallation(ctx, jiraTenantB)
+			must(t, err)
+			if repos, _ := db.SearchRepositories(ctx, jiraTenantB, "int-1", "", 10); len(repos) != 1 {
+				t.Fatalf("site B's repositories: got %+v", repos)
+			}
+		})
 	})
 }
 

@@ -192,13 +192,13 @@ func (p *Pages) Directory(w http.ResponseWriter, r *http.Request) error {
 func (p *Pages) renderDirectory(w http.ResponseWriter, r *http.Request, status int, d directoryData, perr *pageError, done string) error {
 	v := viewerFrom(r.Context())
 	var err error
-	if d.Users, err = p.c.DirStore.Users(r.Context(), v.P.TenantID); err != nil {
+	if d.Users, err = p.c.Directory.Users(r.Context(), v.P.TenantID); err != nil {
 		return err
 	}
-	if d.Projects, err = p.c.DirStore.Projects(r.Context(), v.P.TenantID); err != nil {
+	if d.Projects, err = p.c.Directory.Projects(r.Context(), v.P.TenantID); err != nil {
 		return err
 	}
-	if d.Grants, err = p.c.DirStore.Grants(r.Context(), v.P.TenantID); err != nil {
+	if d.Grants, err = p.c.Directory.Grants(r.Context(), v.P.TenantID); err != nil {
 		return err
 	}
 	notice := map[string]string{"user": "The user was added.", "project": "The project was added.", "grant": "View Development Tools was granted."}[done]

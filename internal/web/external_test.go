@@ -82,7 +82,7 @@ func newExtEnv(t *testing.T) *extEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := server.New(server.Config{Actions: env.App.Actions, Directory: env.App.Directory, DirStore: env.DB,
+	srv := server.New(server.Config{Actions: env.App.Actions, Directory: env.App.Directory,
 		Hosts: env.App.Hosts, Kinds: env.App.Hosts.Kinds(), Web: pages})
 	mux := http.NewServeMux()
 	mux.Handle("/", srv.Handler())
@@ -247,8 +247,8 @@ func TestExternalSessions(t *testing.T) {
 	t.Run("external users have no gitrelay password to change", func(t *testing.T) {
 		b := e.browser(t)
 		b.signedIn(extTenant, "acc-erin", "/")
-		if p := b.get("/settings/password"); p.Status != http.StatusNotFound {
-			t.Errorf("password page: got %d, want 404", p.Status)
+		if p := b.get("/settings/password"); p.Status != http.StatusForbidden {
+			t.Errorf("password page: got %d, want 403", p.Status)
 		}
 		if p := b.get("/settings/tokens"); strings.Contains(p.Body, `href="/settings/password"`) {
 			t.Error("the page header links an external user to a password page")

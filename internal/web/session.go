@@ -32,6 +32,12 @@ func csrfToken(sessionToken string) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
+// csrfMatches compares a CSRF token sent with a request to the session's,
+// in constant time, so that the comparison leaks nothing of the token.
+func csrfMatches(got, want string) bool {
+	return subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
+
 // External is a directory of users who sign in somewhere other than
 // gitrelay's login form (Jira users, with Sign in with Atlassian). Their
 // sessions belong to tenants other than the built-in one and they have no
@@ -69,7 +75,12 @@ func (p *Pages) viewer(r *http.Request) (*viewer, context.Context, error) {
 	if err != nil {
 		return nil, ctx, err
 	}
-	if s.TenantID != p.c.TenantID && p.c.External != nil {
+	if s.TenantID != p.c.TenantID {
+		if p.c.External == nil {
+			// Only the built-in tenant has user rows: a session of any
+			// other tenant stands only through its own directory.
+			return nil, ctx, nil
+		}
 		return p.externalViewer(ctx, s, hash, c.Value)
 	}
 	u, err := p.c.DirStore.User(ctx, s.TenantID, s.UserID)
@@ -125,8 +136,7 @@ func (p *Pages) APIPrincipal(r *http.Request) (ctx context.Context, pr relay.Pri
 	switch r.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
 	default:
-		got := r.Header.Get(CSRFHeader)
-		if subtle.ConstantTimeCompare([]byte(got), []byte(v.CSRF)) != 1 {
+		if !csrfMatches(r.Header.Get(CSRFHeader), v.CSRF) {
 			return r.Context(), relay.Principal{}, false, relay.Errorf(relay.EForbidden,
 				"Requests from the browser must carry the page's CSRF token in the X-CSRF-Token header. Reload the page and try again.")
 		}
@@ -180,8 +190,8 @@ func (p *Pages) Login(w http.ResponseWriter, r *http.Request) error {
 	r.Body = http.MaxBytesReader(w, r.Body, 1<<16)
 	username := strings.TrimSpace(r.PostFormValue("username"))
 	next := localPath(r.PostFormValue("next"))
-	key := throttleKey(r, username)
-	if until, blocked := p.throttle.blocked(key); blocked {
+	addr := p.c.ClientAddr.Addr(r)
+	if until, blocked := p.throttle.blocked(addr, username); blocked {
 		wait := int(until.Sub(p.now()).Minutes()) + 1
 		w.Header().Set("Retry-After", strconv.Itoa(wait*60))
 		p.render(w, r, http.StatusTooManyRequests, "login", "Sign in", p.loginData(username, next),
@@ -190,7 +200,7 @@ func (p *Pages) Login(w http.ResponseWriter, r *http.Request) error {
 	}
 	u, err := p.c.Directory.CheckPassword(r.Context(), p.c.TenantID, username, r.PostFormValue("password"))
 	if relay.ErrorCode(err) == relay.EUnauthenticated {
-		p.throttle.fail(key)
+		p.throttle.fail(addr, username)
 		p.render(w, r, http.StatusUnauthorized, "login", "Sign in", p.loginData(username, next),
 			&pageError{Message: "Wrong username or password. Check both and try again; an administrator can reset your password."}, "")
 		return nil
@@ -198,7 +208,7 @@ func (p *Pages) Login(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	p.throttle.succeed(key)
+	p.throttle.succeed(addr, username)
 	if err := p.startSession(w, r, u.TenantID, u.ID); err != nil {
 		return err
 	}
@@ -331,8 +341,8 @@ func (p *Pages) ChangePassword(w http.ResponseWriter, r *http.Request) error {
 // external directory: gitrelay holds no password of theirs.
 func noPassword(v *viewer) error {
 	if v != nil && v.External {
-		return relay.Errorf(relay.ENotFound,
-			"You signed in with an external account (such as Atlassian), so gitrelay has no password of yours. Change your password where that account is managed.")
+		return relay.Errorf(relay.EForbidden,
+			"You signed in with an external account (such as Atlassian), so gitrelay has no password of yours: your site's users come from there. Change your password where that account is managed.")
 	}
 	return nil
 }

@@ -16,10 +16,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gitrelay/gitrelay/internal/action"
+	"github.com/gitrelay/gitrelay/internal/clientip"
 	"github.com/gitrelay/gitrelay/internal/directory"
 	"github.com/gitrelay/gitrelay/internal/httperr"
 	"github.com/gitrelay/gitrelay/internal/httpx"
@@ -84,6 +86,9 @@ type Config struct {
 	// than TenantID (Jira users signed in with Atlassian), and the login
 	// page offers its sign-in next to the password form.
 	External External
+	// ClientAddr tells the client's address (sign-in throttling); its
+	// zero value trusts no proxy.
+	ClientAddr clientip.Resolver
 }
 
 // Pages serves the HTML front-end.
@@ -93,6 +98,7 @@ type Pages struct {
 	now       func() time.Time
 	templates map[string]*template.Template
 	static    http.Handler
+	staticFS  fs.FS
 	xorigin   *http.CrossOriginProtection
 	throttle  *throttle
 }
@@ -132,6 +138,7 @@ func New(c Config) (*Pages, error) {
 	if err != nil {
 		return nil, err
 	}
+	p.staticFS = sub
 	p.static = http.StripPrefix("/static/", http.FileServerFS(sub))
 	p.xorigin = http.NewCrossOriginProtection()
 	return p, nil
@@ -232,7 +239,7 @@ func (p *Pages) Handle(access string, h PageFunc) http.Handler {
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead && v != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, httpx.MaxBody)
-			if r.PostFormValue("csrf") != v.CSRF {
+			if !csrfMatches(r.PostFormValue("csrf"), v.CSRF) {
 				p.renderError(w, r, relay.Errorf(relay.EForbidden,
 					"This form has expired (its security token does not match your session). Reload the page and submit it again."))
 				return
@@ -244,8 +251,13 @@ func (p *Pages) Handle(access string, h PageFunc) http.Handler {
 	})
 }
 
-// Static serves the embedded stylesheet and script.
+// Static serves the embedded stylesheet and script: files only, never a
+// listing of a directory.
 func (p *Pages) Static(w http.ResponseWriter, r *http.Request) error {
+	name := strings.TrimPrefix(r.URL.Path, "/static/")
+	if fi, err := fs.Stat(p.staticFS, name); name == "" || strings.HasSuffix(name, "/") || err != nil || fi.IsDir() {
+		return relay.Errorf(relay.ENotFound, "There is no file at %s.", r.URL.Path)
+	}
 	w.Header().Set("Cache-Control", "public, max-age=3600")
 	p.static.ServeHTTP(w, r)
 	return nil
@@ -325,6 +337,9 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name,
 func (p *Pages) renderError(w http.ResponseWriter, r *http.Request, err error) {
 	code := relay.ErrorCode(err)
 	status := httperr.Status(code)
+	if e, ok := relay.AsError(err); ok && e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(e.RetryAfter.Seconds()+0.999)))
+	}
 	if status >= 500 {
 		p.log.Error("page failed", "method", r.Method, "path", r.URL.Path, "code", code, "err", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gitrelay/gitrelay/internal/action"
 	"github.com/gitrelay/gitrelay/internal/app"
 	"github.com/gitrelay/gitrelay/internal/app/apptest"
 	"github.com/gitrelay/gitrelay/internal/directory"
@@ -397,6 +398,9 @@ func TestIssuePageActions(t *testing.T) {
 
 	t.Run("a draft created as a regular pull request says so, not that one already existed", func(t *testing.T) {
 		env.Sim.AddRepo(hostsim.Repo{Owner: "acme", Name: "nodrafts", DraftsUnsupported: true, Writers: []string{apptest.BotLogin}})
+		// The host's repository list is read again only after the minimum
+		// interval between reads.
+		env.Advance(action.MinRepositoryReadInterval)
 		repos := env.Do("GET", "/api/v1/integrations/"+id+"/repositories?q=nodrafts", env.Bob, nil).List()
 		if len(repos) != 1 {
 			t.Fatalf("repositories = %v", repos)
