@@ -66,10 +66,11 @@ func ParseAllowlist(s string) (Allowlist, error) {
 		if entry == "" {
 			continue
 		}
+		bad := fmt.Errorf("egress allow list: %q is neither a CIDR (10.0.0.0/8, fd00::/8), an address (10.1.2.3) nor a host name (gitlab.corp.example); write entries without scheme, port or path", entry)
 		if strings.Contains(entry, "/") {
 			p, err := netip.ParsePrefix(entry)
 			if err != nil {
-				return Allowlist{}, fmt.Errorf("egress allow list: %q is not a CIDR such as 10.0.0.0/8 or fd00::/8", entry)
+				return Allowlist{}, bad
 			}
 			a.nets = append(a.nets, netip.PrefixFrom(p.Addr().Unmap(), unmappedBits(p)).Masked())
 			continue
@@ -81,7 +82,7 @@ func ParseAllowlist(s string) (Allowlist, error) {
 		}
 		name := strings.TrimSuffix(strings.ToLower(entry), ".")
 		if !validHostName(name) {
-			return Allowlist{}, fmt.Errorf("egress allow list: %q is neither a CIDR (10.0.0.0/8), an address (10.1.2.3) nor a host name (gitlab.corp.example); write entries without scheme, port or path", entry)
+			return Allowlist{}, bad
 		}
 		a.names = append(a.names, name)
 	}
@@ -173,6 +174,16 @@ func (e *NotAllowedError) Error() string {
 	return fmt.Sprintf("egress to %s refused: %s address %s (widen with %s)", e.Host, e.Class, e.Addr, EgressSetting)
 }
 
+// what says what the refused address is, for messages: "127.0.0.1 is a
+// loopback address", "git.example resolves to the link-local address
+// 169.254.169.254".
+func (e *NotAllowedError) what() string {
+	if ip, err := netip.ParseAddr(strings.Trim(e.Host, "[]")); err == nil && ip.Unmap() == e.Addr {
+		return fmt.Sprintf("%s is a %s address", e.Host, e.Class)
+	}
+	return fmt.Sprintf("%s resolves to the %s address %s", e.Host, e.Class, e.Addr)
+}
+
 var (
 	thisNetwork = netip.MustParsePrefix("0.0.0.0/8")
 	sharedCGNAT = netip.MustParsePrefix("100.64.0.0/10")
@@ -236,16 +247,14 @@ func (g *guard) dial(ctx context.Context, network, addr string) (net.Conn, error
 	if err != nil {
 		return nil, err
 	}
-	if g.policy.Allow.allowsName(hostName) {
-		return g.dialer.DialContext(ctx, network, addr)
-	}
 	ips, err := g.lookup(ctx, network, hostName)
 	if err != nil {
 		return nil, err
 	}
+	nameAllowed := g.policy.Allow.allowsName(hostName)
 	var refused, dialErr error
 	for _, ip := range ips {
-		if err := g.policy.Check(hostName, ip); err != nil {
+		if err := g.policy.Check(hostName, ip); err != nil && !nameAllowed {
 			refused = cmpErr(refused, err)
 			continue
 		}

@@ -54,8 +54,8 @@ func TransportError(hostName string, err error, elapsed time.Duration) *relay.Er
 	var tooLarge *BodyTooLargeError
 	switch {
 	case errors.As(err, &notAllowed):
-		return fail(relay.EHostNotAllowed, "gitrelay does not connect to %s: %s is the %s address %s, which this server does not reach. Check the integration's address; if the server operator means gitrelay to reach it, they allow it with %s.",
-			hostName, notAllowed.Host, notAllowed.Class, notAllowed.Addr, EgressSetting)
+		return fail(relay.EHostNotAllowed, "gitrelay does not connect to %s: %s, which this server does not reach. Check the integration's address; if the server operator means gitrelay to reach it, they allow it with %s.",
+			hostName, notAllowed.what(), EgressSetting)
 	case errors.As(err, &tooLarge):
 		return fail(relay.EHostError, "%s's answer exceeded %s, more than gitrelay reads from a host in one answer. An administrator should check the integration's base URL.", hostName, sizeText(tooLarge.Limit))
 	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()):
