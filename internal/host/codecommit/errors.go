@@ -89,6 +89,8 @@ func (c *hostClient) classify(err error, elapsed time.Duration, k call) *relay.E
 		return e
 	}
 	switch {
+	case errors.As(err, new(*host.BodyTooLargeError)):
+		return host.TransportError(c.name, err, elapsed)
 	case errors.As(err, &apiErr):
 		return wrap(c.fromAPI(apiErr.ErrorCode(), apiErr.ErrorMessage(), status, header, k))
 	case status >= 500:

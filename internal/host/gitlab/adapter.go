@@ -217,6 +217,9 @@ func retryUnsent(ctx context.Context, _ *http.Response, err error) (bool, error)
 	if errors.As(err, &dnsErr) {
 		return false, nil // a name that does not resolve will not resolve in a second either
 	}
+	if errors.As(err, new(*host.NotAllowedError)) {
+		return false, nil // refused by the egress policy: so it stays
+	}
 	if errors.As(err, &opErr) && opErr.Op == "dial" && !opErr.Timeout() {
 		return true, nil
 	}
