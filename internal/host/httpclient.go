@@ -116,14 +116,16 @@ type Auth struct {
 //   - redirects stay on the first request's origin unless hc has a policy
 //     of its own.
 //
-// hc nil means NewHTTPClient with the default configuration.
+// hc nil, or without a transport, means NewHTTPClient's with the default
+// configuration: never Go's default transport, which has no egress
+// policy.
 func ClientFor(hc *http.Client, auth *Auth) *http.Client {
 	if hc == nil {
 		hc = NewHTTPClient(ClientConfig{})
 	}
 	base := hc.Transport
 	if base == nil {
-		base = http.DefaultTransport
+		base = NewHTTPClient(ClientConfig{Timeout: hc.Timeout}).Transport
 	}
 	if _, capped := base.(*capTransport); !capped {
 		base = capBodies(base, 0)

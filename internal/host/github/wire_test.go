@@ -525,7 +525,9 @@ func TestTokenIsNotSentToAnotherHost(t *testing.T) {
 	mu.Unlock()
 
 	// A client that follows anything still sends no token there.
-	c, err = adapter.NewClient(cfg, cred, &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return nil }})
+	follows := hosttest.LocalClient(5 * time.Second)
+	follows.CheckRedirect = func(*http.Request, []*http.Request) error { return nil }
+	c, err = adapter.NewClient(cfg, cred, follows)
 	if err != nil {
 		t.Fatal(err)
 	}
