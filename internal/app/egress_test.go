@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gitrelay/gitrelay/internal/app/apptest"
@@ -85,7 +86,9 @@ func TestEndlessAnswerKeepsTheHeapBounded(t *testing.T) {
 		}
 	}))
 	defer endless.Close()
-	e := apptest.New(t, storetest.SQLite(t))
+	// A generous time limit: decoding 4 MiB of XML (CodeCommit's STS) is
+	// slow under the race detector, and this test is about memory.
+	e := apptest.New(t, storetest.SQLite(t), apptest.Options{HostTimeout: time.Minute})
 	for _, f := range selfHosted() {
 		t.Run(f.Label(), func(t *testing.T) {
 			written.Store(0)
