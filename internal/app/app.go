@@ -174,13 +174,17 @@ func New(c Config) *App {
 }
 
 // NewHTTPClient is the outbound client New builds when c.HTTPClient is
-// nil: host.NewHTTPClient bounded by c.HostTimeout, with the egress policy
-// of c's mode. In Jira mode (c.Jira.AppID set) tenant administrators, who
-// are not the server's operator, configure integrations, so private
-// address ranges are refused as well.
+// nil: host.NewHTTPClient bounded by c.HostTimeout, with EgressPolicy(c).
 func NewHTTPClient(c Config) *http.Client {
-	return host.NewHTTPClient(host.ClientConfig{Timeout: c.HostTimeout,
-		Egress: host.Egress{RefusePrivate: c.Jira.AppID != "", Allow: c.EgressAllow}})
+	return host.NewHTTPClient(host.ClientConfig{Timeout: c.HostTimeout, Egress: EgressPolicy(c)})
+}
+
+// EgressPolicy is where gitrelay may connect in c's mode. In Jira mode
+// (c.Jira.AppID set) tenant administrators, who are not the server's
+// operator, configure integrations, so private address ranges are refused
+// as well; c.EgressAllow widens the policy.
+func EgressPolicy(c Config) host.Egress {
+	return host.Egress{RefusePrivate: c.Jira.AppID != "", Allow: c.EgressAllow}
 }
 
 // Bootstrap prepares the built-in tenant. On an empty directory it creates

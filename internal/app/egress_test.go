@@ -1,8 +1,10 @@
 package app_test
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -10,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/gitrelay/gitrelay/internal/app"
 	"github.com/gitrelay/gitrelay/internal/app/apptest"
 	"github.com/gitrelay/gitrelay/internal/host"
 	"github.com/gitrelay/gitrelay/internal/relay"
@@ -173,5 +176,29 @@ func TestErrorsQuoteNoRawBody(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// In Jira mode the outbound client refuses private ranges too, unless the
+// operator allows them; standalone, the operator's own administrators may
+// use them.
+func TestJiraModeRefusesPrivateAddresses(t *testing.T) {
+	private := netip.MustParseAddr("10.20.30.40")
+	jira := app.JiraConfig{AppID: "ari:cloud:ecosystem::app/00000000-0000-0000-0000-000000000000"}
+	// Through the client New builds: refused before connecting.
+	_, err := app.NewHTTPClient(app.Config{Jira: jira, HostTimeout: 5 * time.Second}).Get("http://10.20.30.40:1/")
+	if !errors.As(err, new(*host.NotAllowedError)) {
+		t.Errorf("Jira mode: %v, want the private address refused", err)
+	}
+	jiraAllowed := app.EgressPolicy(app.Config{Jira: jira, EgressAllow: host.MustAllowlist("10.20.0.0/16")})
+	if err := jiraAllowed.Check("git.corp.example", private); err != nil {
+		t.Errorf("Jira mode with the range allowed: %v", err)
+	}
+	standalone := app.EgressPolicy(app.Config{})
+	if err := standalone.Check("git.corp.example", private); err != nil {
+		t.Errorf("standalone: %v, want private addresses allowed", err)
+	}
+	if err := standalone.Check("localhost", netip.MustParseAddr("127.0.0.1")); err == nil {
+		t.Error("standalone: loopback allowed without the operator's setting")
 	}
 }

@@ -331,7 +331,6 @@ func (a *adapter) NewClient(cfg relay.HostConfig, cred relay.Credential, hc *htt
 	return &hostClient{
 		hc:         host.ClientFor(hc, &host.Auth{Origin: origin, Header: "Authorization", Value: auth}),
 		root:       ep.root,
-		origin:     origin,
 		apiVersion: ep.apiVersion,
 		drafts:     ep.drafts,
 		pat:        ep.pat,

@@ -46,7 +46,6 @@ const (
 type hostClient struct {
 	hc         *http.Client
 	root       string // organization or collection URL
-	origin     string // scheme://host of root: credentials go nowhere else
 	apiVersion string
 	drafts     bool
 	pat        bool // false: a user name and password (TFS 2013/2015)
@@ -572,7 +571,7 @@ func (c *hostClient) roundTrip(ctx context.Context, k call, rq request, out any)
 	if err != nil {
 		return nil, relay.Errorf(relay.EInvalid, "%s: the address %s is not usable; an administrator should check the integration's base URL.", c.name, c.root)
 	}
-	// The client adds the credential (to c.origin only).
+	// The client adds the credential, to the integration's origin only.
 	// Without it, a refused credential is answered with a redirect to a
 	// sign-in page instead of 401.
 	req.Header.Set("X-TFS-FedAuthRedirect", "Suppress")
