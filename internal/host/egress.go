@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 )
 
 // EgressSetting names the operator's setting that widens the egress
@@ -252,28 +253,105 @@ func (g *guard) dial(ctx context.Context, network, addr string) (net.Conn, error
 		return nil, err
 	}
 	nameAllowed := g.policy.Allow.allowsName(hostName)
-	var refused, dialErr error
+	var refused error
+	var allowed []netip.Addr
 	for _, ip := range ips {
 		if err := g.policy.Check(hostName, ip); err != nil && !nameAllowed {
 			refused = cmpErr(refused, err)
 			continue
 		}
-		conn, err := g.dialer.DialContext(ctx, network, net.JoinHostPort(ip.Unmap().String(), port))
+		allowed = append(allowed, ip.Unmap())
+	}
+	switch {
+	case len(allowed) > 0:
+		return g.dialAddrs(ctx, network, port, allowed)
+	case refused != nil:
+		return nil, &net.OpError{Op: "dial", Net: network, Err: refused}
+	}
+	return nil, &net.DNSError{Err: "no addresses", Name: hostName, IsNotFound: true}
+}
+
+// fallbackDelay is how long the addresses of the first family have alone
+// before those of the other family are tried too (RFC 8305, as Go's own
+// dialer does), so that a host whose IPv6 is unreachable still connects
+// quickly over IPv4.
+const fallbackDelay = 300 * time.Millisecond
+
+// dialAddrs connects to the first of ips that answers: the addresses of
+// the first one's family in turn and, from fallbackDelay on or once they
+// all failed, the others in parallel.
+func (g *guard) dialAddrs(ctx context.Context, network, port string, ips []netip.Addr) (net.Conn, error) {
+	var primaries, fallbacks []netip.Addr
+	for _, ip := range ips {
+		if ip.Is4() == ips[0].Is4() {
+			primaries = append(primaries, ip)
+		} else {
+			fallbacks = append(fallbacks, ip)
+		}
+	}
+	if len(fallbacks) == 0 {
+		return g.dialSerial(ctx, network, port, primaries)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		conn net.Conn
+		err  error
+	}
+	results := make(chan result, 2) // buffered: a loser never blocks
+	race := func(ips []netip.Addr) {
+		go func() {
+			c, err := g.dialSerial(ctx, network, port, ips)
+			results <- result{c, err}
+		}()
+	}
+	race(primaries)
+	timer := time.NewTimer(fallbackDelay)
+	defer timer.Stop()
+	pending, fellBack := 1, false
+	var firstErr error
+	for {
+		select {
+		case <-timer.C:
+		case r := <-results:
+			pending--
+			if r.err == nil {
+				if pending > 0 {
+					// The other attempt is cancelled; close it if it won too.
+					go func() {
+						if late := <-results; late.conn != nil {
+							late.conn.Close()
+						}
+					}()
+				}
+				return r.conn, nil
+			}
+			firstErr = cmpErr(firstErr, r.err)
+			if fellBack && pending == 0 {
+				return nil, firstErr
+			}
+		}
+		if !fellBack {
+			fellBack = true
+			pending++
+			race(fallbacks)
+		}
+	}
+}
+
+func (g *guard) dialSerial(ctx context.Context, network, port string, ips []netip.Addr) (net.Conn, error) {
+	var firstErr error
+	for _, ip := range ips {
+		conn, err := g.dialer.DialContext(ctx, network, net.JoinHostPort(ip.String(), port))
 		if err == nil {
 			return conn, nil
 		}
-		dialErr = cmpErr(dialErr, err)
+		firstErr = cmpErr(firstErr, err)
 		if ctx.Err() != nil {
 			break
 		}
 	}
-	if dialErr != nil {
-		return nil, dialErr
-	}
-	if refused != nil {
-		return nil, &net.OpError{Op: "dial", Net: network, Err: refused}
-	}
-	return nil, &net.DNSError{Err: "no addresses", Name: hostName, IsNotFound: true}
+	return nil, firstErr
 }
 
 func cmpErr(first, next error) error {

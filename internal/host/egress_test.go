@@ -445,3 +445,21 @@ func TestCredentialStaysOnItsOrigin(t *testing.T) {
 		t.Errorf("cross-origin redirect: %v, want ErrRedirectRefused", err)
 	}
 }
+
+// A name with addresses of both families connects through whichever
+// answers: an IPv6 address that refuses does not fail the request.
+func TestDualStackFallsBackToTheOtherFamily(t *testing.T) {
+	srv, _ := countingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") }))
+	port := srv.Listener.Addr().(*net.TCPAddr).Port // listening on 127.0.0.1 only
+	for _, order := range []string{"::1,127.0.0.1", "127.0.0.1,::1"} {
+		res := newResolver(map[string][]string{"dual.example": {order}})
+		c := host.NewHTTPClient(host.ClientConfig{Timeout: 5 * time.Second,
+			Egress: host.Egress{Allow: host.MustAllowlist("127.0.0.0/8,::1"), Resolver: res}})
+		resp, err := c.Get(fmt.Sprintf("http://dual.example:%d/", port))
+		if err != nil {
+			t.Errorf("addresses %s: %v", order, err)
+			continue
+		}
+		resp.Body.Close()
+	}
+}
