@@ -7,11 +7,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gitrelay/gitrelay/internal/action"
 	"github.com/gitrelay/gitrelay/internal/app"
 	"github.com/gitrelay/gitrelay/internal/directory"
+	"github.com/gitrelay/gitrelay/internal/host"
 	"github.com/gitrelay/gitrelay/internal/host/hostsim"
 	"github.com/gitrelay/gitrelay/internal/relay"
 	"github.com/gitrelay/gitrelay/internal/store"
@@ -46,6 +48,12 @@ type demoHosts struct {
 	ghe, gitlab       *hostsim.Sim
 	gheURL, gitlabURL string
 	servers           []*http.Server
+	addrs             []string // the listeners' IP addresses
+}
+
+// egressAllow is the allow list entry of the simulated hosts' addresses.
+func (d *demoHosts) egressAllow() host.Allowlist {
+	return host.MustAllowlist(strings.Join(d.addrs, ","))
 }
 
 func startDemoHosts() (*demoHosts, error) {
@@ -91,6 +99,9 @@ func (d *demoHosts) serve(h http.Handler) (string, error) {
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	d.servers = append(d.servers, srv)
+	if tcp, ok := ln.Addr().(*net.TCPAddr); ok {
+		d.addrs = append(d.addrs, tcp.IP.String())
+	}
 	go func() { _ = srv.Serve(ln) }()
 	return "http://" + ln.Addr().String(), nil
 }

@@ -32,7 +32,7 @@ func TestDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := app.New(app.Config{DB: db, Sealer: keys, Demo: hosts.info()})
+	a := app.New(app.Config{DB: db, Sealer: keys, Demo: hosts.info(), EgressAllow: hosts.egressAllow()})
 	var out bytes.Buffer
 	if err := seedDemo(ctx, db, a, hosts, "http://gitrelay.test", &out); err != nil {
 		t.Fatal(err)

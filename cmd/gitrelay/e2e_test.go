@@ -202,7 +202,10 @@ func TestServeEndToEnd(t *testing.T) {
 			repo := sim.AddRepo(hostsim.Repo{Owner: "acme", Name: "api", Private: true, Writers: []string{"bot", "bob-gh"}})
 			repoID := fmt.Sprint(repo.ID)
 
-			p := serve(t, env)
+			// The simulated host listens on the loopback interface, which
+			// the egress policy refuses unless allowed; the flag wins over
+			// the environment.
+			p := serve(t, append(env, "GITRELAY_EGRESS_ALLOW=192.0.2.0/24"), "--egress-allow", "127.0.0.0/8")
 			if !strings.Contains(p.stdout.String(), `Created administrator "admin". Password (shown once): `) {
 				t.Fatalf("no admin password printed: %s", p.stdout)
 			}
@@ -309,6 +312,8 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"projects", "grant", "NOPE", "bob"}, "does not exist"},
 		{[]string{"serve", "--addr", "256.0.0.1:1"}, "cannot listen"},
 		{[]string{"serve", "--trusted-proxies", "10.0.0.0/8,proxy.internal"}, `trusted proxy "proxy.internal" is not an address or CIDR`},
+		{[]string{"serve", "--egress-allow", "127.0.0.1/99"}, `"127.0.0.1/99" is neither a CIDR`},
+		{[]string{"serve", "--egress-allow", "https://gitlab.corp.example"}, "without scheme, port or path"},
 	} {
 		out, err := gitrelay(t, env, tc.args...)
 		if err == nil || !strings.Contains(out, tc.says) {
@@ -317,6 +322,9 @@ func TestCLIErrors(t *testing.T) {
 	}
 	if out, err := gitrelay(t, append(env, "GITRELAY_TRUSTED_PROXIES=10.0.0.0/99"), "serve"); err == nil || !strings.Contains(out, "GITRELAY_TRUSTED_PROXIES") {
 		t.Errorf("serve with a bad GITRELAY_TRUSTED_PROXIES: err %v, output %q", err, out)
+	}
+	if out, err := gitrelay(t, append(env, "GITRELAY_EGRESS_ALLOW=10.0.0.0/8,bad name"), "serve"); err == nil || !strings.Contains(out, "GITRELAY_EGRESS_ALLOW") || !strings.Contains(out, `"bad name"`) {
+		t.Errorf("serve with a bad GITRELAY_EGRESS_ALLOW: err %v, output %q, want the entry and the setting named", err, out)
 	}
 	if out := mustGitrelay(t, env, "version"); !strings.HasPrefix(out, "gitrelay ") {
 		t.Errorf("version: %q", out)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gitrelay/gitrelay/internal/app"
 	"github.com/gitrelay/gitrelay/internal/clientip"
+	"github.com/gitrelay/gitrelay/internal/host"
 )
 
 func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -26,6 +27,8 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	jiraAppID := fs.String("jira-app-id", getenv("GITRELAY_JIRA_APP_ID"), "Forge app id (ari:cloud:ecosystem::app/<uuid>): serve as the Jira app's remote")
 	jiraClientID := fs.String("jira-client-id", getenv("GITRELAY_JIRA_CLIENT_ID"), "OAuth 2.0 (3LO) client id for Sign in with Atlassian")
 	trustedProxies := fs.String("trusted-proxies", getenv("GITRELAY_TRUSTED_PROXIES"), "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed (default: none)")
+	egressAllow := fs.String("egress-allow", getenv("GITRELAY_EGRESS_ALLOW"),
+		"comma-separated CIDRs and host names gitrelay may connect to although the egress policy refuses them (e.g. 127.0.0.0/8,gitlab.corp.example)")
 	if pos, err := parse(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 {
@@ -41,6 +44,10 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	clientAddr, err := clientip.Parse(*trustedProxies)
 	if err != nil {
 		return usagef("--trusted-proxies (or GITRELAY_TRUSTED_PROXIES): %v", err)
+	}
+	allow, err := host.ParseAllowlist(*egressAllow)
+	if err != nil {
+		return usagef("%v (set with --egress-allow or GITRELAY_EGRESS_ALLOW)", err)
 	}
 	log := newLogger(stderr, getenv)
 
@@ -61,7 +68,13 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 			return err
 		}
 		defer demoHosts.Close()
+		// The simulated hosts listen on the loopback interface, which the
+		// egress policy refuses: the demo allows their addresses the way
+		// an operator would, and says so.
+		allow = allow.With(demoHosts.egressAllow())
+		log.Info("demo: allowing outbound connections to the simulated hosts", "egress_allow", demoHosts.egressAllow().String())
 	}
+	log.Info("egress policy", "refuse_private", *jiraAppID != "", "egress_allow", allow.String())
 
 	db, err := c.openStore(ctx, log)
 	if err != nil {
@@ -72,7 +85,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	cfg := app.Config{DB: db, Sealer: keys, Logger: log, HostTimeout: *hostTimeout, ClientAddr: clientAddr,
+	cfg := app.Config{DB: db, Sealer: keys, Logger: log, HostTimeout: *hostTimeout, ClientAddr: clientAddr, EgressAllow: allow,
 		PublicURL: *publicURL, GitHubAPIURL: getenv("GITRELAY_GITHUB_API_URL"), GitLabURL: getenv("GITRELAY_GITLAB_URL"), Version: version,
 		// The client secret comes from the environment only, never a flag,
 		// so that it stays out of process listings.

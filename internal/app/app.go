@@ -31,8 +31,15 @@ type Config struct {
 	DB     *store.DB
 	Sealer relay.Sealer
 	Logger *slog.Logger
-	// HTTPClient reaches git hosts; default host.NewHTTPClient.
+	// HTTPClient carries every outbound request: git hosts, Jira,
+	// Atlassian's keys and OAuth endpoints. Default: host.NewHTTPClient
+	// with HostTimeout and the egress policy below; only tests whose hosts
+	// answer in memory, without a network, set it.
 	HTTPClient *http.Client
+	// EgressAllow widens the egress policy (--egress-allow): addresses and
+	// host names gitrelay may connect to although the policy refuses them
+	// (loopback, link-local; private ranges in Jira mode). See host.Egress.
+	EgressAllow host.Allowlist
 	// HostTimeout bounds each host call.
 	HostTimeout time.Duration
 	// PublicURL is where users reach gitrelay (for links); may be empty.
@@ -111,7 +118,7 @@ func New(c Config) *App {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	if c.HTTPClient == nil {
-		c.HTTPClient = host.NewHTTPClient(c.HostTimeout)
+		c.HTTPClient = NewHTTPClient(c)
 	}
 	hosts := host.NewRegistry(c.HTTPClient, Adapters(Endpoints{GitHubAPIURL: c.GitHubAPIURL, GitLabURL: c.GitLabURL})...)
 	dir := directory.New(c.DB, c.Now)
@@ -126,8 +133,8 @@ func New(c Config) *App {
 	var jdir *jira.Directory
 	var devinfo *jira.Devinfo
 	if c.Jira.AppID != "" {
-		jdir = jira.NewDirectory(nil, c.Now)
-		devinfo = jira.NewDevinfo(jira.DevinfoConfig{Store: c.DB, Sealer: c.Sealer, Hosts: hosts,
+		jdir = jira.NewDirectory(c.HTTPClient, c.Now)
+		devinfo = jira.NewDevinfo(jira.DevinfoConfig{Store: c.DB, Sealer: c.Sealer, Hosts: hosts, HTTPClient: c.HTTPClient,
 			HostTimeout: c.HostTimeout, PublicURL: c.PublicURL, Logger: c.Logger, Now: c.Now})
 		acfg.Directory = jira.Composite{Local: dir, Jira: jdir}
 		acfg.Events = devinfo
@@ -141,13 +148,13 @@ func New(c Config) *App {
 	var external web.External
 	if c.Jira.AppID != "" {
 		signIn := jira.NewSignIn(jira.SignInConfig{ClientID: c.Jira.ClientID, ClientSecret: c.Jira.ClientSecret,
-			PublicURL: c.PublicURL, AuthURL: c.Jira.AuthURL, APIURL: c.Jira.APIURL, Store: c.DB, Sealer: c.Sealer,
+			PublicURL: c.PublicURL, AuthURL: c.Jira.AuthURL, APIURL: c.Jira.APIURL, Store: c.DB, Sealer: c.Sealer, HTTPClient: c.HTTPClient,
 			Directory: jdir, Logger: c.Logger, Now: c.Now,
 			OnSignedIn: func(w http.ResponseWriter, r *http.Request, ps []relay.Principal, returnTo string) {
 				pages.SignedIn(w, r, ps, returnTo)
 			}})
 		external = signIn
-		remote := jira.NewRemote(jira.Config{AppID: c.Jira.AppID, JWKSURL: c.Jira.JWKSURL, Store: c.DB, Sealer: c.Sealer,
+		remote := jira.NewRemote(jira.Config{AppID: c.Jira.AppID, JWKSURL: c.Jira.JWKSURL, Store: c.DB, Sealer: c.Sealer, HTTPClient: c.HTTPClient,
 			Actions: actions, Directory: jdir, Devinfo: devinfo, Logger: c.Logger, Now: c.Now,
 			OnUninstall: func(tenantID string) { signIn.Forget(tenantID, "") }})
 		jiraRoutes = append(remote.Routes(), signIn.Routes()...)
@@ -169,6 +176,20 @@ func New(c Config) *App {
 		Web: pages, JiraRoutes: jiraRoutes, HSTS: https,
 	})
 	return &App{Actions: actions, Directory: dir, Hosts: hosts, Server: srv, Metrics: metrics, Devinfo: devinfo}
+}
+
+// NewHTTPClient is the outbound client New builds when c.HTTPClient is
+// nil: host.NewHTTPClient bounded by c.HostTimeout, with EgressPolicy(c).
+func NewHTTPClient(c Config) *http.Client {
+	return host.NewHTTPClient(host.ClientConfig{Timeout: c.HostTimeout, Egress: EgressPolicy(c)})
+}
+
+// EgressPolicy is where gitrelay may connect in c's mode. In Jira mode
+// (c.Jira.AppID set) tenant administrators, who are not the server's
+// operator, configure integrations, so private address ranges are refused
+// as well; c.EgressAllow widens the policy.
+func EgressPolicy(c Config) host.Egress {
+	return host.Egress{RefusePrivate: c.Jira.AppID != "", Allow: c.EgressAllow}
 }
 
 // Bootstrap prepares the built-in tenant. On an empty directory it creates

@@ -18,7 +18,9 @@ import (
 	"time"
 
 	"github.com/gitrelay/gitrelay/internal/app"
+	"github.com/gitrelay/gitrelay/internal/host"
 	"github.com/gitrelay/gitrelay/internal/host/hostsim"
+	"github.com/gitrelay/gitrelay/internal/host/hosttest"
 	"github.com/gitrelay/gitrelay/internal/jira"
 	"github.com/gitrelay/gitrelay/internal/jira/jiratest"
 	"github.com/gitrelay/gitrelay/internal/relay"
@@ -108,7 +110,7 @@ func newJiraSessions(t *testing.T, db *store.DB) *jiraSessions {
 	}
 	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	a := app.New(app.Config{DB: db, Sealer: keys, Logger: logger, PublicURL: e.url,
-		HTTPClient: &http.Client{Timeout: 5 * time.Second}, HostTimeout: 5 * time.Second,
+		EgressAllow: host.MustAllowlist(hosttest.LoopbackAllowed), HostTimeout: 5 * time.Second,
 		Jira: app.JiraConfig{AppID: jiratest.AppID, JWKSURL: e.fake.JWKSURL(), AuthURL: e.fake.URL, APIURL: e.fake.URL,
 			ClientID: "client-id", ClientSecret: sessClientSecret}})
 	root = a.Server.Handler()

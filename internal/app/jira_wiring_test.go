@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/gitrelay/gitrelay/internal/app"
+	"github.com/gitrelay/gitrelay/internal/host"
+	"github.com/gitrelay/gitrelay/internal/host/hosttest"
 	"github.com/gitrelay/gitrelay/internal/jira"
 	"github.com/gitrelay/gitrelay/internal/jira/jiratest"
 	"github.com/gitrelay/gitrelay/internal/store"
@@ -25,7 +27,7 @@ func TestJiraIsWiredIntoTheServer(t *testing.T) {
 		site := "cloud-wired"
 		fake.AddSite(site, "https://wired.atlassian.net")
 		keys, _ := vault.NewStaticKeys(vault.NewKey())
-		a := app.New(app.Config{DB: db, Sealer: keys, PublicURL: "https://gitrelay.example.com",
+		a := app.New(app.Config{DB: db, Sealer: keys, PublicURL: "https://gitrelay.example.com", EgressAllow: host.MustAllowlist(hosttest.LoopbackAllowed),
 			Jira: app.JiraConfig{AppID: jiratest.AppID, JWKSURL: fake.JWKSURL(), AuthURL: fake.URL, APIURL: fake.URL,
 				ClientID: "client", ClientSecret: "secret-CANARY"}})
 		if a.Devinfo == nil {

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gitrelay/gitrelay/internal/relay"
 )
@@ -24,6 +26,8 @@ const DefaultRetryAfter = time.Minute
 // TransportError classifies a request that got no HTTP answer from the host
 // named hostName ("GitHub", "GitLab at git.example.com"), after elapsed:
 //   - the caller's deadline or a network timeout → relay.EHostTimeout;
+//   - an address the egress policy refuses → relay.EHostNotAllowed;
+//   - an answer longer than the client's cap → relay.EHostError;
 //   - anything else (DNS, refused connection, TLS, redirect to another
 //     origin, cancellation) → relay.EHostError.
 //
@@ -46,7 +50,14 @@ func TransportError(hostName string, err error, elapsed time.Duration) *relay.Er
 	var badName x509.HostnameError
 	var verifyErr *tls.CertificateVerificationError
 	var recordErr tls.RecordHeaderError
+	var notAllowed *NotAllowedError
+	var tooLarge *BodyTooLargeError
 	switch {
+	case errors.As(err, &notAllowed):
+		return fail(relay.EHostNotAllowed, "gitrelay does not connect to %s: %s, which this server does not reach. Check the integration's address; if the server operator means gitrelay to reach it, they allow it with %s.",
+			hostName, notAllowed.what(), EgressSetting)
+	case errors.As(err, &tooLarge):
+		return fail(relay.EHostError, "%s's answer exceeded %s, more than gitrelay reads from a host in one answer. An administrator should check the integration's base URL.", hostName, sizeText(tooLarge.Limit))
 	case errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &netErr) && netErr.Timeout()):
 		return fail(relay.EHostTimeout, "%s is not answering (timed out after %s); try again in a minute.", hostName, roundElapsed(elapsed))
 	case errors.Is(err, context.Canceled):
@@ -177,17 +188,39 @@ func ceilSecond(rest time.Duration) time.Duration {
 	return 0
 }
 
-// Quote prepares text a host sent (an error message) for a user-facing
-// sentence: trimmed, cut to 300 characters, quoted; "" when empty.
+// MaxQuote is how many characters of a host's own explanation an error
+// message quotes.
+const MaxQuote = 300
+
+// Quote prepares text a host sent for a user-facing sentence: control and
+// invisible formatting characters removed, white space collapsed, cut to
+// MaxQuote characters, quoted; "" when empty. Adapters quote only the
+// error fields a host defines (GitHub's message, GitLab's message and
+// error...), never a raw body, which could be anything a server sends.
 func Quote(hostSays string) string {
-	s := strings.Join(strings.Fields(hostSays), " ")
+	s := Sanitize(hostSays)
 	if s == "" {
 		return ""
 	}
-	if r := []rune(s); len(r) > 300 {
-		s = string(r[:300]) + "…"
-	}
 	return strconv.Quote(s)
+}
+
+// Sanitize is Quote without the quotes.
+func Sanitize(hostSays string) string {
+	clean := strings.Map(func(r rune) rune {
+		switch {
+		case unicode.IsSpace(r):
+			return ' '
+		case unicode.IsControl(r), unicode.Is(unicode.Cf, r), r == utf8.RuneError:
+			return -1
+		}
+		return r
+	}, hostSays)
+	s := strings.Join(strings.Fields(clean), " ")
+	if r := []rune(s); len(r) > MaxQuote {
+		s = string(r[:MaxQuote-1]) + "…"
+	}
+	return s
 }
 
 // Redact removes every secret from e's message and internal cause, and

@@ -1,7 +1,8 @@
 // Package host is the contract between gitrelay and git hosts: the Adapter
 // interface every host kind implements (one sibling package per host:
 // host/github, ...), the Registry that picks an adapter by kind and
-// implements relay.Hosts, the shared outbound HTTP client, and the helpers
+// implements relay.Hosts, the one outbound HTTP client (egress policy,
+// bounded answers, credentials kept to their origin), and the helpers
 // adapters use to turn transport failures and HTTP answers into
 // *relay.Error values with user-safe messages.
 package host
@@ -61,11 +62,12 @@ type Registry struct {
 var _ relay.Hosts = (*Registry)(nil)
 
 // NewRegistry returns a registry of adapters whose clients all send their
-// requests through hc (NewHTTPClient(DefaultTimeout) when nil). Registering
+// requests through hc (NewHTTPClient with the default configuration when
+// nil). Registering
 // two adapters of the same kind is a programming error and panics.
 func NewRegistry(hc *http.Client, adapters ...Adapter) *Registry {
 	if hc == nil {
-		hc = NewHTTPClient(DefaultTimeout)
+		hc = NewHTTPClient(ClientConfig{})
 	}
 	r := &Registry{hc: hc, adapters: make(map[relay.Kind]Adapter, len(adapters))}
 	for _, a := range adapters {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gitrelay/gitrelay/internal/host"
+	"github.com/gitrelay/gitrelay/internal/host/hosttest"
 	"github.com/gitrelay/gitrelay/internal/relay"
 )
 
@@ -97,16 +98,16 @@ func TestRegistryPanicsOnDuplicateKinds(t *testing.T) {
 }
 
 func TestNewHTTPClientBoundsEveryWait(t *testing.T) {
-	c := host.NewHTTPClient(7 * time.Second)
-	tr, ok := c.Transport.(*http.Transport)
-	if !ok {
-		t.Fatalf("Transport is %T, want *http.Transport", c.Transport)
+	c := host.NewHTTPClient(host.ClientConfig{Timeout: 7 * time.Second})
+	tr := host.TransportOf(c)
+	if tr == nil {
+		t.Fatalf("Transport is %T, want one over *http.Transport", c.Transport)
 	}
 	if c.Timeout != 7*time.Second || tr.ResponseHeaderTimeout != 7*time.Second || tr.TLSHandshakeTimeout == 0 ||
 		tr.IdleConnTimeout == 0 || tr.MaxIdleConnsPerHost < 2 || tr.Proxy == nil || c.CheckRedirect == nil {
 		t.Errorf("client %+v / transport %+v lacks a bound", c, tr)
 	}
-	if d := host.NewHTTPClient(0); d.Timeout != host.DefaultTimeout {
+	if d := host.NewHTTPClient(host.ClientConfig{}); d.Timeout != host.DefaultTimeout {
 		t.Errorf("NewHTTPClient(0).Timeout = %v, want DefaultTimeout", d.Timeout)
 	}
 }
@@ -132,7 +133,7 @@ func TestRedirectsStayOnTheOrigin(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	c := host.NewHTTPClient(5 * time.Second)
+	c := hosttest.LocalClient(5 * time.Second)
 	resp, err := c.Get(srv.URL + "/renamed")
 	if err != nil || resp.StatusCode != 200 || hops != 1 {
 		t.Fatalf("same-origin redirect: %v, %v", resp, err)
@@ -379,7 +380,26 @@ func TestQuote(t *testing.T) {
 	if host.Quote(" ") != "" {
 		t.Error(`Quote(" ") != ""`)
 	}
-	if got := host.Quote(strings.Repeat("é", 400)); len([]rune(got)) != 303 {
-		t.Errorf("Quote of 400 runes has %d runes, want 300 plus quotes and an ellipsis", len([]rune(got)))
+	if got := host.Quote(strings.Repeat("é", 400)); len([]rune(got)) != host.MaxQuote+2 || !strings.HasSuffix(got, `…"`) {
+		t.Errorf("Quote of 400 runes has %d runes, want %d ending with an ellipsis, plus quotes", len([]rune(got)), host.MaxQuote)
+	}
+}
+
+// A host's text is shown to people: terminal escapes, invisible
+// formatting characters (bidirectional overrides) and other control
+// characters are removed, white space collapsed.
+func TestSanitizeRemovesControlCharacters(t *testing.T) {
+	for _, tc := range []struct{ name, in, want string }{
+		{"terminal escape", "Bad\x1b[31m credentials\x07", "Bad[31m credentials"},
+		{"bidirectional override", "main\u202egnp.exe", "maingnp.exe"},
+		{"tabs and newlines", "a\tb\r\nc", "a b c"},
+		{"NUL and DEL", "a\x00b\x7fc", "abc"},
+		{"invalid UTF-8", "a\xffb", "ab"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := host.Sanitize(tc.in); got != tc.want {
+				t.Errorf("Sanitize(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
 	}
 }

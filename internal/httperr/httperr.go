@@ -23,7 +23,8 @@ func Status(code string) int {
 	case relay.EUserTokenRequired, relay.EUserTokenExpired, relay.EUserTokenRevoked, relay.EUserTokenInsufficientScope:
 		return http.StatusPreconditionRequired
 	case relay.EInvalid, relay.EInvalidBranchName, relay.EPATNotSupported,
-		relay.ETokenInvalid, relay.ETokenExpired, relay.ETokenInsufficientScope, relay.EDraftUnsupported:
+		relay.ETokenInvalid, relay.ETokenExpired, relay.ETokenInsufficientScope, relay.EDraftUnsupported,
+		relay.EHostNotAllowed:
 		return http.StatusUnprocessableEntity
 	case relay.ERateLimited:
 		return http.StatusTooManyRequests

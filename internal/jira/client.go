@@ -7,11 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gitrelay/gitrelay/internal/host"
 
 	"github.com/gitrelay/gitrelay/internal/relay"
 )
@@ -27,11 +31,47 @@ type client struct {
 type statusError struct {
 	Status     int
 	RetryAfter time.Duration
-	Body       string // a short excerpt, for logs
+	// Said is what the answer's error fields say (Jira's errorMessages and
+	// errors, Atlassian's message, OAuth's error and error_description),
+	// cleaned and bounded by host.Sanitize; never the raw body.
+	Said string
 }
 
 func (e *statusError) Error() string {
-	return fmt.Sprintf("jira: status %d: %s", e.Status, e.Body)
+	return fmt.Sprintf("jira: status %d: %s", e.Status, e.Said)
+}
+
+// errorSaid reads the error fields of a Jira or Atlassian error answer.
+func errorSaid(body []byte) string {
+	var b struct {
+		ErrorMessages    []string        `json:"errorMessages"`
+		Errors           json.RawMessage `json:"errors"`
+		Message          string          `json:"message"`
+		Error            string          `json:"error"`
+		ErrorDescription string          `json:"error_description"`
+	}
+	if json.Unmarshal(body, &b) != nil {
+		return ""
+	}
+	said := append([]string{b.Message, b.Error, b.ErrorDescription}, b.ErrorMessages...)
+	// errors is {"field": "message"} on Jira's REST API and
+	// [{"message": "..."}] on the development information API.
+	var fields map[string]string
+	if json.Unmarshal(b.Errors, &fields) == nil {
+		for _, k := range slices.Sorted(maps.Keys(fields)) {
+			said = append(said, k+": "+fields[k])
+		}
+	} else {
+		var list []struct {
+			Message string `json:"message"`
+		}
+		_ = json.Unmarshal(b.Errors, &list)
+		for _, e := range list {
+			said = append(said, e.Message)
+		}
+	}
+	said = slices.DeleteFunc(said, func(s string) bool { return strings.TrimSpace(s) == "" })
+	return host.Sanitize(strings.Join(said, "; "))
 }
 
 // do sends a JSON request with a bearer token and decodes a 2xx JSON answer
@@ -64,12 +104,15 @@ func (c *client) do(ctx context.Context, method, u, token string, body, out any)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		excerpt, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		// An error answer is read up to 64 KiB: its error fields are at
+		// the start, and the rest is not worth the memory.
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		return resp.StatusCode, &statusError{Status: resp.StatusCode, RetryAfter: retryAfter(resp.Header.Get("Retry-After")),
-			Body: strings.TrimSpace(string(excerpt))}
+			Said: errorSaid(body)}
 	}
 	if out != nil {
-		if err := json.NewDecoder(io.LimitReader(resp.Body, 8<<20)).Decode(out); err != nil && !errors.Is(err, io.EOF) {
+		// The client caps the body (host.DefaultMaxBody).
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil && !errors.Is(err, io.EOF) {
 			return resp.StatusCode, fmt.Errorf("jira: %s %s: decoding answer: %w", method, redactQuery(u), err)
 		}
 	}

@@ -603,7 +603,7 @@ func (d *Devinfo) sendBulk(ctx context.Context, inst store.JiraInstallation, tok
 		// administrators.
 		var fs []store.DevinfoFailure
 		for _, e := range sendable {
-			fs = append(fs, failure(e, fmt.Sprintf("Jira refused the request (%d): %s", se.Status, se.Body)))
+			fs = append(fs, failure(e, fmt.Sprintf("Jira refused the request (%d): %s", se.Status, orUnsaid(se.Said))))
 		}
 		return d.store.CompleteDevinfo(ctx, inst.TenantID, entryIDs(sendable), fs)
 	default:
@@ -688,7 +688,7 @@ func (d *Devinfo) pushDeletes(ctx context.Context, inst store.JiraInstallation, 
 		case errors.As(err, &se) && se.Status < 500 && se.Status != http.StatusTooManyRequests:
 			if err := d.store.CompleteDevinfo(ctx, inst.TenantID, []string{op.ID}, []store.DevinfoFailure{{
 				EntityType: "branch", EntityID: EntityID(b.Name), RepositoryID: repoID, IssueKeys: []string{b.IssueKey},
-				Reason: fmt.Sprintf("Jira refused the deletion (%d): %s", se.Status, se.Body)}}); err != nil {
+				Reason: fmt.Sprintf("Jira refused the deletion (%d): %s", se.Status, orUnsaid(se.Said))}}); err != nil {
 				return err
 			}
 		default:
@@ -783,4 +783,12 @@ func EntityID(name string) string {
 		return "~h" + hex.EncodeToString(sum[:])
 	}
 	return b.String()
+}
+
+// orUnsaid is what a Jira error answer said, or a phrase saying it did not.
+func orUnsaid(said string) string {
+	if said == "" {
+		return "no reason given"
+	}
+	return said
 }

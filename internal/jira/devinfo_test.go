@@ -351,7 +351,7 @@ func TestRunPushesAsSoonAsSomethingIsQueued(t *testing.T) {
 	e.install()
 	// A long interval: only the nudge of a new event can explain a push.
 	runner := jira.NewDevinfo(jira.DevinfoConfig{Store: e.db, Sealer: e.keys, Hosts: e.hosts, PublicURL: e.url,
-		Now: e.clock.Now, Interval: time.Hour})
+		HTTPClient: e.hc, Now: e.clock.Now, Interval: time.Hour})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { runner.Run(ctx); close(done) }()

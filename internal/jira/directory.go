@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gitrelay/gitrelay/internal/host"
+
 	"github.com/gitrelay/gitrelay/internal/relay"
 )
 
@@ -204,10 +206,10 @@ func (c Composite) DevToolsProjects(ctx context.Context, p relay.Principal) ([]s
 	return c.pick(p).DevToolsProjects(ctx, p)
 }
 
+// defaultHTTPClient is the outbound client of parts built without one
+// (the application passes its own, see app.New): gitrelay's one client,
+// with the egress policy of Jira mode. Redirects stay on the origin of
+// the request, so a token never goes elsewhere.
 func defaultHTTPClient() *http.Client {
-	// Redirects are not followed: Jira's API does not redirect, and a
-	// redirect must never carry a user's token elsewhere.
-	return &http.Client{Timeout: 20 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error {
-		return http.ErrUseLastResponse
-	}}
+	return host.NewHTTPClient(host.ClientConfig{Egress: host.Egress{RefusePrivate: true}})
 }

@@ -7,13 +7,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/big"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gitrelay/gitrelay/internal/host"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -23,6 +24,9 @@ import (
 const DefaultJWKSURL = "https://forge.cdn.prod.atlassian-dev.net/.well-known/jwks.json"
 
 // fitIssuer is the issuer of every Forge Invocation Token.
+// maxKeySet caps the key set's answer: a key set is a few KiB.
+const maxKeySet = 1 << 20
+
 const fitIssuer = "forge/invocation-token"
 
 // fitLeeway absorbs clock skew between Forge and us. Tokens live about 25
@@ -154,7 +158,7 @@ type JWKS struct {
 // NewJWKS caches the key set at url, fetched with client.
 func NewJWKS(url string, client *http.Client, now func() time.Time) *JWKS {
 	if client == nil {
-		client = &http.Client{Timeout: 10 * time.Second}
+		client = defaultHTTPClient()
 	}
 	if now == nil {
 		now = time.Now
@@ -197,7 +201,8 @@ type jwk struct {
 }
 
 func (j *JWKS) fetch(ctx context.Context) (map[string]*rsa.PublicKey, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, j.url, nil)
+	// A key set is a few KiB: 1 MiB is plenty.
+	req, err := http.NewRequestWithContext(host.WithBodyLimit(ctx, maxKeySet), http.MethodGet, j.url, nil)
 	if err != nil {
 		return nil, fmt.Errorf("jwks: %w", err)
 	}
@@ -212,7 +217,7 @@ func (j *JWKS) fetch(ctx context.Context) (map[string]*rsa.PublicKey, error) {
 	var set struct {
 		Keys []jwk `json:"keys"`
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&set); err != nil {
+	if err := json.NewDecoder(resp.Body).Decode(&set); err != nil {
 		return nil, fmt.Errorf("jwks: %w", err)
 	}
 	keys := map[string]*rsa.PublicKey{}

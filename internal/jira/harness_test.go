@@ -90,6 +90,7 @@ type env struct {
 	hostURL string
 	keys    *vault.StaticKeys
 	hosts   *host.Registry
+	hc      *http.Client
 	clock   *clock
 	actions *action.Service
 	jdir    *jira.Directory
@@ -142,7 +143,11 @@ func newEnv(t *testing.T, db *store.DB) *env {
 	e.sysA, e.sysB = e.fake.SystemToken(cloudA), e.fake.SystemToken(cloudB)
 
 	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	hc := &http.Client{Timeout: 5 * time.Second}
+	// gitrelay's outbound client in Jira mode, with the loopback interface
+	// (where the fake Atlassian and the host simulator listen) allowed.
+	hc := host.NewHTTPClient(host.ClientConfig{Timeout: 5 * time.Second,
+		Egress: host.Egress{RefusePrivate: true, Allow: host.MustAllowlist("127.0.0.0/8")}})
+	e.hc = hc
 	hosts := host.NewRegistry(hc, github.Enterprise())
 	e.hosts = hosts
 

@@ -160,7 +160,7 @@ func TestSignInCallbackChecksStateAndPKCE(t *testing.T) {
 	}
 	t.Run("a code exchanged without the verifier is refused", func(t *testing.T) {
 		signin := jira.NewSignIn(jira.SignInConfig{ClientID: "client-id", ClientSecret: "s", PublicURL: e.url,
-			AuthURL: e.fake.URL, APIURL: e.fake.URL, Store: e.db, Sealer: e.keys, Directory: e.jdir})
+			AuthURL: e.fake.URL, APIURL: e.fake.URL, Store: e.db, Sealer: e.keys, Directory: e.jdir, HTTPClient: e.hc})
 		resp, err := http.Get(e.fake.URL + "/authorize?response_type=code&code_challenge_method=S256&code_challenge=abc&state=s&redirect_uri=" +
 			url.QueryEscape(e.url+"/auth/atlassian/callback"))
 		if err != nil {

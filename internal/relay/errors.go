@@ -44,6 +44,11 @@ const (
 	EDraftUnsupported   = "draft_unsupported"   // the repository refuses draft pull requests
 )
 
+// EHostNotAllowed: the egress policy refuses the address a host resolves
+// to (loopback, link-local, private...); the server operator may allow it
+// with --egress-allow.
+const EHostNotAllowed = "host_not_allowed"
+
 // Error is gitrelay's one error type. Code is machine-readable, Message is
 // safe to show to the person who caused it (it never contains a secret).
 // Err keeps an internal cause for logs; it is never shown to users.

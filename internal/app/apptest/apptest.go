@@ -19,7 +19,9 @@ import (
 	"time"
 
 	"github.com/gitrelay/gitrelay/internal/app"
+	"github.com/gitrelay/gitrelay/internal/host"
 	"github.com/gitrelay/gitrelay/internal/host/hostsim"
+	"github.com/gitrelay/gitrelay/internal/host/hosttest"
 	"github.com/gitrelay/gitrelay/internal/relay"
 	"github.com/gitrelay/gitrelay/internal/store"
 	"github.com/gitrelay/gitrelay/internal/vault"
@@ -163,7 +165,10 @@ func New(t testing.TB, db *store.DB, opts ...Options) *Env {
 	}
 	e.Keys = keys
 	logger := slog.New(slog.NewJSONHandler(e.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	cfg := app.Config{DB: db, Sealer: keys, Logger: logger, HTTPClient: hc, HostTimeout: o.HostTimeout, Version: "test", Now: e.Now}
+	// The simulated host listens on the loopback interface, which the
+	// egress policy refuses: allowed the way an operator would.
+	cfg := app.Config{DB: db, Sealer: keys, Logger: logger, HTTPClient: hc, HostTimeout: o.HostTimeout, Version: "test", Now: e.Now,
+		EgressAllow: host.MustAllowlist(hosttest.LoopbackAllowed)}
 	if e.Fixture.Endpoints != nil {
 		ep := e.Fixture.Endpoints(e.HostURL)
 		cfg.GitHubAPIURL, cfg.GitLabURL = ep.GitHubAPIURL, ep.GitLabURL

@@ -325,24 +325,18 @@ func (a *adapter) NewClient(cfg relay.HostConfig, cred relay.Credential, hc *htt
 			return reject("The user name may not contain \":\" or control characters.")
 		}
 	}
-	if hc == nil {
-		hc = host.NewHTTPClient(host.DefaultTimeout)
-	}
 	root, _ := url.Parse(ep.root)
-	client := &http.Client{Transport: hc.Transport, CheckRedirect: hc.CheckRedirect, Timeout: hc.Timeout}
-	if client.CheckRedirect == nil {
-		client.CheckRedirect = host.SameOriginRedirects
-	}
+	origin := root.Scheme + "://" + root.Host
+	auth := host.NewSecret("Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+secret)))
 	return &hostClient{
-		hc:         client,
+		hc:         host.ClientFor(hc, &host.Auth{Origin: origin, Header: "Authorization", Value: auth}),
 		root:       ep.root,
-		origin:     root.Scheme + "://" + root.Host,
 		apiVersion: ep.apiVersion,
 		drafts:     ep.drafts,
 		pat:        ep.pat,
 		name:       ep.name,
 		userAgent:  a.userAgent,
-		auth:       host.NewSecret("Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+secret))),
+		auth:       auth,
 		secret:     host.NewSecret(secret),
 	}, nil
 }

@@ -23,8 +23,11 @@ const (
 	maxPages = 50
 	// pageSize is the $top of paged listings.
 	pageSize = 1000
-	// maxBody bounds how much of an answer is read.
-	maxBody = 32 << 20
+	// maxListBody is the cap on the repository listing's answer, which
+	// Azure DevOps does not page: every repository of the collection in
+	// one answer, about 1.5 KiB each. Other answers have the client's cap
+	// (host.DefaultMaxBody).
+	maxListBody = 32 << 20
 	// zeroID is the object id that means "no ref" in a ref update.
 	zeroID = "0000000000000000000000000000000000000000"
 	// gitNamespace is the security namespace of Git repositories, and
@@ -43,7 +46,6 @@ const (
 type hostClient struct {
 	hc         *http.Client
 	root       string // organization or collection URL
-	origin     string // scheme://host of root: credentials go nowhere else
 	apiVersion string
 	drafts     bool
 	pat        bool // false: a user name and password (TFS 2013/2015)
@@ -166,7 +168,7 @@ func (c *hostClient) Validate(ctx context.Context) (relay.Account, error) {
 
 func (c *hostClient) Repositories(ctx context.Context, query string) ([]relay.Repository, error) {
 	var l list[apiRepo]
-	if _, err := c.send(ctx, call{op: opListRepos}, request{method: http.MethodGet, path: "/_apis/git/repositories", versioned: true}, &l); err != nil {
+	if _, err := c.send(host.WithBodyLimit(ctx, maxListBody), call{op: opListRepos}, request{method: http.MethodGet, path: "/_apis/git/repositories", versioned: true}, &l); err != nil {
 		return nil, err
 	}
 	q := strings.ToLower(strings.TrimSpace(query))
@@ -569,10 +571,7 @@ func (c *hostClient) roundTrip(ctx context.Context, k call, rq request, out any)
 	if err != nil {
 		return nil, relay.Errorf(relay.EInvalid, "%s: the address %s is not usable; an administrator should check the integration's base URL.", c.name, c.root)
 	}
-	if !strings.EqualFold(req.URL.Scheme+"://"+req.URL.Host, c.origin) {
-		return nil, relay.Errorf(relay.EInvalid, "%s: refusing to send the credential outside %s.", c.name, c.origin)
-	}
-	req.Header.Set("Authorization", c.auth.Reveal())
+	// The client adds the credential, to the integration's origin only.
 	// Without it, a refused credential is answered with a redirect to a
 	// sign-in page instead of 401.
 	req.Header.Set("X-TFS-FedAuthRedirect", "Suppress")
@@ -587,7 +586,7 @@ func (c *hostClient) roundTrip(ctx context.Context, k call, rq request, out any)
 		return nil, host.TransportError(c.name, err, time.Since(start))
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	raw, err := io.ReadAll(resp.Body) // capped by the client
 	if err != nil {
 		return resp.Header, host.TransportError(c.name, err, time.Since(start))
 	}

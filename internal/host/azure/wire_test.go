@@ -77,7 +77,7 @@ func basic(user, secret string) string {
 func (rp *replay) client(a host.Adapter, cfg relay.HostConfig, cred relay.Credential) relay.HostClient {
 	rp.t.Helper()
 	cfg.BaseURL = rp.URL + cfg.BaseURL
-	c, err := a.NewClient(cfg, cred, host.NewHTTPClient(5*time.Second))
+	c, err := a.NewClient(cfg, cred, hosttest.LocalClient(5*time.Second))
 	if err != nil {
 		rp.t.Fatalf("NewClient: %v", err)
 	}

@@ -161,9 +161,9 @@ func (a adapter) NewClient(cfg relay.HostConfig, cred relay.Credential, hc *http
 	case strings.IndexFunc(secret, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0:
 		return reject("The secret access key contains spaces or control characters; copy it again and paste only the key.")
 	}
-	if hc == nil {
-		hc = host.NewHTTPClient(host.DefaultTimeout)
-	}
+	// Answers capped like every host's. No credential header to keep to an
+	// origin: each request is signed (SigV4) for the host it goes to.
+	hc = host.ClientFor(hc, nil)
 	region := cfg.Options[OptRegion]
 	// Built by hand, never with config.LoadDefaultConfig: nothing here reads
 	// the server's AWS environment. No retries: a retried CreateBranch or

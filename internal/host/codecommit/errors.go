@@ -1,8 +1,10 @@
 package codecommit
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -89,6 +91,10 @@ func (c *hostClient) classify(err error, elapsed time.Duration, k call) *relay.E
 		return e
 	}
 	switch {
+	case errors.As(err, new(*host.BodyTooLargeError)), errors.Is(err, context.DeadlineExceeded), isTimeout(err):
+		// While reading the answer: not the host's answer, but how it
+		// was read.
+		return host.TransportError(c.name, err, elapsed)
 	case errors.As(err, &apiErr):
 		return wrap(c.fromAPI(apiErr.ErrorCode(), apiErr.ErrorMessage(), status, header, k))
 	case status >= 500:
@@ -214,4 +220,9 @@ func conflict(name, hostSays string) *relay.Error {
 	return relay.Errorf(relay.EInvalidBranchName,
 		"The branch name %q was refused; it may conflict with an existing branch such as %s: git cannot have both \"a\" and \"a/b\".%s Choose another name.",
 		name, strings.Join(examples, " or "), said)
+}
+
+func isTimeout(err error) bool {
+	var netErr net.Error
+	return errors.As(err, &netErr) && netErr.Timeout()
 }

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gitrelay/gitrelay/internal/host"
 	"github.com/gitrelay/gitrelay/internal/host/codecommit"
 	"github.com/gitrelay/gitrelay/internal/host/hosttest"
 	"github.com/gitrelay/gitrelay/internal/relay"
@@ -136,7 +135,7 @@ func wireClient(t *testing.T, u string) relay.HostClient {
 	c, err := codecommit.New().NewClient(
 		relay.HostConfig{Kind: codecommit.Kind, Options: map[string]string{"region": wireRegion, "endpoint": u, "sts_endpoint": u}},
 		relay.AccessKeyCredential(wireKeyID, wireSecret),
-		host.NewHTTPClient(5*time.Second),
+		hosttest.LocalClient(5*time.Second),
 	)
 	if err != nil {
 		t.Fatal(err)

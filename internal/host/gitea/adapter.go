@@ -119,22 +119,9 @@ func (a *adapter) NewClient(cfg relay.HostConfig, cred relay.Credential, hc *htt
 	case strings.IndexFunc(token, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0:
 		return nil, &relay.Error{Code: relay.ECredentialRejected, Message: "The Gitea token contains spaces or control characters; copy it again and paste only the token."}
 	}
-	if hc == nil {
-		hc = host.NewHTTPClient(host.DefaultTimeout)
-	}
 	web, _ := url.Parse(cfg.BaseURL)
-	base := hc.Transport
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	authed := &http.Client{
-		Transport:     &authTransport{base: base, token: host.NewSecret(token), scheme: web.Scheme, host: web.Host},
-		CheckRedirect: hc.CheckRedirect,
-		Timeout:       hc.Timeout,
-	}
-	if authed.CheckRedirect == nil {
-		authed.CheckRedirect = host.SameOriginRedirects
-	}
+	authed := host.ClientFor(hc, &host.Auth{Origin: web.Scheme + "://" + web.Host,
+		Header: "Authorization", Value: host.NewSecret("token " + token)})
 	return &hostClient{
 		hc:        authed,
 		api:       cfg.BaseURL + "/api/v1",
@@ -143,22 +130,4 @@ func (a *adapter) NewClient(cfg relay.HostConfig, cred relay.Credential, hc *htt
 		userAgent: a.userAgent,
 		token:     host.NewSecret(token),
 	}, nil
-}
-
-// authTransport adds the token to requests bound for the integration's own
-// origin only: a redirect elsewhere never carries it.
-type authTransport struct {
-	base   http.RoundTripper
-	token  host.Secret
-	scheme string
-	host   string
-}
-
-func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if !strings.EqualFold(req.URL.Scheme, t.scheme) || !strings.EqualFold(req.URL.Host, t.host) {
-		return t.base.RoundTrip(req)
-	}
-	r := req.Clone(req.Context())
-	r.Header.Set("Authorization", "token "+t.token.Reveal())
-	return t.base.RoundTrip(r)
 }

@@ -24,8 +24,6 @@ const (
 	// maxPages bounds how many pages a listing follows, so that an account
 	// with very many repositories answers in bounded time.
 	maxPages = 100
-	// maxBody bounds how much of an answer is read.
-	maxBody = 8 << 20
 )
 
 // wipPrefixes are Gitea's default WORK_IN_PROGRESS_PREFIXES: a pull
@@ -127,7 +125,7 @@ func (c *hostClient) do(ctx context.Context, r request, out any) (http.Header, e
 		return nil, c.redact(host.TransportError(c.name, err, time.Since(start)))
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	raw, err := io.ReadAll(resp.Body) // capped by the client
 	if err != nil {
 		return nil, c.redact(host.TransportError(c.name, err, time.Since(start)))
 	}

@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gitrelay/gitrelay/internal/host"
 	"github.com/gitrelay/gitrelay/internal/host/gitea"
 	"github.com/gitrelay/gitrelay/internal/host/hosttest"
 	"github.com/gitrelay/gitrelay/internal/relay"
@@ -54,7 +53,7 @@ func newReplay(t *testing.T, script ...exchange) *replay {
 func client(t *testing.T, rp *replay) relay.HostClient {
 	t.Helper()
 	c, err := gitea.New().NewClient(relay.HostConfig{Kind: gitea.Kind, BaseURL: rp.URL},
-		relay.TokenCredential(wireToken), host.NewHTTPClient(5*time.Second))
+		relay.TokenCredential(wireToken), hosttest.LocalClient(5*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -405,7 +404,7 @@ func TestTheTokenNeverLeavesTheOrigin(t *testing.T) {
 		http.Redirect(w, r, other.URL+r.URL.Path, http.StatusFound)
 	}))
 	defer srv.Close()
-	c, err := gitea.New().NewClient(relay.HostConfig{Kind: gitea.Kind, BaseURL: srv.URL}, relay.TokenCredential(wireToken), host.NewHTTPClient(5*time.Second))
+	c, err := gitea.New().NewClient(relay.HostConfig{Kind: gitea.Kind, BaseURL: srv.URL}, relay.TokenCredential(wireToken), hosttest.LocalClient(5*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -177,22 +177,9 @@ func (a *adapter) NewClient(cfg relay.HostConfig, cred relay.Credential, hc *htt
 	case strings.IndexFunc(token, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0:
 		return nil, &relay.Error{Code: relay.ECredentialRejected, Message: "The GitHub token contains spaces or control characters; copy it again and paste only the token."}
 	}
-	if hc == nil {
-		hc = host.NewHTTPClient(host.DefaultTimeout)
-	}
 	apiURL, _ := url.Parse(ep.api)
-	base := hc.Transport
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	authed := &http.Client{
-		Transport:     &authTransport{base: base, token: host.NewSecret(token), scheme: apiURL.Scheme, host: apiURL.Host},
-		CheckRedirect: hc.CheckRedirect,
-		Timeout:       hc.Timeout,
-	}
-	if authed.CheckRedirect == nil {
-		authed.CheckRedirect = host.SameOriginRedirects
-	}
+	authed := host.ClientFor(hc, &host.Auth{Origin: apiURL.Scheme + "://" + apiURL.Host,
+		Header: "Authorization", Value: host.NewSecret("Bearer " + token)})
 	api, upload := ep.api, ep.upload
 	client, err := gh.NewClient(
 		gh.WithHTTPClient(authed),
@@ -203,22 +190,4 @@ func (a *adapter) NewClient(cfg relay.HostConfig, cred relay.Credential, hc *htt
 		return nil, fmt.Errorf("github: building the API client: %w", err)
 	}
 	return &hostClient{gh: client, name: ep.name, web: ep.web, token: host.NewSecret(token)}, nil
-}
-
-// authTransport adds the token to requests bound for the API's own origin
-// only: a redirect elsewhere, or a link to another host, never carries it.
-type authTransport struct {
-	base   http.RoundTripper
-	token  host.Secret
-	scheme string
-	host   string
-}
-
-func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if !strings.EqualFold(req.URL.Scheme, t.scheme) || !strings.EqualFold(req.URL.Host, t.host) {
-		return t.base.RoundTrip(req)
-	}
-	r := req.Clone(req.Context())
-	r.Header.Set("Authorization", "Bearer "+t.token.Reveal())
-	return t.base.RoundTrip(r)
 }

@@ -5,9 +5,11 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gitrelay/gitrelay/internal/host"
 	"github.com/gitrelay/gitrelay/internal/host/github"
+	"github.com/gitrelay/gitrelay/internal/host/hosttest"
 	"github.com/gitrelay/gitrelay/internal/relay"
 )
 
@@ -115,7 +117,7 @@ func TestNewClientTrimsPastedToken(t *testing.T) {
 		_, _ = w.Write([]byte(`{"login":"octocat"}`))
 	}))
 	defer srv.Close()
-	c, err := github.Cloud(github.WithAPIURL(srv.URL)).NewClient(relay.HostConfig{Kind: "github"}, relay.TokenCredential(" ghp_abc\n"), nil)
+	c, err := github.Cloud(github.WithAPIURL(srv.URL)).NewClient(relay.HostConfig{Kind: "github"}, relay.TokenCredential(" ghp_abc\n"), hosttest.LocalClient(5*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}

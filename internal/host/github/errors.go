@@ -117,7 +117,7 @@ func (c *hostClient) classify(err error, elapsed time.Duration, k call) error {
 		return wrap(c.notFound(k))
 	case errors.As(err, &syntaxErr), errors.As(err, &typeErr):
 		return wrap(c.unexpected("answered with something that is not GitHub API data"))
-	case errors.As(err, &urlErr), errors.As(err, &netErr),
+	case errors.As(err, &urlErr), errors.As(err, &netErr), errors.As(err, new(*host.BodyTooLargeError)),
 		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return host.TransportError(c.name, err, elapsed)
 	}

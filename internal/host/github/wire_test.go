@@ -60,7 +60,7 @@ func newReplay(t *testing.T, prefix string, script ...exchange) *replay {
 func cloudClient(t *testing.T, rp *replay) relay.HostClient {
 	t.Helper()
 	c, err := github.Cloud(github.WithAPIURL(rp.URL)).NewClient(
-		relay.HostConfig{Kind: github.KindCloud}, relay.TokenCredential(wireToken), host.NewHTTPClient(5*time.Second))
+		relay.HostConfig{Kind: github.KindCloud}, relay.TokenCredential(wireToken), hosttest.LocalClient(5*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +70,7 @@ func cloudClient(t *testing.T, rp *replay) relay.HostClient {
 func enterpriseClient(t *testing.T, rp *replay) relay.HostClient {
 	t.Helper()
 	c, err := github.Enterprise().NewClient(
-		relay.HostConfig{Kind: github.KindEnterprise, BaseURL: rp.URL}, relay.TokenCredential(wireToken), host.NewHTTPClient(5*time.Second))
+		relay.HostConfig{Kind: github.KindEnterprise, BaseURL: rp.URL}, relay.TokenCredential(wireToken), hosttest.LocalClient(5*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -461,7 +461,7 @@ func TestTokenNeverShowsInErrorsOrLogs(t *testing.T) {
 				_, _ = w.Write(msg)
 			}))
 			defer srv.Close()
-			c, err := github.Cloud(github.WithAPIURL(srv.URL)).NewClient(relay.HostConfig{Kind: github.KindCloud}, relay.TokenCredential(wireToken), host.NewHTTPClient(5*time.Second))
+			c, err := github.Cloud(github.WithAPIURL(srv.URL)).NewClient(relay.HostConfig{Kind: github.KindCloud}, relay.TokenCredential(wireToken), hosttest.LocalClient(5*time.Second))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -512,7 +512,7 @@ func TestTokenIsNotSentToAnotherHost(t *testing.T) {
 	cred := relay.TokenCredential(wireToken)
 
 	// The shared client refuses to follow.
-	c, err := adapter.NewClient(cfg, cred, host.NewHTTPClient(5*time.Second))
+	c, err := adapter.NewClient(cfg, cred, hosttest.LocalClient(5*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -525,7 +525,9 @@ func TestTokenIsNotSentToAnotherHost(t *testing.T) {
 	mu.Unlock()
 
 	// A client that follows anything still sends no token there.
-	c, err = adapter.NewClient(cfg, cred, &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return nil }})
+	follows := hosttest.LocalClient(5 * time.Second)
+	follows.CheckRedirect = func(*http.Request, []*http.Request) error { return nil }
+	c, err = adapter.NewClient(cfg, cred, follows)
 	if err != nil {
 		t.Fatal(err)
 	}

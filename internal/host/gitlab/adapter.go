@@ -174,17 +174,13 @@ func (a *adapter) NewClient(cfg relay.HostConfig, cred relay.Credential, hc *htt
 	case strings.IndexFunc(token, func(r rune) bool { return r <= ' ' || r == 0x7f }) >= 0:
 		return nil, &relay.Error{Code: relay.ECredentialRejected, Message: "The GitLab token contains spaces or control characters; copy it again and paste only the token."}
 	}
-	if hc == nil {
-		hc = host.NewHTTPClient(host.DefaultTimeout)
-	}
-	// A copy, so that the shared client is never modified. Redirects stay
-	// on the host's own origin: Go forwards the PRIVATE-TOKEN header on
-	// redirects, so a redirect elsewhere must never be followed.
-	own := &http.Client{Transport: hc.Transport, CheckRedirect: hc.CheckRedirect, Timeout: hc.Timeout}
-	if own.CheckRedirect == nil {
-		own.CheckRedirect = host.SameOriginRedirects
-	}
-	client, err := gl.NewClient(token,
+	// The library sends no credential itself: the client's transport adds
+	// the PRIVATE-TOKEN header to requests for GitLab's own origin only,
+	// so a redirect or a link elsewhere never carries it.
+	apiURL, _ := url.Parse(ep.api)
+	own := host.ClientFor(hc, &host.Auth{Origin: apiURL.Scheme + "://" + apiURL.Host,
+		Header: "PRIVATE-TOKEN", Value: host.NewSecret(token)})
+	client, err := gl.NewAuthSourceClient(gl.Unauthenticated{},
 		gl.WithBaseURL(ep.api),
 		gl.WithHTTPClient(own),
 		gl.WithUserAgent(a.userAgent),
@@ -220,6 +216,9 @@ func retryUnsent(ctx context.Context, _ *http.Response, err error) (bool, error)
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) {
 		return false, nil // a name that does not resolve will not resolve in a second either
+	}
+	if errors.As(err, new(*host.NotAllowedError)) {
+		return false, nil // refused by the egress policy: so it stays
 	}
 	if errors.As(err, &opErr) && opErr.Op == "dial" && !opErr.Timeout() {
 		return true, nil

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gitrelay/gitrelay/internal/host"
 	"github.com/gitrelay/gitrelay/internal/host/gitlab"
+	"github.com/gitrelay/gitrelay/internal/host/hosttest"
 	"github.com/gitrelay/gitrelay/internal/relay"
 )
 
@@ -130,7 +131,7 @@ func TestNewClientSendsTheTrimmedToken(t *testing.T) {
 		_, _ = w.Write([]byte(`{"username":"jsmith","name":"Jo"}`))
 	}))
 	defer srv.Close()
-	shared := host.NewHTTPClient(0)
+	shared := hosttest.LocalClient(0)
 	before := *shared
 	c, err := gitlab.Cloud(gitlab.WithURL(srv.URL)).NewClient(relay.HostConfig{Kind: "gitlab"}, relay.TokenCredential(" glpat-abc\n"), shared)
 	if err != nil {

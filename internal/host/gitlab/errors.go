@@ -101,7 +101,7 @@ func (c *hostClient) classify(err error, elapsed time.Duration, k call) error {
 		e := c.unexpected("answered with something that is not GitLab API data")
 		e.Err = err
 		return e
-	case errors.As(err, &urlErr), errors.As(err, &netErr),
+	case errors.As(err, &urlErr), errors.As(err, &netErr), errors.As(err, new(*host.BodyTooLargeError)),
 		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return host.TransportError(c.name, err, elapsed)
 	}

@@ -19,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gitrelay/gitrelay/internal/host"
 	"github.com/gitrelay/gitrelay/internal/host/gitlab"
 	"github.com/gitrelay/gitrelay/internal/host/hosttest"
 	"github.com/gitrelay/gitrelay/internal/relay"
@@ -68,7 +67,7 @@ func newReplay(t *testing.T, root string, script ...exchange) *replay {
 func cloudClient(t *testing.T, rp *replay) relay.HostClient {
 	t.Helper()
 	c, err := gitlab.Cloud(gitlab.WithURL(rp.URL)).NewClient(
-		relay.HostConfig{Kind: gitlab.KindCloud}, relay.TokenCredential(wireToken), host.NewHTTPClient(5*time.Second))
+		relay.HostConfig{Kind: gitlab.KindCloud}, relay.TokenCredential(wireToken), hosttest.LocalClient(5*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +79,7 @@ func cloudClient(t *testing.T, rp *replay) relay.HostClient {
 func selfManagedClient(t *testing.T, rp *replay) relay.HostClient {
 	t.Helper()
 	c, err := gitlab.SelfManaged().NewClient(
-		relay.HostConfig{Kind: gitlab.KindSelfManaged, BaseURL: rp.URL + "/gitlab"}, relay.TokenCredential(wireToken), host.NewHTTPClient(5*time.Second))
+		relay.HostConfig{Kind: gitlab.KindSelfManaged, BaseURL: rp.URL + "/gitlab"}, relay.TokenCredential(wireToken), hosttest.LocalClient(5*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -423,7 +422,7 @@ func TestMergeRequestRefusals(t *testing.T) {
 				_, _ = io.WriteString(w, tc.body)
 			}))
 			defer srv.Close()
-			c, err := gitlab.Cloud(gitlab.WithURL(srv.URL)).NewClient(relay.HostConfig{Kind: gitlab.KindCloud}, relay.TokenCredential(wireToken), nil)
+			c, err := gitlab.Cloud(gitlab.WithURL(srv.URL)).NewClient(relay.HostConfig{Kind: gitlab.KindCloud}, relay.TokenCredential(wireToken), hosttest.LocalClient(5*time.Second))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -172,7 +172,7 @@ func (f *fixture) client(token string) relay.HostClient {
 
 func (f *fixture) clientTimeout(token string, timeout time.Duration) relay.HostClient {
 	f.t.Helper()
-	c, err := f.adapter.NewClient(f.cfg, f.env.Credential(token), host.NewHTTPClient(timeout))
+	c, err := f.adapter.NewClient(f.cfg, f.env.Credential(token), LocalClient(timeout))
 	if err != nil {
 		f.t.Fatalf("NewClient: %v", err)
 	}
@@ -688,4 +688,16 @@ func equalScopes(got, want []string) bool {
 		return false
 	}
 	return slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(want)))
+}
+
+// LoopbackAllowed is the egress allow list of tests whose simulated hosts
+// listen on the loopback interface, which gitrelay refuses by default.
+const LoopbackAllowed = "127.0.0.0/8,::1/128"
+
+// LocalClient is the outbound client (host.NewHTTPClient) with the
+// loopback interface allowed, for tests against local servers: the same
+// client and the same setting as production, widened the way an operator
+// would.
+func LocalClient(timeout time.Duration) *http.Client {
+	return host.NewHTTPClient(host.ClientConfig{Timeout: timeout, Egress: host.Egress{Allow: host.MustAllowlist(LoopbackAllowed)}})
 }

@@ -1,0 +1,12 @@
+package host
+
+import "net/http"
+
+// TransportOf is the *http.Transport under a client NewHTTPClient built.
+func TransportOf(c *http.Client) *http.Transport {
+	if ct, ok := c.Transport.(*capTransport); ok {
+		t, _ := ct.base.(*http.Transport)
+		return t
+	}
+	return nil
+}
