@@ -10,7 +10,7 @@ import (
 	"github.com/gitrelay/gitrelay/internal/store/storetest"
 )
 
-var allMigrations = []string{"0001_initial", "0002_web", "0003_jira", "0004_repositories", "0005_repository_cache"}
+var allMigrations = []string{"0001_initial", "0002_web", "0003_jira", "0004_repositories", "0005_repository_cache", "0007_host_writes"}
 
 // emptyConfigs are configurations of empty, unmigrated databases.
 func emptyConfigs(t *testing.T) map[string]func(t *testing.T) store.Config {
