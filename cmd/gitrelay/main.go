@@ -57,6 +57,7 @@ Usage:
   gitrelay projects add KEY [--name NAME]
   gitrelay projects grant KEY (USERNAME | --everyone)
   gitrelay keys rotate
+  gitrelay audit reconcile [--older-than DURATION] [--host-timeout 20s]
   gitrelay migrate
   gitrelay version
 
@@ -85,6 +86,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdProjects(ctx, rest, getenv, stdout, stderr)
 	case "keys":
 		return cmdKeys(ctx, rest, getenv, stdout, stderr)
+	case "audit":
+		return cmdAudit(ctx, rest, getenv, stdout, stderr)
 	case "migrate":
 		return cmdMigrate(ctx, rest, getenv, stdout, stderr)
 	case "version", "--version":

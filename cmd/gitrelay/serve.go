@@ -20,7 +20,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	c.register(fs, getenv)
 	addr := fs.String("addr", envOr(getenv, "GITRELAY_ADDR", "127.0.0.1:8080"), "address to listen on")
 	publicURL := fs.String("public-url", getenv("GITRELAY_PUBLIC_URL"), "URL users reach gitrelay at (for links)")
-	hostTimeout := fs.Duration("host-timeout", 20*time.Second, "time limit for each git host call")
+	hostTimeoutOf := hostTimeoutFlag(fs, getenv)
 	demo := fs.Bool("demo", false, "run a demo: simulated git hosts, demo users and project, on a temporary database")
 	jiraAppID := fs.String("jira-app-id", getenv("GITRELAY_JIRA_APP_ID"), "Forge app id (ari:cloud:ecosystem::app/<uuid>): serve as the Jira app's remote")
 	jiraClientID := fs.String("jira-client-id", getenv("GITRELAY_JIRA_CLIENT_ID"), "OAuth 2.0 (3LO) client id for Sign in with Atlassian")
@@ -29,12 +29,9 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	} else if len(pos) > 0 {
 		return usagef("serve takes no arguments")
 	}
-	if v := getenv("GITRELAY_HOST_TIMEOUT"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			return usagef("GITRELAY_HOST_TIMEOUT=%q is not a duration such as 20s", v)
-		}
-		*hostTimeout = d
+	hostTimeout, err := hostTimeoutOf()
+	if err != nil {
+		return err
 	}
 	log := newLogger(stderr, getenv)
 
@@ -66,7 +63,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	cfg := app.Config{DB: db, Sealer: keys, Logger: log, HostTimeout: *hostTimeout,
+	cfg := app.Config{DB: db, Sealer: keys, Logger: log, HostTimeout: hostTimeout,
 		PublicURL: *publicURL, GitHubAPIURL: getenv("GITRELAY_GITHUB_API_URL"), GitLabURL: getenv("GITRELAY_GITLAB_URL"), Version: version,
 		// The client secret comes from the environment only, never a flag,
 		// so that it stays out of process listings.
@@ -118,6 +115,10 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	log.Info("gitrelay listening", "addr", ln.Addr().String(), "database", db.Dialect(), "version", version)
 	fmt.Fprintf(stdout, "gitrelay listening on http://%s\n", ln.Addr().String())
 
+	// Host writes a previous process left pending (killed during the
+	// call) are completed by asking the host; so are any that time out
+	// while this one runs.
+	go reconcileLoop(ctx, a.Actions, hostTimeout, log)
 	if a.Devinfo != nil {
 		// Pushes development information to Jira from the durable queue.
 		go a.Devinfo.Run(ctx)
