@@ -150,6 +150,7 @@ func (s *Service) CreateBranch(ctx context.Context, p relay.Principal, issueKey 
 		}
 		return BranchResult{}, s.fail(ctx, a.ev, a.act, err)
 	}
+	// Record the attempt as pending, then write.
 	if err := s.writeAhead(ctx, a, ""); err != nil {
 		return BranchResult{}, err
 	}
@@ -217,6 +218,7 @@ func (s *Service) DeleteBranch(ctx context.Context, p relay.Principal, issueKey 
 		return s.fail(ctx, a.ev, a.act, relay.Errorf(relay.EForbidden,
 			"%s is the default branch of %s and cannot be deleted from an issue.", req.Name, repo.FullName))
 	}
+	// Record the attempt as pending, then write.
 	if err := s.writeAhead(ctx, a, ""); err != nil {
 		return err
 	}
@@ -322,6 +324,7 @@ func (s *Service) CreatePullRequest(ctx context.Context, p relay.Principal, issu
 		npr.Draft = false
 		note = "This host has no draft pull requests; it was created as a regular pull request."
 	}
+	// Record the attempt as pending, then write.
 	if err := s.writeAhead(ctx, a, npr.Target); err != nil {
 		return PullRequestResult{}, err
 	}

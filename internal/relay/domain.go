@@ -336,9 +336,6 @@ const (
 	OutcomeUnknown = "unknown"
 )
 
-// Outcomes lists every audit outcome, in the order filters offer them.
-var Outcomes = []string{OutcomeSuccess, OutcomeRefused, OutcomeFailed, OutcomePending, OutcomeUnknown}
-
 // AuditEvent is one recorded attempt.
 type AuditEvent struct {
 	ID            string
