@@ -446,8 +446,11 @@ func (s *Service) begin(ctx context.Context, p relay.Principal, issueKey string,
 		}
 	}
 
-	// The repository, as the host names it to the acting identity.
-	a.hctx, a.cancel = context.WithTimeout(ctx, s.hostTimeout)
+	// The repository, as the host names it to the acting identity. Host
+	// calls are bounded by the host timeout, not by the request: a client
+	// that goes away must not cut a write off halfway, leaving the host
+	// changed and the audit saying otherwise.
+	a.hctx, a.cancel = context.WithTimeout(context.WithoutCancel(ctx), s.hostTimeout)
 	if a.repo, err = a.act.client.Repository(a.hctx, c.repositoryID); err != nil {
 		a.cancel()
 		return nil, s.fail(ctx, a.ev, a.act, err)

@@ -103,6 +103,11 @@ func (db *DB) changeWithAudit(ctx context.Context, tenantID string, e relay.Audi
 	if err != nil {
 		return err
 	}
+	if e.Completes {
+		// The host write happened: record its outcome even when the
+		// request that asked for it is gone.
+		ctx = context.WithoutCancel(ctx)
+	}
 	type part struct {
 		stmt     string
 		args     []any
