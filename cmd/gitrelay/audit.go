@@ -15,8 +15,11 @@ import (
 // database, also of Jira sites that disconnected gitrelay: their users and
 // credentials are gone, their history is not.
 func cmdAudit(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "reconcile" {
+		return cmdAuditReconcile(ctx, args[1:], getenv, stdout, stderr)
+	}
 	if len(args) == 0 || (args[0] != "tenants" && args[0] != "export") {
-		return usagef("audit needs a subcommand: tenants or export")
+		return usagef("audit needs a subcommand: tenants, export or reconcile")
 	}
 	var c common
 	fs := newFlagSet("audit "+args[0], stderr)

@@ -13,7 +13,6 @@ import (
 
 	"github.com/gitrelay/gitrelay/internal/app"
 	"github.com/gitrelay/gitrelay/internal/clientip"
-	"github.com/gitrelay/gitrelay/internal/host"
 )
 
 func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -22,32 +21,28 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	c.register(fs, getenv)
 	addr := fs.String("addr", envOr(getenv, "GITRELAY_ADDR", "127.0.0.1:8080"), "address to listen on")
 	publicURL := fs.String("public-url", getenv("GITRELAY_PUBLIC_URL"), "URL users reach gitrelay at (for links)")
-	hostTimeout := fs.Duration("host-timeout", 20*time.Second, "time limit for each git host call")
+	hostTimeoutOf := hostTimeoutFlag(fs, getenv)
 	demo := fs.Bool("demo", false, "run a demo: simulated git hosts, demo users and project, on a temporary database")
 	jiraAppID := fs.String("jira-app-id", getenv("GITRELAY_JIRA_APP_ID"), "Forge app id (ari:cloud:ecosystem::app/<uuid>): serve as the Jira app's remote")
 	jiraClientID := fs.String("jira-client-id", getenv("GITRELAY_JIRA_CLIENT_ID"), "OAuth 2.0 (3LO) client id for Sign in with Atlassian")
 	trustedProxies := fs.String("trusted-proxies", getenv("GITRELAY_TRUSTED_PROXIES"), "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed (default: none)")
-	egressAllow := fs.String("egress-allow", getenv("GITRELAY_EGRESS_ALLOW"),
-		"comma-separated CIDRs and host names gitrelay may connect to although the egress policy refuses them (e.g. 127.0.0.0/8,gitlab.corp.example)")
+	egress := egressFlag(fs, getenv)
 	if pos, err := parse(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 {
 		return usagef("serve takes no arguments")
 	}
-	if v := getenv("GITRELAY_HOST_TIMEOUT"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			return usagef("GITRELAY_HOST_TIMEOUT=%q is not a duration such as 20s", v)
-		}
-		*hostTimeout = d
+	hostTimeout, err := hostTimeoutOf()
+	if err != nil {
+		return err
 	}
 	clientAddr, err := clientip.Parse(*trustedProxies)
 	if err != nil {
 		return usagef("--trusted-proxies (or GITRELAY_TRUSTED_PROXIES): %v", err)
 	}
-	allow, err := host.ParseAllowlist(*egressAllow)
+	allow, err := egress()
 	if err != nil {
-		return usagef("%v (set with --egress-allow or GITRELAY_EGRESS_ALLOW)", err)
+		return err
 	}
 	log := newLogger(stderr, getenv)
 
@@ -85,7 +80,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	cfg := app.Config{DB: db, Sealer: keys, Logger: log, HostTimeout: *hostTimeout, ClientAddr: clientAddr, EgressAllow: allow,
+	cfg := app.Config{DB: db, Sealer: keys, Logger: log, HostTimeout: hostTimeout, ClientAddr: clientAddr, EgressAllow: allow,
 		PublicURL: *publicURL, GitHubAPIURL: getenv("GITRELAY_GITHUB_API_URL"), GitLabURL: getenv("GITRELAY_GITLAB_URL"), Version: version,
 		// The client secret comes from the environment only, never a flag,
 		// so that it stays out of process listings.
@@ -145,6 +140,10 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	log.Info("gitrelay listening", "addr", ln.Addr().String(), "database", db.Dialect(), "version", version)
 	fmt.Fprintf(stdout, "gitrelay listening on http://%s\n", ln.Addr().String())
 
+	// Host writes a previous process left pending (killed during the
+	// call) are completed by asking the host; so are any that time out
+	// while this one runs.
+	go reconcileLoop(ctx, a.Actions, hostTimeout, log)
 	if a.Devinfo != nil {
 		// Pushes development information to Jira from the durable queue.
 		go a.Devinfo.Run(ctx)

@@ -1,16 +1,19 @@
 // Package action is gitrelay's action path. Every write a user asks for
 // reads top-down the same way:
 //
-//	authorize → choose identity → call host → audit
+//	authorize → choose identity → record pending → call host → complete audit
 //
-// authorize checks the feature switch, View Development Tools on the issue's
+// (Service.begin is that prologue, shared by every action.) authorize checks the feature switch, View Development Tools on the issue's
 // project, the integration's project association and that the integration
 // includes the repository (again once the host has named it, before any
 // write); choose identity applies
 // relay.ChooseIdentity (integration account or the user's own PAT, never a
 // fallback when Require User PAT is on); the host is called through the
 // adapter registry; and every attempt, refused, failed or successful, is
-// audited with the identity that acted.
+// audited with the identity that acted. Before each host write the attempt
+// is durably recorded as pending (write-ahead), and completed after the
+// call; attempts left pending by a process that died in between are
+// completed by ReconcilePending, which asks the host what happened.
 //
 // The package performs no I/O of its own: storage, hosts, secrets and the
 // directory come in through relay's interfaces.
@@ -111,44 +114,17 @@ type BranchResult struct {
 
 // CreateBranch creates a branch for an issue.
 func (s *Service) CreateBranch(ctx context.Context, p relay.Principal, issueKey string, req BranchRequest) (BranchResult, error) {
-	ev := s.event(p, relay.ActionBranchCreate, issueKey, req.IntegrationID)
-	ev.Repository, ev.Ref = req.RepositoryID, req.Name
-
-	// Authorize.
-	settings, err := s.store.Settings(ctx, p.TenantID)
+	// Authorize and choose identity.
+	a, err := s.begin(ctx, p, issueKey, common{action: relay.ActionBranchCreate,
+		integrationID: req.IntegrationID, repositoryID: req.RepositoryID, ref: req.Name,
+		required: map[string]string{"repository_id": req.RepositoryID}})
 	if err != nil {
-		return BranchResult{}, s.fail(ctx, ev, nil, err)
+		return BranchResult{}, err
 	}
-	if !settings.BranchesEnabled {
-		return BranchResult{}, s.fail(ctx, ev, nil, relay.Errorf(relay.EForbidden,
-			"Creating branches is turned off by your administrator (General settings)."))
-	}
-	in, err := s.authorizeIssue(ctx, p, issueKey, req.IntegrationID)
-	if err != nil {
-		return BranchResult{}, s.fail(ctx, ev, nil, err)
-	}
-	if err := notIncluded(in, req.RepositoryID, ""); err != nil {
-		return BranchResult{}, s.fail(ctx, ev, nil, err)
-	}
-
-	// Choose identity.
-	act, err := s.identity(ctx, p, in, issueKey)
-	if err != nil {
-		return BranchResult{}, s.fail(ctx, ev, act, err)
-	}
-	ev.Via, ev.Login = act.Via, act.Login
+	defer a.cancel()
 
 	// Call host.
-	hctx, cancel := context.WithTimeout(ctx, s.hostTimeout)
-	defer cancel()
-	repo, err := act.client.Repository(hctx, req.RepositoryID)
-	if err != nil {
-		return BranchResult{}, s.fail(ctx, ev, act, err)
-	}
-	ev.Repository = repo.FullName
-	if err := notIncluded(in, repo.ID, repo.FullName); err != nil {
-		return BranchResult{}, s.fail(ctx, ev, nil, err)
-	}
+	repo := a.repo
 	base := req.Base
 	if base == "" {
 		base = repo.DefaultBranch
@@ -156,31 +132,35 @@ func (s *Service) CreateBranch(ctx context.Context, p relay.Principal, issueKey 
 	name := req.Name
 	if name == "" {
 		name, err = branchname.Render(
-			branchname.Options{Template: settings.BranchTemplate, Separator: settings.Separator, MaxLength: settings.MaxBranchLength},
+			branchname.Options{Template: a.settings.BranchTemplate, Separator: a.settings.Separator, MaxLength: a.settings.MaxBranchLength},
 			branchname.Vars{IssueKey: issueKey, Summary: req.Summary, IssueType: req.IssueType,
 				ProjectKey: projectOf(issueKey), DisplayName: p.DisplayName, SourceBranch: base})
 		if err != nil {
-			return BranchResult{}, s.fail(ctx, ev, act, err)
+			return BranchResult{}, s.fail(ctx, a.ev, a.act, err)
 		}
 	}
-	ev.Ref = name
-	if err := branchname.Validate(name, issueKey, settings.MaxBranchLength); err != nil {
-		return BranchResult{}, s.fail(ctx, ev, act, err)
+	a.ev.Ref = name
+	if err := branchname.Validate(name, issueKey, a.settings.MaxBranchLength); err != nil {
+		return BranchResult{}, s.fail(ctx, a.ev, a.act, err)
 	}
-	baseBranch, err := act.client.Branch(hctx, repo, base)
+	baseBranch, err := a.act.client.Branch(a.hctx, repo, base)
 	if err != nil {
 		if relay.ErrorCode(err) == relay.ENotFound {
 			err = relay.Errorf(relay.EInvalid, "Base branch %q does not exist in %s. Choose an existing branch.", base, repo.FullName)
 		}
-		return BranchResult{}, s.fail(ctx, ev, act, err)
+		return BranchResult{}, s.fail(ctx, a.ev, a.act, err)
 	}
-	created, err := act.client.CreateBranch(hctx, repo, name, baseBranch.SHA)
+	// Record the attempt as pending, then write.
+	if err := s.writeAhead(ctx, a, ""); err != nil {
+		return BranchResult{}, err
+	}
+	created, err := a.act.client.CreateBranch(a.hctx, repo, name, baseBranch.SHA)
 	already := false
 	if relay.ErrorCode(err) == relay.EBranchExists {
 		// A repeated request (a double click, or a retry after the host
 		// acted but the answer was lost) finds the branch where it asked
 		// for it: that is success, not a conflict.
-		existing, gerr := act.client.Branch(hctx, repo, name)
+		existing, gerr := a.act.client.Branch(a.hctx, repo, name)
 		if gerr == nil && existing.SHA == baseBranch.SHA {
 			created, err, already = existing, nil, true
 		} else if gerr == nil {
@@ -189,26 +169,26 @@ func (s *Service) CreateBranch(ctx context.Context, p relay.Principal, issueKey 
 		}
 	}
 	if err != nil {
-		return BranchResult{}, s.fail(ctx, ev, act, err)
+		return BranchResult{}, s.fail(ctx, a.ev, a.act, err)
 	}
 
 	// Audit, together with the record that lists the branch on the issue.
 	if already {
-		ev.Detail = "branch already existed at the requested base"
+		a.ev.Detail = "branch already existed at the requested base"
 	}
 	rec := relay.BranchRecord{
-		ID: relay.NewID(), TenantID: p.TenantID, IssueKey: issueKey, IntegrationID: in.ID,
+		ID: relay.NewID(), TenantID: p.TenantID, IssueKey: issueKey, IntegrationID: a.in.ID,
 		RepositoryID: repo.ID, Repository: repo.FullName, Name: created.Name, URL: created.URL,
-		ActedAs: act.ActedAs, CreatedBy: p.Username, CreatedAt: s.now(),
+		ActedAs: a.act.ActedAs, CreatedBy: p.Username, CreatedAt: s.now(),
 	}
-	if err := s.store.RecordBranch(ctx, rec, s.succeed(ev)); err != nil {
-		return BranchResult{}, s.internal(ctx, ev, err)
+	if err := s.store.RecordBranch(ctx, rec, s.succeed(a.ev)); err != nil {
+		return BranchResult{}, s.internal(ctx, a.ev, err)
 	}
 	if s.events != nil {
 		s.events.BranchCreated(ctx, rec)
 	}
 	return BranchResult{Name: created.Name, URL: created.URL, RepositoryID: repo.ID, Repository: repo.FullName,
-		ActedAs: act.ActedAs, AlreadyExists: already}, nil
+		ActedAs: a.act.ActedAs, AlreadyExists: already}, nil
 }
 
 // DeleteBranchRequest names a branch to delete.
@@ -220,77 +200,71 @@ type DeleteBranchRequest struct {
 
 // DeleteBranch deletes one of the issue's branches.
 func (s *Service) DeleteBranch(ctx context.Context, p relay.Principal, issueKey string, req DeleteBranchRequest) error {
-	ev := s.event(p, relay.ActionBranchDelete, issueKey, req.IntegrationID)
-	ev.Repository, ev.Ref = req.RepositoryID, req.Name
-
-	// Authorize.
-	settings, err := s.store.Settings(ctx, p.TenantID)
+	// Authorize and choose identity.
+	a, err := s.begin(ctx, p, issueKey, common{action: relay.ActionBranchDelete,
+		integrationID: req.IntegrationID, repositoryID: req.RepositoryID, ref: req.Name,
+		required: map[string]string{"name": req.Name, "repository_id": req.RepositoryID},
+		authorize: func(in relay.Integration) error {
+			return s.issueOwnsBranch(ctx, p.TenantID, issueKey, in.ID, req.RepositoryID, req.Name)
+		}})
 	if err != nil {
-		return s.fail(ctx, ev, nil, err)
+		return err
 	}
-	if !settings.BranchesEnabled {
-		return s.fail(ctx, ev, nil, relay.Errorf(relay.EForbidden,
-			"Deleting branches is turned off by your administrator (General settings)."))
-	}
-	if req.Name == "" || req.RepositoryID == "" {
-		return s.fail(ctx, ev, nil, invalid(map[string]string{
-			"name": requiredIfEmpty(req.Name), "repository_id": requiredIfEmpty(req.RepositoryID)}))
-	}
-	in, err := s.authorizeIssue(ctx, p, issueKey, req.IntegrationID)
-	if err != nil {
-		return s.fail(ctx, ev, nil, err)
-	}
-	if err := notIncluded(in, req.RepositoryID, ""); err != nil {
-		return s.fail(ctx, ev, nil, err)
-	}
-	// An issue is no vehicle for deleting arbitrary branches (main, release
-	// branches): only branches named after the issue can go from here.
-	if !strings.Contains(req.Name, issueKey) {
-		return s.fail(ctx, ev, nil, relay.Errorf(relay.EForbidden,
-			"Only branches of issue %s (names containing %s) can be deleted from the issue.", issueKey, issueKey))
-	}
-
-	// Choose identity.
-	act, err := s.identity(ctx, p, in, issueKey)
-	if err != nil {
-		return s.fail(ctx, ev, act, err)
-	}
-	ev.Via, ev.Login = act.Via, act.Login
+	defer a.cancel()
 
 	// Call host.
-	hctx, cancel := context.WithTimeout(ctx, s.hostTimeout)
-	defer cancel()
-	repo, err := act.client.Repository(hctx, req.RepositoryID)
-	if err != nil {
-		return s.fail(ctx, ev, act, err)
-	}
-	ev.Repository = repo.FullName
-	if err := notIncluded(in, repo.ID, repo.FullName); err != nil {
-		return s.fail(ctx, ev, nil, err)
-	}
+	repo := a.repo
 	if req.Name == repo.DefaultBranch {
-		return s.fail(ctx, ev, act, relay.Errorf(relay.EForbidden,
+		return s.fail(ctx, a.ev, a.act, relay.Errorf(relay.EForbidden,
 			"%s is the default branch of %s and cannot be deleted from an issue.", req.Name, repo.FullName))
 	}
-	err = act.client.DeleteBranch(hctx, repo, req.Name)
+	// Record the attempt as pending, then write.
+	if err := s.writeAhead(ctx, a, ""); err != nil {
+		return err
+	}
+	err = a.act.client.DeleteBranch(a.hctx, repo, req.Name)
 	if relay.ErrorCode(err) == relay.ENotFound {
 		// Already gone at the host: stop listing it, and say so.
-		_ = s.store.ForgetBranch(ctx, p.TenantID, in.ID, repo.ID, req.Name, s.failed(ev, err))
+		if ferr := s.store.ForgetBranch(ctx, p.TenantID, a.in.ID, repo.ID, req.Name, s.failed(a.ev, err)); ferr != nil {
+			return s.internal(ctx, a.ev, ferr)
+		}
 		return relay.Errorf(relay.ENotFound, "Branch %s does not exist in %s (it may have been deleted already).", req.Name, repo.FullName)
 	}
 	if err != nil {
-		return s.fail(ctx, ev, act, err)
+		return s.fail(ctx, a.ev, a.act, err)
 	}
 
 	// Audit.
-	if err := s.store.ForgetBranch(ctx, p.TenantID, in.ID, repo.ID, req.Name, s.succeed(ev)); err != nil {
-		return s.internal(ctx, ev, err)
+	if err := s.store.ForgetBranch(ctx, p.TenantID, a.in.ID, repo.ID, req.Name, s.succeed(a.ev)); err != nil {
+		return s.internal(ctx, a.ev, err)
 	}
 	if s.events != nil {
-		s.events.BranchDeleted(ctx, relay.BranchRecord{TenantID: p.TenantID, IssueKey: issueKey, IntegrationID: in.ID,
-			RepositoryID: repo.ID, Repository: repo.FullName, Name: req.Name, ActedAs: act.ActedAs, CreatedBy: p.Username, CreatedAt: s.now()})
+		s.events.BranchDeleted(ctx, relay.BranchRecord{TenantID: p.TenantID, IssueKey: issueKey, IntegrationID: a.in.ID,
+			RepositoryID: repo.ID, Repository: repo.FullName, Name: req.Name, ActedAs: a.act.ActedAs, CreatedBy: p.Username, CreatedAt: s.now()})
 	}
 	return nil
+}
+
+// issueOwnsBranch allows deleting only the issue's own branches: named
+// after the whole issue key, and recorded for this issue, integration and
+// repository when gitrelay created them. An issue is no vehicle for
+// deleting arbitrary branches (main, release branches, another project's).
+func (s *Service) issueOwnsBranch(ctx context.Context, tenantID, issueKey, integrationID, repositoryID, name string) error {
+	if !branchname.NamesIssue(name, issueKey) {
+		return relay.Errorf(relay.EForbidden,
+			"Only branches of issue %s (names containing the issue key %s) can be deleted from the issue.", issueKey, issueKey)
+	}
+	recs, err := s.store.IssueBranches(ctx, tenantID, issueKey)
+	if err != nil {
+		return err
+	}
+	for _, r := range recs {
+		if r.IntegrationID == integrationID && r.RepositoryID == repositoryID && r.Name == name {
+			return nil
+		}
+	}
+	return relay.Errorf(relay.EForbidden,
+		"Branch %s is not listed on issue %s: only branches created for the issue through gitrelay can be deleted from it.", name, issueKey)
 }
 
 // PullRequestRequest asks for a pull request for an issue.
@@ -322,48 +296,17 @@ type PullRequestResult struct {
 
 // CreatePullRequest creates a pull request for an issue.
 func (s *Service) CreatePullRequest(ctx context.Context, p relay.Principal, issueKey string, req PullRequestRequest) (PullRequestResult, error) {
-	ev := s.event(p, relay.ActionPullRequestCreate, issueKey, req.IntegrationID)
-	ev.Repository, ev.Ref = req.RepositoryID, req.Source
-
-	// Authorize.
-	settings, err := s.store.Settings(ctx, p.TenantID)
+	// Authorize and choose identity.
+	a, err := s.begin(ctx, p, issueKey, common{action: relay.ActionPullRequestCreate,
+		integrationID: req.IntegrationID, repositoryID: req.RepositoryID, ref: req.Source,
+		required: map[string]string{"source": req.Source, "repository_id": req.RepositoryID}})
 	if err != nil {
-		return PullRequestResult{}, s.fail(ctx, ev, nil, err)
+		return PullRequestResult{}, err
 	}
-	if !settings.PullRequestsEnabled {
-		return PullRequestResult{}, s.fail(ctx, ev, nil, relay.Errorf(relay.EForbidden,
-			"Creating pull requests is turned off by your administrator (General settings)."))
-	}
-	if req.Source == "" || req.RepositoryID == "" {
-		return PullRequestResult{}, s.fail(ctx, ev, nil, invalid(map[string]string{
-			"source": requiredIfEmpty(req.Source), "repository_id": requiredIfEmpty(req.RepositoryID)}))
-	}
-	in, err := s.authorizeIssue(ctx, p, issueKey, req.IntegrationID)
-	if err != nil {
-		return PullRequestResult{}, s.fail(ctx, ev, nil, err)
-	}
-	if err := notIncluded(in, req.RepositoryID, ""); err != nil {
-		return PullRequestResult{}, s.fail(ctx, ev, nil, err)
-	}
-
-	// Choose identity.
-	act, err := s.identity(ctx, p, in, issueKey)
-	if err != nil {
-		return PullRequestResult{}, s.fail(ctx, ev, act, err)
-	}
-	ev.Via, ev.Login = act.Via, act.Login
+	defer a.cancel()
 
 	// Call host.
-	hctx, cancel := context.WithTimeout(ctx, s.hostTimeout)
-	defer cancel()
-	repo, err := act.client.Repository(hctx, req.RepositoryID)
-	if err != nil {
-		return PullRequestResult{}, s.fail(ctx, ev, act, err)
-	}
-	ev.Repository = repo.FullName
-	if err := notIncluded(in, repo.ID, repo.FullName); err != nil {
-		return PullRequestResult{}, s.fail(ctx, ev, nil, err)
-	}
+	repo := a.repo
 	npr := relay.NewPullRequest{Source: req.Source, Target: req.Target, Title: req.Title,
 		Description: req.Description, Draft: req.Draft}
 	if npr.Target == "" {
@@ -373,43 +316,168 @@ func (s *Service) CreatePullRequest(ctx context.Context, p relay.Principal, issu
 		npr.Title = strings.TrimSpace(issueKey + " " + req.Summary)
 	}
 	if npr.Source == npr.Target {
-		return PullRequestResult{}, s.fail(ctx, ev, act, invalid(map[string]string{
+		return PullRequestResult{}, s.fail(ctx, a.ev, a.act, invalid(map[string]string{
 			"target": "The target branch must differ from the source branch " + npr.Source + "."}))
 	}
 	note := ""
-	if npr.Draft && !act.caps.Drafts {
+	if npr.Draft && !a.act.caps.Drafts {
 		npr.Draft = false
 		note = "This host has no draft pull requests; it was created as a regular pull request."
 	}
-	pr, err := act.client.CreatePullRequest(hctx, repo, npr)
+	// Record the attempt as pending, then write.
+	if err := s.writeAhead(ctx, a, npr.Target); err != nil {
+		return PullRequestResult{}, err
+	}
+	pr, err := a.act.client.CreatePullRequest(a.hctx, repo, npr)
 	if relay.ErrorCode(err) == relay.EDraftUnsupported {
 		npr.Draft = false
 		note = "Draft pull requests are not supported in this repository; it was created as a regular pull request."
-		pr, err = act.client.CreatePullRequest(hctx, repo, npr)
+		pr, err = a.act.client.CreatePullRequest(a.hctx, repo, npr)
 	}
 	if e, ok := relay.AsError(err); ok && e.Code == relay.EPullRequestExists {
 		e.Message = "A pull request from " + npr.Source + " to " + npr.Target + " already exists in " + repo.FullName + "."
 	}
 	if err != nil {
-		return PullRequestResult{}, s.fail(ctx, ev, act, err)
+		return PullRequestResult{}, s.fail(ctx, a.ev, a.act, err)
 	}
 
 	// Audit, with the record that lists the pull request on the issue.
-	ev.Detail = note
+	a.ev.Detail = note
 	rec := relay.PullRequestRecord{
-		ID: relay.NewID(), TenantID: p.TenantID, IssueKey: issueKey, IntegrationID: in.ID,
+		ID: relay.NewID(), TenantID: p.TenantID, IssueKey: issueKey, IntegrationID: a.in.ID,
 		RepositoryID: repo.ID, Repository: repo.FullName, Number: pr.Number, Title: pr.Title, URL: pr.URL,
-		Source: npr.Source, Target: npr.Target, Draft: pr.Draft, ActedAs: act.ActedAs,
+		Source: npr.Source, Target: npr.Target, Draft: pr.Draft, ActedAs: a.act.ActedAs,
 		CreatedBy: p.Username, CreatedAt: s.now(),
 	}
-	if err := s.store.RecordPullRequest(ctx, rec, s.succeed(ev)); err != nil {
-		return PullRequestResult{}, s.internal(ctx, ev, err)
+	if err := s.store.RecordPullRequest(ctx, rec, s.succeed(a.ev)); err != nil {
+		return PullRequestResult{}, s.internal(ctx, a.ev, err)
 	}
 	if s.events != nil {
 		s.events.PullRequestCreated(ctx, rec)
 	}
 	return PullRequestResult{Number: pr.Number, URL: pr.URL, Title: pr.Title, Draft: pr.Draft,
-		Repository: repo.FullName, ActedAs: act.ActedAs, Note: note}, nil
+		Repository: repo.FullName, ActedAs: a.act.ActedAs, Note: note}, nil
+}
+
+// common is what every action names, for begin.
+type common struct {
+	action        string // relay.Action*
+	integrationID string
+	repositoryID  string
+	ref           string
+	// required maps each required field of the request to its value.
+	required map[string]string
+	// authorize, when set, is the action's own check. It runs once the
+	// issue, integration and identity are settled (so that a user without
+	// a required token is told how to set one up), before the host is
+	// called.
+	authorize func(in relay.Integration) error
+}
+
+// attempt is an authorized action, ready to call the host as the chosen
+// identity within the host timeout. Its audit event is completed by
+// s.fail, s.failed or s.succeed.
+type attempt struct {
+	ev       relay.AuditEvent
+	settings relay.Settings
+	in       relay.Integration
+	act      *actor
+	repo     relay.Repository
+	hctx     context.Context
+	cancel   context.CancelFunc
+}
+
+// switches are the General settings that turn each action off.
+var switches = map[string]struct {
+	on  func(relay.Settings) bool
+	off string
+}{
+	relay.ActionBranchCreate: {func(s relay.Settings) bool { return s.BranchesEnabled },
+		"Creating branches is turned off by your administrator (General settings)."},
+	relay.ActionBranchDelete: {func(s relay.Settings) bool { return s.BranchesEnabled },
+		"Deleting branches is turned off by your administrator (General settings)."},
+	relay.ActionPullRequestCreate: {func(s relay.Settings) bool { return s.PullRequestsEnabled },
+		"Creating pull requests is turned off by your administrator (General settings)."},
+}
+
+// begin is every action's prologue, in one place so that the actions
+// cannot drift apart: the feature switch, the required fields, the issue's
+// permission and integration, the included repository (as named, and
+// again as the host names it), the identity, the action's own check, and
+// the repository read from the host as that identity. Any refusal is
+// audited and returned ready for the caller; on success the caller must
+// call the attempt's cancel.
+func (s *Service) begin(ctx context.Context, p relay.Principal, issueKey string, c common) (*attempt, error) {
+	a := &attempt{ev: s.event(p, c.action, issueKey, c.integrationID)}
+	a.ev.Repository, a.ev.Ref = c.repositoryID, c.ref
+
+	// Authorize.
+	var err error
+	if a.settings, err = s.store.Settings(ctx, p.TenantID); err != nil {
+		return nil, s.fail(ctx, a.ev, nil, err)
+	}
+	if sw := switches[c.action]; !sw.on(a.settings) {
+		return nil, s.fail(ctx, a.ev, nil, relay.Errorf(relay.EForbidden, "%s", sw.off))
+	}
+	missing := map[string]string{}
+	for field, value := range c.required {
+		if value == "" {
+			missing[field] = "required"
+		}
+	}
+	if len(missing) > 0 {
+		return nil, s.fail(ctx, a.ev, nil, invalid(missing))
+	}
+	if a.in, err = s.authorizeIssue(ctx, p, issueKey, c.integrationID); err != nil {
+		return nil, s.fail(ctx, a.ev, nil, err)
+	}
+	if err := notIncluded(a.in, c.repositoryID, ""); err != nil {
+		return nil, s.fail(ctx, a.ev, nil, err)
+	}
+
+	// Choose identity.
+	if a.act, err = s.identity(ctx, p, a.in, issueKey); err != nil {
+		return nil, s.fail(ctx, a.ev, a.act, err)
+	}
+	a.ev.Via, a.ev.Login = a.act.Via, a.act.Login
+	if c.authorize != nil {
+		if err := c.authorize(a.in); err != nil {
+			return nil, s.fail(ctx, a.ev, nil, err)
+		}
+	}
+
+	// The repository, as the host names it to the acting identity. Host
+	// calls are bounded by the host timeout, not by the request: a client
+	// that goes away must not cut a write off halfway, leaving the host
+	// changed and the audit saying otherwise.
+	a.hctx, a.cancel = context.WithTimeout(context.WithoutCancel(ctx), s.hostTimeout)
+	if a.repo, err = a.act.client.Repository(a.hctx, c.repositoryID); err != nil {
+		a.cancel()
+		return nil, s.fail(ctx, a.ev, a.act, err)
+	}
+	a.ev.Repository = a.repo.FullName
+	if err := notIncluded(a.in, a.repo.ID, a.repo.FullName); err != nil {
+		a.cancel()
+		return nil, s.fail(ctx, a.ev, nil, err)
+	}
+	return a, nil
+}
+
+// writeAhead durably records the attempt as pending just before its host
+// write (target: a pull request's target branch), so that the write has
+// an audit row even if the process dies during the call. Nothing is sent
+// to the host when it cannot be recorded. From here on the attempt's
+// event completes that row.
+func (s *Service) writeAhead(ctx context.Context, a *attempt, target string) error {
+	w := relay.HostWrite{Event: a.ev, RepositoryID: a.repo.ID, Target: target}
+	w.Event.Outcome = relay.OutcomePending
+	if err := s.store.BeginHostWrite(ctx, w); err != nil {
+		s.log.ErrorContext(ctx, "recording a host write before sending it", "action", a.ev.Action, "err", err)
+		return s.fail(ctx, a.ev, nil, &relay.Error{Code: relay.EInternal, Err: err,
+			Message: "gitrelay could not record the action in its audit trail, so it did not send it to the host. Try again later."})
+	}
+	a.ev.Completes = true
+	return nil
 }
 
 // authorizeIssue checks that p may act on issueKey's project and that the
@@ -639,13 +707,6 @@ func invalid(fields map[string]string) error {
 		}
 	}
 	return &relay.Error{Code: relay.EInvalid, Message: "Some fields are missing or invalid.", Fields: fields}
-}
-
-func requiredIfEmpty(v string) string {
-	if v == "" {
-		return "required"
-	}
-	return ""
 }
 
 func projectOf(issueKey string) string {

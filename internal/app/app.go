@@ -132,14 +132,20 @@ func New(c Config) *App {
 	// Jira, and what gitrelay creates is pushed to Jira's development panel.
 	var jdir *jira.Directory
 	var devinfo *jira.Devinfo
+	var actions *action.Service
 	if c.Jira.AppID != "" {
 		jdir = jira.NewDirectory(c.HTTPClient, c.Now)
-		devinfo = jira.NewDevinfo(jira.DevinfoConfig{Store: c.DB, Sealer: c.Sealer, Hosts: hosts, HTTPClient: c.HTTPClient,
-			HostTimeout: c.HostTimeout, PublicURL: c.PublicURL, Logger: c.Logger, Now: c.Now})
+		// The pusher reads hosts through the action service (the only
+		// code that opens credentials), which is built after it.
+		reader := jira.HostReaderFunc(func(ctx context.Context, tenantID, integrationID, repositoryID string, names []string) (relay.Repository, map[string]relay.Branch, error) {
+			return actions.BranchHeads(ctx, tenantID, integrationID, repositoryID, names)
+		})
+		devinfo = jira.NewDevinfo(jira.DevinfoConfig{Store: c.DB, Sealer: c.Sealer, Hosts: reader, HTTPClient: c.HTTPClient,
+			PublicURL: c.PublicURL, Logger: c.Logger, Now: c.Now})
 		acfg.Directory = jira.Composite{Local: dir, Jira: jdir}
 		acfg.Events = devinfo
 	}
-	actions := action.New(acfg)
+	actions = action.New(acfg)
 	var jiraRoutes []jira.Route
 	// Jira users signed in with Atlassian get web sessions: the pages
 	// (built below, hence the indirection) start them, and resolve them

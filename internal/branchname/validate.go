@@ -106,6 +106,13 @@ func refProblem(name string) string {
 	return ""
 }
 
+// NamesIssue reports whether name contains issueKey as a whole key, the
+// rule Validate applies to new branches: MO-1 is not in DEMO-1-fix (project
+// DEMO) nor in MO-12-fix (issue MO-12).
+func NamesIssue(name, issueKey string) bool {
+	return issueKey != "" && containsKey(name, upperASCII(issueKey))
+}
+
 // containsKey reports whether key occurs in name as a whole issue key: not
 // preceded by a letter, digit or "_" (XABC-1 names project XABC) and not
 // followed by a digit (ABC-12 names another issue).

@@ -113,8 +113,12 @@ func TestValidateRequiresTheWholeIssueKey(t *testing.T) {
 		{"ABC-1234-fix", "ABC-123", false},
 		{"XABC-123-fix", "ABC-123", false},
 		{"X_ABC-123-fix", "ABC-123", false},
+		{"DEMO-1-victim", "MO-1", false},
 	}
 	for _, tt := range tests {
+		if got := NamesIssue(tt.name, tt.key); got != tt.ok {
+			t.Errorf("NamesIssue(%q, %q) = %v, want %v", tt.name, tt.key, got, tt.ok)
+		}
 		err := Validate(tt.name, tt.key, 0)
 		if tt.ok && err != nil {
 			t.Errorf("Validate(%q, %q) = %v, want nil", tt.name, tt.key, err)

@@ -65,7 +65,6 @@ type pullRequestOp struct {
 // Store is what the Jira integration keeps; *store.DB implements it.
 type Store interface {
 	Integration(ctx context.Context, tenantID, id string) (relay.Integration, error)
-	IntegrationCredential(ctx context.Context, tenantID, id string) ([]byte, error)
 
 	PutJiraInstallation(ctx context.Context, in store.JiraInstallation, sealedSystemToken []byte) error
 	JiraInstallation(ctx context.Context, tenantID string) (store.JiraInstallation, error)
@@ -85,17 +84,31 @@ type Store interface {
 	DevinfoFailures(ctx context.Context, tenantID string, limit int) ([]store.DevinfoFailure, error)
 }
 
+// HostReader reads from the git host what development information shows:
+// a repository and its branches' heads, as the integration account (it
+// never acts for a user here). *action.Service implements it, so that only
+// the action path opens credentials.
+type HostReader interface {
+	BranchHeads(ctx context.Context, tenantID, integrationID, repositoryID string, names []string) (relay.Repository, map[string]relay.Branch, error)
+}
+
+// HostReaderFunc is a HostReader, for wiring a pusher before the action
+// service it reports for exists.
+type HostReaderFunc func(ctx context.Context, tenantID, integrationID, repositoryID string, names []string) (relay.Repository, map[string]relay.Branch, error)
+
+// BranchHeads calls f.
+func (f HostReaderFunc) BranchHeads(ctx context.Context, tenantID, integrationID, repositoryID string, names []string) (relay.Repository, map[string]relay.Branch, error) {
+	return f(ctx, tenantID, integrationID, repositoryID, names)
+}
+
 // DevinfoConfig is what the development information pusher needs.
 type DevinfoConfig struct {
-	Store  Store
+	Store Store
+	// Sealer opens the Jira app's system token.
 	Sealer relay.Sealer
-	// Hosts and HostTimeout let the pusher read a branch's head commit and
-	// its repository's web URL with the integration's credential (the
-	// account integrations use to read repositories; it never acts for a
-	// user here).
-	Hosts       relay.Hosts
-	HostTimeout time.Duration
-	HTTPClient  *http.Client
+	// Hosts reads a branch's head commit and its repository's web URL.
+	Hosts      HostReader
+	HTTPClient *http.Client
 	// PublicURL is gitrelay's public URL, for createPullRequestUrl.
 	PublicURL string
 	Logger    *slog.Logger
@@ -109,30 +122,26 @@ type DevinfoConfig struct {
 // gitrelay for Jira tenants (it is the action path's EventSink) and pushes
 // the queue to Jira's development information API.
 type Devinfo struct {
-	store       Store
-	sealer      relay.Sealer
-	hosts       relay.Hosts
-	hostTimeout time.Duration
-	jira        *client
-	publicURL   string
-	log         *slog.Logger
-	now         func() time.Time
-	interval    time.Duration
-	kick        chan struct{}
+	store     Store
+	sealer    relay.Sealer
+	hosts     HostReader
+	jira      *client
+	publicURL string
+	log       *slog.Logger
+	now       func() time.Time
+	interval  time.Duration
+	kick      chan struct{}
 }
 
 var _ action.EventSink = (*Devinfo)(nil)
 
 // NewDevinfo builds the queue and its pusher.
 func NewDevinfo(c DevinfoConfig) *Devinfo {
-	d := &Devinfo{store: c.Store, sealer: c.Sealer, hosts: c.Hosts, hostTimeout: c.HostTimeout,
+	d := &Devinfo{store: c.Store, sealer: c.Sealer, hosts: c.Hosts,
 		jira: &client{http: c.HTTPClient}, publicURL: strings.TrimRight(c.PublicURL, "/"), log: c.Logger,
 		now: c.Now, interval: c.Interval, kick: make(chan struct{}, 1)}
 	if d.jira.http == nil {
 		d.jira.http = defaultHTTPClient()
-	}
-	if d.hostTimeout <= 0 {
-		d.hostTimeout = 20 * time.Second
 	}
 	if d.log == nil {
 		d.log = slog.New(slog.DiscardHandler)
@@ -412,29 +421,21 @@ func (d *Devinfo) pushUpserts(ctx context.Context, inst store.JiraInstallation, 
 // entries builds the devinfo entities of one repository's ops, reading the
 // repository's web URL and the branches' head commits from the host.
 func (d *Devinfo) entries(ctx context.Context, tenant string, k repoKey, ops []store.DevinfoOp) ([]entry, *devRepository, error) {
-	in, err := d.store.Integration(ctx, tenant, k.integration)
+	var names []string
+	for _, op := range ops {
+		if op.Op == opUpsertBranch {
+			var b branchOp
+			if err := json.Unmarshal(op.Payload, &b); err != nil {
+				return nil, nil, fmt.Errorf("queued branch: %w", err)
+			}
+			names = append(names, b.Name)
+		}
+	}
+	repo, heads, err := d.hosts.BranchHeads(ctx, tenant, k.integration, k.repository, names)
 	if err != nil {
 		return nil, nil, err
 	}
-	sealed, err := d.store.IntegrationCredential(ctx, tenant, in.ID)
-	if err != nil {
-		return nil, nil, err
-	}
-	cred, err := relay.OpenCredential(d.sealer, sealed, relay.IntegrationSecretOwner(tenant, in.ID))
-	if err != nil {
-		return nil, nil, err
-	}
-	hc, err := d.hosts.Client(in.HostConfig(), cred)
-	if err != nil {
-		return nil, nil, err
-	}
-	hctx, cancel := context.WithTimeout(ctx, d.hostTimeout)
-	defer cancel()
-	repo, err := hc.Repository(hctx, k.repository)
-	if err != nil {
-		return nil, nil, err
-	}
-	dr := &devRepository{ID: EntityID(in.ID + "/" + repo.ID), Name: repo.FullName, URL: repo.WebURL,
+	dr := &devRepository{ID: EntityID(k.integration + "/" + repo.ID), Name: repo.FullName, URL: repo.WebURL,
 		Commits: []any{}, Branches: []devBranch{}, PullRequests: []devPullRequest{}}
 	var out []entry
 	for _, op := range ops {
@@ -445,17 +446,14 @@ func (d *Devinfo) entries(ctx context.Context, tenant string, k repoKey, ops []s
 			if err := json.Unmarshal(op.Payload, &b); err != nil {
 				return nil, nil, fmt.Errorf("queued branch: %w", err)
 			}
-			head, err := hc.Branch(hctx, repo, b.Name)
-			if relay.ErrorCode(err) == relay.ENotFound {
+			head, ok := heads[b.Name]
+			if !ok {
 				// Deleted before we could tell Jira: the delete that
 				// follows in the queue says the rest.
 				e.keys = []string{b.IssueKey}
 				e.branch = nil
 				out = append(out, e)
 				continue
-			}
-			if err != nil {
-				return nil, nil, err
 			}
 			e.keys = []string{b.IssueKey}
 			e.branch = d.branchEntity(b, head, op.Sequence)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gitrelay/gitrelay/internal/action"
 	"github.com/gitrelay/gitrelay/internal/jira"
 	"github.com/gitrelay/gitrelay/internal/jira/jiratest"
 	"github.com/gitrelay/gitrelay/internal/relay"
@@ -268,7 +269,8 @@ func TestQueuedPushesSurviveARestart(t *testing.T) {
 
 	db2 := open()
 	t.Cleanup(func() { _ = db2.Close() })
-	restarted := jira.NewDevinfo(jira.DevinfoConfig{Store: db2, Sealer: e.keys, Hosts: e.hosts, HTTPClient: http.DefaultClient,
+	restarted := jira.NewDevinfo(jira.DevinfoConfig{Store: db2, Sealer: e.keys,
+		Hosts: action.New(action.Config{Store: db2, Hosts: e.hosts, Sealer: e.keys}), HTTPClient: http.DefaultClient,
 		PublicURL: e.url, Now: e.clock.Now})
 	if q, _ := db2.QueuedDevinfo(ctx, installA, 10); len(q) != 2 {
 		t.Fatalf("queue after restart: got %d ops, want 2", len(q))
@@ -350,7 +352,7 @@ func TestRunPushesAsSoonAsSomethingIsQueued(t *testing.T) {
 	e := newEnv(t, storetest.SQLite(t))
 	e.install()
 	// A long interval: only the nudge of a new event can explain a push.
-	runner := jira.NewDevinfo(jira.DevinfoConfig{Store: e.db, Sealer: e.keys, Hosts: e.hosts, PublicURL: e.url,
+	runner := jira.NewDevinfo(jira.DevinfoConfig{Store: e.db, Sealer: e.keys, Hosts: e.actions, PublicURL: e.url,
 		HTTPClient: e.hc, Now: e.clock.Now, Interval: time.Hour})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -159,7 +159,11 @@ func newEnv(t *testing.T, db *store.DB) *env {
 	e.url = srv.URL
 
 	e.jdir = jira.NewDirectory(hc, e.clock.Now)
-	e.devinfo = jira.NewDevinfo(jira.DevinfoConfig{Store: db, Sealer: keys, Hosts: hosts, HostTimeout: 2 * time.Second,
+	// The pusher reads the host through the action service, built after it.
+	reader := jira.HostReaderFunc(func(ctx context.Context, tenantID, integrationID, repositoryID string, names []string) (relay.Repository, map[string]relay.Branch, error) {
+		return e.actions.BranchHeads(ctx, tenantID, integrationID, repositoryID, names)
+	})
+	e.devinfo = jira.NewDevinfo(jira.DevinfoConfig{Store: db, Sealer: keys, Hosts: reader,
 		HTTPClient: hc, PublicURL: e.url, Logger: logger, Now: e.clock.Now})
 	e.actions = action.New(action.Config{
 		Store: db, Hosts: hosts, Sealer: keys,

@@ -360,6 +360,13 @@ const (
 	OutcomeSuccess = "success"
 	OutcomeRefused = "refused" // gitrelay's policy or validation said no
 	OutcomeFailed  = "failed"  // the host said no or did not answer
+	// OutcomePending marks an attempt recorded before its host write
+	// (write-ahead): it is completed after the call, or by reconciliation
+	// when the process died in between.
+	OutcomePending = "pending"
+	// OutcomeUnknown is a pending attempt whose outcome reconciliation
+	// could not learn from the host; Detail says why.
+	OutcomeUnknown = "unknown"
 )
 
 // AuditEvent is one recorded attempt.
@@ -379,6 +386,24 @@ type AuditEvent struct {
 	Outcome       string
 	ErrorCode     string
 	Detail        string
+	// Completes says that the event completes the pending row its ID names
+	// (written by BeginHostWrite) instead of adding a row. It is not
+	// stored.
+	Completes bool
+}
+
+// HostWrite is a host write recorded before it is sent: the pending audit
+// row, and what reconciliation needs to ask the host whether it happened.
+type HostWrite struct {
+	// Event is the attempt; its Outcome is OutcomePending.
+	Event        AuditEvent
+	RepositoryID string
+	// Target is a pull request's target branch (Event.Ref is its source).
+	Target string
+	// Attempts counts reconciliations that could not learn the outcome;
+	// LastError is the latest reason.
+	Attempts  int
+	LastError string
 }
 
 // AuditFilter selects audit events; zero fields match everything.

@@ -70,6 +70,22 @@ type AuditLog interface {
 	Audit(ctx context.Context, tenantID string, f AuditFilter) ([]AuditEvent, error)
 }
 
+// WriteAheadLog records host writes before they are sent, so that no write
+// happens without an audit row even if the process dies during the call.
+// A write is completed by recording its event (with Completes set) through
+// AppendAudit, RecordBranch, ForgetBranch or RecordPullRequest, which also
+// removes it from the pending list.
+type WriteAheadLog interface {
+	// BeginHostWrite durably records w.Event with outcome pending.
+	BeginHostWrite(ctx context.Context, w HostWrite) error
+	// PendingHostWrites lists, across every tenant, pending writes that
+	// began before the given time, oldest first, at most limit.
+	PendingHostWrites(ctx context.Context, before time.Time, limit int) ([]HostWrite, error)
+	// DeferHostWrite counts a reconciliation that could not learn the
+	// outcome, with its reason.
+	DeferHostWrite(ctx context.Context, tenantID, auditID, reason string) error
+}
+
 // RecordStore remembers what gitrelay created for issues.
 type RecordStore interface {
 	// RecordBranch inserts the branch, or refreshes the live record of the
@@ -111,6 +127,7 @@ type Store interface {
 	IntegrationStore
 	TokenStore
 	AuditLog
+	WriteAheadLog
 	RecordStore
 	SettingsStore
 	RepositoryCache

@@ -19,10 +19,14 @@ const auditColumns = `tenant_id, id, occurred_at, user_id, username, action, int
 	repository, ref, issue_key, via, login, outcome, error_code, detail`
 
 // AppendAudit records e. An empty ID gets relay.NewID() and a zero At the
-// store's clock.
+// store's clock. An event with Completes set completes its pending row
+// instead (see BeginHostWrite).
 func (db *DB) AppendAudit(ctx context.Context, e relay.AuditEvent) error {
 	if e.TenantID == "" {
 		return errors.New("store: append audit: event has no tenant")
+	}
+	if e.Completes {
+		return db.changeWithAudit(ctx, e.TenantID, e, "", "", "")
 	}
 	return db.inTx(ctx, func(c conn) error {
 		return db.insertAudit(ctx, c, e.TenantID, e)
@@ -63,27 +67,85 @@ func (db *DB) auditInsert(tenantID string, e relay.AuditEvent) (string, []any, e
 		e.Repository, e.Ref, e.IssueKey, string(e.Via), e.Login, e.Outcome, e.ErrorCode, e.Detail}, nil
 }
 
-// changeWithAudit runs one change (stmt with args) and records e with it,
-// atomically. On Postgres both go in a single statement (a data-modifying
-// WITH), one round trip instead of four (begin, change, audit, commit):
-// this is the write every action ends with. SQLite runs a transaction, whose
-// statements cost no round trips.
+// auditCompleteSQL completes a pending row (BeginHostWrite) with the
+// attempt's outcome. A row already completed as unknown by reconciliation
+// is corrected: the process that made the call knows better. A row
+// completed otherwise is left alone.
+const auditCompleteSQL = `UPDATE audit_events SET repository = ?, ref = ?, via = ?, login = ?,
+		outcome = ?, error_code = ?, detail = ?
+	WHERE tenant_id = ? AND id = ? AND outcome IN ('` + relay.OutcomePending + `', '` + relay.OutcomeUnknown + `')`
+
+// settleSQL removes a completed write from the pending list.
+const settleSQL = `DELETE FROM pending_host_writes WHERE tenant_id = ? AND audit_id = ?`
+
+// auditWrite is the statement recording e, with its arguments: an insert,
+// or when e completes a pending row, the pending list's deletion (settle)
+// and the row's update.
+func (db *DB) auditWrite(tenantID string, e relay.AuditEvent) (settle string, settleArgs []any, audit string, auditArgs []any, err error) {
+	if !e.Completes {
+		audit, auditArgs, err = db.auditInsert(tenantID, e)
+		return "", nil, audit, auditArgs, err
+	}
+	if e.TenantID != tenantID || e.ID == "" {
+		return "", nil, "", nil, fmt.Errorf("store: completing audit event %q of tenant %q written with a change of tenant %q", e.ID, e.TenantID, tenantID)
+	}
+	return settleSQL, []any{tenantID, e.ID},
+		auditCompleteSQL, []any{e.Repository, e.Ref, string(e.Via), e.Login, e.Outcome, e.ErrorCode, e.Detail, tenantID, e.ID}, nil
+}
+
+// changeWithAudit runs one change (stmt with args; none when stmt is
+// empty) and records e with it, atomically. On Postgres all go in a single
+// statement (a data-modifying WITH), one round trip instead of four
+// (begin, change, audit, commit): this is the write every action ends
+// with. SQLite runs a transaction, whose statements cost no round trips.
 func (db *DB) changeWithAudit(ctx context.Context, tenantID string, e relay.AuditEvent, what, conflict, stmt string, args ...any) error {
-	audit, auditArgs, err := db.auditInsert(tenantID, e)
+	settle, settleArgs, audit, auditArgs, err := db.auditWrite(tenantID, e)
 	if err != nil {
 		return err
 	}
+	if e.Completes {
+		// The host write happened: record its outcome even when the
+		// request that asked for it is gone.
+		ctx = context.WithoutCancel(ctx)
+	}
+	type part struct {
+		stmt     string
+		args     []any
+		what     string
+		conflict string
+	}
+	var parts []part
+	if stmt != "" {
+		parts = append(parts, part{stmt, args, what, conflict})
+	}
+	if settle != "" {
+		parts = append(parts, part{settle, settleArgs, "settle host write", ""})
+	}
+	parts = append(parts, part{audit, auditArgs, "append audit", "an audit event with this id already exists"})
 	if db.dialect == DialectPostgres {
-		all := append(append([]any{}, args...), auditArgs...)
-		_, err := conn{q: db.write, postgres: true}.exec(ctx, "WITH change AS ("+stmt+") "+audit, all...)
+		var with []string
+		var all []any
+		for i, p := range parts[:len(parts)-1] {
+			with = append(with, fmt.Sprintf("w%d AS (%s)", i, p.stmt))
+			all = append(all, p.args...)
+		}
+		last := parts[len(parts)-1]
+		all = append(all, last.args...)
+		q := last.stmt
+		if len(with) > 0 {
+			q = "WITH " + strings.Join(with, ", ") + " " + q
+		}
+		_, err := conn{q: db.write, postgres: true}.exec(ctx, q, all...)
+		if what == "" {
+			what = "append audit"
+		}
 		return dbError(err, what, "", conflict)
 	}
 	return db.inTx(ctx, func(c conn) error {
-		if _, err := c.exec(ctx, stmt, args...); err != nil {
-			return dbError(err, what, "", conflict)
-		}
-		if _, err := c.exec(ctx, audit, auditArgs...); err != nil {
-			return dbError(err, "append audit", "", "an audit event with this id already exists")
+		for _, p := range parts {
+			if _, err := c.exec(ctx, p.stmt, p.args...); err != nil {
+				return dbError(err, p.what, "", p.conflict)
+			}
 		}
 		return nil
 	})
@@ -128,24 +190,36 @@ func (db *DB) Audit(ctx context.Context, tenantID string, f relay.AuditFilter) (
 	defer rows.Close()
 	out := []relay.AuditEvent{}
 	for rows.Next() {
-		var (
-			e   relay.AuditEvent
-			at  int64
-			via string
-		)
-		err := rows.Scan(&e.TenantID, &e.ID, &at, &e.UserID, &e.Username, &e.Action, &e.IntegrationID,
-			&e.Repository, &e.Ref, &e.IssueKey, &via, &e.Login, &e.Outcome, &e.ErrorCode, &e.Detail)
-		if err != nil {
+		var r auditRow
+		if err := rows.Scan(r.dest()...); err != nil {
 			return nil, fmt.Errorf("store: read audit: %w", err)
 		}
-		e.At = fromMicros(at)
-		e.Via = relay.Via(via)
-		out = append(out, e)
+		out = append(out, r.event())
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: read audit: %w", err)
 	}
 	return out, nil
+}
+
+// auditRow scans one row of auditColumns.
+type auditRow struct {
+	e   relay.AuditEvent
+	at  int64
+	via string
+}
+
+func (r *auditRow) dest() []any {
+	e := &r.e
+	return []any{&e.TenantID, &e.ID, &r.at, &e.UserID, &e.Username, &e.Action, &e.IntegrationID,
+		&e.Repository, &e.Ref, &e.IssueKey, &r.via, &e.Login, &e.Outcome, &e.ErrorCode, &e.Detail}
+}
+
+func (r *auditRow) event() relay.AuditEvent {
+	e := r.e
+	e.At = fromMicros(r.at)
+	e.Via = relay.Via(r.via)
+	return e
 }
 
 // auditLimit is the page size for a requested limit.

@@ -192,9 +192,13 @@ var jiraTenantTables = []string{
 }
 
 // jiraTenantHistory are the tables with tenant rows that DeleteJiraTenant
-// keeps. Every table with a tenant_id is in exactly one of the two lists
-// (a test checks), so a new table cannot silently outlive its tenant.
-var jiraTenantHistory = []string{"tenants", "audit_events", "branch_records", "pull_request_records", "devinfo_failures"}
+// keeps: the history, and the host writes still pending, so that
+// reconciliation completes their audit rows (as unknown: the integration
+// is gone) instead of leaving them pending forever. Every table with a
+// tenant_id is in exactly one of the two lists (a test checks), so a new
+// table cannot silently outlive its tenant.
+var jiraTenantHistory = []string{"tenants", "audit_events", "branch_records", "pull_request_records", "devinfo_failures",
+	"pending_host_writes"}
 
 // msgJiraTenantRemoved is how a credential of a removed tenant is refused.
 const msgJiraTenantRemoved = "This Jira site disconnected gitrelay, so its sign-ins and tokens no longer work. A Jira administrator can connect the site again by installing the gitrelay app anew."

@@ -462,6 +462,22 @@ func TestAuditPage(t *testing.T) {
 			}
 		}
 	})
+	t.Run("a write whose outcome is not known yet is listed and filtered as pending", func(t *testing.T) {
+		w := relay.HostWrite{Event: relay.AuditEvent{ID: relay.NewID(), TenantID: relay.LocalTenant, Username: "bob",
+			Action: relay.ActionBranchCreate, IntegrationID: id, Repository: apptest.Repo, Ref: "ABC-1-in-flight",
+			IssueKey: "ABC-1", Via: relay.ViaIntegration, Login: apptest.BotLogin}, RepositoryID: env.RepoID}
+		if err := env.DB.BeginHostWrite(context.Background(), w); err != nil {
+			t.Fatal(err)
+		}
+		p := v.get("/admin/audit?outcome=pending")
+		if !strings.Contains(p.Body, "ABC-1-in-flight") || strings.Contains(p.Body, "ABC-1-audit") ||
+			!strings.Contains(p.Body, `<option selected>pending</option>`) || !strings.Contains(p.Body, `<span class="status warn">pending</span>`) {
+			t.Fatalf("the pending filter does not show the pending write alone:\n%s", p.Body)
+		}
+		if !strings.Contains(p.Body, "<option >unknown</option>") {
+			t.Error("the outcome filter does not offer unknown")
+		}
+	})
 }
 
 // Refused requests are audited with the fields their sender chose: no
