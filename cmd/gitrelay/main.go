@@ -58,7 +58,7 @@ Usage:
   gitrelay projects add KEY [--name NAME]
   gitrelay projects grant KEY (USERNAME | --everyone)
   gitrelay keys rotate
-  gitrelay audit reconcile [--older-than DURATION] [--host-timeout 20s]
+  gitrelay audit reconcile [--older-than DURATION] [--host-timeout 20s] [--egress-allow LIST] [--jira-app-id ID]
   gitrelay audit tenants
   gitrelay audit export --tenant ID [--since TIME] [--until TIME] [--limit N]
   gitrelay migrate

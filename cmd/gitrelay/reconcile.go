@@ -89,6 +89,7 @@ func cmdAuditReconcile(ctx context.Context, args []string, getenv func(string) s
 	c.register(fs, getenv)
 	hostTimeout := hostTimeoutFlag(fs, getenv)
 	egress := egressFlag(fs, getenv)
+	jiraAppID := fs.String("jira-app-id", getenv("GITRELAY_JIRA_APP_ID"), "the Forge app id serve runs with: its egress policy (private ranges refused) applies")
 	olderThan := fs.Duration("older-than", -1, "reconcile writes pending for longer than this (default: the host timeout); "+
 		"shorter only when no server is sending host writes")
 	pos, err := parse(fs, args)
@@ -119,7 +120,10 @@ func cmdAuditReconcile(ctx context.Context, args []string, getenv func(string) s
 	if err != nil {
 		return err
 	}
-	a := app.New(app.Config{DB: db, Sealer: keys, Logger: log, HostTimeout: timeout, EgressAllow: allow,
+	// The hosts are asked under serve's egress policy, Jira mode included;
+	// Jira itself is not needed for a pass.
+	hc := app.NewHTTPClient(app.Config{HostTimeout: timeout, EgressAllow: allow, Jira: app.JiraConfig{AppID: *jiraAppID}})
+	a := app.New(app.Config{DB: db, Sealer: keys, Logger: log, HostTimeout: timeout, EgressAllow: allow, HTTPClient: hc,
 		GitHubAPIURL: getenv("GITRELAY_GITHUB_API_URL"), GitLabURL: getenv("GITRELAY_GITLAB_URL"), Version: version})
 	r, err := a.Actions.ReconcilePending(ctx, *olderThan)
 	if err != nil {

@@ -171,7 +171,7 @@ func (a adapter) NewClient(cfg relay.HostConfig, cred relay.Credential, hc *http
 	awsCfg := aws.Config{
 		Region:      region,
 		Credentials: credentials.NewStaticCredentialsProvider(id, secret, ""),
-		HTTPClient:  hc,
+		HTTPClient:  ownBodies{hc},
 		Retryer:     func() aws.Retryer { return aws.NopRetryer{} },
 		AppID:       "gitrelay",
 	}
