@@ -356,9 +356,11 @@ func redirect(w http.ResponseWriter, r *http.Request, path string) {
 }
 
 // localPath accepts only paths on this site, so that return_to and next
-// cannot send users elsewhere.
+// cannot send users elsewhere. A backslash is refused anywhere, not only
+// after the first slash: browsers read it as "/", and http.Redirect cleans
+// /a/../\host into /\host, a link to another site.
 func localPath(s string) string {
-	if s == "" || !strings.HasPrefix(s, "/") || strings.HasPrefix(s, "//") || strings.HasPrefix(s, "/\\") {
+	if s == "" || !strings.HasPrefix(s, "/") || strings.HasPrefix(s, "//") || strings.ContainsRune(s, '\\') {
 		return ""
 	}
 	u, err := url.Parse(s)
