@@ -381,8 +381,12 @@ func (s *SignIn) SignOut(ctx context.Context, p relay.Principal) error {
 }
 
 // safeReturnTo keeps return_to on gitrelay: a path, never another origin.
+// Backslashes and control characters are refused anywhere: browsers drop
+// tabs and read a backslash as "/", so a tab after the first slash, or
+// /a/../\host (which http.Redirect cleans into /\host), leads to another
+// site.
 func safeReturnTo(v string) string {
-	if !strings.HasPrefix(v, "/") || strings.HasPrefix(v, "//") || strings.HasPrefix(v, "/\\") || strings.ContainsAny(v, "\r\n") {
+	if !strings.HasPrefix(v, "/") || strings.HasPrefix(v, "//") || strings.ContainsFunc(v, func(r rune) bool { return r == '\\' || r < 0x20 || r == 0x7f }) {
 		return "/"
 	}
 	return v
