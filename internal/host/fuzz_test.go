@@ -122,3 +122,30 @@ func FuzzRetryAfter(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSafeLink checks the filter on links hosts answer with: it keeps a
+// link as it is or drops it, and what it keeps is an absolute http(s)
+// address a browser opens on the host named in it.
+func FuzzSafeLink(f *testing.F) {
+	for _, s := range []string{"https://github.com/acme/widgets/pull/7", "http://gitea.local:3000/a/b", "javascript:alert(1)",
+		"JAVASCRIPT:alert(1)", "data:text/html,x", "//evil.example/x", "/relative", "https:evil.example", "https://", "vbscript:x",
+		" https://a.b", "https://a.b/\x00", "HTTPS://A.B/C"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := host.SafeLink(s)
+		if got == "" {
+			return
+		}
+		if got != s {
+			t.Fatalf("SafeLink(%q) = %q: it keeps or drops, never rewrites", s, got)
+		}
+		u, err := url.Parse(got)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			t.Fatalf("SafeLink kept %q", s)
+		}
+		if lower := strings.ToLower(strings.TrimSpace(s)); !strings.HasPrefix(lower, "http://") && !strings.HasPrefix(lower, "https://") {
+			t.Fatalf("SafeLink kept %q, which does not start with http(s)://", s)
+		}
+	})
+}
