@@ -30,6 +30,9 @@ func FuzzCheckConfig(f *testing.F) {
 		{"", "region=eu-west-1\nendpoint=https://codecommit-fips.eu-west-1.amazonaws.com\nsts_endpoint=http://127.0.0.1:9000/"},
 		{"https://user:pw@git.example.com/?q#f", "region=EU-WEST-1"},
 		{"https://gitea.example.com/api/v1", "unknown=1"},
+		{"https://git.example.com/api/v3/api/v3/api/v4/api/v4/api/v1/api/v1", ""},
+		{"https://tfs.example.com/tfs/tfs/Main/Main", "server_version=2017\ncollection=Main"},
+		{"https://dev.azure.com/_apis/x", ""},
 	} {
 		for j := range kinds {
 			f.Add(uint8(i+j), c.base, c.opts)

@@ -187,13 +187,22 @@ func (a *adapter) checkServer(cfg relay.HostConfig) (relay.HostConfig, error) {
 	if err != nil {
 		return relay.HostConfig{}, err
 	}
-	// Admins often paste the collection's address: keep the server's.
-	p := stripAPIPath(u.Path)
-	if rest, ok := cutSuffixFold(p, "/"+collection); ok {
-		p = rest
-	}
-	if rest, ok := cutSuffixFold(p, suffix); ok && suffix != "" {
-		p = rest
+	// Admins often paste the collection's address: keep the server's. Cut
+	// until nothing more is cut, so that the result normalises to itself.
+	p := u.Path
+	for {
+		q := stripAPIPath(p)
+		if rest, ok := cutSuffixFold(q, "/"+collection); ok {
+			q = rest
+		}
+		if rest, ok := cutSuffixFold(q, suffix); ok && suffix != "" {
+			q = rest
+		}
+		q = strings.TrimRight(q, "/")
+		if q == p {
+			break
+		}
+		p = q
 	}
 	u.Path = p
 	return relay.HostConfig{Kind: a.kind, BaseURL: u.String(), Options: map[string]string{
