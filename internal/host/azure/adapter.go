@@ -179,7 +179,9 @@ func (a *adapter) checkServer(cfg relay.HostConfig) (relay.HostConfig, error) {
 	if collection == "" {
 		collection = defaultCollection
 	}
-	if strings.ContainsAny(suffix+collection, "?#\\ ") || strings.Contains(collection, "/") {
+	// Both go into URLs as they are: nothing that would end the path or
+	// start an escape.
+	if strings.ContainsAny(suffix+collection, "?#\\ %") || hasControl(suffix+collection) || strings.Contains(collection, "/") {
 		return relay.HostConfig{}, host.InvalidConfig("options",
 			"The suffix is a path such as \"/tfs\" (or empty) and the collection a single name such as \"DefaultCollection\".")
 	}
