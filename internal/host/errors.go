@@ -143,8 +143,9 @@ func waitPhrase(d time.Duration) string {
 // RetryAfter reads how long a host asks clients to wait: the Retry-After
 // header (seconds or an HTTP date), else X-RateLimit-Reset or
 // RateLimit-Reset (a Unix time; small values are taken as seconds from
-// now). The result is at least one second and at most MaxRetryAfter. ok is false when no header
-// says, in which case the duration is DefaultRetryAfter.
+// now). The result is at least one second and at most MaxRetryAfter. ok
+// is false when no header says, in which case the duration is
+// DefaultRetryAfter.
 func RetryAfter(h http.Header, now time.Time) (d time.Duration, ok bool) {
 	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
 		if s, err := strconv.ParseInt(v, 10, 64); err == nil {
