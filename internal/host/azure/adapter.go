@@ -147,11 +147,23 @@ func (a *adapter) CheckConfig(cfg relay.HostConfig) (relay.HostConfig, error) {
 // address ("/_apis/...", "/_git/...").
 func stripAPIPath(p string) string {
 	for _, marker := range []string{"/_apis", "/_git", "/_usersSettings", "/_settings", "/_details"} {
-		if i := strings.Index(strings.ToLower(p), strings.ToLower(marker)); i >= 0 {
+		if i := indexFold(p, marker); i >= 0 {
 			p = p[:i]
 		}
 	}
 	return strings.TrimRight(p, "/")
+}
+
+// indexFold is the byte offset in s of the first match of the ASCII string
+// marker, ignoring case, or -1. Lowering s instead would move offsets: a
+// byte of invalid UTF-8 lowers to three, "İ" from two bytes to three.
+func indexFold(s, marker string) int {
+	for i := 0; i+len(marker) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(marker)], marker) {
+			return i
+		}
+	}
+	return -1
 }
 
 func (a *adapter) checkServer(cfg relay.HostConfig) (relay.HostConfig, error) {
