@@ -380,21 +380,38 @@ func HashPassword(password string) string {
 		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
 }
 
-// VerifyPassword checks a password against a HashPassword hash.
+// Bounds on the parameters of a stored hash. A hash whose parameters are
+// out of bounds is refused rather than computed: argon2 panics on zero
+// passes or threads, and a corrupt or planted hash could otherwise ask each
+// sign-in for gigabytes of memory or hours of work.
+const (
+	maxArgonTime    = 10
+	maxArgonMemory  = 64 * 1024 // KiB
+	maxArgonThreads = 16
+	minArgonKeyLen  = 16
+	maxArgonKeyLen  = 64
+	minSaltLen      = 8
+	maxSaltLen      = 64
+)
+
+// VerifyPassword checks a password against a HashPassword hash. A hash that
+// is malformed or whose parameters are out of bounds matches no password.
 func VerifyPassword(hash, password string) bool {
 	parts := strings.Split(hash, "$")
-	if len(parts) != 6 || parts[1] != "argon2id" {
+	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" || parts[2] != fmt.Sprintf("v=%d", argon2.Version) {
 		return false
 	}
-	var m uint32
-	var t uint32
+	var m, t uint32
 	var p uint8
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil {
+	if n, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil || n != 3 {
+		return false
+	}
+	if t < 1 || t > maxArgonTime || p < 1 || p > maxArgonThreads || m < 8*uint32(p) || m > maxArgonMemory {
 		return false
 	}
 	salt, err1 := base64.RawStdEncoding.DecodeString(parts[4])
 	want, err2 := base64.RawStdEncoding.DecodeString(parts[5])
-	if err1 != nil || err2 != nil || len(want) == 0 {
+	if err1 != nil || err2 != nil || len(salt) < minSaltLen || len(salt) > maxSaltLen || len(want) < minArgonKeyLen || len(want) > maxArgonKeyLen {
 		return false
 	}
 	got := argon2.IDKey([]byte(password), salt, t, m, p, uint32(len(want)))

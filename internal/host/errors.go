@@ -23,6 +23,11 @@ import (
 // saying for how long.
 const DefaultRetryAfter = time.Minute
 
+// MaxRetryAfter caps the wait a host may ask for. No host's rate-limit
+// window is longer than an hour; a longer value is a broken clock or proxy,
+// and must not lock users out for days.
+const MaxRetryAfter = time.Hour
+
 // TransportError classifies a request that got no HTTP answer from the host
 // named hostName ("GitHub", "GitLab at git.example.com"), after elapsed:
 //   - the caller's deadline or a network timeout → relay.EHostTimeout;
@@ -149,12 +154,13 @@ func waitPhrase(d time.Duration) string {
 // RetryAfter reads how long a host asks clients to wait: the Retry-After
 // header (seconds or an HTTP date), else X-RateLimit-Reset or
 // RateLimit-Reset (a Unix time; small values are taken as seconds from
-// now). The result is at least one second. ok is false when no header
-// says, in which case the duration is DefaultRetryAfter.
+// now). The result is at least one second and at most MaxRetryAfter. ok
+// is false when no header says, in which case the duration is
+// DefaultRetryAfter.
 func RetryAfter(h http.Header, now time.Time) (d time.Duration, ok bool) {
 	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
 		if s, err := strconv.ParseInt(v, 10, 64); err == nil {
-			return atLeastSecond(time.Duration(s) * time.Second), true
+			return clampSeconds(s), true
 		}
 		if t, err := http.ParseTime(v); err == nil {
 			return atLeastSecond(t.Sub(now)), true
@@ -167,16 +173,25 @@ func RetryAfter(h http.Header, now time.Time) (d time.Duration, ok bool) {
 			continue
 		}
 		if s < 1e9 { // delta seconds (IETF RateLimit fields), not a Unix time
-			return atLeastSecond(time.Duration(s) * time.Second), true
+			return clampSeconds(s), true
 		}
 		return atLeastSecond(time.Unix(s, 0).Sub(now)), true
 	}
 	return DefaultRetryAfter, false
 }
 
+// clampSeconds is a wait of s seconds in [1s, MaxRetryAfter], without
+// overflowing time.Duration for absurd values.
+func clampSeconds(s int64) time.Duration {
+	return atLeastSecond(time.Duration(min(max(s, 0), int64(MaxRetryAfter/time.Second))) * time.Second)
+}
+
 func atLeastSecond(d time.Duration) time.Duration {
-	if d < time.Second {
+	switch {
+	case d < time.Second:
 		return time.Second
+	case d >= MaxRetryAfter:
+		return MaxRetryAfter
 	}
 	return d.Truncate(time.Second) + ceilSecond(d%time.Second)
 }
@@ -211,7 +226,9 @@ func Sanitize(hostSays string) string {
 		switch {
 		case unicode.IsSpace(r):
 			return ' '
-		case unicode.IsControl(r), unicode.Is(unicode.Cf, r), r == utf8.RuneError:
+		case unicode.IsControl(r), unicode.Is(unicode.Cf, r), r == utf8.RuneError, !unicode.IsPrint(r):
+			// Nothing a person could read; escaped by Quote, each would
+			// also take up to ten bytes.
 			return -1
 		}
 		return r

@@ -124,13 +124,18 @@ func (r *Registry) Capabilities(cfg relay.HostConfig) relay.Capabilities {
 	return a.Capabilities(cfg)
 }
 
-// Client implements relay.Hosts.
+// Client implements relay.Hosts. The client's results and errors carry
+// only http(s) links (SafeLink), whatever the host answered.
 func (r *Registry) Client(cfg relay.HostConfig, cred relay.Credential) (relay.HostClient, error) {
 	a, err := r.adapter(cfg.Kind)
 	if err != nil {
 		return nil, err
 	}
-	return a.NewClient(cfg, cred, r.hc)
+	c, err := a.NewClient(cfg, cred, r.hc)
+	if err != nil {
+		return nil, err
+	}
+	return safeLinks{c}, nil
 }
 
 // NewTokenURL implements relay.Hosts; it is "" for an unknown kind.

@@ -11,12 +11,10 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/gitrelay/gitrelay/internal/host"
-
 	"github.com/gitrelay/gitrelay/internal/relay"
 )
 
@@ -124,18 +122,15 @@ func redactQuery(u string) string {
 	return before
 }
 
-// retryAfter reads a Retry-After header (seconds or an HTTP date).
+// retryAfter reads a Retry-After header (seconds or an HTTP date) as the
+// git hosts' is read, within [1s, host.MaxRetryAfter]; 0 when absent or
+// unreadable.
 func retryAfter(v string) time.Duration {
-	if v == "" {
+	d, ok := host.RetryAfter(http.Header{"Retry-After": {v}}, time.Now())
+	if !ok {
 		return 0
 	}
-	if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return time.Until(t)
-	}
-	return 0
+	return d
 }
 
 // jiraError turns a failed Jira call into what the user is told.

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gitrelay/gitrelay/internal/httperr"
+	"github.com/gitrelay/gitrelay/internal/httpx"
 	"github.com/gitrelay/gitrelay/internal/relay"
 	"github.com/gitrelay/gitrelay/internal/store"
 )
@@ -414,12 +415,13 @@ func (s *SignIn) SignOut(ctx context.Context, p relay.Principal) error {
 	return s.c.Store.DeleteJiraGrant(ctx, p.TenantID, p.UserID)
 }
 
-// safeReturnTo keeps return_to on gitrelay: a path, never another origin.
+// safeReturnTo keeps return_to on gitrelay: a local path (httpx.LocalPath),
+// otherwise the start page.
 func safeReturnTo(v string) string {
-	if !strings.HasPrefix(v, "/") || strings.HasPrefix(v, "//") || strings.HasPrefix(v, "/\\") || strings.ContainsAny(v, "\r\n") {
-		return "/"
+	if p := httpx.LocalPath(v); p != "" {
+		return p
 	}
-	return v
+	return "/"
 }
 
 func randomToken() string {

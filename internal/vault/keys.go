@@ -52,12 +52,10 @@ func parseKey(s string) ([]byte, string) {
 	if s == "" {
 		return nil, "is empty"
 	}
-	if isHex(s) {
-		// A random base64 key is all hex digits practically never, so a
-		// string of hex digits is meant as hex ("openssl rand -hex 16").
-		if len(s)%2 != 0 {
-			return nil, "has an odd number of hex digits"
-		}
+	if isHex(s) && len(s)%2 == 0 {
+		// A random base64 key is all hex digits practically never, so an
+		// even string of hex digits is meant as hex ("openssl rand -hex
+		// 32"). An odd one may still be unpadded base64 (43 characters).
 		k, _ := hex.DecodeString(s)
 		if len(k) != KeySize {
 			return nil, fmt.Sprintf("is %d bytes", len(k))
@@ -70,9 +68,15 @@ func parseKey(s string) ([]byte, string) {
 			continue
 		}
 		if len(k) != KeySize {
+			if isHex(s) {
+				break // hex with a digit too many or too few
+			}
 			return nil, fmt.Sprintf("is %d bytes", len(k))
 		}
 		return k, ""
+	}
+	if isHex(s) {
+		return nil, "has an odd number of hex digits"
 	}
 	return nil, "is neither base64 nor hex"
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/gitrelay/gitrelay/internal/directory"
+	"github.com/gitrelay/gitrelay/internal/httpx"
 	"github.com/gitrelay/gitrelay/internal/relay"
 	"github.com/gitrelay/gitrelay/internal/store"
 )
@@ -176,7 +177,7 @@ func (p *Pages) loginData(username, next string) loginData {
 
 // LoginForm shows the sign-in form.
 func (p *Pages) LoginForm(w http.ResponseWriter, r *http.Request) error {
-	next := localPath(r.URL.Query().Get("next"))
+	next := httpx.LocalPath(r.URL.Query().Get("next"))
 	if viewerFrom(r.Context()) != nil {
 		redirect(w, r, orDefault(next, "/"))
 		return nil
@@ -189,7 +190,7 @@ func (p *Pages) LoginForm(w http.ResponseWriter, r *http.Request) error {
 func (p *Pages) Login(w http.ResponseWriter, r *http.Request) error {
 	r.Body = http.MaxBytesReader(w, r.Body, 1<<16)
 	username := strings.TrimSpace(r.PostFormValue("username"))
-	next := localPath(r.PostFormValue("next"))
+	next := httpx.LocalPath(r.PostFormValue("next"))
 	addr := p.c.ClientAddr.Addr(r)
 	if until, blocked := p.throttle.blocked(addr, username); blocked {
 		wait := int(until.Sub(p.now()).Minutes()) + 1
@@ -246,7 +247,7 @@ func (p *Pages) SignedIn(w http.ResponseWriter, r *http.Request, principals []re
 		p.renderError(w, r, err)
 		return
 	}
-	redirect(w, r, orDefault(localPath(returnTo), "/"))
+	redirect(w, r, orDefault(httpx.LocalPath(returnTo), "/"))
 }
 
 // startSession stores a new session of the user and sets its cookie.

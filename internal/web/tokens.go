@@ -9,6 +9,7 @@ import (
 
 	"github.com/gitrelay/gitrelay/internal/action"
 	"github.com/gitrelay/gitrelay/internal/httperr"
+	"github.com/gitrelay/gitrelay/internal/httpx"
 	"github.com/gitrelay/gitrelay/internal/relay"
 )
 
@@ -82,7 +83,7 @@ func (p *Pages) statusText(v action.TokenView) (string, string) {
 
 // returnTo accepts only issue pages as the way back.
 func returnTo(s string) (string, string) {
-	s = localPath(s)
+	s = httpx.LocalPath(s)
 	if !strings.HasPrefix(s, "/issues/") {
 		return "", ""
 	}

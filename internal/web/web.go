@@ -365,16 +365,3 @@ func (p *Pages) NotFound(w http.ResponseWriter, r *http.Request) error {
 func redirect(w http.ResponseWriter, r *http.Request, path string) {
 	http.Redirect(w, r, path, http.StatusSeeOther)
 }
-
-// localPath accepts only paths on this site, so that return_to and next
-// cannot send users elsewhere.
-func localPath(s string) string {
-	if s == "" || !strings.HasPrefix(s, "/") || strings.HasPrefix(s, "//") || strings.HasPrefix(s, "/\\") {
-		return ""
-	}
-	u, err := url.Parse(s)
-	if err != nil || u.Scheme != "" || u.Host != "" {
-		return ""
-	}
-	return s
-}

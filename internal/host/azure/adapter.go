@@ -147,11 +147,23 @@ func (a *adapter) CheckConfig(cfg relay.HostConfig) (relay.HostConfig, error) {
 // address ("/_apis/...", "/_git/...").
 func stripAPIPath(p string) string {
 	for _, marker := range []string{"/_apis", "/_git", "/_usersSettings", "/_settings", "/_details"} {
-		if i := strings.Index(strings.ToLower(p), strings.ToLower(marker)); i >= 0 {
+		if i := indexFold(p, marker); i >= 0 {
 			p = p[:i]
 		}
 	}
 	return strings.TrimRight(p, "/")
+}
+
+// indexFold is the byte offset in s of the first match of the ASCII string
+// marker, ignoring case, or -1. Lowering s instead would move offsets: a
+// byte of invalid UTF-8 lowers to three, "İ" from two bytes to three.
+func indexFold(s, marker string) int {
+	for i := 0; i+len(marker) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(marker)], marker) {
+			return i
+		}
+	}
+	return -1
 }
 
 func (a *adapter) checkServer(cfg relay.HostConfig) (relay.HostConfig, error) {
@@ -179,7 +191,9 @@ func (a *adapter) checkServer(cfg relay.HostConfig) (relay.HostConfig, error) {
 	if collection == "" {
 		collection = defaultCollection
 	}
-	if strings.ContainsAny(suffix+collection, "?#\\ ") || strings.Contains(collection, "/") {
+	// Both go into URLs as they are: nothing that would end the path or
+	// start an escape.
+	if strings.ContainsAny(suffix+collection, "?#\\ %") || hasControl(suffix+collection) || strings.Contains(collection, "/") {
 		return relay.HostConfig{}, host.InvalidConfig("options",
 			"The suffix is a path such as \"/tfs\" (or empty) and the collection a single name such as \"DefaultCollection\".")
 	}
@@ -187,13 +201,22 @@ func (a *adapter) checkServer(cfg relay.HostConfig) (relay.HostConfig, error) {
 	if err != nil {
 		return relay.HostConfig{}, err
 	}
-	// Admins often paste the collection's address: keep the server's.
-	p := stripAPIPath(u.Path)
-	if rest, ok := cutSuffixFold(p, "/"+collection); ok {
-		p = rest
-	}
-	if rest, ok := cutSuffixFold(p, suffix); ok && suffix != "" {
-		p = rest
+	// Admins often paste the collection's address: keep the server's. Cut
+	// until nothing more is cut, so that the result normalises to itself.
+	p := u.Path
+	for {
+		q := stripAPIPath(p)
+		if rest, ok := cutSuffixFold(q, "/"+collection); ok {
+			q = rest
+		}
+		if rest, ok := cutSuffixFold(q, suffix); ok && suffix != "" {
+			q = rest
+		}
+		q = strings.TrimRight(q, "/")
+		if q == p {
+			break
+		}
+		p = q
 	}
 	u.Path = p
 	return relay.HostConfig{Kind: a.kind, BaseURL: u.String(), Options: map[string]string{

@@ -73,12 +73,7 @@ func (a *adapter) CheckConfig(cfg relay.HostConfig) (relay.HostConfig, error) {
 	}
 	// Administrators often paste the API root or the swagger page; the
 	// server's address is wanted.
-	for _, suffix := range []string{"/api/swagger", "/api/v1"} {
-		if p := strings.ToLower(u.Path); strings.HasSuffix(p, suffix) {
-			u.Path = u.Path[:len(u.Path)-len(suffix)]
-			break
-		}
-	}
+	u.Path = host.TrimAPIPath(u.Path, "/api/swagger", "/api/v1")
 	return relay.HostConfig{Kind: Kind, BaseURL: u.String()}, nil
 }
 

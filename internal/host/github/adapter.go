@@ -102,9 +102,7 @@ func (a *adapter) CheckConfig(cfg relay.HostConfig) (relay.HostConfig, error) {
 		return relay.HostConfig{}, err
 	}
 	// Admins often paste the API root; the server's address is wanted.
-	if p := strings.ToLower(u.Path); strings.HasSuffix(p, "/api/v3") {
-		u.Path = u.Path[:len(u.Path)-len("/api/v3")]
-	}
+	u.Path = host.TrimAPIPath(u.Path, "/api/v3")
 	switch h := u.Hostname(); h {
 	case "github.com", "www.github.com", "api.github.com":
 		return relay.HostConfig{}, host.InvalidConfig("base_url",

@@ -112,11 +112,7 @@ func (a *adapter) CheckConfig(cfg relay.HostConfig) (relay.HostConfig, error) {
 // trimAPIPath removes an API root an administrator pasted (".../api/v4")
 // from a server address, keeping any relative root before it.
 func trimAPIPath(p string) string {
-	p = strings.TrimRight(p, "/")
-	if strings.HasSuffix(strings.ToLower(p), apiPath) {
-		p = p[:len(p)-len(apiPath)]
-	}
-	return p
+	return host.TrimAPIPath(p, apiPath)
 }
 
 func (a *adapter) Capabilities(relay.HostConfig) relay.Capabilities {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -104,6 +105,11 @@ func (c *hostClient) classify(err error, elapsed time.Duration, k call) error {
 	case errors.As(err, &urlErr), errors.As(err, &netErr), errors.As(err, new(*host.BodyTooLargeError)),
 		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return host.TransportError(c.name, err, elapsed)
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		// A success status with no (or a cut) body, such as 204.
+		e := c.unexpected("answered without the data asked for")
+		e.Err = err
+		return e
 	}
 	return fmt.Errorf("gitlab: %s: %w", verbs[k.op], err)
 }
