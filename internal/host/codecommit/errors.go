@@ -123,6 +123,9 @@ var iamAction = map[op]string{
 // fromAPI maps an AWS error code (CodeCommit's or STS's), as listed in
 // hosts.md.
 func (c *hostClient) fromAPI(code, said string, status int, h http.Header, k call) *relay.Error {
+	// The code is the host's text too: known codes pass unchanged, and
+	// anything else is quoted back only cleaned and bounded.
+	code = host.Sanitize(code)
 	hostSays := host.Quote(said)
 	switch code {
 	case "UnrecognizedClientException", "InvalidClientTokenId", "InvalidSignatureException", "SignatureDoesNotMatch",
