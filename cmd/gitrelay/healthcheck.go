@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/gitrelay/gitrelay/internal/host"
@@ -30,12 +31,14 @@ func cmdHealthcheck(ctx context.Context, args []string, getenv func(string) stri
 		return usagef("%s: %v", fs.flagOrEnv("addr"), err)
 	}
 	h, _, _ := net.SplitHostPort(target)
-	// The one outbound client, allowed to reach the local server only.
+	// The one outbound client, allowed to reach the local server, directly:
+	// an HTTP_PROXY meant for git hosts must not answer for this server.
 	allow, err := host.ParseAllowlist(h)
 	if err != nil {
 		return err
 	}
-	client := host.NewHTTPClient(host.ClientConfig{Timeout: *timeout, Egress: host.Egress{Allow: allow}})
+	direct := func(*http.Request) (*url.URL, error) { return nil, nil }
+	client := host.NewHTTPClient(host.ClientConfig{Timeout: *timeout, Egress: host.Egress{Allow: allow, Proxy: direct}})
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+target+"/readyz", nil)

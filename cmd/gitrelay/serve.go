@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"github.com/gitrelay/gitrelay/internal/app"
 	"github.com/gitrelay/gitrelay/internal/clientip"
 	"github.com/gitrelay/gitrelay/internal/directory"
+	"github.com/gitrelay/gitrelay/internal/store"
 )
 
 // serveConfig is everything `gitrelay serve` is told, by its flags and
@@ -164,23 +166,39 @@ func runServer(ctx context.Context, c serveConfig, stdout, stderr io.Writer) err
 			ln.Close()
 			return err
 		}
-	} else {
-		password, err := app.Bootstrap(ctx, db, a.Directory, adminPassword)
-		if err != nil {
-			ln.Close()
-			return err
-		}
-		if password != "" && adminPassword != "" {
-			fmt.Fprintln(stdout, "Created administrator \"admin\" with the password in "+c.adminPasswordFile+".")
-		} else if password != "" {
-			fmt.Fprintf(stdout, "Created administrator \"admin\". Password (shown once): %s\n", password)
-			fmt.Fprintln(stdout, "Create an API token for scripts with: gitrelay users api-token admin")
-		}
+	} else if err := firstAdministrator(ctx, db, a, c.adminPasswordFile, adminPassword, stdout); err != nil {
+		ln.Close()
+		return err
 	}
 	// Start-up work (migrations, the first administrator's argon2id hash
 	// with its 19 MiB work area) leaves garbage an idle server should not
 	// keep resident: collect it and give the memory back now.
 	debug.FreeOSMemory()
+	log.Info("gitrelay listening", "addr", ln.Addr().String(), "database", db.Dialect(), "version", c.app.Version)
+	fmt.Fprintf(stdout, "gitrelay listening on http://%s\n", ln.Addr().String())
+	return serveHTTP(ctx, ln, a, hostTimeout, log)
+}
+
+// firstAdministrator creates the administrator "admin" on an empty
+// directory, with the password from the file when one is given (never
+// printed), else a generated one printed once.
+func firstAdministrator(ctx context.Context, db *store.DB, a *app.App, file, password string, stdout io.Writer) error {
+	set, err := app.Bootstrap(ctx, db, a.Directory, password)
+	switch {
+	case err != nil:
+		return err
+	case set != "" && password != "":
+		fmt.Fprintf(stdout, "Created administrator \"admin\" with the password in %s.\n", file)
+	case set != "":
+		fmt.Fprintf(stdout, "Created administrator \"admin\". Password (shown once): %s\n", set)
+		fmt.Fprintln(stdout, "Create an API token for scripts with: gitrelay users api-token admin")
+	}
+	return nil
+}
+
+// serveHTTP serves a's pages and API on ln, with its background work, until
+// ctx ends; then it finishes the requests in flight (up to 10 s).
+func serveHTTP(ctx context.Context, ln net.Listener, a *app.App, hostTimeout time.Duration, log *slog.Logger) error {
 	srv := &http.Server{
 		Handler:           a.Server.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -188,9 +206,6 @@ func runServer(ctx context.Context, c serveConfig, stdout, stderr io.Writer) err
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 	}
-	log.Info("gitrelay listening", "addr", ln.Addr().String(), "database", db.Dialect(), "version", c.app.Version)
-	fmt.Fprintf(stdout, "gitrelay listening on http://%s\n", ln.Addr().String())
-
 	// Host writes a previous process left pending (killed during the
 	// call) are completed by asking the host; so are any that time out
 	// while this one runs.

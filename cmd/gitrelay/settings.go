@@ -48,16 +48,6 @@ func (s *settings) bind(name string, v envVar) {
 	f.Usage += " (env " + v.name + ")"
 }
 
-// envVars lists the flags that stand for an environment variable, by flag
-// name (for tests that check each one's precedence).
-func (s *settings) envVars() map[string]string {
-	m := make(map[string]string, len(s.env))
-	for name, v := range s.env {
-		m[name] = v.name
-	}
-	return m
-}
-
 // errHelp reports that --help was asked for and printed.
 var errHelp = errors.New("help requested")
 
