@@ -67,7 +67,7 @@ Usage:
   gitrelay healthcheck [--addr 127.0.0.1:8080]   (exit 0 when /readyz answers 200)
   gitrelay version
 
-Common flags (every command):
+Common flags (every command but healthcheck and version):
   --data DIR            data directory (default ./gitrelay-data; env GITRELAY_DATA)
   --database-url URL    PostgreSQL URL (env GITRELAY_DATABASE_URL); default: SQLite in the data directory
   --secret-key-file F   file of secret keys (env GITRELAY_SECRET_KEY holds keys directly);
