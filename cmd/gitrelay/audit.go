@@ -22,8 +22,8 @@ func cmdAudit(ctx context.Context, args []string, getenv func(string) string, st
 		return usagef("audit needs a subcommand: tenants, export or reconcile")
 	}
 	var c common
-	fs := newFlagSet("audit "+args[0], stderr)
-	c.register(fs, getenv)
+	fs := newFlagSet("audit "+args[0], stderr, getenv)
+	c.register(fs)
 	tenant := fs.String("tenant", "", "the tenant id (see `gitrelay audit tenants`)")
 	since := fs.String("since", "", "only events at or after this time (RFC 3339 or YYYY-MM-DD)")
 	until := fs.String("until", "", "only events before this time (RFC 3339 or YYYY-MM-DD)")
@@ -50,7 +50,7 @@ func cmdAudit(ctx context.Context, args []string, getenv func(string) string, st
 			return err
 		}
 	}
-	db, err := c.openStore(ctx, newLogger(stderr, getenv))
+	db, err := c.openStore(ctx, newLogger(stderr, getenv("GITRELAY_LOG_LEVEL")))
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -24,44 +23,14 @@ type common struct {
 	getenv        func(string) string
 }
 
-func (c *common) register(fs *flag.FlagSet, getenv func(string) string) {
-	c.getenv = getenv
-	fs.StringVar(&c.dataDir, "data", envOr(getenv, "GITRELAY_DATA", "./gitrelay-data"), "data directory")
-	fs.StringVar(&c.databaseURL, "database-url", getenv("GITRELAY_DATABASE_URL"), "PostgreSQL URL (default: SQLite in the data directory)")
-	fs.StringVar(&c.secretKeyFile, "secret-key-file", getenv("GITRELAY_SECRET_KEY_FILE"), "file of secret keys")
-}
-
-func envOr(getenv func(string) string, key, def string) string {
-	if v := getenv(key); v != "" {
-		return v
-	}
-	return def
-}
-
-// parse parses flags that may come before, between or after positional
-// arguments ("users add bob --admin").
-func parse(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, usageError{err.Error()}
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		if args[0] == "--" {
-			return append(pos, args[1:]...), nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
-}
-
-func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	return fs
+func (c *common) register(fs *settings) {
+	c.getenv = fs.getenv
+	fs.StringVar(&c.dataDir, "data", "./gitrelay-data", "data directory")
+	fs.fromEnv("data", "GITRELAY_DATA")
+	fs.StringVar(&c.databaseURL, "database-url", "", "PostgreSQL URL (default: SQLite in the data directory)")
+	fs.fromSecretEnv("database-url", "GITRELAY_DATABASE_URL")
+	fs.StringVar(&c.secretKeyFile, "secret-key-file", "", "file of secret keys")
+	fs.fromEnv("secret-key-file", "GITRELAY_SECRET_KEY_FILE")
 }
 
 // openStore opens and migrates the database.
@@ -97,9 +66,11 @@ func (c *common) keys(dialect string) (vault.KeySource, error) {
 	return vault.NewFileKeys(filepath.Join(c.dataDir, "secret.key"), vault.FileOptions{Create: true})
 }
 
-func newLogger(w io.Writer, getenv func(string) string) *slog.Logger {
+// newLogger logs JSON lines to w at level (GITRELAY_LOG_LEVEL: debug, info,
+// warn or error; default info).
+func newLogger(w io.Writer, levelName string) *slog.Logger {
 	level := slog.LevelInfo
-	switch strings.ToLower(getenv("GITRELAY_LOG_LEVEL")) {
+	switch strings.ToLower(levelName) {
 	case "debug":
 		level = slog.LevelDebug
 	case "warn":
@@ -112,14 +83,14 @@ func newLogger(w io.Writer, getenv func(string) string) *slog.Logger {
 
 func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var c common
-	fs := newFlagSet("migrate", stderr)
-	c.register(fs, getenv)
+	fs := newFlagSet("migrate", stderr, getenv)
+	c.register(fs)
 	if pos, err := parse(fs, args); err != nil {
 		return err
 	} else if len(pos) > 0 {
 		return usagef("migrate takes no arguments")
 	}
-	db, err := store.Open(ctx, store.Config{DatabaseURL: c.databaseURL, DataDir: c.dataDir, Logger: newLogger(stderr, getenv)})
+	db, err := store.Open(ctx, store.Config{DatabaseURL: c.databaseURL, DataDir: c.dataDir, Logger: newLogger(stderr, getenv("GITRELAY_LOG_LEVEL"))})
 	if err != nil {
 		return err
 	}
@@ -142,8 +113,8 @@ func cmdUsers(ctx context.Context, args []string, getenv func(string) string, st
 		return usagef("users needs a subcommand: add or api-token")
 	}
 	var c common
-	fs := newFlagSet("users "+args[0], stderr)
-	c.register(fs, getenv)
+	fs := newFlagSet("users "+args[0], stderr, getenv)
+	c.register(fs)
 	admin := fs.Bool("admin", false, "make the user an administrator")
 	name := fs.String("name", "", "display name")
 	email := fs.String("email", "", "email address")
@@ -155,7 +126,7 @@ func cmdUsers(ctx context.Context, args []string, getenv func(string) string, st
 	if len(pos) != 1 {
 		return usagef("users %s takes exactly one USERNAME", args[0])
 	}
-	db, err := c.openStore(ctx, newLogger(stderr, getenv))
+	db, err := c.openStore(ctx, newLogger(stderr, getenv("GITRELAY_LOG_LEVEL")))
 	if err != nil {
 		return err
 	}
@@ -192,15 +163,15 @@ func cmdProjects(ctx context.Context, args []string, getenv func(string) string,
 		return usagef("projects needs a subcommand: add or grant")
 	}
 	var c common
-	fs := newFlagSet("projects "+args[0], stderr)
-	c.register(fs, getenv)
+	fs := newFlagSet("projects "+args[0], stderr, getenv)
+	c.register(fs)
 	name := fs.String("name", "", "project name")
 	everyone := fs.Bool("everyone", false, "grant to every user")
 	pos, err := parse(fs, args[1:])
 	if err != nil {
 		return err
 	}
-	db, err := c.openStore(ctx, newLogger(stderr, getenv))
+	db, err := c.openStore(ctx, newLogger(stderr, getenv("GITRELAY_LOG_LEVEL")))
 	if err != nil {
 		return err
 	}
@@ -246,15 +217,15 @@ func cmdKeys(ctx context.Context, args []string, getenv func(string) string, std
 		return usagef("keys needs the subcommand rotate")
 	}
 	var c common
-	fs := newFlagSet("keys rotate", stderr)
-	c.register(fs, getenv)
+	fs := newFlagSet("keys rotate", stderr, getenv)
+	c.register(fs)
 	batch := fs.Int("batch", 500, "secrets re-sealed per transaction")
 	if pos, err := parse(fs, args[1:]); err != nil {
 		return err
 	} else if len(pos) > 0 {
 		return usagef("keys rotate takes no arguments")
 	}
-	db, err := c.openStore(ctx, newLogger(stderr, getenv))
+	db, err := c.openStore(ctx, newLogger(stderr, getenv("GITRELAY_LOG_LEVEL")))
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@
 //	gitrelay projects grant KEY USERNAME | --everyone
 //	gitrelay keys rotate
 //	gitrelay migrate
+//	gitrelay healthcheck
 //	gitrelay version
 //
 // Every command takes --data DIR (default ./gitrelay-data) and
@@ -20,16 +21,17 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
-
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, errHelp) {
+			return // the command printed its flags
+		}
 		var u usageError
 		if errors.As(err, &u) {
 			fmt.Fprintln(os.Stderr, "gitrelay:", err)
@@ -52,7 +54,7 @@ const usage = `gitrelay — create branches and pull requests on git hosts from 
 Usage:
   gitrelay serve [--addr 127.0.0.1:8080] [--public-url URL] [--host-timeout 20s] [--demo]
                  [--jira-app-id ID --jira-client-id ID] [--trusted-proxies CIDRS]
-                 [--egress-allow CIDRS,HOSTS]
+                 [--egress-allow CIDRS,HOSTS] [--admin-password-file FILE]
   gitrelay users add USERNAME [--admin] [--name NAME] [--email EMAIL]
   gitrelay users api-token USERNAME [--token-name NAME]
   gitrelay projects add KEY [--name NAME]
@@ -62,15 +64,18 @@ Usage:
   gitrelay audit tenants
   gitrelay audit export --tenant ID [--since TIME] [--until TIME] [--limit N]
   gitrelay migrate
+  gitrelay healthcheck [--addr 127.0.0.1:8080]   (exit 0 when /readyz answers 200)
   gitrelay version
 
-Common flags (every command):
+Common flags (every command but healthcheck and version):
   --data DIR            data directory (default ./gitrelay-data; env GITRELAY_DATA)
   --database-url URL    PostgreSQL URL (env GITRELAY_DATABASE_URL); default: SQLite in the data directory
   --secret-key-file F   file of secret keys (env GITRELAY_SECRET_KEY holds keys directly);
                         default with SQLite: DATA/secret.key, created on first start
 
-See docs/configuration.md for every setting.
+A flag wins over its environment variable, which wins over the default.
+Run 'gitrelay COMMAND --help' for a command's flags. See docs/configuration.md
+for every setting.
 `
 
 // run is the whole program, with its environment passed in so tests can run
@@ -93,8 +98,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdAudit(ctx, rest, getenv, stdout, stderr)
 	case "migrate":
 		return cmdMigrate(ctx, rest, getenv, stdout, stderr)
+	case "healthcheck":
+		return cmdHealthcheck(ctx, rest, getenv, stdout, stderr)
 	case "version", "--version":
-		fmt.Fprintln(stdout, "gitrelay", version)
+		info, _ := debug.ReadBuildInfo()
+		fmt.Fprintln(stdout, versionLine(version, info))
 		return nil
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,45 +15,39 @@ import (
 // reconcileEvery is how often serve completes host writes left pending.
 const reconcileEvery = time.Minute
 
-// hostTimeoutFlag registers --host-timeout; the returned function reads
-// it after parsing: the flag when given, else GITRELAY_HOST_TIMEOUT, else
-// 20s (flag > environment > default, like every setting).
-func hostTimeoutFlag(fs *flag.FlagSet, getenv func(string) string) func() (time.Duration, error) {
-	d := fs.Duration("host-timeout", 20*time.Second, "time limit for each git host call (GITRELAY_HOST_TIMEOUT)")
+// hostTimeoutFlag registers --host-timeout (GITRELAY_HOST_TIMEOUT); the
+// returned function checks it after parsing.
+func hostTimeoutFlag(fs *settings) func() (time.Duration, error) {
+	d := fs.Duration("host-timeout", 20*time.Second, "time limit for each git host call")
+	fs.fromEnv("host-timeout", "GITRELAY_HOST_TIMEOUT")
 	return func() (time.Duration, error) {
-		if v := getenv("GITRELAY_HOST_TIMEOUT"); v != "" && !flagGiven(fs, "host-timeout") {
-			e, err := time.ParseDuration(v)
-			if err != nil || e <= 0 {
-				return 0, usagef("GITRELAY_HOST_TIMEOUT=%q is not a duration such as 20s", v)
-			}
-			return e, nil
-		}
 		if *d <= 0 {
-			return 0, usagef("--host-timeout must be a positive duration such as 20s")
+			return 0, usagef("%s must be a positive duration such as 20s", fs.flagOrEnv("host-timeout"))
 		}
 		return *d, nil
 	}
 }
 
-// egressFlag registers --egress-allow (default GITRELAY_EGRESS_ALLOW); the
+// egressFlag registers --egress-allow (GITRELAY_EGRESS_ALLOW); the
 // returned function checks it after parsing.
-func egressFlag(fs *flag.FlagSet, getenv func(string) string) func() (host.Allowlist, error) {
-	v := fs.String("egress-allow", getenv("GITRELAY_EGRESS_ALLOW"),
+func egressFlag(fs *settings) func() (host.Allowlist, error) {
+	v := fs.String("egress-allow", "",
 		"comma-separated CIDRs and host names gitrelay may connect to although the egress policy refuses them (e.g. 127.0.0.0/8,gitlab.corp.example)")
+	fs.fromEnv("egress-allow", "GITRELAY_EGRESS_ALLOW")
 	return func() (host.Allowlist, error) {
 		allow, err := host.ParseAllowlist(*v)
 		if err != nil {
-			return allow, usagef("%v (set with --egress-allow or GITRELAY_EGRESS_ALLOW)", err)
+			return allow, usagef("%v (set with %s)", err, fs.flagOrEnv("egress-allow"))
 		}
 		return allow, nil
 	}
 }
 
-// flagGiven reports whether the command line set the flag name.
-func flagGiven(fs *flag.FlagSet, name string) bool {
-	given := false
-	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
-	return given
+// jiraAppIDFlag registers --jira-app-id (GITRELAY_JIRA_APP_ID).
+func jiraAppIDFlag(fs *settings, usage string) *string {
+	v := fs.String("jira-app-id", "", usage)
+	fs.fromEnv("jira-app-id", "GITRELAY_JIRA_APP_ID")
+	return v
 }
 
 // reconcileLoop completes host writes left pending for longer than the
@@ -85,11 +78,11 @@ func reconcileLoop(ctx context.Context, actions *action.Service, hostTimeout tim
 // pass at start-up and every minute.
 func cmdAuditReconcile(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var c common
-	fs := newFlagSet("audit reconcile", stderr)
-	c.register(fs, getenv)
-	hostTimeout := hostTimeoutFlag(fs, getenv)
-	egress := egressFlag(fs, getenv)
-	jiraAppID := fs.String("jira-app-id", getenv("GITRELAY_JIRA_APP_ID"), "the Forge app id serve runs with: its egress policy (private ranges refused) applies")
+	fs := newFlagSet("audit reconcile", stderr, getenv)
+	c.register(fs)
+	hostTimeout := hostTimeoutFlag(fs)
+	egress := egressFlag(fs)
+	jiraAppID := jiraAppIDFlag(fs, "the Forge app id serve runs with: its egress policy (private ranges refused) applies")
 	olderThan := fs.Duration("older-than", -1, "reconcile writes pending for longer than this (default: the host timeout); "+
 		"shorter only when no server is sending host writes")
 	pos, err := parse(fs, args)
@@ -110,7 +103,7 @@ func cmdAuditReconcile(ctx context.Context, args []string, getenv func(string) s
 	if *olderThan < 0 {
 		*olderThan = timeout
 	}
-	log := newLogger(stderr, getenv)
+	log := newLogger(stderr, getenv("GITRELAY_LOG_LEVEL"))
 	db, err := c.openStore(ctx, log)
 	if err != nil {
 		return err
@@ -124,7 +117,7 @@ func cmdAuditReconcile(ctx context.Context, args []string, getenv func(string) s
 	// Jira itself is not needed for a pass.
 	hc := app.NewHTTPClient(app.Config{HostTimeout: timeout, EgressAllow: allow, Jira: app.JiraConfig{AppID: *jiraAppID}})
 	a := app.New(app.Config{DB: db, Sealer: keys, Logger: log, HostTimeout: timeout, EgressAllow: allow, HTTPClient: hc,
-		GitHubAPIURL: getenv("GITRELAY_GITHUB_API_URL"), GitLabURL: getenv("GITRELAY_GITLAB_URL"), Version: version})
+		GitHubAPIURL: getenv("GITRELAY_GITHUB_API_URL"), GitLabURL: getenv("GITRELAY_GITLAB_URL"), Version: buildVersion()})
 	r, err := a.Actions.ReconcilePending(ctx, *olderThan)
 	if err != nil {
 		return err

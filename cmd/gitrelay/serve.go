@@ -5,52 +5,110 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/gitrelay/gitrelay/internal/app"
 	"github.com/gitrelay/gitrelay/internal/clientip"
+	"github.com/gitrelay/gitrelay/internal/directory"
+	"github.com/gitrelay/gitrelay/internal/store"
 )
 
+// serveConfig is everything `gitrelay serve` is told, by its flags and
+// environment (see parseServe).
+type serveConfig struct {
+	common
+	addr string
+	demo bool
+	// adminPasswordFile holds the first administrator's password for an
+	// unattended first start; empty means a generated one, printed once.
+	adminPasswordFile string
+	logLevel          string
+	// app is the application's configuration, without what serve opens
+	// (database, keys, logger).
+	app app.Config
+}
+
 func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	var c common
-	fs := newFlagSet("serve", stderr)
-	c.register(fs, getenv)
-	addr := fs.String("addr", envOr(getenv, "GITRELAY_ADDR", "127.0.0.1:8080"), "address to listen on")
-	publicURL := fs.String("public-url", getenv("GITRELAY_PUBLIC_URL"), "URL users reach gitrelay at (for links)")
-	hostTimeoutOf := hostTimeoutFlag(fs, getenv)
-	demo := fs.Bool("demo", false, "run a demo: simulated git hosts, demo users and project, on a temporary database")
-	jiraAppID := fs.String("jira-app-id", getenv("GITRELAY_JIRA_APP_ID"), "Forge app id (ari:cloud:ecosystem::app/<uuid>): serve as the Jira app's remote")
-	jiraClientID := fs.String("jira-client-id", getenv("GITRELAY_JIRA_CLIENT_ID"), "OAuth 2.0 (3LO) client id for Sign in with Atlassian")
-	trustedProxies := fs.String("trusted-proxies", getenv("GITRELAY_TRUSTED_PROXIES"), "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed (default: none)")
-	egress := egressFlag(fs, getenv)
-	if pos, err := parse(fs, args); err != nil {
+	cfg, err := parseServe(args, getenv, stderr)
+	if err != nil {
 		return err
+	}
+	return runServer(ctx, cfg, stdout, stderr)
+}
+
+// parseServe reads serve's configuration from its arguments and
+// environment, and checks it; it opens nothing.
+func parseServe(args []string, getenv func(string) string, stderr io.Writer) (serveConfig, error) {
+	var c serveConfig
+	fs := newFlagSet("serve", stderr, getenv)
+	c.register(fs)
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "address to listen on")
+	fs.fromEnv("addr", "GITRELAY_ADDR")
+	publicURL := fs.String("public-url", "", "URL users reach gitrelay at (for links)")
+	fs.fromEnv("public-url", "GITRELAY_PUBLIC_URL")
+	hostTimeoutOf := hostTimeoutFlag(fs)
+	fs.BoolVar(&c.demo, "demo", false, "run a demo: simulated git hosts, demo users and project, on a temporary database")
+	jiraAppID := jiraAppIDFlag(fs, "Forge app id (ari:cloud:ecosystem::app/<uuid>): serve as the Jira app's remote")
+	jiraClientID := fs.String("jira-client-id", "", "OAuth 2.0 (3LO) client id for Sign in with Atlassian")
+	fs.fromEnv("jira-client-id", "GITRELAY_JIRA_CLIENT_ID")
+	trustedProxies := fs.String("trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed (default: none)")
+	fs.fromEnv("trusted-proxies", "GITRELAY_TRUSTED_PROXIES")
+	fs.StringVar(&c.adminPasswordFile, "admin-password-file", "",
+		"file holding the first administrator's password, for an unattended first start (default: generate one and print it once)")
+	fs.fromEnv("admin-password-file", "GITRELAY_ADMIN_PASSWORD_FILE")
+	egress := egressFlag(fs)
+	if pos, err := parse(fs, args); err != nil {
+		return c, err
 	} else if len(pos) > 0 {
-		return usagef("serve takes no arguments")
+		return c, usagef("serve takes no arguments")
 	}
 	hostTimeout, err := hostTimeoutOf()
 	if err != nil {
-		return err
+		return c, err
 	}
 	clientAddr, err := clientip.Parse(*trustedProxies)
 	if err != nil {
-		return usagef("--trusted-proxies (or GITRELAY_TRUSTED_PROXIES): %v", err)
+		return c, usagef("%s: %v", fs.flagOrEnv("trusted-proxies"), err)
 	}
 	allow, err := egress()
 	if err != nil {
+		return c, err
+	}
+	if *jiraAppID != "" && *publicURL == "" {
+		return c, usagef("with --jira-app-id, set --public-url to the https URL Jira reaches gitrelay at")
+	}
+	if c.demo && c.databaseURL != "" {
+		return c, usageError{errDemoWithDatabase.Error()}
+	}
+	c.logLevel = getenv("GITRELAY_LOG_LEVEL")
+	c.app = app.Config{HostTimeout: hostTimeout, ClientAddr: clientAddr, EgressAllow: allow,
+		PublicURL: *publicURL, GitHubAPIURL: getenv("GITRELAY_GITHUB_API_URL"), GitLabURL: getenv("GITRELAY_GITLAB_URL"), Version: buildVersion(),
+		// The client secret comes from the environment only, never a flag,
+		// so that it stays out of process listings.
+		Jira: app.JiraConfig{AppID: *jiraAppID, ClientID: *jiraClientID, ClientSecret: getenv("GITRELAY_JIRA_CLIENT_SECRET"),
+			JWKSURL: getenv("GITRELAY_JIRA_JWKS_URL"), AuthURL: getenv("GITRELAY_JIRA_AUTH_URL"), APIURL: getenv("GITRELAY_JIRA_API_URL")}}
+	return c, nil
+}
+
+// runServer runs the server c describes until ctx ends.
+func runServer(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
+	log := newLogger(stderr, c.logLevel)
+	hostTimeout, allow := c.app.HostTimeout, c.app.EgressAllow
+	// Read before anything is created, so that a wrong file stops a first
+	// start before it leaves an administrator without a known password.
+	adminPassword, err := readAdminPassword(c.adminPasswordFile)
+	if err != nil {
 		return err
 	}
-	log := newLogger(stderr, getenv)
 
 	var demoHosts *demoHosts
-	if *demo {
-		if c.databaseURL != "" {
-			return usageError{errDemoWithDatabase.Error()}
-		}
+	if c.demo {
 		// A fresh database every run: the demo always starts from the same
 		// state, and never mixes with real data.
 		tmp, err := os.MkdirTemp("", "gitrelay-demo-")
@@ -69,7 +127,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		allow = allow.With(demoHosts.egressAllow())
 		log.Info("demo: allowing outbound connections to the simulated hosts", "egress_allow", demoHosts.egressAllow().String())
 	}
-	log.Info("egress policy", "refuse_private", *jiraAppID != "", "egress_allow", allow.String())
+	log.Info("egress policy", "refuse_private", c.app.Jira.AppID != "", "egress_allow", allow.String())
 
 	db, err := c.openStore(ctx, log)
 	if err != nil {
@@ -80,15 +138,8 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	cfg := app.Config{DB: db, Sealer: keys, Logger: log, HostTimeout: hostTimeout, ClientAddr: clientAddr, EgressAllow: allow,
-		PublicURL: *publicURL, GitHubAPIURL: getenv("GITRELAY_GITHUB_API_URL"), GitLabURL: getenv("GITRELAY_GITLAB_URL"), Version: version,
-		// The client secret comes from the environment only, never a flag,
-		// so that it stays out of process listings.
-		Jira: app.JiraConfig{AppID: *jiraAppID, ClientID: *jiraClientID, ClientSecret: getenv("GITRELAY_JIRA_CLIENT_SECRET"),
-			JWKSURL: getenv("GITRELAY_JIRA_JWKS_URL"), AuthURL: getenv("GITRELAY_JIRA_AUTH_URL"), APIURL: getenv("GITRELAY_JIRA_API_URL")}}
-	if *jiraAppID != "" && *publicURL == "" {
-		return usagef("with --jira-app-id, set --public-url to the https URL Jira reaches gitrelay at")
-	}
+	cfg := c.app
+	cfg.DB, cfg.Sealer, cfg.Logger, cfg.EgressAllow = db, keys, log, allow
 	if demoHosts != nil {
 		cfg.Demo = demoHosts.info()
 	}
@@ -102,12 +153,12 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		log.Info("bound saved personal access tokens to their hosts", "bound", bound, "deleted", dropped)
 	}
 
-	ln, err := net.Listen("tcp", *addr)
+	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
-		return fmt.Errorf("cannot listen on %s: %w (choose another address with --addr)", *addr, err)
+		return fmt.Errorf("cannot listen on %s: %w (choose another address with --addr or GITRELAY_ADDR)", c.addr, err)
 	}
 	if demoHosts != nil {
-		base := *publicURL
+		base := c.app.PublicURL
 		if base == "" {
 			base = "http://" + ln.Addr().String()
 		}
@@ -115,21 +166,39 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 			ln.Close()
 			return err
 		}
-	} else {
-		password, err := app.Bootstrap(ctx, db, a.Directory)
-		if err != nil {
-			ln.Close()
-			return err
-		}
-		if password != "" {
-			fmt.Fprintf(stdout, "Created administrator \"admin\". Password (shown once): %s\n", password)
-			fmt.Fprintln(stdout, "Create an API token for scripts with: gitrelay users api-token admin")
-		}
+	} else if err := firstAdministrator(ctx, db, a, c.adminPasswordFile, adminPassword, stdout); err != nil {
+		ln.Close()
+		return err
 	}
 	// Start-up work (migrations, the first administrator's argon2id hash
 	// with its 19 MiB work area) leaves garbage an idle server should not
 	// keep resident: collect it and give the memory back now.
 	debug.FreeOSMemory()
+	log.Info("gitrelay listening", "addr", ln.Addr().String(), "database", db.Dialect(), "version", c.app.Version)
+	fmt.Fprintf(stdout, "gitrelay listening on http://%s\n", ln.Addr().String())
+	return serveHTTP(ctx, ln, a, hostTimeout, log)
+}
+
+// firstAdministrator creates the administrator "admin" on an empty
+// directory, with the password from the file when one is given (never
+// printed), else a generated one printed once.
+func firstAdministrator(ctx context.Context, db *store.DB, a *app.App, file, password string, stdout io.Writer) error {
+	set, err := app.Bootstrap(ctx, db, a.Directory, password)
+	switch {
+	case err != nil:
+		return err
+	case set != "" && password != "":
+		fmt.Fprintf(stdout, "Created administrator \"admin\" with the password in %s.\n", file)
+	case set != "":
+		fmt.Fprintf(stdout, "Created administrator \"admin\". Password (shown once): %s\n", set)
+		fmt.Fprintln(stdout, "Create an API token for scripts with: gitrelay users api-token admin")
+	}
+	return nil
+}
+
+// serveHTTP serves a's pages and API on ln, with its background work, until
+// ctx ends; then it finishes the requests in flight (up to 10 s).
+func serveHTTP(ctx context.Context, ln net.Listener, a *app.App, hostTimeout time.Duration, log *slog.Logger) error {
 	srv := &http.Server{
 		Handler:           a.Server.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -137,9 +206,6 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 	}
-	log.Info("gitrelay listening", "addr", ln.Addr().String(), "database", db.Dialect(), "version", version)
-	fmt.Fprintf(stdout, "gitrelay listening on http://%s\n", ln.Addr().String())
-
 	// Host writes a previous process left pending (killed during the
 	// call) are completed by asking the host; so are any that time out
 	// while this one runs.
@@ -162,4 +228,24 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	return nil
+}
+
+// readAdminPassword reads the first administrator's password from path
+// (--admin-password-file): the whole file, less one trailing newline, so
+// that `echo secret > file` and secret managers' files both work. An empty
+// path means no password is given.
+func readAdminPassword(path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("reading the administrator's password (--admin-password-file or GITRELAY_ADMIN_PASSWORD_FILE): %w", err)
+	}
+	password := strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r")
+	if n := len(password); n < directory.MinPasswordLength {
+		return "", fmt.Errorf("the administrator's password in %s has %d characters; write one of at least %d characters to the file (--admin-password-file or GITRELAY_ADMIN_PASSWORD_FILE)",
+			path, n, directory.MinPasswordLength)
+	}
+	return password, nil
 }

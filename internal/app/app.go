@@ -199,9 +199,10 @@ func EgressPolicy(c Config) host.Egress {
 }
 
 // Bootstrap prepares the built-in tenant. On an empty directory it creates
-// the administrator "admin" and returns its generated password (to be shown
-// once); otherwise it returns "".
-func Bootstrap(ctx context.Context, db *store.DB, dir *directory.Service) (string, error) {
+// the administrator "admin" with password, or a generated one when password
+// is empty, and returns the password it set (a generated one is shown once);
+// otherwise it returns "".
+func Bootstrap(ctx context.Context, db *store.DB, dir *directory.Service, password string) (string, error) {
 	if err := db.EnsureTenant(ctx, relay.LocalTenant, "built-in directory"); err != nil {
 		return "", err
 	}
@@ -209,6 +210,9 @@ func Bootstrap(ctx context.Context, db *store.DB, dir *directory.Service) (strin
 	if err != nil || n > 0 {
 		return "", err
 	}
-	_, password, err := dir.AddUser(ctx, relay.LocalTenant, directory.NewUser{Username: "admin", DisplayName: "Administrator", Admin: true})
-	return password, err
+	_, generated, err := dir.AddUser(ctx, relay.LocalTenant, directory.NewUser{Username: "admin", DisplayName: "Administrator", Admin: true, Password: password})
+	if err != nil || generated != "" {
+		return generated, err
+	}
+	return password, nil
 }

@@ -124,6 +124,9 @@ type NewUser struct {
 	Password string
 }
 
+// MinPasswordLength is the fewest characters a password may have.
+const MinPasswordLength = 10
+
 // AddUser adds a user. When no password is given one is generated and
 // returned (it is shown once and stored only as an argon2id hash).
 func (d *Service) AddUser(ctx context.Context, tenantID string, nu NewUser) (relay.User, string, error) {
@@ -143,7 +146,7 @@ func (d *Service) AddUser(ctx context.Context, tenantID string, nu NewUser) (rel
 	if password == "" {
 		password = RandomSecret(15)
 		generated = password
-	} else if len(password) < 10 {
+	} else if len(password) < MinPasswordLength {
 		fields["password"] = "Passwords must have at least 10 characters."
 	}
 	if len(fields) > 0 {
@@ -173,7 +176,7 @@ func (d *Service) SetPassword(ctx context.Context, tenantID, userID, password st
 	if err := builtIn(tenantID); err != nil {
 		return err
 	}
-	if len(password) < 10 {
+	if len(password) < MinPasswordLength {
 		return &relay.Error{Code: relay.EInvalid, Message: "The password is too short.",
 			Fields: map[string]string{"password": "Passwords must have at least 10 characters."}}
 	}

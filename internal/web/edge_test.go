@@ -26,7 +26,7 @@ func bareApp(t *testing.T, cfg app.Config) (*app.App, string) {
 	}
 	cfg.DB, cfg.Sealer = db, keys
 	a := app.New(cfg)
-	password, err := app.Bootstrap(context.Background(), db, a.Directory)
+	password, err := app.Bootstrap(context.Background(), db, a.Directory, "")
 	if err != nil {
 		t.Fatal(err)
 	}

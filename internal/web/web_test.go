@@ -102,7 +102,7 @@ func TestSecureCookieBehindHTTPSPublicURL(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := app.New(app.Config{DB: db, Sealer: keys, PublicURL: "https://gitrelay.example.com"})
-	password, err := app.Bootstrap(context.Background(), db, a.Directory)
+	password, err := app.Bootstrap(context.Background(), db, a.Directory, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -174,7 +174,7 @@ func New(t testing.TB, db *store.DB, opts ...Options) *Env {
 		cfg.GitHubAPIURL, cfg.GitLabURL = ep.GitHubAPIURL, ep.GitLabURL
 	}
 	e.App = app.New(cfg)
-	if _, err := app.Bootstrap(ctx, db, e.App.Directory); err != nil {
+	if _, err := app.Bootstrap(ctx, db, e.App.Directory, ""); err != nil {
 		t.Fatal(err)
 	}
 	dir := e.App.Directory
