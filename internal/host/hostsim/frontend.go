@@ -55,6 +55,7 @@ func (s *Sim) handler(fe frontEnd) http.Handler {
 		ctx := r.Context()
 		s.mu.Lock()
 		latency := s.latency
+		s.requests++
 		s.mu.Unlock()
 		op, _ := fe.route(r)
 		sw := &statusWriter{ResponseWriter: w}
@@ -78,6 +79,10 @@ func (s *Sim) handler(fe frontEnd) http.Handler {
 		if f, ok := s.takeFault(op, r.Method, r.URL.Path); ok {
 			if !s.wait(ctx, f.Delay) {
 				return
+			}
+			if f.Drop {
+				// The server closes the connection, unanswered.
+				panic(http.ErrAbortHandler)
 			}
 			if f.Hang {
 				select {
@@ -177,16 +182,33 @@ func (t transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	r.RemoteAddr = "192.0.2.1:40000"
 	rec := httptest.NewRecorder()
-	t.h.ServeHTTP(rec, r)
+	dropped := serve(t.h, rec, r)
 	if req.Body != nil {
 		_ = req.Body.Close()
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if dropped {
+		return nil, io.ErrUnexpectedEOF
+	}
 	resp := rec.Result()
 	resp.Request = req
 	return resp, nil
+}
+
+// serve runs h and tells whether it dropped the request (a Drop fault).
+func serve(h http.Handler, w http.ResponseWriter, r *http.Request) (dropped bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v != http.ErrAbortHandler {
+				panic(v)
+			}
+			dropped = true
+		}
+	}()
+	h.ServeHTTP(w, r)
+	return false
 }
 
 // opMux is the router the REST front-ends share: a ServeMux that also
