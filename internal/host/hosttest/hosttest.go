@@ -1,8 +1,9 @@
 // Package hosttest is the contract suite every host adapter passes: the
 // same scenarios (validate a token, list repositories and branches, create
-// and delete a branch, open a pull request, and every refusal the
-// relay.HostClient contract names) run against the hostsim simulator
-// speaking the adapter's API.
+// and delete a branch, open a pull request, every refusal the
+// relay.HostClient contract names, and transient faults: reads survive a
+// dropped connection, a 503 and a 429, writes are sent once) run against
+// the hostsim simulator speaking the adapter's API.
 //
 // A new host kind needs a hostsim front-end and one test:
 //
