@@ -35,9 +35,11 @@ const (
 //
 //   - A read (GET or HEAD, or a request made with a context from
 //     ReadOnly) is sent again when the connection was reset or closed
-//     before any answer came, and when the host answered 429, 502, 503
-//     or 504 (or, for ReadOnly requests, an answer its busy function
-//     recognises).
+//     before any answer came, or before the end of the answer, and when
+//     the host answered 429, 502, 503 or 504 (or, for ReadOnly requests,
+//     an answer its busy function recognises). So that an answer cut
+//     short can be asked again, a read's answer is read whole before it is
+//     handed on, except on the last attempt.
 //   - Any request whose connection could not be made at all (refused,
 //     unreachable) is sent again, whatever its method: the host cannot
 //     have seen it.
@@ -188,10 +190,14 @@ func (p RetryPolicy) judge(read bool, busy BusyFunc, resp *http.Response, err er
 	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		why = fmt.Sprintf("HTTP %d", resp.StatusCode)
 	default:
-		if busy == nil || resp.StatusCode < 400 || !peekBusy(resp, busy) {
-			return "", 0, false
+		if busy != nil && resp.StatusCode >= 400 && peekBusy(resp, busy) {
+			why = fmt.Sprintf("HTTP %d, throttled", resp.StatusCode)
+			break
 		}
-		why = fmt.Sprintf("HTTP %d, throttled", resp.StatusCode)
+		if cutShort(resp) {
+			return "the connection closed during the answer", p.backoff(attempt), true
+		}
+		return "", 0, false
 	}
 	d, asked := RetryAfter(resp.Header, time.Now())
 	switch {
@@ -226,6 +232,19 @@ func (r errReader) Read([]byte) (int, error) {
 		return 0, r.err
 	}
 	return 0, io.EOF
+}
+
+// cutShort reads resp's body whole, and puts it back: true when the
+// connection broke before its end (a reset, a closed connection, fewer
+// bytes than announced). Another failure (the cap, a timeout) stays in
+// the body, where the caller meets it as it would have.
+func cutShort(resp *http.Response) bool {
+	if resp.Body == nil || resp.Body == http.NoBody {
+		return false
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body = &rejoined{Reader: io.MultiReader(bytes.NewReader(body), errReader{err}), Closer: resp.Body}
+	return err != nil && dropped(err)
 }
 
 // resend is the request to send next: req with a fresh body.

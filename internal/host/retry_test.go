@@ -23,6 +23,7 @@ import (
 const (
 	drop      = "drop"      // read the request, close the connection without answering
 	reset     = "reset"     // read the request, reset the connection
+	cut       = "cut"       // answer 200, close the connection halfway through the body
 	throttled = "throttled" // 400 with an AWS-style throttling error
 	refused   = "refused"   // 400 with another error
 )
@@ -64,6 +65,13 @@ func (f *flaky) serve(w http.ResponseWriter, r *http.Request) {
 			panic(err)
 		}
 		_ = conn.(*net.TCPConn).SetLinger(0)
+		_ = conn.Close()
+	case cut:
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			panic(err)
+		}
+		_, _ = io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"partial\":")
 		_ = conn.Close()
 	case throttled:
 		w.WriteHeader(http.StatusBadRequest)
@@ -147,6 +155,7 @@ func TestReadsAreSentAgainAfterTransientFaults(t *testing.T) {
 	}{
 		{"the connection closed before an answer", drop, 0},
 		{"the connection was reset", reset, 0},
+		{"the connection closed halfway through the answer", cut, 0},
 		{"502 bad gateway", "502", 0},
 		{"503 unavailable", "503", 0},
 		{"504 gateway timeout", "504", 0},
@@ -155,12 +164,15 @@ func TestReadsAreSentAgainAfterTransientFaults(t *testing.T) {
 		{"429 without Retry-After backs off", "429", 0},
 	} {
 		for _, method := range []string{http.MethodGet, http.MethodHead} {
+			if tt.fault == cut && method == http.MethodHead {
+				continue // a HEAD answer has no body to cut
+			}
 			t.Run(tt.name+"/"+method, func(t *testing.T) {
 				f := newFlaky(t, tt.fault)
 				hc, w, _ := retrying(t, 5*time.Second)
-				status, _, err := send(t, hc, t.Context(), method, f.srv.URL, "")
-				if err != nil || status != http.StatusOK {
-					t.Fatalf("%s after %s = %d, %v; want 200", method, tt.fault, status, err)
+				status, answer, err := send(t, hc, t.Context(), method, f.srv.URL, "")
+				if err != nil || status != http.StatusOK || (method == http.MethodGet && answer != "ok") {
+					t.Fatalf("%s after %s = %d %q, %v; want 200 ok", method, tt.fault, status, answer, err)
 				}
 				if n := len(f.requests()); n != 2 {
 					t.Errorf("the server read %d requests, want 2", n)
@@ -180,7 +192,7 @@ func TestReadsAreSentAgainAfterTransientFaults(t *testing.T) {
 }
 
 func TestWritesAreSentOnce(t *testing.T) {
-	for _, fault := range []string{drop, reset, "502", "503", "504", "429 1"} {
+	for _, fault := range []string{drop, reset, cut, "502", "503", "504", "429 1"} {
 		for _, method := range []string{http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
 			t.Run(fault+"/"+method, func(t *testing.T) {
 				f := newFlaky(t, fault)
@@ -260,18 +272,20 @@ func TestRetriesAreBounded(t *testing.T) {
 	for _, tt := range []struct {
 		name   string
 		script []string
-		status int // 0: an error
+		status int  // 0: no answer
+		fails  bool // the request or the reading of its answer fails
 	}{
-		{"a host answering 503 every time", []string{"503", "503", "503", "503"}, http.StatusServiceUnavailable},
-		{"a host rate limiting every time", []string{"429 1", "429 1", "429 1", "429 1"}, http.StatusTooManyRequests},
-		{"a connection closing every time", []string{drop, drop, drop, drop}, 0},
+		{"a host answering 503 every time", []string{"503", "503", "503", "503"}, http.StatusServiceUnavailable, false},
+		{"a host rate limiting every time", []string{"429 1", "429 1", "429 1", "429 1"}, http.StatusTooManyRequests, false},
+		{"a connection closing every time", []string{drop, drop, drop, drop}, 0, true},
+		{"an answer cut short every time", []string{cut, cut, cut, cut}, http.StatusOK, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFlaky(t, tt.script...)
 			hc, w, _ := retrying(t, 5*time.Second)
 			status, _, err := send(t, hc, t.Context(), http.MethodGet, f.srv.URL, "")
-			if status != tt.status || (tt.status == 0) != (err != nil) {
-				t.Errorf("got %d, %v; want %d", status, err, tt.status)
+			if status != tt.status || tt.fails != (err != nil) {
+				t.Errorf("got %d, %v; want %d, failing %v", status, err, tt.status, tt.fails)
 			}
 			if n := len(f.requests()); n != host.DefaultRetryAttempts {
 				t.Errorf("the server read %d requests, want %d", n, host.DefaultRetryAttempts)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"reflect"
 	"regexp"
 	"strings"
@@ -474,4 +475,43 @@ func TestWireThrottledReadsAreSentAgain(t *testing.T) {
 			t.Errorf("Repository = %v after waits %v, want rate_limited after %d attempts", err, *waits, host.DefaultRetryAttempts)
 		}
 	})
+}
+
+// An answer that breaks off halfway (the connection closed while the SDK
+// read a 200) is asked for again: a read only, as everywhere.
+func TestWireReadCutShortIsAskedAgain(t *testing.T) {
+	answer, err := os.ReadFile("testdata/get_repository.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var targets []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		targets = append(targets, r.Header.Get("X-Amz-Target"))
+		first := len(targets) == 1
+		mu.Unlock()
+		if first {
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				panic(err)
+			}
+			fmt.Fprintf(conn, "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: %d\r\n\r\n%s", len(answer), answer[:len(answer)/2])
+			conn.Close()
+			return
+		}
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		_, _ = w.Write(answer)
+	}))
+	defer srv.Close()
+	c, waits := retryingClient(t, srv.URL)
+	repo, err := c.Repository(t.Context(), "MyDemoRepo")
+	if err != nil || repo.Name != "MyDemoRepo" {
+		t.Fatalf("Repository after an answer cut short = %+v, %v", repo, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(targets) != 2 || targets[1] != "CodeCommit_20150413.GetRepository" || len(*waits) != 1 {
+		t.Errorf("requests %q, waits %v; want GetRepository twice, one wait", targets, *waits)
+	}
 }
