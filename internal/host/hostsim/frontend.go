@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -83,6 +84,9 @@ func (s *Sim) handler(fe frontEnd) http.Handler {
 			if f.Drop {
 				// The server closes the connection, unanswered.
 				panic(http.ErrAbortHandler)
+			}
+			if f.Cut {
+				cut(fe, sw, r)
 			}
 			if f.Hang {
 				select {
@@ -197,7 +201,24 @@ func (t transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-// serve runs h and tells whether it dropped the request (a Drop fault).
+// cut serves r, sends the headers and half the body of the answer, and
+// closes the connection (a Cut fault).
+func cut(fe frontEnd, w http.ResponseWriter, r *http.Request) {
+	rec := httptest.NewRecorder()
+	fe.serve(rec, r)
+	body := rec.Body.Bytes()
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(body[:len(body)/2])
+	_ = http.NewResponseController(w).Flush()
+	panic(http.ErrAbortHandler)
+}
+
+// serve runs h and tells whether it dropped the request (a Drop or Cut
+// fault).
 func serve(h http.Handler, w http.ResponseWriter, r *http.Request) (dropped bool) {
 	defer func() {
 		if v := recover(); v != nil {

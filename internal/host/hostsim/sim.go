@@ -148,6 +148,11 @@ type Fault struct {
 	// as a server or proxy closing a keep-alive connection does. The
 	// in-process transports fail the request with io.ErrUnexpectedEOF.
 	Drop bool
+	// Cut handles the request, then closes the connection halfway through
+	// the answer's body (announced whole in Content-Length): the host
+	// acted, and the client fails while reading what it said. The
+	// in-process transports fail the request with io.ErrUnexpectedEOF.
+	Cut bool
 	// RetryAfter > 0 answers as the host does when rate limiting, asking
 	// to wait this long. Status picks among the host's rate-limit statuses
 	// (GitHub: 403 or 429; default per front-end) and Secondary picks

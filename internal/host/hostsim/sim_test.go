@@ -408,6 +408,31 @@ func TestDropClosesTheConnectionUnanswered(t *testing.T) {
 	}
 }
 
+func TestCutBreaksTheAnswerOffHalfway(t *testing.T) {
+	sim, srv := world(t)
+	for name, rt := range map[string]http.RoundTripper{"socket": &http.Transport{}, "in process": sim.Transport()} {
+		sim.Inject(hostsim.Fault{Op: hostsim.OpIdentity, Cut: true, Times: 1})
+		req, _ := http.NewRequest("GET", srv.URL+"/user", nil)
+		req.Header.Set("Authorization", "Bearer classic-alice")
+		resp, err := (&http.Client{Transport: rt}).Do(req)
+		if name == "in process" {
+			// No connection to break off: the request fails.
+			if !errors.Is(err, io.ErrUnexpectedEOF) {
+				t.Errorf("in process: %v, want io.ErrUnexpectedEOF", err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v, want the answer's headers", name, err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !errors.Is(err, io.ErrUnexpectedEOF) || len(body) == 0 || int64(len(body)) >= resp.ContentLength {
+			t.Errorf("%s: %d, %d of %d bytes, %v; want a 200 broken off halfway", name, resp.StatusCode, len(body), resp.ContentLength, err)
+		}
+	}
+}
+
 func TestInProcessTransportServesBothFrontEnds(t *testing.T) {
 	sim, _ := world(t)
 	c := &http.Client{Transport: sim.Transport()}

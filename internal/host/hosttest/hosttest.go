@@ -696,7 +696,7 @@ var scenarios = []scenario{
 			before := f.sim.Requests()
 			f.ok(read.call(f.t.Context(), c), "%s", read.name)
 			normal := f.sim.Requests() - before
-			for _, fault := range transientFaults {
+			for _, fault := range readFaults {
 				f.sim.Inject(fault.fault) // the next request, whichever it is
 				waits, _ := f.waited()
 				before := f.sim.Requests()
@@ -842,6 +842,12 @@ var transientFaults = []struct {
 	{"a 503", hostsim.Fault{Status: http.StatusServiceUnavailable, Times: 1}},
 	{"a 429 with Retry-After: 1", hostsim.Fault{Status: http.StatusTooManyRequests, RetryAfter: time.Second, Times: 1}},
 }
+
+// readFaults are transientFaults, and an answer cut short.
+var readFaults = append(transientFaults[:len(transientFaults):len(transientFaults)], struct {
+	name  string
+	fault hostsim.Fault
+}{"an answer cut short", hostsim.Fault{Cut: true, Times: 1}})
 
 type hostRead struct {
 	name string
