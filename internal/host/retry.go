@@ -171,8 +171,10 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // judge decides whether an attempt's outcome is worth another, why (for
-// the log) and after how long. It may replace resp.Body (after looking at
-// its start), never consuming it.
+// the log) and after how long. It may read resp's body (a read's answer,
+// whole, to find it cut short; the start of an error, for busy), and then
+// puts what it read back: the caller reads the same bytes and meets the
+// same error, if any, at the same place.
 func (p RetryPolicy) judge(read bool, busy BusyFunc, resp *http.Response, err error, attempt int) (why string, wait time.Duration, again bool) {
 	if err != nil {
 		switch {
