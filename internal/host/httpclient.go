@@ -40,6 +40,10 @@ type ClientConfig struct {
 	// MaxBody caps each answer's body; <= 0 means DefaultMaxBody. A call
 	// may choose another cap with WithBodyLimit.
 	MaxBody int64
+	// Retries is the policy the clients of git host adapters (ClientFor)
+	// follow on transient faults; zero fields take the defaults. Other
+	// requests sent with the client are never retried.
+	Retries RetryPolicy
 }
 
 // NewHTTPClient returns gitrelay's one outbound client, for everything it
@@ -74,7 +78,9 @@ func NewHTTPClient(c ClientConfig) *http.Client {
 		MaxIdleConns:          100,
 		MaxIdleConnsPerHost:   16,
 	}
-	return &http.Client{Transport: capBodies(t, c.MaxBody), Timeout: timeout, CheckRedirect: SameOriginRedirects}
+	capped := capBodies(t, c.MaxBody)
+	capped.retries = c.Retries
+	return &http.Client{Transport: capped, Timeout: timeout, CheckRedirect: SameOriginRedirects}
 }
 
 // SameOriginRedirects is an http.Client CheckRedirect policy: follow at most
@@ -114,7 +120,10 @@ type Auth struct {
 //   - answers are capped (DefaultMaxBody) when hc's transport does not cap
 //     them already;
 //   - redirects stay on the first request's origin unless hc has a policy
-//     of its own.
+//     of its own;
+//   - reads that meet a transient fault are sent again (see RetryPolicy:
+//     the one NewHTTPClient was configured with, else the defaults);
+//     writes never are.
 //
 // hc nil, or without a transport, means NewHTTPClient's with the default
 // configuration: never Go's default transport, which has no egress
@@ -127,9 +136,15 @@ func ClientFor(hc *http.Client, auth *Auth) *http.Client {
 	if base == nil {
 		base = NewHTTPClient(ClientConfig{Timeout: hc.Timeout}).Transport
 	}
-	if _, capped := base.(*capTransport); !capped {
+	var retries RetryPolicy
+	if c, capped := base.(*capTransport); capped {
+		retries = c.retries
+	} else {
 		base = capBodies(base, 0)
 	}
+	// Outside the cap, inside the credential: every attempt is capped and
+	// dialled through the egress policy, and carries the credential.
+	base = &retryTransport{base: base, policy: retries.withDefaults()}
 	if auth != nil {
 		base = &authTransport{base: base, auth: *auth}
 	}
@@ -187,6 +202,9 @@ func sizeText(n int64) string {
 type capTransport struct {
 	base http.RoundTripper
 	max  int64
+	// retries is not applied here: it is the policy ClientFor gives the
+	// clients it builds on this transport.
+	retries RetryPolicy
 }
 
 func capBodies(base http.RoundTripper, maxBody int64) *capTransport {

@@ -40,9 +40,10 @@ const (
 	permissionBatch = 40
 )
 
-// hostClient is a relay.HostClient acting with one credential. It never
-// retries: a ref update or pull request creation that failed after the
-// host acted must not be repeated blindly.
+// hostClient is a relay.HostClient acting with one credential. Its reads
+// are sent again after a transient fault by the client's transport
+// (host.RetryPolicy); a ref update or pull request creation (POSTs) that
+// failed after the host acted is never repeated.
 type hostClient struct {
 	hc         *http.Client
 	root       string // organization or collection URL

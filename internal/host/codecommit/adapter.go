@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	cc "github.com/aws/aws-sdk-go-v2/service/codecommit"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/gitrelay/gitrelay/internal/host"
 	"github.com/gitrelay/gitrelay/internal/relay"
@@ -166,13 +167,17 @@ func (a adapter) NewClient(cfg relay.HostConfig, cred relay.Credential, hc *http
 	hc = host.ClientFor(hc, nil)
 	region := cfg.Options[OptRegion]
 	// Built by hand, never with config.LoadDefaultConfig: nothing here reads
-	// the server's AWS environment. No retries: a retried CreateBranch or
-	// CreatePullRequest can repeat what the first attempt did.
+	// the server's AWS environment. The SDK's retries are off: they would
+	// repeat a CreateBranch or CreatePullRequest whose connection broke
+	// after AWS acted. Reads are retried by the client's transport, which
+	// follows gitrelay's one policy for every host (host.RetryPolicy), for
+	// the operations markReads marks as reads.
 	awsCfg := aws.Config{
 		Region:      region,
 		Credentials: credentials.NewStaticCredentialsProvider(id, secret, ""),
 		HTTPClient:  ownBodies{hc},
 		Retryer:     func() aws.Retryer { return aws.NopRetryer{} },
+		APIOptions:  []func(*middleware.Stack) error{markReads},
 		AppID:       "gitrelay",
 	}
 	ccCfg, stsCfg := awsCfg, awsCfg

@@ -127,6 +127,12 @@ func (c *hostClient) fromAPI(code, said string, status int, h http.Header, k cal
 	// anything else is quoted back only cleaned and bounded.
 	code = host.Sanitize(code)
 	hostSays := host.Quote(said)
+	if throttleCodes[code] {
+		// CodeCommit says nothing of how long to wait; a Retry-After from a
+		// proxy in between is honoured.
+		d, _ := host.RetryAfter(h, time.Now())
+		return host.RateLimited(c.name, d)
+	}
 	switch code {
 	case "UnrecognizedClientException", "InvalidClientTokenId", "InvalidSignatureException", "SignatureDoesNotMatch",
 		"ExpiredTokenException", "ExpiredToken", "MissingAuthenticationTokenException", "MissingAuthenticationToken",
@@ -143,11 +149,6 @@ func (c *hostClient) fromAPI(code, said string, status int, h http.Header, k cal
 		return &relay.Error{Code: relay.EScopeMissing, Scope: action, Message: fmt.Sprintf(
 			"The access key's IAM policies do not allow it to %s%s (%s says %s). The IAM user needs %s on the repository; ask an AWS administrator.",
 			verbs[k.op], k.in(), c.name, orDefault(hostSays, code), orDefault(action, "the CodeCommit permissions gitrelay lists"))}
-	case "ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded":
-		// CodeCommit says nothing of how long to wait; a Retry-After from a
-		// proxy in between is honoured.
-		d, _ := host.RetryAfter(h, time.Now())
-		return host.RateLimited(c.name, d)
 	case "RepositoryDoesNotExistException":
 		return relay.Errorf(relay.ENotFound, "There is no repository %s in %s, or the access key belongs to another AWS account.", orDefault(k.repo, "of that name"), c.name)
 	case "BranchDoesNotExistException":

@@ -1,10 +1,12 @@
 package codecommit_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"reflect"
 	"regexp"
 	"strings"
@@ -12,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gitrelay/gitrelay/internal/host"
 	"github.com/gitrelay/gitrelay/internal/host/codecommit"
 	"github.com/gitrelay/gitrelay/internal/host/hosttest"
 	"github.com/gitrelay/gitrelay/internal/relay"
@@ -398,5 +401,117 @@ func TestWireWritesAreNotRetried(t *testing.T) {
 	defer mu.Unlock()
 	if n != 1 {
 		t.Errorf("%d requests, want 1 (no retry)", n)
+	}
+}
+
+// retryingClient is wireClient with the retry policy's waits recorded
+// instead of slept.
+func retryingClient(t *testing.T, u string) (relay.HostClient, *[]time.Duration) {
+	t.Helper()
+	var waits []time.Duration
+	hc := host.NewHTTPClient(host.ClientConfig{
+		Timeout: 5 * time.Second,
+		Egress:  host.Egress{Allow: host.MustAllowlist(hosttest.LoopbackAllowed)},
+		Retries: host.RetryPolicy{Sleep: func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }},
+	})
+	c, err := codecommit.New().NewClient(
+		relay.HostConfig{Kind: codecommit.Kind, Options: map[string]string{"region": wireRegion, "endpoint": u, "sts_endpoint": u}},
+		relay.AccessKeyCredential(wireKeyID, wireSecret), hc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, &waits
+}
+
+// AWS throttles with HTTP 400 and a code in the body (JSON for
+// CodeCommit, XML for STS): reads are sent again, signed as they were.
+func TestWireThrottledReadsAreSentAgain(t *testing.T) {
+	getRepo := map[string]any{"repositoryName": "MyDemoRepo"}
+	for _, tc := range []struct {
+		name      string
+		exchanges []exchange
+		read      func(c relay.HostClient) error
+	}{
+		{"GetRepository", []exchange{
+			{op: "GetRepository", body: getRepo, status: 400, file: "err_throttling.json"},
+			{op: "GetRepository", body: getRepo, file: "get_repository.json"},
+		}, func(c relay.HostClient) error { _, err := c.Repository(t.Context(), "MyDemoRepo"); return err }},
+		{"GetCallerIdentity", []exchange{
+			{op: "GetCallerIdentity", status: 400, file: "sts_err_throttling.xml"},
+			{op: "GetCallerIdentity", file: "sts_caller_identity.xml"},
+		}, func(c relay.HostClient) error { _, err := c.Validate(t.Context()); return err }},
+		{"GetRepository after a 503 with a proxy's Retry-After", []exchange{
+			{op: "GetRepository", body: getRepo, status: 503, file: "err_internal.json", header: map[string]string{"Retry-After": "2"}},
+			{op: "GetRepository", body: getRepo, file: "get_repository.json"},
+		}, func(c relay.HostClient) error { _, err := c.Repository(t.Context(), "MyDemoRepo"); return err }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, waits := retryingClient(t, replay(t, tc.exchanges...))
+			if err := tc.read(c); err != nil {
+				t.Fatalf("%s after a throttled answer: %v", tc.name, err)
+			}
+			if len(*waits) != 1 {
+				t.Errorf("waits = %v, want one", *waits)
+			}
+		})
+	}
+
+	t.Run("a write is sent once", func(t *testing.T) {
+		c, waits := retryingClient(t, replay(t, exchange{op: "CreateBranch", status: 400, file: "err_throttling.json"}))
+		_, err := c.CreateBranch(t.Context(), demoRepo, "ABC-1", "317f8570EXAMPLE0000000000000000000000001")
+		if relay.ErrorCode(err) != relay.ERateLimited || len(*waits) != 0 {
+			t.Errorf("CreateBranch throttled = %v after waits %v, want rate_limited at once", err, *waits)
+		}
+	})
+
+	t.Run("a read throttled every time gives up, rate limited", func(t *testing.T) {
+		var script []exchange
+		for range host.DefaultRetryAttempts {
+			script = append(script, exchange{op: "GetRepository", body: getRepo, status: 400, file: "err_throttling.json"})
+		}
+		c, waits := retryingClient(t, replay(t, script...))
+		_, err := c.Repository(t.Context(), "MyDemoRepo")
+		if relay.ErrorCode(err) != relay.ERateLimited || len(*waits) != host.DefaultRetryAttempts-1 {
+			t.Errorf("Repository = %v after waits %v, want rate_limited after %d attempts", err, *waits, host.DefaultRetryAttempts)
+		}
+	})
+}
+
+// An answer that breaks off halfway (the connection closed while the SDK
+// read a 200) is asked for again: a read only, as everywhere.
+func TestWireReadCutShortIsAskedAgain(t *testing.T) {
+	answer, err := os.ReadFile("testdata/get_repository.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var targets []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		targets = append(targets, r.Header.Get("X-Amz-Target"))
+		first := len(targets) == 1
+		mu.Unlock()
+		if first {
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				panic(err)
+			}
+			fmt.Fprintf(conn, "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: %d\r\n\r\n%s", len(answer), answer[:len(answer)/2])
+			conn.Close()
+			return
+		}
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		_, _ = w.Write(answer)
+	}))
+	defer srv.Close()
+	c, waits := retryingClient(t, srv.URL)
+	repo, err := c.Repository(t.Context(), "MyDemoRepo")
+	if err != nil || repo.Name != "MyDemoRepo" {
+		t.Fatalf("Repository after an answer cut short = %+v, %v", repo, err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(targets) != 2 || targets[1] != "CodeCommit_20150413.GetRepository" || len(*waits) != 1 {
+		t.Errorf("requests %q, waits %v; want GetRepository twice, one wait", targets, *waits)
 	}
 }

@@ -30,9 +30,10 @@ const (
 // request whose title starts with one of them is a draft.
 var wipPrefixes = []string{"WIP:", "[WIP]"}
 
-// hostClient is a relay.HostClient acting with one token. It never retries
-// a request: a POST that failed after Gitea acted would otherwise create a
-// second branch or pull request.
+// hostClient is a relay.HostClient acting with one token. Its reads are
+// sent again after a transient fault by the client's transport
+// (host.RetryPolicy); its writes never are: a POST that failed after Gitea
+// acted would otherwise create a second branch or pull request.
 type hostClient struct {
 	hc        *http.Client
 	api       string // API root, without a trailing slash

@@ -19,9 +19,11 @@ import (
 // account with very many repositories answers in bounded time.
 const maxPages = 50
 
-// hostClient is a relay.HostClient acting with one token. It never retries:
-// GitHub does not make POSTs idempotent, and a retried create can
-// duplicate what the first attempt did before failing.
+// hostClient is a relay.HostClient acting with one token. Its reads are
+// sent again after a transient fault by the client's transport
+// (host.RetryPolicy); its writes never are: GitHub does not make POSTs
+// idempotent, and a retried create can duplicate what the first attempt
+// did before failing.
 type hostClient struct {
 	gh    *gh.Client
 	name  string // how messages name the host

@@ -56,11 +56,16 @@ func newReplay(t *testing.T, prefix string, script ...exchange) *replay {
 	}.Replay(t, script...)
 }
 
-// cloudClient is a github-kind client talking to rp.
+// cloudClient is a github-kind client talking to rp, whose retries do
+// not wait.
 func cloudClient(t *testing.T, rp *replay) relay.HostClient {
 	t.Helper()
-	c, err := github.Cloud(github.WithAPIURL(rp.URL)).NewClient(
-		relay.HostConfig{Kind: github.KindCloud}, relay.TokenCredential(wireToken), hosttest.LocalClient(5*time.Second))
+	hc := host.NewHTTPClient(host.ClientConfig{
+		Timeout: 5 * time.Second,
+		Egress:  host.Egress{Allow: host.MustAllowlist(hosttest.LoopbackAllowed)},
+		Retries: host.RetryPolicy{Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() }},
+	})
+	c, err := github.Cloud(github.WithAPIURL(rp.URL)).NewClient(relay.HostConfig{Kind: github.KindCloud}, relay.TokenCredential(wireToken), hc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -359,6 +364,7 @@ func TestErrorAnswersMapToRelayCodes(t *testing.T) {
 		status int
 		header map[string]string
 		file   string
+		times  int // how many times the host answers so; 0 means once
 
 		code       string
 		retryAfter time.Duration // checked within 2s when set
@@ -412,7 +418,7 @@ func TestErrorAnswersMapToRelayCodes(t *testing.T) {
 			code:   relay.EHostError, says: "HTTP 500"},
 		{name: "502", op: createPR, status: 502,
 			code: relay.EHostError},
-		{name: "503 on validate", op: validate, status: 503,
+		{name: "503 on validate, every attempt", op: validate, status: 503, times: host.DefaultRetryAttempts,
 			code: relay.EHostError},
 		{name: "200 with a proxy's HTML sign-in page", op: validate, status: 200, file: "proxy_login.html",
 			header: map[string]string{"Content-Type": "text/html"},
@@ -421,7 +427,11 @@ func TestErrorAnswersMapToRelayCodes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ex := tc.op.req
 			ex.Status, ex.Header, ex.File = tc.status, tc.header, tc.file
-			rp := newReplay(t, "", ex)
+			script := []exchange{ex}
+			for len(script) < tc.times {
+				script = append(script, ex)
+			}
+			rp := newReplay(t, "", script...)
 			e := wantCode(t, tc.op.run(t.Context(), cloudClient(t, rp)), tc.code)
 			if tc.retryAfter != 0 && (e.RetryAfter < tc.retryAfter-2*time.Second || e.RetryAfter > tc.retryAfter+2*time.Second) {
 				t.Errorf("RetryAfter = %v, want about %v", e.RetryAfter, tc.retryAfter)

@@ -5,9 +5,7 @@ package gitlab
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -180,13 +178,12 @@ func (a *adapter) NewClient(cfg relay.HostConfig, cred relay.Credential, hc *htt
 		gl.WithBaseURL(ep.api),
 		gl.WithHTTPClient(own),
 		gl.WithUserAgent(a.userAgent),
-		// No POST is ever repeated after GitLab may have acted on it.
-		gl.WithOnlyIdempotentRetries(),
-		// Stricter still: an answer of any kind (a 5xx, a 429) goes back to
-		// the person who asked, who decides whether to try again; only a
-		// request that never reached the host is repeated.
-		gl.WithCustomRetry(retryUnsent),
-		gl.WithCustomRetryMax(2),
+		// The library's own retries are off: the client's transport
+		// follows gitrelay's one policy for every host (host.RetryPolicy),
+		// which repeats reads only and never a write GitLab may have acted
+		// on. Both at once would multiply the attempts and the waits.
+		gl.WithoutRetries(),
+		gl.WithCustomRetryMax(0),
 		// The client would otherwise pace itself from GitLab's
 		// RateLimit-Limit header and sit waiting; a 429 is reported with
 		// its wait instead, so that no action stalls silently.
@@ -196,30 +193,6 @@ func (a *adapter) NewClient(cfg relay.HostConfig, cred relay.Credential, hc *htt
 		return nil, fmt.Errorf("gitlab: building the API client: %w", host.RedactError(err, token))
 	}
 	return &hostClient{gl: client, name: ep.name, web: ep.web, token: host.NewSecret(token)}, nil
-}
-
-// retryUnsent is the client's retry policy: repeat a request only when
-// the connection to the host could not be made, so the host cannot have
-// seen it.
-func retryUnsent(ctx context.Context, _ *http.Response, err error) (bool, error) {
-	if ctx.Err() != nil {
-		return false, ctx.Err()
-	}
-	if err == nil {
-		return false, nil
-	}
-	var opErr *net.OpError
-	var dnsErr *net.DNSError
-	if errors.As(err, &dnsErr) {
-		return false, nil // a name that does not resolve will not resolve in a second either
-	}
-	if errors.As(err, new(*host.NotAllowedError)) {
-		return false, nil // refused by the egress policy: so it stays
-	}
-	if errors.As(err, &opErr) && opErr.Op == "dial" && !opErr.Timeout() {
-		return true, nil
-	}
-	return false, nil
 }
 
 // unpaced is a client-side rate limiter that never waits.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -55,6 +56,7 @@ func (s *Sim) handler(fe frontEnd) http.Handler {
 		ctx := r.Context()
 		s.mu.Lock()
 		latency := s.latency
+		s.requests++
 		s.mu.Unlock()
 		op, _ := fe.route(r)
 		sw := &statusWriter{ResponseWriter: w}
@@ -78,6 +80,13 @@ func (s *Sim) handler(fe frontEnd) http.Handler {
 		if f, ok := s.takeFault(op, r.Method, r.URL.Path); ok {
 			if !s.wait(ctx, f.Delay) {
 				return
+			}
+			if f.Drop {
+				// The server closes the connection, unanswered.
+				panic(http.ErrAbortHandler)
+			}
+			if f.Cut {
+				cut(fe, sw, r)
 			}
 			if f.Hang {
 				select {
@@ -177,16 +186,50 @@ func (t transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	r.RemoteAddr = "192.0.2.1:40000"
 	rec := httptest.NewRecorder()
-	t.h.ServeHTTP(rec, r)
+	dropped := serve(t.h, rec, r)
 	if req.Body != nil {
 		_ = req.Body.Close()
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if dropped {
+		return nil, io.ErrUnexpectedEOF
+	}
 	resp := rec.Result()
 	resp.Request = req
 	return resp, nil
+}
+
+// cut serves r, sends the headers and half the body of the answer, and
+// closes the connection (a Cut fault).
+func cut(fe frontEnd, w http.ResponseWriter, r *http.Request) {
+	rec := httptest.NewRecorder()
+	fe.serve(rec, r)
+	body := rec.Body.Bytes()
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(body[:len(body)/2])
+	_ = http.NewResponseController(w).Flush()
+	panic(http.ErrAbortHandler)
+}
+
+// serve runs h and tells whether it dropped the request (a Drop or Cut
+// fault).
+func serve(h http.Handler, w http.ResponseWriter, r *http.Request) (dropped bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v != http.ErrAbortHandler {
+				panic(v)
+			}
+			dropped = true
+		}
+	}()
+	h.ServeHTTP(w, r)
+	return false
 }
 
 // opMux is the router the REST front-ends share: a ServeMux that also

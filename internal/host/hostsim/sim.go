@@ -144,6 +144,15 @@ type Fault struct {
 	Delay time.Duration
 	// Hang holds the request until the client gives up (or Close).
 	Hang bool
+	// Drop reads the request and closes the connection without answering,
+	// as a server or proxy closing a keep-alive connection does. The
+	// in-process transports fail the request with io.ErrUnexpectedEOF.
+	Drop bool
+	// Cut handles the request, then closes the connection halfway through
+	// the answer's body (announced whole in Content-Length): the host
+	// acted, and the client fails while reading what it said. The
+	// in-process transports fail the request with io.ErrUnexpectedEOF.
+	Cut bool
 	// RetryAfter > 0 answers as the host does when rate limiting, asking
 	// to wait this long. Status picks among the host's rate-limit statuses
 	// (GitHub: 403 or 429; default per front-end) and Secondary picks
@@ -188,6 +197,7 @@ type Sim struct {
 	writes   []Write
 	faults   []*fault
 	used     map[string]int // requests per token fingerprint
+	requests int            // API requests received, answered or not
 	started  time.Time
 
 	done      chan struct{}
@@ -407,6 +417,14 @@ func (s *Sim) Inject(f Fault) {
 		left = -1
 	}
 	s.faults = append(s.faults, &fault{Fault: f, left: left})
+}
+
+// Requests is how many API requests the simulator received, whether it
+// answered them, failed them with a fault or dropped them.
+func (s *Sim) Requests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests
 }
 
 // ClearFaults removes every fault.

@@ -380,6 +380,59 @@ func TestHangUntilTheClientGivesUp(t *testing.T) {
 	}
 }
 
+func TestDropClosesTheConnectionUnanswered(t *testing.T) {
+	sim, srv := world(t)
+	main := sim.Branches("acme/widgets")["main"]
+	for name, rt := range map[string]http.RoundTripper{"socket": &http.Transport{}, "in process": sim.Transport()} {
+		sim.Inject(hostsim.Fault{Op: hostsim.OpCreateBranch, Drop: true, Times: 1})
+		before, writes := sim.Requests(), len(sim.Writes())
+		req, _ := http.NewRequest("POST", srv.URL+"/repos/acme/widgets/git/refs", strings.NewReader(`{"ref":"refs/heads/d","sha":"`+main+`"}`))
+		req.Header.Set("Authorization", "Bearer classic-alice")
+		resp, err := (&http.Client{Transport: rt}).Do(req)
+		if err == nil {
+			resp.Body.Close()
+			t.Fatalf("%s: answered %d, want the connection closed", name, resp.StatusCode)
+		}
+		if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Errorf("%s: err = %v, want an EOF", name, err)
+		}
+		if n := sim.Requests() - before; n != 1 {
+			t.Errorf("%s: Requests grew by %d, want 1", name, n)
+		}
+		if ws := sim.Writes(); len(ws) != writes+1 || ws[len(ws)-1].Status != 0 {
+			t.Errorf("%s: write log = %+v, want the dropped write, unanswered (status 0)", name, ws)
+		}
+		if _, made := sim.Branches("acme/widgets")["d"]; made {
+			t.Errorf("%s: a dropped request created the branch", name)
+		}
+	}
+}
+
+func TestCutBreaksTheAnswerOffHalfway(t *testing.T) {
+	sim, srv := world(t)
+	for name, rt := range map[string]http.RoundTripper{"socket": &http.Transport{}, "in process": sim.Transport()} {
+		sim.Inject(hostsim.Fault{Op: hostsim.OpIdentity, Cut: true, Times: 1})
+		req, _ := http.NewRequest("GET", srv.URL+"/user", nil)
+		req.Header.Set("Authorization", "Bearer classic-alice")
+		resp, err := (&http.Client{Transport: rt}).Do(req)
+		if name == "in process" {
+			// No connection to break off: the request fails.
+			if !errors.Is(err, io.ErrUnexpectedEOF) {
+				t.Errorf("in process: %v, want io.ErrUnexpectedEOF", err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v, want the answer's headers", name, err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !errors.Is(err, io.ErrUnexpectedEOF) || len(body) == 0 || int64(len(body)) >= resp.ContentLength {
+			t.Errorf("%s: %d, %d of %d bytes, %v; want a 200 broken off halfway", name, resp.StatusCode, len(body), resp.ContentLength, err)
+		}
+	}
+}
+
 func TestInProcessTransportServesBothFrontEnds(t *testing.T) {
 	sim, _ := world(t)
 	c := &http.Client{Transport: sim.Transport()}

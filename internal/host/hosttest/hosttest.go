@@ -1,8 +1,9 @@
 // Package hosttest is the contract suite every host adapter passes: the
 // same scenarios (validate a token, list repositories and branches, create
-// and delete a branch, open a pull request, and every refusal the
-// relay.HostClient contract names) run against the hostsim simulator
-// speaking the adapter's API.
+// and delete a branch, open a pull request, every refusal the
+// relay.HostClient contract names, and transient faults: reads survive a
+// dropped connection, a 503 and a 429, writes are sent once) run against
+// the hostsim simulator speaking the adapter's API.
 //
 // A new host kind needs a hostsim front-end and one test:
 //
@@ -20,6 +21,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -126,6 +128,26 @@ type fixture struct {
 
 	mu      sync.Mutex
 	secrets []string
+	waits   []time.Duration // the retry policy's waits, recorded, not slept
+	logs    lockedBuffer    // the clients' debug log
+}
+
+// lockedBuffer is a log destination safe for concurrent clients.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func setup(t *testing.T, env Env) *fixture {
@@ -149,6 +171,7 @@ func setup(t *testing.T, env Env) *fixture {
 	sim.AddRepo(hostsim.Repo{Owner: "alice", Name: "dotfiles", Private: true})
 	sim.AddRepo(hostsim.Repo{Owner: "bob", Name: "secret", Private: true})
 	t.Cleanup(func() { f.noSecrets("the simulator's write log", sim.Writes()) })
+	t.Cleanup(func() { f.noSecrets("the clients' log", f.logs.String()) })
 	return f
 }
 
@@ -172,11 +195,34 @@ func (f *fixture) client(token string) relay.HostClient {
 
 func (f *fixture) clientTimeout(token string, timeout time.Duration) relay.HostClient {
 	f.t.Helper()
-	c, err := f.adapter.NewClient(f.cfg, f.env.Credential(token), LocalClient(timeout))
+	hc := host.NewHTTPClient(host.ClientConfig{
+		Timeout: timeout,
+		Egress:  host.Egress{Allow: host.MustAllowlist(LoopbackAllowed)},
+		// The production policy, its waits recorded instead of slept.
+		Retries: host.RetryPolicy{Sleep: f.sleep, Logger: slog.New(slog.NewTextHandler(&f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))},
+	})
+	c, err := f.adapter.NewClient(f.cfg, f.env.Credential(token), hc)
 	if err != nil {
 		f.t.Fatalf("NewClient: %v", err)
 	}
 	return c
+}
+
+func (f *fixture) sleep(ctx context.Context, d time.Duration) error {
+	f.mu.Lock()
+	f.waits = append(f.waits, d)
+	f.mu.Unlock()
+	return ctx.Err()
+}
+
+// waited is how many waits the retry policy made, and the last.
+func (f *fixture) waited() (n int, last time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.waits) > 0 {
+		last = f.waits[len(f.waits)-1]
+	}
+	return len(f.waits), last
 }
 
 // repo finds a repository by the simulator's full name through the
@@ -628,11 +674,124 @@ var scenarios = []scenario{
 		if ws := f.writes(hostsim.OpCreatePullRequest); len(ws) != 1 {
 			f.t.Errorf("%d pull request creation requests after a 500, want 1 (no retry)", len(ws))
 		}
-		f.sim.Inject(hostsim.Fault{Op: hostsim.OpIdentity, Status: http.StatusServiceUnavailable, Times: 1})
+		f.sim.Inject(hostsim.Fault{Op: hostsim.OpIdentity, Status: http.StatusServiceUnavailable})
+		before := f.sim.Requests()
 		_, err = c.Validate(f.t.Context())
-		f.want(err, relay.EHostError, "Validate answered 503")
+		f.want(err, relay.EHostError, "Validate answered 503 every time")
+		if n := f.sim.Requests() - before; n != host.DefaultRetryAttempts {
+			f.t.Errorf("Validate sent %d requests to a host answering 503, want %d", n, host.DefaultRetryAttempts)
+		}
+		f.sim.ClearFaults()
 		_, err = c.CreateBranch(f.t.Context(), r, "ABC-11", base)
 		f.ok(err, "CreateBranch once the host recovered")
+	}},
+
+	{"reads survive transient faults", func(f *fixture) {
+		c := f.client(f.full(alice))
+		r := f.repo(c, widgets)
+		f.sim.AddBranch(widgets, "ABC-20", "")
+		_, err := c.CreatePullRequest(f.t.Context(), r, relay.NewPullRequest{Source: "ABC-20", Target: "main", Title: "ABC-20"})
+		f.ok(err, "CreatePullRequest")
+		for _, read := range hostReads(r) {
+			before := f.sim.Requests()
+			f.ok(read.call(f.t.Context(), c), "%s", read.name)
+			normal := f.sim.Requests() - before
+			for _, fault := range readFaults {
+				f.sim.Inject(fault.fault) // the next request, whichever it is
+				waits, _ := f.waited()
+				before := f.sim.Requests()
+				f.ok(read.call(f.t.Context(), c), "%s after %s", read.name, fault.name)
+				if n := f.sim.Requests() - before; n != normal+1 {
+					f.t.Errorf("%s after %s sent %d requests, want %d (one more than without a fault)", read.name, fault.name, n, normal+1)
+				}
+				n, last := f.waited()
+				// net/http itself sends a GET again, at once, when a
+				// kept-alive connection closes before answering.
+				if n != waits+1 && (!fault.fault.Drop || n != waits) {
+					f.t.Errorf("%s after %s waited %d times, want once", read.name, fault.name, n-waits)
+				}
+				if fault.fault.RetryAfter > 0 && (last < fault.fault.RetryAfter || last > fault.fault.RetryAfter+time.Second) {
+					f.t.Errorf("%s after %s waited %v, want the %v the host asked for", read.name, fault.name, last, fault.fault.RetryAfter)
+				}
+			}
+		}
+		if !strings.Contains(f.logs.String(), "level=DEBUG") {
+			f.t.Errorf("no retry was logged: %q", f.logs.String())
+		}
+	}},
+
+	{"a read that keeps failing gives up after a bounded number of attempts", func(f *fixture) {
+		token := f.full(alice)
+		r := f.repo(f.client(token), widgets)
+		for _, tt := range []struct {
+			fault    hostsim.Fault
+			code     string
+			requests int
+		}{
+			{hostsim.Fault{Status: http.StatusServiceUnavailable}, relay.EHostError, host.DefaultRetryAttempts},
+			{hostsim.Fault{Status: http.StatusBadGateway}, relay.EHostError, host.DefaultRetryAttempts},
+			{hostsim.Fault{Drop: true}, relay.EHostError, host.DefaultRetryAttempts},
+			{hostsim.Fault{Status: http.StatusTooManyRequests, RetryAfter: time.Second}, relay.ERateLimited, host.DefaultRetryAttempts},
+			// A wait longer than gitrelay waits out goes to the person at once.
+			{hostsim.Fault{Status: http.StatusTooManyRequests, RetryAfter: 42 * time.Second}, relay.ERateLimited, 1},
+		} {
+			c := f.client(token) // a fresh client: some remember limits
+			f.sim.Inject(tt.fault)
+			before := f.sim.Requests()
+			_, err := c.Repository(f.t.Context(), r.ID)
+			e := f.want(err, tt.code, "Repository with %+v on every request", tt.fault)
+			// net/http itself sends a GET again, once, when a kept-alive
+			// connection closes before answering.
+			if n := f.sim.Requests() - before; n != tt.requests && (!tt.fault.Drop || n != tt.requests+1) {
+				f.t.Errorf("Repository with %+v on every request sent %d requests, want %d", tt.fault, n, tt.requests)
+			}
+			// A reset time (GitHub) is a whole second, so about the same.
+			if d := tt.fault.RetryAfter; d > 0 && (e.RetryAfter < d-time.Second || e.RetryAfter > d+time.Second) {
+				f.t.Errorf("RetryAfter = %v, want the host's %v", e.RetryAfter, d)
+			}
+			f.sim.ClearFaults()
+		}
+	}},
+
+	{"writes are sent once whatever the fault", func(f *fixture) {
+		token := f.full(alice)
+		r := f.repo(f.client(token), widgets)
+		base := f.sim.Branches(widgets)["main"]
+		for i, fault := range transientFaults {
+			name := fmt.Sprintf("ABC-21-%d", i)
+			var c relay.HostClient
+			code := relay.EHostError
+			if fault.fault.RetryAfter > 0 {
+				code = relay.ERateLimited
+			}
+			writes := []struct {
+				op   hostsim.Op
+				call func() error
+			}{
+				{hostsim.OpCreateBranch, func() error { _, err := c.CreateBranch(f.t.Context(), r, name, base); return err }},
+				{hostsim.OpDeleteBranch, func() error {
+					f.sim.AddBranch(widgets, name+"-gone", "")
+					return c.DeleteBranch(f.t.Context(), r, name+"-gone")
+				}},
+				{hostsim.OpCreatePullRequest, func() error {
+					f.sim.AddBranch(widgets, name+"-pr", "")
+					_, err := c.CreatePullRequest(f.t.Context(), r, relay.NewPullRequest{Source: name + "-pr", Target: "main", Title: name})
+					return err
+				}},
+			}
+			for _, w := range writes {
+				c = f.client(token) // a fresh client: some remember limits
+				ft := fault.fault
+				ft.Op = w.op
+				f.sim.Inject(ft)
+				before := len(f.writes(w.op))
+				f.want(w.call(), code, "%s after %s", w.op, fault.name)
+				if n := len(f.writes(w.op)) - before; n != 1 {
+					f.t.Errorf("%s after %s sent %d requests, want 1", w.op, fault.name, n)
+				}
+				f.sim.ClearFaults()
+			}
+		}
 	}},
 
 	{"a host that does not answer times out", func(f *fixture) {
@@ -672,6 +831,43 @@ var scenarios = []scenario{
 			f.t.Errorf("host has %d branches, want 9", n)
 		}
 	}},
+}
+
+// transientFaults are the faults a read survives, each once.
+var transientFaults = []struct {
+	name  string
+	fault hostsim.Fault
+}{
+	{"a connection closed without an answer", hostsim.Fault{Drop: true, Times: 1}},
+	{"a 503", hostsim.Fault{Status: http.StatusServiceUnavailable, Times: 1}},
+	{"a 429 with Retry-After: 1", hostsim.Fault{Status: http.StatusTooManyRequests, RetryAfter: time.Second, Times: 1}},
+}
+
+// readFaults are transientFaults, and an answer cut short.
+var readFaults = append(transientFaults[:len(transientFaults):len(transientFaults)], struct {
+	name  string
+	fault hostsim.Fault
+}{"an answer cut short", hostsim.Fault{Cut: true, Times: 1}})
+
+type hostRead struct {
+	name string
+	call func(ctx context.Context, c relay.HostClient) error
+}
+
+// hostReads are the reads of relay.HostClient, on repository r, which
+// has a branch ABC-20 with an open pull request to main.
+func hostReads(r relay.Repository) []hostRead {
+	return []hostRead{
+		{"Validate", func(ctx context.Context, c relay.HostClient) error { _, err := c.Validate(ctx); return err }},
+		{"Repositories", func(ctx context.Context, c relay.HostClient) error { _, err := c.Repositories(ctx, "widg"); return err }},
+		{"Repository", func(ctx context.Context, c relay.HostClient) error { _, err := c.Repository(ctx, r.ID); return err }},
+		{"Branches", func(ctx context.Context, c relay.HostClient) error { _, err := c.Branches(ctx, r, "ABC"); return err }},
+		{"Branch", func(ctx context.Context, c relay.HostClient) error { _, err := c.Branch(ctx, r, "main"); return err }},
+		{"FindPullRequest", func(ctx context.Context, c relay.HostClient) error {
+			_, err := c.FindPullRequest(ctx, r, "ABC-20", "main")
+			return err
+		}},
+	}
 }
 
 func names(rs []relay.Repository) []string {
