@@ -187,7 +187,8 @@ func New(c Config) *App {
 // NewHTTPClient is the outbound client New builds when c.HTTPClient is
 // nil: host.NewHTTPClient bounded by c.HostTimeout, with EgressPolicy(c).
 func NewHTTPClient(c Config) *http.Client {
-	return host.NewHTTPClient(host.ClientConfig{Timeout: c.HostTimeout, Egress: EgressPolicy(c)})
+	return host.NewHTTPClient(host.ClientConfig{Timeout: c.HostTimeout, Egress: EgressPolicy(c),
+		Retries: host.RetryPolicy{Logger: c.Logger}})
 }
 
 // EgressPolicy is where gitrelay may connect in c's mode. In Jira mode
