@@ -122,8 +122,27 @@ type RepositoryCache interface {
 	RepositoriesSyncedAt(ctx context.Context, tenantID, integrationID string) (time.Time, error)
 }
 
+// ActionReads is what an action reads before it calls the host.
+type ActionReads struct {
+	Settings Settings
+	// Integration is set when Found.
+	Integration Integration
+	Found       bool
+	// Token is the user's saved token for the integration, nil when none.
+	Token *UserToken
+}
+
+// ActionReader reads an action's prologue in one round trip.
+type ActionReader interface {
+	// ActionReads returns the tenant's settings, the integration and the
+	// user's token for it; Found is false (with the settings set) when the
+	// tenant has no such integration.
+	ActionReads(ctx context.Context, tenantID, userID, integrationID string) (ActionReads, error)
+}
+
 // Store is everything the action path keeps.
 type Store interface {
+	ActionReader
 	IntegrationStore
 	TokenStore
 	AuditLog

@@ -22,6 +22,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -91,6 +92,8 @@ type DB struct {
 	read  *sql.DB
 	log   *slog.Logger
 	now   func() time.Time
+	// trips counts the statements sent to the database (RoundTrips).
+	trips atomic.Int64
 }
 
 // Open connects to the database described by cfg. It does not migrate; call
@@ -237,6 +240,12 @@ func (db *DB) Close() error {
 	return err
 }
 
+// RoundTrips is how many statements the store has sent to the database
+// since it was opened: every query and exec, and each BEGIN and COMMIT of a
+// transaction. Benchmarks divide it by the requests they make; a counter
+// is all it costs.
+func (db *DB) RoundTrips() int64 { return db.trips.Load() }
+
 // querier is what *sql.DB and *sql.Tx have in common.
 type querier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
@@ -249,29 +258,39 @@ type querier interface {
 type conn struct {
 	q        querier
 	postgres bool
+	trips    *atomic.Int64
+}
+
+// conn wraps a pool or a transaction of db.
+func (db *DB) conn(q querier) conn {
+	return conn{q: q, postgres: db.dialect == DialectPostgres, trips: &db.trips}
 }
 
 func (c conn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	c.trips.Add(1)
 	return c.q.ExecContext(ctx, rebind(c.postgres, query), args...)
 }
 
 func (c conn) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	c.trips.Add(1)
 	return c.q.QueryContext(ctx, rebind(c.postgres, query), args...)
 }
 
 func (c conn) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	c.trips.Add(1)
 	return c.q.QueryRowContext(ctx, rebind(c.postgres, query), args...)
 }
 
 // reader is for reads outside a transaction.
 func (db *DB) reader() conn {
-	return conn{q: db.read, postgres: db.dialect == DialectPostgres}
+	return db.conn(db.read)
 }
 
 // inTx runs fn in one write transaction, committing when fn returns nil.
 // fn must use only the conn it is given: on SQLite the write pool has a
 // single connection, which the transaction holds.
 func (db *DB) inTx(ctx context.Context, fn func(c conn) error) error {
+	db.trips.Add(1)
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
@@ -279,9 +298,10 @@ func (db *DB) inTx(ctx context.Context, fn func(c conn) error) error {
 	// Also on panic: a transaction left open would hold SQLite's only
 	// write connection forever. After Commit this is a harmless no-op.
 	defer func() { _ = tx.Rollback() }()
-	if err := fn(conn{q: tx, postgres: db.dialect == DialectPostgres}); err != nil {
+	if err := fn(db.conn(tx)); err != nil {
 		return err
 	}
+	db.trips.Add(1)
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store: commit: %w", err)
 	}
