@@ -140,9 +140,25 @@ type ActionReader interface {
 	ActionReads(ctx context.Context, tenantID, userID, integrationID string) (ActionReads, error)
 }
 
+// PanelReads is what an issue's development panel shows.
+type PanelReads struct {
+	// Integrations are the tenant's, oldest first.
+	Integrations []Integration
+	// Tokens are the user's saved tokens, one per integration at most.
+	Tokens       []UserToken
+	Branches     []BranchRecord
+	PullRequests []PullRequestRecord
+}
+
+// PanelReader reads an issue's development panel in few round trips.
+type PanelReader interface {
+	PanelReads(ctx context.Context, tenantID, userID, issueKey string) (PanelReads, error)
+}
+
 // Store is everything the action path keeps.
 type Store interface {
 	ActionReader
+	PanelReader
 	IntegrationStore
 	TokenStore
 	AuditLog

@@ -94,6 +94,8 @@ type DB struct {
 	now   func() time.Time
 	// trips counts the statements sent to the database (RoundTrips).
 	trips atomic.Int64
+	// integrations keeps integrations for the development panel.
+	integrations integrationCache
 }
 
 // Open connects to the database described by cfg. It does not migrate; call
