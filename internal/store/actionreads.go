@@ -15,6 +15,26 @@ import (
 // to the database as they can: on PostgreSQL each one is a network round
 // trip.
 
+// The hot reads' texts, built once.
+var (
+	actionReadsQuery = `SELECT ` + prefixed(integrationColumns, "i") + `,
+			s.tenant_id IS NOT NULL, COALESCE(s.branches_enabled, FALSE), COALESCE(s.pull_requests_enabled, FALSE),
+			COALESCE(s.branch_template, ''), COALESCE(s.name_separator, ''), COALESCE(s.max_branch_length, 0),
+			` + tokenColumnsOrZero("t") + `
+		FROM integrations i
+		LEFT JOIN settings s ON s.tenant_id = i.tenant_id
+		LEFT JOIN user_tokens t ON t.tenant_id = i.tenant_id AND t.integration_id = i.id AND t.user_id = ?
+		WHERE i.tenant_id = ? AND i.id = ?`
+	panelTokensQuery = `SELECT v.version, ` + tokenColumnsOrZero("t") + `
+		FROM (SELECT CAST(? AS TEXT) AS tenant_id) x
+		LEFT JOIN integration_versions v ON v.tenant_id = x.tenant_id
+		LEFT JOIN user_tokens t ON t.tenant_id = x.tenant_id AND t.user_id = ?
+		ORDER BY t.integration_id`
+	panelIntegrationsQuery = `SELECT (SELECT version FROM integration_versions WHERE tenant_id = ?),
+			` + integrationColumns + `
+		FROM integrations WHERE tenant_id = ? ORDER BY created_at, id`
+)
+
 // ActionReads returns in one round trip what an action's prologue reads:
 // the tenant's settings, the integration and the user's saved token for
 // it. When the integration does not exist the answer holds the settings
@@ -22,14 +42,7 @@ import (
 // Found is false. No credential is read here: the integration's is read
 // only when it acts (IntegrationCredential).
 func (db *DB) ActionReads(ctx context.Context, tenantID, userID, integrationID string) (relay.ActionReads, error) {
-	rows, err := db.reader().query(ctx, `SELECT `+prefixed(integrationColumns, "i")+`,
-			s.tenant_id IS NOT NULL, COALESCE(s.branches_enabled, FALSE), COALESCE(s.pull_requests_enabled, FALSE),
-			COALESCE(s.branch_template, ''), COALESCE(s.name_separator, ''), COALESCE(s.max_branch_length, 0),
-			`+tokenColumnsOrZero("t")+`
-		FROM integrations i
-		LEFT JOIN settings s ON s.tenant_id = i.tenant_id
-		LEFT JOIN user_tokens t ON t.tenant_id = i.tenant_id AND t.integration_id = i.id AND t.user_id = ?
-		WHERE i.tenant_id = ? AND i.id = ?`, userID, tenantID, integrationID)
+	rows, err := db.hot().query(ctx, actionReadsQuery, userID, tenantID, integrationID)
 	if err != nil {
 		return relay.ActionReads{}, fmt.Errorf("store: read action context: %w", err)
 	}
@@ -85,11 +98,7 @@ func (db *DB) ActionReads(ctx context.Context, tenantID, userID, integrationID s
 // trip) otherwise.
 func (db *DB) PanelReads(ctx context.Context, tenantID, userID, issueKey string) (relay.PanelReads, error) {
 	r := relay.PanelReads{Tokens: []relay.UserToken{}}
-	rows, err := db.reader().query(ctx, `SELECT v.version, `+tokenColumnsOrZero("t")+`
-		FROM (SELECT CAST(? AS TEXT) AS tenant_id) x
-		LEFT JOIN integration_versions v ON v.tenant_id = x.tenant_id
-		LEFT JOIN user_tokens t ON t.tenant_id = x.tenant_id AND t.user_id = ?
-		ORDER BY t.integration_id`, tenantID, userID)
+	rows, err := db.hot().query(ctx, panelTokensQuery, tenantID, userID)
 	if err != nil {
 		return relay.PanelReads{}, fmt.Errorf("store: read development panel: %w", err)
 	}
@@ -157,9 +166,7 @@ func (db *DB) cachedIntegrations(ctx context.Context, tenantID string, version s
 	}
 	// The list and its version, in one statement (one snapshot). A tenant
 	// without integrations has no rows, and nothing is kept.
-	rows, err := db.reader().query(ctx, `SELECT (SELECT version FROM integration_versions WHERE tenant_id = ?),
-			`+integrationColumns+`
-		FROM integrations WHERE tenant_id = ? ORDER BY created_at, id`, tenantID, tenantID)
+	rows, err := db.hot().query(ctx, panelIntegrationsQuery, tenantID, tenantID)
 	if err != nil {
 		return nil, fmt.Errorf("store: list integrations: %w", err)
 	}

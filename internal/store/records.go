@@ -86,7 +86,7 @@ func (db *DB) IssuePullRequests(ctx context.Context, tenantID, issueKey string) 
 // read as one list of rows with the columns of both (a branch has no
 // number, title or target; a pull request no name).
 func (db *DB) issueRecords(ctx context.Context, tenantID, issueKey string) ([]relay.BranchRecord, []relay.PullRequestRecord, error) {
-	rows, err := db.reader().query(ctx, `SELECT 0 AS pr, tenant_id, id, issue_key, integration_id, repository_id, repository,
+	rows, err := db.hot().query(ctx, `SELECT 0 AS pr, tenant_id, id, issue_key, integration_id, repository_id, repository,
 			name, 0 AS number, '' AS title, url, '' AS source_branch, '' AS target_branch, FALSE AS draft,
 			via, login, created_by, created_at
 		FROM branch_records WHERE tenant_id = ? AND issue_key = ?

@@ -22,6 +22,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -96,6 +97,8 @@ type DB struct {
 	trips atomic.Int64
 	// integrations keeps integrations for the development panel.
 	integrations integrationCache
+	// prepared keeps the hot reads' statements on SQLite (see hot).
+	prepared sync.Map // query text → *sql.Stmt
 }
 
 // Open connects to the database described by cfg. It does not migrate; call
@@ -235,6 +238,10 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close closes the connection pools.
 func (db *DB) Close() error {
+	db.prepared.Range(func(_, st any) bool {
+		_ = st.(*sql.Stmt).Close()
+		return true
+	})
 	err := db.write.Close()
 	if db.read != db.write {
 		err = errors.Join(err, db.read.Close())
@@ -261,6 +268,8 @@ type conn struct {
 	q        querier
 	postgres bool
 	trips    *atomic.Int64
+	// prepared, when set, keeps the statements of q (a pool) prepared.
+	prepared *sync.Map
 }
 
 // conn wraps a pool or a transaction of db.
@@ -275,17 +284,61 @@ func (c conn) exec(ctx context.Context, query string, args ...any) (sql.Result, 
 
 func (c conn) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	c.trips.Add(1)
+	if st := c.stmt(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
 	return c.q.QueryContext(ctx, rebind(c.postgres, query), args...)
 }
 
 func (c conn) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
 	c.trips.Add(1)
+	if st := c.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
 	return c.q.QueryRowContext(ctx, rebind(c.postgres, query), args...)
+}
+
+// stmt returns the kept prepared statement for query, preparing it the
+// first time; nil when statements are not kept or it cannot be prepared
+// (the query then runs unprepared, and reports its own error).
+func (c conn) stmt(ctx context.Context, query string) *sql.Stmt {
+	if c.prepared == nil {
+		return nil
+	}
+	if st, ok := c.prepared.Load(query); ok {
+		return st.(*sql.Stmt)
+	}
+	pool, ok := c.q.(*sql.DB)
+	if !ok {
+		return nil
+	}
+	st, err := pool.PrepareContext(ctx, rebind(c.postgres, query))
+	if err != nil {
+		return nil
+	}
+	if kept, loaded := c.prepared.LoadOrStore(query, st); loaded {
+		_ = st.Close()
+		return kept.(*sql.Stmt)
+	}
+	return st
 }
 
 // reader is for reads outside a transaction.
 func (db *DB) reader() conn {
 	return db.conn(db.read)
+}
+
+// hot is reader for the reads of the requests made all day (API token,
+// View Development Tools, an action's prologue, the development panel),
+// whose texts are constants. On SQLite their statements are prepared once
+// and kept: parsing the SQL is a large part of a small read there.
+// PostgreSQL's driver keeps prepared statements by itself.
+func (db *DB) hot() conn {
+	c := db.reader()
+	if db.dialect == DialectSQLite {
+		c.prepared = &db.prepared
+	}
+	return c
 }
 
 // inTx runs fn in one write transaction, committing when fn returns nil.
