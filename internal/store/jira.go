@@ -104,7 +104,7 @@ func (db *DB) PutJiraInstallation(ctx context.Context, in JiraInstallation, seal
 
 // JiraInstallation returns the tenant's installation, or ENotFound.
 func (db *DB) JiraInstallation(ctx context.Context, tenantID string) (JiraInstallation, error) {
-	return jiraInstallation(ctx, db.reader(), tenantID)
+	return jiraInstallation(ctx, db.hot(), tenantID)
 }
 
 // liveInstallation keeps out installations of removed tenants (a row an

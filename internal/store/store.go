@@ -329,7 +329,8 @@ func (db *DB) reader() conn {
 }
 
 // hot is reader for the reads of the requests made all day (API token,
-// View Development Tools, an action's prologue, the development panel),
+// View Development Tools, the Jira installation of a Forge call, an
+// action's prologue, the development panel),
 // whose texts are constants. On SQLite their statements are prepared once
 // and kept: parsing the SQL is a large part of a small read there.
 // PostgreSQL's driver keeps prepared statements by itself.
