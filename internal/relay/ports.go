@@ -142,7 +142,8 @@ type ActionReader interface {
 
 // PanelReads is what an issue's development panel shows.
 type PanelReads struct {
-	// Integrations are the tenant's, oldest first.
+	// Integrations are the tenant's, oldest first. They may be shared
+	// with other readers (the store keeps them): never modify them.
 	Integrations []Integration
 	// Tokens are the user's saved tokens, one per integration at most.
 	Tokens       []UserToken
