@@ -160,9 +160,13 @@ func (s *Service) reconcile(ctx context.Context, w relay.HostWrite) (string, err
 // when it acted (and still opens), otherwise the integration account.
 func (s *Service) reader(ctx context.Context, ev relay.AuditEvent, in relay.Integration) (relay.HostClient, error) {
 	if ev.Via == relay.ViaUserToken {
-		act, err := s.identity(ctx, relay.Principal{TenantID: ev.TenantID, UserID: ev.UserID, Username: ev.Username}, in, ev.IssueKey)
-		if err == nil && act.Via == relay.ViaUserToken {
-			return act.client, nil
+		p := relay.Principal{TenantID: ev.TenantID, UserID: ev.UserID, Username: ev.Username}
+		tok, err := s.store.UserToken(ctx, p.TenantID, p.UserID, in.ID)
+		if err == nil {
+			act, err := s.identity(ctx, p, in, &tok, ev.IssueKey)
+			if err == nil && act.Via == relay.ViaUserToken {
+				return act.client, nil
+			}
 		}
 	}
 	return s.integrationClient(ctx, in)

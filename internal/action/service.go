@@ -411,11 +411,15 @@ func (s *Service) begin(ctx context.Context, p relay.Principal, issueKey string,
 	a := &attempt{ev: s.event(p, c.action, issueKey, c.integrationID)}
 	a.ev.Repository, a.ev.Ref = c.repositoryID, c.ref
 
-	// Authorize.
-	var err error
-	if a.settings, err = s.store.Settings(ctx, p.TenantID); err != nil {
+	// What the checks below need, read together: one round trip to the
+	// database instead of one per item.
+	got, err := s.store.ActionReads(ctx, p.TenantID, p.UserID, c.integrationID)
+	if err != nil {
 		return nil, s.fail(ctx, a.ev, nil, err)
 	}
+
+	// Authorize.
+	a.settings = got.Settings
 	if sw := switches[c.action]; !sw.on(a.settings) {
 		return nil, s.fail(ctx, a.ev, nil, relay.Errorf(relay.EForbidden, "%s", sw.off))
 	}
@@ -428,7 +432,7 @@ func (s *Service) begin(ctx context.Context, p relay.Principal, issueKey string,
 	if len(missing) > 0 {
 		return nil, s.fail(ctx, a.ev, nil, invalid(missing))
 	}
-	if a.in, err = s.authorizeIssue(ctx, p, issueKey, c.integrationID); err != nil {
+	if a.in, err = s.authorizeIssue(ctx, p, issueKey, c.integrationID, got); err != nil {
 		return nil, s.fail(ctx, a.ev, nil, err)
 	}
 	if err := notIncluded(a.in, c.repositoryID, ""); err != nil {
@@ -436,7 +440,7 @@ func (s *Service) begin(ctx context.Context, p relay.Principal, issueKey string,
 	}
 
 	// Choose identity.
-	if a.act, err = s.identity(ctx, p, a.in, issueKey); err != nil {
+	if a.act, err = s.identity(ctx, p, a.in, got.Token, issueKey); err != nil {
 		return nil, s.fail(ctx, a.ev, a.act, err)
 	}
 	a.ev.Via, a.ev.Login = a.act.Via, a.act.Login
@@ -481,9 +485,10 @@ func (s *Service) writeAhead(ctx context.Context, a *attempt, target string) err
 }
 
 // authorizeIssue checks that p may act on issueKey's project and that the
-// integration is usable there. It answers not_found for integrations the
-// user may not know about, so their existence does not leak.
-func (s *Service) authorizeIssue(ctx context.Context, p relay.Principal, issueKey, integrationID string) (relay.Integration, error) {
+// integration (as read in got) is usable there. It answers not_found for
+// integrations the user may not know about, so their existence does not
+// leak.
+func (s *Service) authorizeIssue(ctx context.Context, p relay.Principal, issueKey, integrationID string, got relay.ActionReads) (relay.Integration, error) {
 	project, err := branchname.IssueProject(issueKey)
 	if err != nil {
 		return relay.Integration{}, err
@@ -499,10 +504,10 @@ func (s *Service) authorizeIssue(ctx context.Context, p relay.Principal, issueKe
 	if integrationID == "" {
 		return relay.Integration{}, invalid(map[string]string{"integration_id": "required"})
 	}
-	in, err := s.store.Integration(ctx, p.TenantID, integrationID)
-	if err != nil {
-		return relay.Integration{}, err
+	if !got.Found {
+		return relay.Integration{}, relay.Errorf(relay.ENotFound, "integration not found")
 	}
+	in := got.Integration
 	if !in.AssociatedWith(project) {
 		return relay.Integration{}, relay.Errorf(relay.EForbidden,
 			"Integration %s is not associated with project %s. An administrator can associate it in the integration's settings.", in.Name, project)
@@ -523,20 +528,14 @@ type actor struct {
 	token  *relay.UserToken // the user's token when it acts
 }
 
-// identity chooses whose credential acts (relay.ChooseIdentity) and opens
-// the integration credential only when it acts: under Require User PAT it
-// is not even decrypted. The user's PAT is opened with the integration's
-// current origin, so it cannot act anywhere but where it was validated.
-func (s *Service) identity(ctx context.Context, p relay.Principal, in relay.Integration, issueKey string) (*actor, error) {
+// identity chooses whose credential acts (relay.ChooseIdentity) between
+// the integration's and tok, the user's saved token for it (nil: none).
+// It opens the integration credential only when it acts: under Require
+// User PAT it is not even decrypted. The user's PAT is opened with the
+// integration's current origin, so it cannot act anywhere but where it
+// was validated.
+func (s *Service) identity(ctx context.Context, p relay.Principal, in relay.Integration, tok *relay.UserToken, issueKey string) (*actor, error) {
 	caps := s.hosts.Capabilities(in.HostConfig())
-	var tok *relay.UserToken
-	t, err := s.store.UserToken(ctx, p.TenantID, p.UserID, in.ID)
-	switch {
-	case err == nil:
-		tok = &t
-	case relay.ErrorCode(err) != relay.ENotFound:
-		return nil, err
-	}
 	// A PAT is only ever sent to the host it was validated against. A
 	// saved token that was validated against another origin than the
 	// integration's current one, or that does not open for it (its row was
@@ -545,6 +544,7 @@ func (s *Service) identity(ctx context.Context, p relay.Principal, in relay.Inte
 	// the integration account act in the user's stead.
 	origin := s.hosts.Origin(in.HostConfig())
 	var patCred relay.Credential
+	var err error
 	if tok != nil {
 		usable, reason := usableToken(tok, origin, "")
 		if usable != nil {

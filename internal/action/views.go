@@ -42,21 +42,17 @@ func (s *Service) Development(ctx context.Context, p relay.Principal, issueKey s
 		return Development{}, relay.Errorf(relay.EForbidden,
 			"You do not have the View Development Tools permission on project %s.", project)
 	}
-	all, err := s.store.Integrations(ctx, p.TenantID)
-	if err != nil {
-		return Development{}, err
-	}
-	toks, err := s.store.UserTokens(ctx, p.TenantID, p.UserID)
+	got, err := s.store.PanelReads(ctx, p.TenantID, p.UserID, issueKey)
 	if err != nil {
 		return Development{}, err
 	}
 	status := map[string]relay.UserToken{}
-	for _, t := range toks {
+	for _, t := range got.Tokens {
 		status[t.IntegrationID] = t
 	}
 	d := Development{IssueKey: issueKey, Branches: []relay.BranchRecord{}, PullRequests: []relay.PullRequestRecord{}}
 	usable := map[string]bool{}
-	for _, in := range all {
+	for _, in := range got.Integrations {
 		if !in.Enabled || !in.AssociatedWith(project) {
 			continue
 		}
@@ -72,20 +68,12 @@ func (s *Service) Development(ctx context.Context, p relay.Principal, issueKey s
 		}
 		d.Integrations = append(d.Integrations, di)
 	}
-	branches, err := s.store.IssueBranches(ctx, p.TenantID, issueKey)
-	if err != nil {
-		return Development{}, err
-	}
-	for _, b := range branches {
+	for _, b := range got.Branches {
 		if usable[b.IntegrationID] {
 			d.Branches = append(d.Branches, b)
 		}
 	}
-	prs, err := s.store.IssuePullRequests(ctx, p.TenantID, issueKey)
-	if err != nil {
-		return Development{}, err
-	}
-	for _, pr := range prs {
+	for _, pr := range got.PullRequests {
 		if usable[pr.IntegrationID] {
 			d.PullRequests = append(d.PullRequests, pr)
 		}

@@ -122,8 +122,44 @@ type RepositoryCache interface {
 	RepositoriesSyncedAt(ctx context.Context, tenantID, integrationID string) (time.Time, error)
 }
 
+// ActionReads is what an action reads before it calls the host.
+type ActionReads struct {
+	Settings Settings
+	// Integration is set when Found.
+	Integration Integration
+	Found       bool
+	// Token is the user's saved token for the integration, nil when none.
+	Token *UserToken
+}
+
+// ActionReader reads an action's prologue in one round trip.
+type ActionReader interface {
+	// ActionReads returns the tenant's settings, the integration and the
+	// user's token for it; Found is false (with the settings set) when the
+	// tenant has no such integration.
+	ActionReads(ctx context.Context, tenantID, userID, integrationID string) (ActionReads, error)
+}
+
+// PanelReads is what an issue's development panel shows.
+type PanelReads struct {
+	// Integrations are the tenant's, oldest first. They may be shared
+	// with other readers (the store keeps them): never modify them.
+	Integrations []Integration
+	// Tokens are the user's saved tokens, one per integration at most.
+	Tokens       []UserToken
+	Branches     []BranchRecord
+	PullRequests []PullRequestRecord
+}
+
+// PanelReader reads an issue's development panel in few round trips.
+type PanelReader interface {
+	PanelReads(ctx context.Context, tenantID, userID, issueKey string) (PanelReads, error)
+}
+
 // Store is everything the action path keeps.
 type Store interface {
+	ActionReader
+	PanelReader
 	IntegrationStore
 	TokenStore
 	AuditLog

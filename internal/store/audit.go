@@ -135,7 +135,7 @@ func (db *DB) changeWithAudit(ctx context.Context, tenantID string, e relay.Audi
 		if len(with) > 0 {
 			q = "WITH " + strings.Join(with, ", ") + " " + q
 		}
-		_, err := conn{q: db.write, postgres: true}.exec(ctx, q, all...)
+		_, err := db.conn(db.write).exec(ctx, q, all...)
 		if what == "" {
 			what = "append audit"
 		}

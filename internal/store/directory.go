@@ -200,7 +200,7 @@ func (db *DB) APITokenUser(ctx context.Context, hash []byte) (relay.User, relay.
 		created, tCreated int64
 		lastUsed, expires sql.NullInt64
 	)
-	err := db.reader().queryRow(ctx, `SELECT u.tenant_id, u.id, u.username, u.display_name, u.email, u.admin,
+	err := db.hot().queryRow(ctx, `SELECT u.tenant_id, u.id, u.username, u.display_name, u.email, u.admin,
 			u.created_at, t.id, t.name, t.created_at, t.last_used_at, t.expires_at
 		FROM api_tokens t JOIN users u ON u.tenant_id = t.tenant_id AND u.id = t.user_id
 		WHERE t.hash = ?`, hash).Scan(&u.TenantID, &u.ID, &u.Username, &u.DisplayName, &u.Email, &u.Admin,
@@ -379,7 +379,7 @@ func (db *DB) Grants(ctx context.Context, tenantID string) ([]relay.Grant, error
 // Tools on the project.
 func (db *DB) HasGrant(ctx context.Context, tenantID, projectKey, userID string) (bool, error) {
 	var n int64
-	err := db.reader().queryRow(ctx, `SELECT COUNT(*) FROM project_grants
+	err := db.hot().queryRow(ctx, `SELECT COUNT(*) FROM project_grants
 		WHERE tenant_id = ? AND project_key = ? AND user_id IN (?, '')`,
 		tenantID, projectKey, userID).Scan(&n)
 	if err != nil {

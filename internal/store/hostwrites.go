@@ -66,7 +66,7 @@ func (db *DB) PendingHostWrites(ctx context.Context, before time.Time, limit int
 // DeferHostWrite counts one reconciliation that could not learn the
 // write's outcome. A write completed meanwhile is not an error.
 func (db *DB) DeferHostWrite(ctx context.Context, tenantID, auditID, reason string) error {
-	_, err := conn{q: db.write, postgres: db.dialect == DialectPostgres}.exec(ctx,
+	_, err := db.conn(db.write).exec(ctx,
 		`UPDATE pending_host_writes SET attempts = attempts + 1, last_error = ?
 			WHERE tenant_id = ? AND audit_id = ?`, reason, tenantID, auditID)
 	return dbError(err, "defer host write", "", "")

@@ -46,6 +46,9 @@ func (db *DB) CreateIntegration(ctx context.Context, in relay.Integration, seale
 		if err != nil {
 			return dbError(err, "create integration", "", msgIntegrationExists)
 		}
+		if err := bumpIntegrations(ctx, c, in.TenantID); err != nil {
+			return err
+		}
 		return db.insertAudit(ctx, c, in.TenantID, e)
 	})
 }
@@ -145,6 +148,9 @@ func (db *DB) updateIntegration(ctx context.Context, in relay.Integration, seale
 		if err := mustAffect(res, "update integration", msgIntegrationNotFound); err != nil {
 			return err
 		}
+		if err := bumpIntegrations(ctx, c, in.TenantID); err != nil {
+			return err
+		}
 		if err := db.insertAudit(ctx, c, in.TenantID, e); err != nil {
 			return err
 		}
@@ -185,8 +191,19 @@ func (db *DB) DeleteIntegration(ctx context.Context, tenantID, id string, e rela
 		if err := mustAffect(res, "delete integration", msgIntegrationNotFound); err != nil {
 			return err
 		}
+		if err := bumpIntegrations(ctx, c, tenantID); err != nil {
+			return err
+		}
 		return db.insertAudit(ctx, c, tenantID, e)
 	})
+}
+
+// bumpIntegrations counts a change to the tenant's integrations, in the
+// transaction that makes it (see integrationCache).
+func bumpIntegrations(ctx context.Context, c conn, tenantID string) error {
+	_, err := c.exec(ctx, `INSERT INTO integration_versions (tenant_id, version) VALUES (?, 1)
+		ON CONFLICT (tenant_id) DO UPDATE SET version = integration_versions.version + 1`, tenantID)
+	return dbError(err, "count integration change", "", "")
 }
 
 // integrationDBRow holds the encoded forms of an integration's structured
@@ -227,21 +244,33 @@ func integrationRow(in relay.Integration) (integrationDBRow, error) {
 type scanner interface{ Scan(dest ...any) error }
 
 func scanIntegration(s scanner) (relay.Integration, error) {
-	var (
-		in                 relay.Integration
-		kind, options      string
-		projects, repos    sql.NullString
-		scopes             sql.NullString
-		expiresAt          sql.NullInt64
-		createdAt, updated int64
-	)
-	err := s.Scan(&in.TenantID, &in.ID, &kind, &in.Name, &in.BaseURL, &options, &in.Enabled, &in.RequireUserPAT,
-		&projects, &repos, &in.Account.Login, &in.Account.Name, &scopes, &expiresAt, &createdAt, &updated)
-	if err != nil {
+	var r integrationScan
+	if err := s.Scan(r.dest()...); err != nil {
 		return relay.Integration{}, err
 	}
-	in.Kind = relay.Kind(kind)
-	if err := json.Unmarshal([]byte(options), &in.Options); err != nil {
+	return r.integration()
+}
+
+// integrationScan receives integrationColumns, for queries that read them
+// with other columns (see ActionReads).
+type integrationScan struct {
+	in                 relay.Integration
+	kind, options      string
+	projects, repos    sql.NullString
+	scopes             sql.NullString
+	expiresAt          sql.NullInt64
+	createdAt, updated int64
+}
+
+func (r *integrationScan) dest() []any {
+	return []any{&r.in.TenantID, &r.in.ID, &r.kind, &r.in.Name, &r.in.BaseURL, &r.options, &r.in.Enabled, &r.in.RequireUserPAT,
+		&r.projects, &r.repos, &r.in.Account.Login, &r.in.Account.Name, &r.scopes, &r.expiresAt, &r.createdAt, &r.updated}
+}
+
+func (r *integrationScan) integration() (relay.Integration, error) {
+	in := r.in
+	in.Kind = relay.Kind(r.kind)
+	if err := json.Unmarshal([]byte(r.options), &in.Options); err != nil {
 		return relay.Integration{}, fmt.Errorf("decode integration options: %w", err)
 	}
 	// An integration without options reads back as nil, however it was
@@ -249,18 +278,19 @@ func scanIntegration(s scanner) (relay.Integration, error) {
 	if len(in.Options) == 0 {
 		in.Options = nil
 	}
-	if in.Projects, err = fromNullJSONList(projects); err != nil {
+	var err error
+	if in.Projects, err = fromNullJSONList(r.projects); err != nil {
 		return relay.Integration{}, fmt.Errorf("decode integration projects: %w", err)
 	}
-	if in.Repositories, err = fromNullJSONList(repos); err != nil {
+	if in.Repositories, err = fromNullJSONList(r.repos); err != nil {
 		return relay.Integration{}, fmt.Errorf("decode integration repositories: %w", err)
 	}
-	if in.Account.Scopes, err = fromNullJSONList(scopes); err != nil {
+	if in.Account.Scopes, err = fromNullJSONList(r.scopes); err != nil {
 		return relay.Integration{}, fmt.Errorf("decode account scopes: %w", err)
 	}
-	in.Account.ExpiresAt = fromNullTimePtr(expiresAt)
-	in.CreatedAt = fromMicros(createdAt)
-	in.UpdatedAt = fromMicros(updated)
+	in.Account.ExpiresAt = fromNullTimePtr(r.expiresAt)
+	in.CreatedAt = fromMicros(r.createdAt)
+	in.UpdatedAt = fromMicros(r.updated)
 	return in, nil
 }
 

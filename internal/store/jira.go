@@ -104,7 +104,7 @@ func (db *DB) PutJiraInstallation(ctx context.Context, in JiraInstallation, seal
 
 // JiraInstallation returns the tenant's installation, or ENotFound.
 func (db *DB) JiraInstallation(ctx context.Context, tenantID string) (JiraInstallation, error) {
-	return jiraInstallation(ctx, db.reader(), tenantID)
+	return jiraInstallation(ctx, db.hot(), tenantID)
 }
 
 // liveInstallation keeps out installations of removed tenants (a row an
@@ -196,9 +196,10 @@ var jiraTenantTables = []string{
 // reconciliation completes their audit rows (as unknown: the integration
 // is gone) instead of leaving them pending forever. Every table with a
 // tenant_id is in exactly one of the two lists (a test checks), so a new
-// table cannot silently outlive its tenant.
+// table cannot silently outlive its tenant. integration_versions holds
+// only a counter, which must never go back (see integrationCache).
 var jiraTenantHistory = []string{"tenants", "audit_events", "branch_records", "pull_request_records", "devinfo_failures",
-	"pending_host_writes"}
+	"pending_host_writes", "integration_versions"}
 
 // msgJiraTenantRemoved is how a credential of a removed tenant is refused.
 const msgJiraTenantRemoved = "This Jira site disconnected gitrelay, so its sign-ins and tokens no longer work. A Jira administrator can connect the site again by installing the gitrelay app anew."
@@ -218,6 +219,9 @@ func (db *DB) DeleteJiraTenant(ctx context.Context, tenantID string) error {
 			if _, err := c.exec(ctx, `DELETE FROM `+table+` WHERE tenant_id = ?`, tenantID); err != nil {
 				return dbError(err, "delete jira tenant "+table, "", "")
 			}
+		}
+		if err := bumpIntegrations(ctx, c, tenantID); err != nil {
+			return err
 		}
 		_, err := c.exec(ctx, `INSERT INTO tenants (id, name, created_at, removed_at) VALUES (?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET removed_at = excluded.removed_at`,

@@ -43,32 +43,8 @@ func (db *DB) ForgetBranch(ctx context.Context, tenantID, integrationID, reposit
 // IssueBranches lists the issue's branch records, oldest first. The slice
 // is never nil.
 func (db *DB) IssueBranches(ctx context.Context, tenantID, issueKey string) ([]relay.BranchRecord, error) {
-	rows, err := db.reader().query(ctx, `SELECT `+branchColumns+` FROM branch_records
-		WHERE tenant_id = ? AND issue_key = ? ORDER BY created_at, id`, tenantID, issueKey)
-	if err != nil {
-		return nil, fmt.Errorf("store: list issue branches: %w", err)
-	}
-	defer rows.Close()
-	out := []relay.BranchRecord{}
-	for rows.Next() {
-		var (
-			b       relay.BranchRecord
-			via     string
-			created int64
-		)
-		err := rows.Scan(&b.TenantID, &b.ID, &b.IssueKey, &b.IntegrationID, &b.RepositoryID, &b.Repository,
-			&b.Name, &b.URL, &via, &b.ActedAs.Login, &b.CreatedBy, &created)
-		if err != nil {
-			return nil, fmt.Errorf("store: list issue branches: %w", err)
-		}
-		b.ActedAs.Via = relay.Via(via)
-		b.CreatedAt = fromMicros(created)
-		out = append(out, b)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: list issue branches: %w", err)
-	}
-	return out, nil
+	branches, _, err := db.issueRecords(ctx, tenantID, issueKey)
+	return branches, err
 }
 
 const pullRequestColumns = `tenant_id, id, issue_key, integration_id, repository_id, repository, number,
@@ -101,33 +77,58 @@ func (db *DB) RecordPullRequest(ctx context.Context, pr relay.PullRequestRecord,
 // IssuePullRequests lists the issue's pull request records, oldest first.
 // The slice is never nil.
 func (db *DB) IssuePullRequests(ctx context.Context, tenantID, issueKey string) ([]relay.PullRequestRecord, error) {
-	rows, err := db.reader().query(ctx, `SELECT `+pullRequestColumns+` FROM pull_request_records
-		WHERE tenant_id = ? AND issue_key = ? ORDER BY created_at, id`, tenantID, issueKey)
+	_, prs, err := db.issueRecords(ctx, tenantID, issueKey)
+	return prs, err
+}
+
+// issueRecords reads the issue's branch and pull request records in one
+// round trip, each list oldest first and never nil. The two tables are
+// read as one list of rows with the columns of both (a branch has no
+// number, title or target; a pull request no name).
+func (db *DB) issueRecords(ctx context.Context, tenantID, issueKey string) ([]relay.BranchRecord, []relay.PullRequestRecord, error) {
+	rows, err := db.hot().query(ctx, `SELECT 0 AS pr, tenant_id, id, issue_key, integration_id, repository_id, repository,
+			name, 0 AS number, '' AS title, url, '' AS source_branch, '' AS target_branch, FALSE AS draft,
+			via, login, created_by, created_at
+		FROM branch_records WHERE tenant_id = ? AND issue_key = ?
+		UNION ALL
+		SELECT 1, tenant_id, id, issue_key, integration_id, repository_id, repository,
+			'', number, title, url, source_branch, target_branch, draft,
+			via, login, created_by, created_at
+		FROM pull_request_records WHERE tenant_id = ? AND issue_key = ?
+		ORDER BY 1, created_at, id`, tenantID, issueKey, tenantID, issueKey)
 	if err != nil {
-		return nil, fmt.Errorf("store: list issue pull requests: %w", err)
+		return nil, nil, fmt.Errorf("store: list issue records: %w", err)
 	}
 	defer rows.Close()
-	out := []relay.PullRequestRecord{}
+	branches, prs := []relay.BranchRecord{}, []relay.PullRequestRecord{}
 	for rows.Next() {
 		var (
 			pr      relay.PullRequestRecord
+			isPR    int64
+			name    string
 			number  int64
 			via     string
 			created int64
 		)
-		err := rows.Scan(&pr.TenantID, &pr.ID, &pr.IssueKey, &pr.IntegrationID, &pr.RepositoryID, &pr.Repository,
-			&number, &pr.Title, &pr.URL, &pr.Source, &pr.Target, &pr.Draft, &via, &pr.ActedAs.Login,
+		err := rows.Scan(&isPR, &pr.TenantID, &pr.ID, &pr.IssueKey, &pr.IntegrationID, &pr.RepositoryID, &pr.Repository,
+			&name, &number, &pr.Title, &pr.URL, &pr.Source, &pr.Target, &pr.Draft, &via, &pr.ActedAs.Login,
 			&pr.CreatedBy, &created)
 		if err != nil {
-			return nil, fmt.Errorf("store: list issue pull requests: %w", err)
+			return nil, nil, fmt.Errorf("store: list issue records: %w", err)
 		}
-		pr.Number = int(number)
 		pr.ActedAs.Via = relay.Via(via)
 		pr.CreatedAt = fromMicros(created)
-		out = append(out, pr)
+		if isPR == 0 {
+			branches = append(branches, relay.BranchRecord{ID: pr.ID, TenantID: pr.TenantID, IssueKey: pr.IssueKey,
+				IntegrationID: pr.IntegrationID, RepositoryID: pr.RepositoryID, Repository: pr.Repository, Name: name,
+				URL: pr.URL, ActedAs: pr.ActedAs, CreatedBy: pr.CreatedBy, CreatedAt: pr.CreatedAt})
+			continue
+		}
+		pr.Number = int(number)
+		prs = append(prs, pr)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: list issue pull requests: %w", err)
+		return nil, nil, fmt.Errorf("store: list issue records: %w", err)
 	}
-	return out, nil
+	return branches, prs, nil
 }

@@ -22,6 +22,8 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -91,6 +93,12 @@ type DB struct {
 	read  *sql.DB
 	log   *slog.Logger
 	now   func() time.Time
+	// trips counts the statements sent to the database (RoundTrips).
+	trips atomic.Int64
+	// integrations keeps integrations for the development panel.
+	integrations integrationCache
+	// prepared keeps the hot reads' statements on SQLite (see hot).
+	prepared sync.Map // query text → *sql.Stmt
 }
 
 // Open connects to the database described by cfg. It does not migrate; call
@@ -230,12 +238,22 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // Close closes the connection pools.
 func (db *DB) Close() error {
+	db.prepared.Range(func(_, st any) bool {
+		_ = st.(*sql.Stmt).Close()
+		return true
+	})
 	err := db.write.Close()
 	if db.read != db.write {
 		err = errors.Join(err, db.read.Close())
 	}
 	return err
 }
+
+// RoundTrips is how many statements the store has sent to the database
+// since it was opened: every query and exec, and each BEGIN and COMMIT of a
+// transaction. Benchmarks divide it by the requests they make; a counter
+// is all it costs.
+func (db *DB) RoundTrips() int64 { return db.trips.Load() }
 
 // querier is what *sql.DB and *sql.Tx have in common.
 type querier interface {
@@ -249,29 +267,86 @@ type querier interface {
 type conn struct {
 	q        querier
 	postgres bool
+	trips    *atomic.Int64
+	// prepared, when set, keeps the statements of q (a pool) prepared.
+	prepared *sync.Map
+}
+
+// conn wraps a pool or a transaction of db.
+func (db *DB) conn(q querier) conn {
+	return conn{q: q, postgres: db.dialect == DialectPostgres, trips: &db.trips}
 }
 
 func (c conn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	c.trips.Add(1)
 	return c.q.ExecContext(ctx, rebind(c.postgres, query), args...)
 }
 
 func (c conn) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	c.trips.Add(1)
+	if st := c.stmt(ctx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
 	return c.q.QueryContext(ctx, rebind(c.postgres, query), args...)
 }
 
 func (c conn) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	c.trips.Add(1)
+	if st := c.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
 	return c.q.QueryRowContext(ctx, rebind(c.postgres, query), args...)
+}
+
+// stmt returns the kept prepared statement for query, preparing it the
+// first time; nil when statements are not kept or it cannot be prepared
+// (the query then runs unprepared, and reports its own error).
+func (c conn) stmt(ctx context.Context, query string) *sql.Stmt {
+	if c.prepared == nil {
+		return nil
+	}
+	if st, ok := c.prepared.Load(query); ok {
+		return st.(*sql.Stmt)
+	}
+	pool, ok := c.q.(*sql.DB)
+	if !ok {
+		return nil
+	}
+	st, err := pool.PrepareContext(ctx, rebind(c.postgres, query))
+	if err != nil {
+		return nil
+	}
+	if kept, loaded := c.prepared.LoadOrStore(query, st); loaded {
+		_ = st.Close()
+		return kept.(*sql.Stmt)
+	}
+	return st
 }
 
 // reader is for reads outside a transaction.
 func (db *DB) reader() conn {
-	return conn{q: db.read, postgres: db.dialect == DialectPostgres}
+	return db.conn(db.read)
+}
+
+// hot is reader for the reads of the requests made all day (API token,
+// View Development Tools, the Jira installation of a Forge call, an
+// action's prologue, the development panel),
+// whose texts are constants. On SQLite their statements are prepared once
+// and kept: parsing the SQL is a large part of a small read there.
+// PostgreSQL's driver keeps prepared statements by itself.
+func (db *DB) hot() conn {
+	c := db.reader()
+	if db.dialect == DialectSQLite {
+		c.prepared = &db.prepared
+	}
+	return c
 }
 
 // inTx runs fn in one write transaction, committing when fn returns nil.
 // fn must use only the conn it is given: on SQLite the write pool has a
 // single connection, which the transaction holds.
 func (db *DB) inTx(ctx context.Context, fn func(c conn) error) error {
+	db.trips.Add(1)
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
@@ -279,9 +354,10 @@ func (db *DB) inTx(ctx context.Context, fn func(c conn) error) error {
 	// Also on panic: a transaction left open would hold SQLite's only
 	// write connection forever. After Commit this is a harmless no-op.
 	defer func() { _ = tx.Rollback() }()
-	if err := fn(conn{q: tx, postgres: db.dialect == DialectPostgres}); err != nil {
+	if err := fn(db.conn(tx)); err != nil {
 		return err
 	}
+	db.trips.Add(1)
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store: commit: %w", err)
 	}

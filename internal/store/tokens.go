@@ -122,25 +122,38 @@ func (db *DB) DeleteUserToken(ctx context.Context, tenantID, userID, integration
 }
 
 func scanUserToken(s scanner) (relay.UserToken, error) {
-	var (
-		t                    relay.UserToken
-		scopes               sql.NullString
-		expiresAt, validated sql.NullInt64
-		status               string
-		updated              int64
-	)
-	err := s.Scan(&t.TenantID, &t.UserID, &t.IntegrationID, &t.Account.Login, &t.Account.Name, &scopes,
-		&expiresAt, &status, &validated, &updated, &t.Origin, &t.Sealed)
-	if err != nil {
+	var r userTokenScan
+	if err := s.Scan(r.dest()...); err != nil {
 		return relay.UserToken{}, err
 	}
-	if t.Account.Scopes, err = fromNullJSONList(scopes); err != nil {
+	return r.token()
+}
+
+// userTokenScan receives userTokenColumns, for queries that read them with
+// other columns (see ActionReads).
+type userTokenScan struct {
+	t                    relay.UserToken
+	scopes               sql.NullString
+	expiresAt, validated sql.NullInt64
+	status               string
+	updated              int64
+}
+
+func (r *userTokenScan) dest() []any {
+	return []any{&r.t.TenantID, &r.t.UserID, &r.t.IntegrationID, &r.t.Account.Login, &r.t.Account.Name, &r.scopes,
+		&r.expiresAt, &r.status, &r.validated, &r.updated, &r.t.Origin, &r.t.Sealed}
+}
+
+func (r *userTokenScan) token() (relay.UserToken, error) {
+	t := r.t
+	var err error
+	if t.Account.Scopes, err = fromNullJSONList(r.scopes); err != nil {
 		return relay.UserToken{}, fmt.Errorf("decode account scopes: %w", err)
 	}
-	t.Account.ExpiresAt = fromNullTimePtr(expiresAt)
-	t.Status = relay.TokenStatus(status)
-	t.ValidatedAt = fromNullMicros(validated)
-	t.UpdatedAt = fromMicros(updated)
+	t.Account.ExpiresAt = fromNullTimePtr(r.expiresAt)
+	t.Status = relay.TokenStatus(r.status)
+	t.ValidatedAt = fromNullMicros(r.validated)
+	t.UpdatedAt = fromMicros(r.updated)
 	return t, nil
 }
 

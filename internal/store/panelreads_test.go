@@ -1,0 +1,114 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/gitrelay/gitrelay/internal/relay"
+	"github.com/gitrelay/gitrelay/internal/store"
+	"github.com/gitrelay/gitrelay/internal/store/storetest"
+)
+
+// twoReplicas opens the same database twice, as two gitrelay processes
+// would, on each dialect.
+func twoReplicas(t *testing.T, f func(t *testing.T, a, b *store.DB)) {
+	open := func(t *testing.T, cfg store.Config) *store.DB {
+		db, err := store.Open(context.Background(), cfg)
+		must(t, err)
+		t.Cleanup(func() { _ = db.Close() })
+		_, err = db.Migrate(context.Background())
+		must(t, err)
+		return db
+	}
+	t.Run(store.DialectSQLite, func(t *testing.T) {
+		cfg := store.Config{DataDir: t.TempDir()}
+		f(t, open(t, cfg), open(t, cfg))
+	})
+	t.Run(store.DialectPostgres, func(t *testing.T) {
+		cfg := store.Config{DatabaseURL: storetest.EmptyPostgresURL(t)}
+		f(t, open(t, cfg), open(t, cfg))
+	})
+}
+
+func panelNames(t *testing.T, db *store.DB, tenant string) []string {
+	t.Helper()
+	got, err := db.PanelReads(context.Background(), tenant, "alice", "ABC-1")
+	must(t, err)
+	names := []string{}
+	for _, in := range got.Integrations {
+		names = append(names, in.ID+":"+in.Name)
+	}
+	return names
+}
+
+// The panel keeps integrations in memory, yet every replica sees every
+// change another replica made, at the next read.
+func TestPanelReadsSeeIntegrationChangesOfAnotherReplica(t *testing.T) {
+	twoReplicas(t, func(t *testing.T, a, b *store.DB) {
+		ctx := context.Background()
+		in := newIntegration("t1", "i1")
+		in.Name = "first"
+		createIntegration(t, b, in)
+		wantEqual(t, "after create", panelNames(t, a, "t1"), []string{"i1:first"})
+		wantEqual(t, "read again", panelNames(t, a, "t1"), []string{"i1:first"})
+
+		in.Name = "renamed"
+		must(t, b.UpdateIntegration(ctx, in, nil, auditFor(relay.ActionIntegrationUpdate)))
+		wantEqual(t, "after rename", panelNames(t, a, "t1"), []string{"i1:renamed"})
+
+		createIntegration(t, b, newIntegration("t1", "i2"))
+		wantEqual(t, "after a second create", panelNames(t, a, "t1"), []string{"i1:renamed", "i2:" + newIntegration("t1", "i2").Name})
+
+		must(t, b.DeleteIntegration(ctx, "t1", "i2", auditFor(relay.ActionIntegrationDelete)))
+		wantEqual(t, "after delete", panelNames(t, a, "t1"), []string{"i1:renamed"})
+
+		must(t, b.DeleteIntegration(ctx, "t1", "i1", auditFor(relay.ActionIntegrationDelete)))
+		wantEqual(t, "after deleting the last", panelNames(t, a, "t1"), []string{})
+
+		// Another tenant's integrations never show.
+		createIntegration(t, b, newIntegration("t2", "i1"))
+		wantEqual(t, "other tenant", panelNames(t, a, "t1"), []string{})
+	})
+}
+
+// A removed Jira site's integrations do not linger in another replica's
+// memory.
+func TestPanelReadsForgetARemovedJiraTenantOfAnotherReplica(t *testing.T) {
+	twoReplicas(t, func(t *testing.T, a, b *store.DB) {
+		const tenant = "ari:cloud:ecosystem::installation/removed"
+		createIntegration(t, b, newIntegration(tenant, "i1"))
+		wantEqual(t, "before", len(panelNames(t, a, tenant)), 1)
+		must(t, b.DeleteJiraTenant(context.Background(), tenant))
+		wantEqual(t, "after removal", panelNames(t, a, tenant), []string{})
+	})
+}
+
+// A panel read takes two round trips once the tenant's integrations are
+// kept: the user's tokens with the integrations' version, and the
+// records; the tokens are read every time.
+func TestPanelReadsTakeTwoRoundTrips(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		createIntegration(t, db, newIntegration("t1", "i1"))
+		createIntegration(t, db, newIntegration("t1", "i2"))
+		_, err := db.PanelReads(ctx, "t1", "alice", "ABC-1")
+		must(t, err)
+
+		before := db.RoundTrips()
+		got, err := db.PanelReads(ctx, "t1", "alice", "ABC-1")
+		must(t, err)
+		wantEqual(t, "round trips", db.RoundTrips()-before, int64(2))
+		wantEqual(t, "integrations", len(got.Integrations), 2)
+		wantEqual(t, "tokens", len(got.Tokens), 0)
+
+		tok := newToken("t1", "alice", "i2")
+		putToken(t, db, tok)
+		got, err = db.PanelReads(ctx, "t1", "alice", "ABC-1")
+		must(t, err)
+		wantEqual(t, "tokens", got.Tokens, []relay.UserToken{tok})
+		must(t, db.DeleteUserToken(ctx, "t1", "alice", "i2", auditFor(relay.ActionTokenRemove)))
+		got, err = db.PanelReads(ctx, "t1", "alice", "ABC-1")
+		must(t, err)
+		wantEqual(t, "tokens after delete", len(got.Tokens), 0)
+	})
+}
