@@ -200,15 +200,20 @@ func EgressPolicy(c Config) host.Egress {
 
 // Bootstrap prepares the built-in tenant. On an empty directory it creates
 // the administrator "admin" and returns its generated password (to be shown
-// once); otherwise it returns "".
-func Bootstrap(ctx context.Context, db *store.DB, dir *directory.Service) (string, error) {
-	if err := db.EnsureTenant(ctx, relay.LocalTenant, "built-in directory"); err != nil {
-		return "", err
-	}
-	n, err := db.CountUsers(ctx, relay.LocalTenant)
-	if err != nil || n > 0 {
-		return "", err
-	}
-	_, password, err := dir.AddUser(ctx, relay.LocalTenant, directory.NewUser{Username: "admin", DisplayName: "Administrator", Admin: true})
+// once); otherwise it returns "". Replicas starting together on one empty
+// database take turns (store.DB.Exclusively): exactly one creates the
+// administrator, the others wait for it and find it there.
+func Bootstrap(ctx context.Context, db *store.DB, dir *directory.Service) (password string, err error) {
+	err = db.Exclusively(ctx, "bootstrap", func(ctx context.Context) error {
+		if err := db.EnsureTenant(ctx, relay.LocalTenant, "built-in directory"); err != nil {
+			return err
+		}
+		n, err := db.CountUsers(ctx, relay.LocalTenant)
+		if err != nil || n > 0 {
+			return err
+		}
+		_, password, err = dir.AddUser(ctx, relay.LocalTenant, directory.NewUser{Username: "admin", DisplayName: "Administrator", Admin: true})
+		return err
+	})
 	return password, err
 }
