@@ -224,6 +224,11 @@ func (s *Service) UpdateIntegration(ctx context.Context, p relay.Principal, id s
 			s.log.ErrorContext(ctx, "dropping the cached repositories of a changed integration", "integration", in.ID, "err", err)
 		}
 		s.repoSyncs.reset(in)
+		if l, ok := s.store.(repositoryReadLeases); ok {
+			if err := l.ForgetRepositoryReads(ctx, in.TenantID, in.ID); err != nil {
+				s.log.ErrorContext(ctx, "letting the next read of a changed integration's repositories start at once", "integration", in.ID, "err", err)
+			}
+		}
 	}
 	return in, warnings, nil
 }
@@ -476,10 +481,23 @@ func (s *Service) syncRepositoriesNow(ctx context.Context, in relay.Integration)
 // unlistable whenever the host or gitrelay was slow.
 const RepositoryListingTimeout = 5 * time.Minute
 
+// repositoryReadLeases spaces and leases full reads of an integration's
+// repository list across every replica serving one database (the database
+// store): one replica reads the host, the others answer from the stored
+// list. Stores without it serve one process, which repositorySyncs covers.
+type repositoryReadLeases interface {
+	TakeRepositoryRead(ctx context.Context, tenantID, integrationID, owner string, now time.Time, minInterval, lease time.Duration) (bool, time.Duration, error)
+	EndRepositoryRead(ctx context.Context, tenantID, integrationID, owner string) error
+	ForgetRepositoryReads(ctx context.Context, tenantID, integrationID string) error
+}
+
 // syncRepositories lists every repository the integration account can see
-// and replaces the cached list. The read is shared by every request
-// waiting for it, so it does not end when the request that started it is
-// cancelled; RepositoryListingTimeout still bounds it.
+// and replaces the cached list, unless another replica read it less than
+// MinRepositoryReadInterval ago or is reading it now (readTooSoon). The
+// read is shared by every request waiting for it, so it does not end when
+// the request that started it is cancelled; RepositoryListingTimeout still
+// bounds it, and a replica that dies while reading holds the lease no
+// longer than that.
 func (s *Service) syncRepositories(ctx context.Context, in relay.Integration) error {
 	ctx = context.WithoutCancel(ctx)
 	client, err := s.integrationClient(ctx, in)
@@ -487,7 +505,22 @@ func (s *Service) syncRepositories(ctx context.Context, in relay.Integration) er
 		return err
 	}
 	started := s.now()
-	hctx, cancel := context.WithTimeout(ctx, max(RepositoryListingTimeout, s.hostTimeout))
+	listing := max(RepositoryListingTimeout, s.hostTimeout)
+	if l, ok := s.store.(repositoryReadLeases); ok {
+		taken, wait, err := l.TakeRepositoryRead(ctx, in.TenantID, in.ID, s.replica, started, MinRepositoryReadInterval, listing)
+		if err != nil {
+			return err
+		}
+		if !taken {
+			return readTooSoon(wait)
+		}
+		defer func() {
+			if err := l.EndRepositoryRead(ctx, in.TenantID, in.ID, s.replica); err != nil {
+				s.log.ErrorContext(ctx, "releasing the lease on reading an integration's repositories", "integration", in.ID, "err", err)
+			}
+		}()
+	}
+	hctx, cancel := context.WithTimeout(ctx, listing)
 	defer cancel()
 	repos, err := client.Repositories(hctx, "")
 	if err != nil {
@@ -508,9 +541,9 @@ type repositorySyncs struct {
 	mu       sync.Mutex
 	inFlight map[string]*repositorySync
 	misses   map[string][]string
-	// started is when the last read of each integration's list started,
-	// for MinRepositoryReadInterval. It is per process: each replica
-	// reads at most once per interval.
+	// started is when the last read of each integration's list started
+	// in this process, for MinRepositoryReadInterval; the store's lease
+	// (repositoryReadLeases) spaces reads across replicas.
 	started map[string]time.Time
 }
 
