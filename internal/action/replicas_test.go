@@ -2,6 +2,8 @@ package action_test
 
 import (
 	"context"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,12 +20,15 @@ import (
 func TestReplicasReadRepositoryListsOnceBetweenThem(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := newCacheEnv(t, db, nil, "acme/widgets")
-		other := action.New(action.Config{Store: db, Hosts: e.host, Sealer: plainSealer{}, Now: func() time.Time { return e.now }})
-		searchOther := func(q action.RepositorySearch) []string {
-			t.Helper()
-			repos, err := other.SearchRepositories(context.Background(), e.admin, e.id, q)
+		waiting := make(chan struct{}, 1)
+		other := action.New(action.Config{Store: db, Hosts: e.host, Sealer: plainSealer{}, Now: func() time.Time { return e.now },
+			Logger: slog.New(signalHandler{msg: "waiting for another replica's read", ch: waiting})})
+		// searchOn may run outside the test's goroutine: it reports errors
+		// without stopping the test.
+		searchOn := func(svc *action.Service, q action.RepositorySearch) []string {
+			repos, err := svc.SearchRepositories(context.Background(), e.admin, e.id, q)
 			if err != nil {
-				t.Fatalf("searching %+v through the other replica: %v", q, err)
+				t.Errorf("searching %+v: %v", q, err)
 			}
 			names := []string{}
 			for _, r := range repos {
@@ -31,9 +36,36 @@ func TestReplicasReadRepositoryListsOnceBetweenThem(t *testing.T) {
 			}
 			return names
 		}
+		searchOther := func(q action.RepositorySearch) []string { return searchOn(other, q) }
 
-		e.search(t, action.RepositorySearch{})
-		e.wantCalls(t, "the first search", 1)
+		// The first read: the other replica, which has no list to answer
+		// with, waits for it rather than read the host too.
+		hold, held := make(chan struct{}), make(chan struct{}, 1)
+		e.host.mu.Lock()
+		e.host.hold, e.host.held = hold, held
+		e.host.mu.Unlock()
+		first := make(chan []string, 1)
+		go func() { first <- searchOn(e.svc, action.RepositorySearch{}) }()
+		<-held
+		second := make(chan []string, 1)
+		go func() { second <- searchOther(action.RepositorySearch{}) }()
+		select {
+		case <-waiting:
+		case got := <-second:
+			close(hold)
+			t.Fatalf("the other replica answered %q without waiting for the read under way", got)
+		}
+		close(hold)
+		if got := <-first; len(got) != 1 {
+			t.Fatalf("the first replica's first search: got %q", got)
+		}
+		if got := <-second; len(got) != 1 {
+			t.Fatalf("the other replica, waiting for the first read: got %q", got)
+		}
+		e.host.mu.Lock()
+		e.host.hold, e.host.held = nil, nil
+		e.host.mu.Unlock()
+		e.wantCalls(t, "the first searches on both replicas", 1)
 		e.host.set(named("acme/widgets", "acme/new"), nil)
 		e.now = e.now.Add(time.Second)
 		if got := searchOther(action.RepositorySearch{Refresh: true}); len(got) != 1 {
@@ -48,17 +80,7 @@ func TestReplicasReadRepositoryListsOnceBetweenThem(t *testing.T) {
 			e.host.hold, e.host.held = hold, held
 			e.host.mu.Unlock()
 			done := make(chan []string, 1)
-			go func() {
-				repos, err := e.svc.SearchRepositories(context.Background(), e.admin, e.id, action.RepositorySearch{Refresh: true})
-				if err != nil {
-					t.Error(err)
-				}
-				names := []string{}
-				for _, r := range repos {
-					names = append(names, r.FullName)
-				}
-				done <- names
-			}()
+			go func() { done <- searchOn(e.svc, action.RepositorySearch{Refresh: true}) }()
 			<-held
 			e.now = e.now.Add(action.MinRepositoryReadInterval)
 			if got := searchOther(action.RepositorySearch{Refresh: true}); len(got) != 1 {
@@ -95,3 +117,25 @@ func TestReplicasReadRepositoryListsOnceBetweenThem(t *testing.T) {
 		})
 	})
 }
+
+// signalHandler tells ch when a log record whose message contains msg is
+// written.
+type signalHandler struct {
+	msg string
+	ch  chan struct{}
+}
+
+func (h signalHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h signalHandler) Handle(_ context.Context, r slog.Record) error {
+	if strings.Contains(r.Message, h.msg) {
+		select {
+		case h.ch <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+func (h signalHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h signalHandler) WithGroup(string) slog.Handler      { return h }

@@ -104,13 +104,10 @@ func (db *DB) CountSignInFailureRows(ctx context.Context) (int, error) {
 // TakeRepositoryRead leases the full read of the integration's repository
 // list to owner until now+lease, unless another replica holds the lease or
 // a read started less than minInterval ago. When it cannot, it returns
-// false and how long until a read may start.
-func (db *DB) TakeRepositoryRead(ctx context.Context, tenantID, integrationID, owner string, now time.Time, minInterval, lease time.Duration) (bool, time.Duration, error) {
-	var (
-		taken bool
-		wait  time.Duration
-	)
-	err := db.inTx(ctx, func(c conn) error {
+// false, whether another replica is reading now (leased), and how long
+// until a read may start.
+func (db *DB) TakeRepositoryRead(ctx context.Context, tenantID, integrationID, owner string, now time.Time, minInterval, lease time.Duration) (taken, leased bool, wait time.Duration, err error) {
+	err = db.inTx(ctx, func(c conn) error {
 		res, err := c.exec(ctx, `INSERT INTO repository_reads (tenant_id, integration_id, started_at, leased_until, owner) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (tenant_id, integration_id) DO UPDATE SET
 				started_at = excluded.started_at, leased_until = excluded.leased_until, owner = excluded.owner
@@ -132,10 +129,11 @@ func (db *DB) TakeRepositoryRead(ctx context.Context, tenantID, integrationID, o
 		if err != nil {
 			return dbError(err, "read repository read lease", "", "")
 		}
-		wait = max(fromMicros(started).Add(minInterval).Sub(now), fromMicros(until).Sub(now))
+		leased = fromMicros(until).After(now)
+		wait = max(fromMicros(started).Add(minInterval).Sub(now), fromMicros(until).Sub(now), time.Microsecond)
 		return nil
 	})
-	return taken, max(wait, time.Microsecond), err
+	return taken, leased, wait, err
 }
 
 // EndRepositoryRead releases owner's lease on the integration's repository
