@@ -97,6 +97,13 @@ var listening = regexp.MustCompile(`gitrelay listening on (http://\S+)`)
 // serve starts `gitrelay serve` on a free port and waits until it listens.
 func serve(t testing.TB, env []string, args ...string) *proc {
 	t.Helper()
+	return startServe(t, env, args...).wait()
+}
+
+// startServe starts `gitrelay serve` on a free port without waiting: wait
+// waits until it listens. Several started at once race for real.
+func startServe(t testing.TB, env []string, args ...string) *startingProc {
+	t.Helper()
 	p := &proc{t: t, stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, env: env}
 	p.cmd = exec.Command(binary, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
 	p.cmd.Env = env
@@ -116,10 +123,21 @@ func serve(t testing.TB, env []string, args ...string) *proc {
 			}
 		}
 	}()
+	return &startingProc{p: p, found: found}
+}
+
+type startingProc struct {
+	p     *proc
+	found chan string
+}
+
+func (s *startingProc) wait() *proc {
+	p := s.p
+	p.t.Helper()
 	select {
-	case p.url = <-found:
+	case p.url = <-s.found:
 	case <-time.After(30 * time.Second):
-		t.Fatalf("gitrelay did not start:\nstdout: %s\nstderr: %s", p.stdout, p.stderr)
+		p.t.Fatalf("gitrelay did not start:\nstdout: %s\nstderr: %s", p.stdout, p.stderr)
 	}
 	return p
 }

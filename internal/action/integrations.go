@@ -224,6 +224,11 @@ func (s *Service) UpdateIntegration(ctx context.Context, p relay.Principal, id s
 			s.log.ErrorContext(ctx, "dropping the cached repositories of a changed integration", "integration", in.ID, "err", err)
 		}
 		s.repoSyncs.reset(in)
+		if l, ok := s.store.(repositoryReadLeases); ok {
+			if err := l.ForgetRepositoryReads(ctx, in.TenantID, in.ID); err != nil {
+				s.log.ErrorContext(ctx, "letting the next read of a changed integration's repositories start at once", "integration", in.ID, "err", err)
+			}
+		}
 	}
 	return in, warnings, nil
 }
@@ -452,6 +457,13 @@ func (s *Service) syncRepositoriesNow(ctx context.Context, in relay.Integration)
 	if ctx.Err() != nil {
 		return false, ctx.Err()
 	}
+	var leased readLeased
+	if errors.As(err, &leased) {
+		if _, serr := s.store.RepositoriesSyncedAt(ctx, in.TenantID, in.ID); serr == nil {
+			return false, nil
+		}
+		return s.awaitRepositories(ctx, in, time.Duration(leased))
+	}
 	var recent readTooSoon
 	if errors.As(err, &recent) {
 		if _, serr := s.store.RepositoriesSyncedAt(ctx, in.TenantID, in.ID); serr == nil {
@@ -469,6 +481,40 @@ func (s *Service) syncRepositoriesNow(ctx context.Context, in relay.Integration)
 	return false, nil
 }
 
+// repositoryPollInterval is how often a replica waiting for another's
+// first read of a repository list looks whether it is stored.
+const repositoryPollInterval = 200 * time.Millisecond
+
+// awaitRepositories waits, at most until the lease ends, for the replica
+// that holds the lease on reading the integration's list to store it: a
+// replica with no list yet has nothing else to answer with. It reports
+// true once the list is stored.
+func (s *Service) awaitRepositories(ctx context.Context, in relay.Integration, lease time.Duration) (bool, error) {
+	s.log.InfoContext(ctx, "waiting for another replica's read of an integration's repositories", "integration", in.ID)
+	ctx, cancel := context.WithTimeout(ctx, lease)
+	defer cancel()
+	tick := time.NewTicker(repositoryPollInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			if ctx.Err() == context.DeadlineExceeded {
+				return false, &relay.Error{Code: relay.ERateLimited, RetryAfter: MinRepositoryReadInterval,
+					Message: fmt.Sprintf("gitrelay is reading this integration's repositories from the host; try again in %d seconds.", int(MinRepositoryReadInterval.Seconds()))}
+			}
+			return false, ctx.Err()
+		case <-tick.C:
+		}
+		_, err := s.store.RepositoriesSyncedAt(ctx, in.TenantID, in.ID)
+		switch {
+		case err == nil:
+			return true, nil
+		case relay.ErrorCode(err) != relay.ENotFound && ctx.Err() == nil:
+			return false, err
+		}
+	}
+}
+
 // RepositoryListingTimeout bounds reading an integration's whole
 // repository list. The list takes one request per page (a hundred
 // repositories or so), each bounded by the host timeout in the outbound
@@ -476,10 +522,23 @@ func (s *Service) syncRepositoriesNow(ctx context.Context, in relay.Integration)
 // unlistable whenever the host or gitrelay was slow.
 const RepositoryListingTimeout = 5 * time.Minute
 
+// repositoryReadLeases spaces and leases full reads of an integration's
+// repository list across every replica serving one database (the database
+// store): one replica reads the host, the others answer from the stored
+// list. Stores without it serve one process, which repositorySyncs covers.
+type repositoryReadLeases interface {
+	TakeRepositoryRead(ctx context.Context, tenantID, integrationID, owner string, now time.Time, minInterval, lease time.Duration) (taken, leased bool, wait time.Duration, err error)
+	EndRepositoryRead(ctx context.Context, tenantID, integrationID, owner string) error
+	ForgetRepositoryReads(ctx context.Context, tenantID, integrationID string) error
+}
+
 // syncRepositories lists every repository the integration account can see
-// and replaces the cached list. The read is shared by every request
-// waiting for it, so it does not end when the request that started it is
-// cancelled; RepositoryListingTimeout still bounds it.
+// and replaces the cached list, unless another replica read it less than
+// MinRepositoryReadInterval ago or is reading it now (readTooSoon). The
+// read is shared by every request waiting for it, so it does not end when
+// the request that started it is cancelled; RepositoryListingTimeout still
+// bounds it, and a replica that dies while reading holds the lease no
+// longer than that.
 func (s *Service) syncRepositories(ctx context.Context, in relay.Integration) error {
 	ctx = context.WithoutCancel(ctx)
 	client, err := s.integrationClient(ctx, in)
@@ -487,7 +546,24 @@ func (s *Service) syncRepositories(ctx context.Context, in relay.Integration) er
 		return err
 	}
 	started := s.now()
-	hctx, cancel := context.WithTimeout(ctx, max(RepositoryListingTimeout, s.hostTimeout))
+	listing := max(RepositoryListingTimeout, s.hostTimeout)
+	if l, ok := s.store.(repositoryReadLeases); ok {
+		taken, leased, wait, err := l.TakeRepositoryRead(ctx, in.TenantID, in.ID, s.replica, started, MinRepositoryReadInterval, listing)
+		switch {
+		case err != nil:
+			return err
+		case leased:
+			return readLeased(wait)
+		case !taken:
+			return readTooSoon(wait)
+		}
+		defer func() {
+			if err := l.EndRepositoryRead(ctx, in.TenantID, in.ID, s.replica); err != nil {
+				s.log.ErrorContext(ctx, "releasing the lease on reading an integration's repositories", "integration", in.ID, "err", err)
+			}
+		}()
+	}
+	hctx, cancel := context.WithTimeout(ctx, listing)
 	defer cancel()
 	repos, err := client.Repositories(hctx, "")
 	if err != nil {
@@ -508,9 +584,9 @@ type repositorySyncs struct {
 	mu       sync.Mutex
 	inFlight map[string]*repositorySync
 	misses   map[string][]string
-	// started is when the last read of each integration's list started,
-	// for MinRepositoryReadInterval. It is per process: each replica
-	// reads at most once per interval.
+	// started is when the last read of each integration's list started
+	// in this process, for MinRepositoryReadInterval; the store's lease
+	// (repositoryReadLeases) spaces reads across replicas.
 	started map[string]time.Time
 }
 
@@ -519,6 +595,12 @@ type repositorySyncs struct {
 type readTooSoon time.Duration
 
 func (readTooSoon) Error() string { return "the repositories were read from the host moments ago" }
+
+// readLeased: another replica is reading the list now; the value is how
+// long its lease lasts at most.
+type readLeased time.Duration
+
+func (readLeased) Error() string { return "another replica is reading the repositories from the host" }
 
 type repositorySync struct {
 	done chan struct{}

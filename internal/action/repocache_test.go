@@ -37,6 +37,8 @@ type countingHost struct {
 	repos []relay.Repository
 	err   error
 	hold  chan struct{} // when set, listings wait for it to close
+	// held, when set, hears of each listing that starts waiting for hold.
+	held  chan struct{}
 	calls atomic.Int64
 	// budget is the time the last listing had left before its deadline.
 	budget atomic.Int64
@@ -68,9 +70,12 @@ func (h *countingHost) Repositories(ctx context.Context, query string) ([]relay.
 		h.budget.Store(int64(time.Until(d)))
 	}
 	h.mu.Lock()
-	hold, repos, err := h.hold, slices.Clone(h.repos), h.err
+	hold, held, repos, err := h.hold, h.held, slices.Clone(h.repos), h.err
 	h.mu.Unlock()
 	if hold != nil {
+		if held != nil {
+			held <- struct{}{}
+		}
 		select {
 		case <-hold:
 		case <-ctx.Done():

@@ -69,6 +69,8 @@ type Service struct {
 	observe     func(relay.AuditEvent)
 	events      EventSink
 	repoSyncs   repositorySyncs
+	// replica names this process's leases (see repositoryReadLeases).
+	replica string
 }
 
 // New builds a Service.
@@ -76,6 +78,7 @@ func New(c Config) *Service {
 	s := &Service{
 		store: c.Store, hosts: c.Hosts, sealer: c.Sealer, dir: c.Directory, links: c.Links,
 		now: c.Now, hostTimeout: c.HostTimeout, log: c.Logger, observe: c.Observe, events: c.Events,
+		replica: relay.NewID(),
 	}
 	if s.now == nil {
 		s.now = time.Now

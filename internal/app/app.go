@@ -202,18 +202,28 @@ func EgressPolicy(c Config) host.Egress {
 // Bootstrap prepares the built-in tenant. On an empty directory it creates
 // the administrator "admin" with password, or a generated one when password
 // is empty, and returns the password it set (a generated one is shown once);
-// otherwise it returns "".
+// otherwise it returns "". Replicas starting together on one empty database
+// take turns (store.DB.Exclusively): exactly one creates the administrator,
+// the others wait for it and find it there.
 func Bootstrap(ctx context.Context, db *store.DB, dir *directory.Service, password string) (string, error) {
-	if err := db.EnsureTenant(ctx, relay.LocalTenant, "built-in directory"); err != nil {
-		return "", err
-	}
-	n, err := db.CountUsers(ctx, relay.LocalTenant)
-	if err != nil || n > 0 {
-		return "", err
-	}
-	_, generated, err := dir.AddUser(ctx, relay.LocalTenant, directory.NewUser{Username: "admin", DisplayName: "Administrator", Admin: true, Password: password})
-	if err != nil || generated != "" {
-		return generated, err
-	}
-	return password, nil
+	set := ""
+	err := db.Exclusively(ctx, "bootstrap", func(ctx context.Context) error {
+		if err := db.EnsureTenant(ctx, relay.LocalTenant, "built-in directory"); err != nil {
+			return err
+		}
+		n, err := db.CountUsers(ctx, relay.LocalTenant)
+		if err != nil || n > 0 {
+			return err
+		}
+		_, generated, err := dir.AddUser(ctx, relay.LocalTenant, directory.NewUser{Username: "admin", DisplayName: "Administrator", Admin: true, Password: password})
+		if err != nil {
+			return err
+		}
+		set = password
+		if generated != "" {
+			set = generated
+		}
+		return nil
+	})
+	return set, err
 }

@@ -143,6 +143,12 @@ func cloudIDFromAPIBase(base string) string {
 // cache is older than its TTL, and when a token names a key id the cache
 // does not know (key rotation), but not more often than minRefresh, so
 // that tokens with made-up key ids cannot make us hammer the key server.
+//
+// Requests never queue behind a refresh they do not need: after the TTL the
+// cached keys keep verifying while one refresh runs in the background (a
+// slow or failing key server costs no request anything); only a request
+// whose key id the cache does not know, or the very first one, waits, and
+// then for the one refresh in flight rather than a fetch of its own.
 type JWKS struct {
 	url        string
 	client     *http.Client
@@ -150,10 +156,20 @@ type JWKS struct {
 	ttl        time.Duration
 	minRefresh time.Duration
 
-	mu        sync.Mutex
-	keys      map[string]*rsa.PublicKey
-	fetchedAt time.Time
+	mu   sync.Mutex
+	keys map[string]*rsa.PublicKey
+	// fetchedAt is the last successful fetch, attemptedAt the start of the
+	// last attempt (successful or not), which minRefresh spaces.
+	fetchedAt, attemptedAt time.Time
+	// refreshing is closed when the refresh in flight ends; nil when none
+	// runs. lastErr is the last attempt's error.
+	refreshing chan struct{}
+	lastErr    error
 }
+
+// jwksFetchTimeout bounds a refresh, which no request's context bounds: it
+// outlives the request that started it.
+const jwksFetchTimeout = time.Minute
 
 // NewJWKS caches the key set at url, fetched with client.
 func NewJWKS(url string, client *http.Client, now func() time.Time) *JWKS {
@@ -169,26 +185,70 @@ func NewJWKS(url string, client *http.Client, now func() time.Time) *JWKS {
 // Key returns the RSA key with id kid.
 func (j *JWKS) Key(ctx context.Context, kid string) (*rsa.PublicKey, error) {
 	j.mu.Lock()
-	defer j.mu.Unlock()
 	now := j.now()
-	stale := j.keys == nil || now.Sub(j.fetchedAt) > j.ttl
-	_, known := j.keys[kid]
-	if stale || (!known && now.Sub(j.fetchedAt) >= j.minRefresh) {
-		// Holding the lock while fetching makes concurrent verifications
-		// wait for one fetch instead of each starting their own.
-		keys, err := j.fetch(ctx)
-		if err != nil && j.keys == nil {
-			return nil, err
+	k, known := j.keys[kid]
+	mayRefresh := now.Sub(j.attemptedAt) >= j.minRefresh
+	var wait chan struct{}
+	switch {
+	case known:
+		if now.Sub(j.fetchedAt) > j.ttl && mayRefresh {
+			j.refreshLocked(ctx, now)
 		}
+		j.mu.Unlock()
+		return k, nil
+	case j.keys == nil:
+		// Nothing to verify with yet: every request may try (one at a
+		// time), as a key server down at start-up must not lock gitrelay
+		// out for minRefresh.
+		wait = j.refreshLocked(ctx, now)
+	case j.refreshing != nil:
+		wait = j.refreshing
+	case mayRefresh:
+		wait = j.refreshLocked(ctx, now)
+	}
+	j.mu.Unlock()
+	if wait == nil {
+		return nil, fmt.Errorf("unknown key id %q", kid)
+	}
+	select {
+	case <-wait:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("jwks: %w", ctx.Err())
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.keys == nil && j.lastErr != nil {
+		return nil, j.lastErr
+	}
+	if k, ok := j.keys[kid]; ok {
+		return k, nil
+	}
+	return nil, fmt.Errorf("unknown key id %q", kid)
+}
+
+// refreshLocked starts a refresh unless one runs, and returns the channel
+// closed when the running one ends. Callers hold mu.
+func (j *JWKS) refreshLocked(ctx context.Context, now time.Time) chan struct{} {
+	if j.refreshing != nil {
+		return j.refreshing
+	}
+	done := make(chan struct{})
+	j.refreshing, j.attemptedAt = done, now
+	// The request that noticed the need may end before the fetch does.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), jwksFetchTimeout)
+	go func() {
+		defer cancel()
+		keys, err := j.fetch(fctx)
+		j.mu.Lock()
+		defer j.mu.Unlock()
+		j.lastErr = err
 		if err == nil {
 			j.keys, j.fetchedAt = keys, now
 		}
-	}
-	k, ok := j.keys[kid]
-	if !ok {
-		return nil, fmt.Errorf("unknown key id %q", kid)
-	}
-	return k, nil
+		j.refreshing = nil
+		close(done)
+	}()
+	return done
 }
 
 type jwk struct {

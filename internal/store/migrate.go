@@ -153,3 +153,23 @@ func (db *DB) Versions(ctx context.Context) ([]string, error) {
 	}
 	return out, nil
 }
+
+// Exclusively runs fn while no other gitrelay process on the same database
+// runs a function under the same name: replicas starting at the same moment
+// take turns, and each finds what the previous one did. On PostgreSQL a
+// transaction-scoped advisory lock, keyed by name and schema, is held by a
+// transaction of its own until fn returns; fn does its work in transactions
+// of its own, committed before the lock is released. SQLite databases are
+// served by one process, whose start-up runs once: fn simply runs (holding
+// SQLite's single write connection would keep fn from writing).
+func (db *DB) Exclusively(ctx context.Context, name string, fn func(context.Context) error) error {
+	if db.dialect != DialectPostgres {
+		return fn(ctx)
+	}
+	return db.inTx(ctx, func(c conn) error {
+		if _, err := c.exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('gitrelay.' || ? || '.' || current_schema()))`, name); err != nil {
+			return fmt.Errorf("store: lock %s: %w", name, err)
+		}
+		return fn(ctx)
+	})
+}

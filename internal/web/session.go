@@ -192,7 +192,11 @@ func (p *Pages) Login(w http.ResponseWriter, r *http.Request) error {
 	username := strings.TrimSpace(r.PostFormValue("username"))
 	next := httpx.LocalPath(r.PostFormValue("next"))
 	addr := p.c.ClientAddr.Addr(r)
-	if until, blocked := p.throttle.blocked(addr, username); blocked {
+	until, blocked, err := p.throttle.blocked(r.Context(), addr, username)
+	if err != nil {
+		return err
+	}
+	if blocked {
 		wait := int(until.Sub(p.now()).Minutes()) + 1
 		w.Header().Set("Retry-After", strconv.Itoa(wait*60))
 		p.render(w, r, http.StatusTooManyRequests, "login", "Sign in", p.loginData(username, next),
@@ -201,7 +205,9 @@ func (p *Pages) Login(w http.ResponseWriter, r *http.Request) error {
 	}
 	u, err := p.c.Directory.CheckPassword(r.Context(), p.c.TenantID, username, r.PostFormValue("password"))
 	if relay.ErrorCode(err) == relay.EUnauthenticated {
-		p.throttle.fail(addr, username)
+		if err := p.throttle.fail(r.Context(), addr, username); err != nil {
+			return err
+		}
 		p.render(w, r, http.StatusUnauthorized, "login", "Sign in", p.loginData(username, next),
 			&pageError{Message: "Wrong username or password. Check both and try again; an administrator can reset your password."}, "")
 		return nil
@@ -209,7 +215,9 @@ func (p *Pages) Login(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	p.throttle.succeed(addr, username)
+	if err := p.throttle.succeed(r.Context(), addr, username); err != nil {
+		return err
+	}
 	if err := p.startSession(w, r, u.TenantID, u.ID); err != nil {
 		return err
 	}

@@ -1,11 +1,12 @@
 package web
 
 import (
-	"container/list"
+	"context"
 	"net/netip"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/gitrelay/gitrelay/internal/store"
 )
 
 // Sign-in throttling, per client address (as clientip tells it: the
@@ -19,42 +20,34 @@ import (
 //     the usernames, the address is refused altogether for the window: an
 //     attacker spraying usernames is stopped rather than diluted.
 //
-// IPv6 clients are counted per /64, the block one subscriber gets. Memory
-// is bounded (maxTracked addresses); when full, the least recently failing
-// address that is not blocked is forgotten first. Nothing ever clears the
-// whole table, so filling it cannot lift a block. The state is per
-// process: with several replicas each enforces its own limit, which still
-// caps guessing at a few attempts per minute.
+// A window starts at the first failure it counts and lasts failureWindow.
+// IPv6 clients are counted per /64, the block one subscriber gets. The
+// counts live in the database, so every replica enforces the same limits:
+// failures on one count on all. The table stays bounded: rows whose window
+// has passed are deleted, and an address past its limit adds no usernames.
+// Nothing clears another address's or username's count, so spraying cannot
+// lift a block.
 const (
 	maxFailures        = 10
 	maxAddressFailures = 100
 	failureWindow      = 15 * time.Minute
-	// maxTracked bounds memory under a flood of distinct addresses.
-	maxTracked = 10000
-	// evictScan bounds the search for an unblocked address to forget.
-	evictScan = 64
 )
 
+// throttleStore keeps the counts (the pages' Store).
+type throttleStore interface {
+	SignInFailures(ctx context.Context, tenantID, address, username string, now time.Time, window time.Duration) (store.SignInFailures, error)
+	RecordSignInFailure(ctx context.Context, tenantID, address, username string, now time.Time, window time.Duration, addressLimit int) error
+	ForgetSignInFailures(ctx context.Context, tenantID, address, username string) error
+}
+
 type throttle struct {
-	mu    sync.Mutex
-	now   func() time.Time
-	addrs map[string]*addrState
-	// lru orders addresses by their last failure, most recent first.
-	lru *list.List
+	store  throttleStore
+	tenant string
+	now    func() time.Time
 }
 
-type addrState struct {
-	key string
-	// all are the address's failures within the window, oldest first, at
-	// most maxAddressFailures of them.
-	all []time.Time
-	// users are the failures per username, at most maxFailures each.
-	users map[string][]time.Time
-	elem  *list.Element
-}
-
-func newThrottle(now func() time.Time) *throttle {
-	return &throttle{now: now, addrs: map[string]*addrState{}, lru: list.New()}
+func newThrottle(s throttleStore, tenant string, now func() time.Time) *throttle {
+	return &throttle{store: s, tenant: tenant, now: now}
 }
 
 // addrKey is what an address is counted under: itself, or its /64 for
@@ -72,145 +65,33 @@ func addrKey(addr string) string {
 	return a.String()
 }
 
+// userKey is what a username is counted under: lower-cased, and never
+// empty, which the store keeps for the address's own count.
+func userKey(username string) string { return "u:" + strings.ToLower(username) }
+
 // blocked reports whether username may not try from addr now, and until
 // when.
-func (t *throttle) blocked(addr, username string) (time.Time, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	st := t.addrs[addrKey(addr)]
-	if st == nil {
-		return time.Time{}, false
+func (t *throttle) blocked(ctx context.Context, addr, username string) (time.Time, bool, error) {
+	f, err := t.store.SignInFailures(ctx, t.tenant, addrKey(addr), userKey(username), t.now(), failureWindow)
+	if err != nil {
+		return time.Time{}, false, err
 	}
-	t.prune(st)
-	if len(st.all) >= maxAddressFailures {
-		return st.all[0].Add(failureWindow), true
+	if f.Address >= maxAddressFailures {
+		return f.AddressSince.Add(failureWindow), true, nil
 	}
-	if fs := st.users[strings.ToLower(username)]; len(fs) >= maxFailures {
-		return fs[0].Add(failureWindow), true
+	if f.User >= maxFailures {
+		return f.UserSince.Add(failureWindow), true, nil
 	}
-	return time.Time{}, false
+	return time.Time{}, false, nil
 }
 
 // fail records a wrong password for username from addr.
-func (t *throttle) fail(addr, username string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	key, user, now := addrKey(addr), strings.ToLower(username), t.now()
-	st := t.addrs[key]
-	if st != nil {
-		// Pruning forgets an address whose failures all expired.
-		t.prune(st)
-		st = t.addrs[key]
-	}
-	if st == nil {
-		if len(t.addrs) >= maxTracked {
-			t.evict()
-		}
-		st = &addrState{key: key, users: map[string][]time.Time{}}
-		st.elem = t.lru.PushFront(st)
-		t.addrs[key] = st
-	} else {
-		t.lru.MoveToFront(st.elem)
-	}
-	st.all = appendCapped(st.all, now, maxAddressFailures)
-	st.users[user] = appendCapped(st.users[user], now, maxFailures)
-	if len(st.users) > maxAddressFailures {
-		// Only reachable past the address limit: forget the username that
-		// failed least recently, keeping the address's own count.
-		oldest, at := "", now
-		for u, fs := range st.users {
-			if last := fs[len(fs)-1]; u != user && !last.After(at) {
-				oldest, at = u, last
-			}
-		}
-		delete(st.users, oldest)
-	}
+func (t *throttle) fail(ctx context.Context, addr, username string) error {
+	return t.store.RecordSignInFailure(ctx, t.tenant, addrKey(addr), userKey(username), t.now(), failureWindow, maxAddressFailures)
 }
 
 // succeed forgets the failures of username from addr. The address's own
 // count stays: signing in to one account must not reset a spray.
-func (t *throttle) succeed(addr, username string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	st := t.addrs[addrKey(addr)]
-	if st == nil {
-		return
-	}
-	delete(st.users, strings.ToLower(username))
-	t.prune(st)
-}
-
-// prune drops st's failures outside the window, and st itself when none is
-// left. Callers hold mu.
-func (t *throttle) prune(st *addrState) {
-	cutoff := t.now().Add(-failureWindow)
-	st.all = recent(st.all, cutoff)
-	for u, fs := range st.users {
-		if fs = recent(fs, cutoff); len(fs) == 0 {
-			delete(st.users, u)
-		} else {
-			st.users[u] = fs
-		}
-	}
-	if len(st.all) == 0 && len(st.users) == 0 {
-		t.lru.Remove(st.elem)
-		delete(t.addrs, st.key)
-	}
-}
-
-// evict makes room for one address: first addresses whose failures have
-// all expired, then the least recently failing address that is not
-// blocked, and only when the oldest evictScan are all blocked, the oldest.
-// Callers hold mu.
-func (t *throttle) evict() {
-	for e := t.lru.Back(); e != nil && len(t.addrs) >= maxTracked; e = t.lru.Back() {
-		st := e.Value.(*addrState)
-		if newest := st.all[len(st.all)-1]; newest.After(t.now().Add(-failureWindow)) {
-			break
-		}
-		t.lru.Remove(e)
-		delete(t.addrs, st.key)
-	}
-	if len(t.addrs) < maxTracked {
-		return
-	}
-	victim := t.lru.Back()
-	e := victim
-	for i := 0; e != nil && i < evictScan; i, e = i+1, e.Prev() {
-		if !isBlocked(e.Value.(*addrState)) {
-			victim = e
-			break
-		}
-	}
-	st := victim.Value.(*addrState)
-	t.lru.Remove(victim)
-	delete(t.addrs, st.key)
-}
-
-func isBlocked(st *addrState) bool {
-	if len(st.all) >= maxAddressFailures {
-		return true
-	}
-	for _, fs := range st.users {
-		if len(fs) >= maxFailures {
-			return true
-		}
-	}
-	return false
-}
-
-func recent(fs []time.Time, cutoff time.Time) []time.Time {
-	i := 0
-	for i < len(fs) && !fs[i].After(cutoff) {
-		i++
-	}
-	return fs[i:]
-}
-
-func appendCapped(fs []time.Time, t time.Time, limit int) []time.Time {
-	fs = append(fs, t)
-	if len(fs) > limit {
-		fs = append(fs[:0], fs[len(fs)-limit:]...)
-	}
-	return fs
+func (t *throttle) succeed(ctx context.Context, addr, username string) error {
+	return t.store.ForgetSignInFailures(ctx, t.tenant, addrKey(addr), userKey(username))
 }

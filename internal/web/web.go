@@ -44,6 +44,10 @@ type Store interface {
 	DeleteExpiredSessions(ctx context.Context) (int64, error)
 	RepoDefault(ctx context.Context, tenantID, userID, projectKey string) (store.RepoDefault, error)
 	PutRepoDefault(ctx context.Context, d store.RepoDefault) error
+	// The sign-in throttle's counts, shared by every replica.
+	SignInFailures(ctx context.Context, tenantID, address, username string, now time.Time, window time.Duration) (store.SignInFailures, error)
+	RecordSignInFailure(ctx context.Context, tenantID, address, username string, now time.Time, window time.Duration, addressLimit int) error
+	ForgetSignInFailures(ctx context.Context, tenantID, address, username string) error
 }
 
 // Demo describes the demo's simulated hosts for the banner and landing page.
@@ -118,7 +122,7 @@ func New(c Config) (*Pages, error) {
 	if c.SessionLifetime == 0 {
 		c.SessionLifetime = 12 * time.Hour
 	}
-	p := &Pages{c: c, log: c.Logger, now: c.Now, templates: map[string]*template.Template{}, throttle: newThrottle(c.Now)}
+	p := &Pages{c: c, log: c.Logger, now: c.Now, templates: map[string]*template.Template{}, throttle: newThrottle(c.Store, c.TenantID, c.Now)}
 	names, err := fs.Glob(templateFiles, "templates/*.html")
 	if err != nil {
 		return nil, err
