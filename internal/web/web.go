@@ -224,6 +224,7 @@ func (p *Pages) Handle(access string, h PageFunc) http.Handler {
 			return
 		}
 		if v != nil {
+			httpx.NoteUser(ctx, v.P.TenantID, v.P.UserID)
 			// ctx carries, for an external user, what permission checks
 			// need (the user's Jira token): every call the page makes
 			// runs with it.
@@ -327,7 +328,7 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name,
 	}
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, pg); err != nil {
-		p.log.Error("rendering page", "template", name, "err", err)
+		p.log.ErrorContext(r.Context(), "rendering page", "template", name, "err", err)
 		http.Error(w, "gitrelay could not render this page. Reload it; if it keeps failing, tell your administrator.", http.StatusInternalServerError)
 		return
 	}
@@ -345,7 +346,7 @@ func (p *Pages) renderError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Retry-After", strconv.Itoa(int(e.RetryAfter.Seconds()+0.999)))
 	}
 	if status >= 500 {
-		p.log.Error("page failed", "method", r.Method, "path", r.URL.Path, "code", code, "err", err)
+		p.log.ErrorContext(r.Context(), "page failed", "method", r.Method, "path", r.URL.Path, "code", code, "err", err)
 	}
 	title := "Something went wrong"
 	switch code {
