@@ -78,6 +78,8 @@ func TestEveryRequestIsIdentifiedLoggedAndMeasuredOnEverySurface(t *testing.T) {
 		}{
 			{"a page, with the client's id", "GET", "/login?next=/issues/ABC-1&token=" + queryCanary, "page-req-1", false,
 				http.StatusOK, "GET /login", "", ""},
+			{"a page error, with the client's id", "GET", "/no-such-page", "page-req-2", false,
+				http.StatusNotFound, "/", "", ""},
 			{"an API error, with a generated id", "GET", "/api/v1/me?token=" + queryCanary, "", false,
 				http.StatusUnauthorized, "GET /api/v1/me", "", ""},
 			{"an unknown API route, with a malformed id replaced", "GET", "/api/v1/nope", "bad id;" + strings.Repeat("x", 70), false,
@@ -100,7 +102,11 @@ func TestEveryRequestIsIdentifiedLoggedAndMeasuredOnEverySurface(t *testing.T) {
 			if httpx.ValidRequestID(tt.sentID) && id != tt.sentID || !httpx.ValidRequestID(id) || !httpx.ValidRequestID(tt.sentID) && id == tt.sentID {
 				t.Errorf("%s: sent request id %q, answered %q", tt.name, tt.sentID, id)
 			}
-			if resp.StatusCode >= 400 {
+			if resp.StatusCode >= 400 && strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+				if !strings.Contains(body, "<code>"+id+"</code>") {
+					t.Errorf("%s: the error page does not show the request id %q:\n%s", tt.name, id, body)
+				}
+			} else if resp.StatusCode >= 400 {
 				var er httpx.ErrorResponse
 				if err := json.Unmarshal([]byte(body), &er); err != nil || er.Error.RequestID != id {
 					t.Errorf("%s: the error body %s does not quote the request id %q", tt.name, body, id)

@@ -291,6 +291,9 @@ type page struct {
 	Notice string
 	Error  *pageError
 	Data   any
+	// RequestID is the request's X-Request-ID, shown on error pages so
+	// that a user can quote it and an operator find its log lines.
+	RequestID string
 }
 
 // pageError is an error as a page shows it.
@@ -322,7 +325,7 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name,
 		// Templates are checked at start; reaching this is a programming error.
 		panic("web: no template " + name)
 	}
-	pg := page{Title: title, Demo: p.c.Demo, Notice: notice, Error: perr, Data: data}
+	pg := page{Title: title, Demo: p.c.Demo, Notice: notice, Error: perr, Data: data, RequestID: httpx.RequestID(r.Context())}
 	if v := viewerFrom(r.Context()); v != nil {
 		pg.Viewer, pg.CSRF = &v.P, v.CSRF
 	}
