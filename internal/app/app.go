@@ -19,6 +19,7 @@ import (
 	"github.com/gitrelay/gitrelay/internal/host/gitea"
 	"github.com/gitrelay/gitrelay/internal/host/github"
 	"github.com/gitrelay/gitrelay/internal/host/gitlab"
+	"github.com/gitrelay/gitrelay/internal/httpx"
 	"github.com/gitrelay/gitrelay/internal/jira"
 	"github.com/gitrelay/gitrelay/internal/relay"
 	"github.com/gitrelay/gitrelay/internal/server"
@@ -117,6 +118,8 @@ func New(c Config) *App {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	// Every line logged with a request's context carries its request id.
+	c.Logger = slog.New(httpx.LogHandler(c.Logger.Handler()))
 	if c.HTTPClient == nil {
 		c.HTTPClient = NewHTTPClient(c)
 	}

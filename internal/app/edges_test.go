@@ -34,12 +34,16 @@ func TestTheAPIAndTheForgeRemoteAnswerAlike(t *testing.T) {
 		bob := e.browser()
 		bobCSRF := bob.csrf(bob.signIn("acc-bob", "/issues/ABC-1"))
 		bobForgeToken := e.fake.AddUser(sessCloudA, jiratest.User{AccountID: "acc-bob", DisplayName: "Bob Builder", DevTools: []string{"ABC"}})
+		// Both doors are asked under one request id, which every error
+		// answer quotes.
+		const requestID = "edges-alike-1"
 		forge := func(method, path string, body []byte) visit {
 			t.Helper()
 			req, err := http.NewRequest(method, e.url+path, bytes.NewReader(body))
 			if err != nil {
 				t.Fatal(err)
 			}
+			req.Header.Set("X-Request-ID", requestID)
 			req.Header.Set("Authorization", "Bearer "+e.fake.FIT(jiratest.Claims{InstallationID: sessInstallA, CloudID: sessCloudA,
 				SiteURL: sessSiteA, AccountID: "acc-bob"}))
 			req.Header.Set("x-forge-oauth-user", bobForgeToken)
@@ -53,6 +57,7 @@ func TestTheAPIAndTheForgeRemoteAnswerAlike(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			req.Header.Set("X-Request-ID", requestID)
 			req.Header.Set(web.CSRFHeader, bobCSRF)
 			req.Header.Set("Content-Type", "application/json")
 			return bob.do(req)
@@ -121,8 +126,8 @@ func TestTheAPIAndTheForgeRemoteAnswerAlike(t *testing.T) {
 				body := decode[map[string]any](t, a)
 				if tt.wantStatus >= 400 {
 					er, _ := body["error"].(map[string]any)
-					if er == nil || er["code"] == "" || er["message"] == "" {
-						t.Errorf("error answer %s lacks error.code and error.message", a.Body)
+					if er == nil || er["code"] == "" || er["message"] == "" || er["request_id"] != requestID {
+						t.Errorf("error answer %s lacks error.code, error.message or error.request_id", a.Body)
 					}
 				}
 				if tt.check != nil {

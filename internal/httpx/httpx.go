@@ -50,6 +50,9 @@ type ErrorBody struct {
 	URL         string            `json:"url,omitempty"`
 	Scope       string            `json:"scope,omitempty"`
 	RetryAfter  int               `json:"retry_after,omitempty"`
+	// RequestID is the request's X-Request-ID, to quote when reporting
+	// the failure; the same id is on the server's log lines.
+	RequestID string `json:"request_id,omitempty"`
 }
 
 // ErrorResponse is the whole error answer. The links and fields are
@@ -86,6 +89,7 @@ func ErrorOf(err error) (ErrorResponse, int) {
 // to act on.
 func WriteError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	out, status := ErrorOf(err)
+	out.Error.RequestID = RequestID(r.Context())
 	if status >= http.StatusInternalServerError && log != nil {
 		level := slog.LevelWarn
 		if status == http.StatusInternalServerError {

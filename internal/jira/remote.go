@@ -183,6 +183,7 @@ func (rm *Remote) invoke(h handlerFunc, needUser bool) http.Handler {
 			httpx.WriteError(w, r, rm.log, err)
 			return
 		}
+		httpx.NoteUser(r.Context(), inv.InstallationID, "")
 		c := call{inv: inv}
 		ctx := r.Context()
 		if needUser {
@@ -200,6 +201,7 @@ func (rm *Remote) invoke(h handlerFunc, needUser bool) http.Handler {
 				return
 			}
 			c.p.DisplayName, c.p.Admin = prof.displayName, prof.admin
+			httpx.NoteUser(ctx, c.p.TenantID, c.p.UserID)
 			r = r.WithContext(ctx)
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, httpx.MaxBody)

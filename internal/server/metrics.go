@@ -2,6 +2,8 @@ package server
 
 import (
 	"net/http"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -19,6 +21,7 @@ type Metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	actions  *prometheus.CounterVec
+	build    *prometheus.GaugeVec
 }
 
 // NewMetrics builds the registry.
@@ -26,14 +29,16 @@ func NewMetrics() *Metrics {
 	m := &Metrics{
 		reg: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "gitrelay_http_requests_total", Help: "API requests by route and status."}, []string{"route", "status"}),
+			Name: "gitrelay_http_requests_total", Help: "HTTP requests (API, pages, Forge remote, operational endpoints) by route pattern and status."}, []string{"route", "status"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "gitrelay_http_request_duration_seconds", Help: "API request latency by route.",
+			Name: "gitrelay_http_request_duration_seconds", Help: "HTTP request latency by route pattern.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 25}}, []string{"route"}),
 		actions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gitrelay_actions_total", Help: "Audited actions by action, outcome and acting identity."}, []string{"action", "outcome", "via", "code"}),
+		build: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "gitrelay_build_info", Help: "Always 1; the labels say which build is running."}, []string{"version", "revision", "goversion"}),
 	}
-	m.reg.MustRegister(m.requests, m.duration, m.actions,
+	m.reg.MustRegister(m.requests, m.duration, m.actions, m.build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -46,6 +51,28 @@ func (m *Metrics) Handler() http.Handler {
 func (m *Metrics) observeRequest(route string, status int, d time.Duration) {
 	m.requests.WithLabelValues(route, strconv.Itoa(status)).Inc()
 	m.duration.WithLabelValues(route).Observe(d.Seconds())
+}
+
+// setBuildInfo labels gitrelay_build_info with version (the one the
+// binary reports; the module version from the build info when empty), the
+// VCS revision and the Go version it was built with.
+func (m *Metrics) setBuildInfo(version string) {
+	revision, goVersion := "unknown", runtime.Version()
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if version == "" {
+			version = bi.Main.Version
+		}
+		for _, st := range bi.Settings {
+			if st.Key == "vcs.revision" && st.Value != "" {
+				revision = st.Value
+			}
+		}
+	}
+	if version == "" {
+		version = "unknown"
+	}
+	m.build.Reset()
+	m.build.WithLabelValues(version, revision, goVersion).Set(1)
 }
 
 // ObserveAction counts an audited action; pass it as action.Config.Observe.

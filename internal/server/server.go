@@ -70,13 +70,15 @@ func New(c Config) *Server {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.log = slog.New(httpx.LogHandler(s.log.Handler()))
 	if s.metrics == nil {
 		s.metrics = NewMetrics()
 	}
 	if s.tenant == "" {
 		s.tenant = relay.LocalTenant
 	}
-	s.handler = s.recoverer(securityHeaders(s.mux(), c.HSTS))
+	s.metrics.setBuildInfo(c.Version)
+	s.handler = s.observe(s.recoverer(securityHeaders(s.mux(), c.HSTS)))
 	return s
 }
 
@@ -112,27 +114,22 @@ func principalFrom(ctx context.Context) relay.Principal {
 // apiFunc is a JSON handler; a returned error is written by httpx.WriteError.
 type apiFunc func(w http.ResponseWriter, r *http.Request) error
 
-// api wraps a JSON handler with authentication, metrics and error writing.
+// api wraps a JSON handler with authentication and error writing.
 func (s *Server) api(rt route) http.Handler {
-	label := rt.method + " " + rt.pattern
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-		defer func() {
-			s.metrics.observeRequest(label, sw.status, time.Since(start))
-		}()
 		if rt.auth == "user" {
 			ctx, p, err := s.authenticate(r)
 			if err != nil {
-				sw.Header().Set("WWW-Authenticate", `Bearer realm="gitrelay"`)
-				httpx.WriteError(sw, r, s.log, err)
+				w.Header().Set("WWW-Authenticate", `Bearer realm="gitrelay"`)
+				httpx.WriteError(w, r, s.log, err)
 				return
 			}
+			httpx.NoteUser(ctx, p.TenantID, p.UserID)
 			r = r.WithContext(context.WithValue(ctx, principalKey, p))
 		}
-		r.Body = http.MaxBytesReader(sw, r.Body, httpx.MaxBody)
-		if err := rt.handler(sw, r); err != nil {
-			httpx.WriteError(sw, r, s.log, err)
+		r.Body = http.MaxBytesReader(w, r.Body, httpx.MaxBody)
+		if err := rt.handler(w, r); err != nil {
+			httpx.WriteError(w, r, s.log, err)
 		}
 	})
 }
@@ -174,7 +171,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := s.ready(ctx); err != nil {
-			s.log.Warn("not ready", "err", err)
+			s.log.WarnContext(r.Context(), "not ready", "err", err)
 			httpx.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": "database is not answering"})
 			return
 		}
@@ -191,7 +188,7 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 				}
 				// The panic value and stack may hold anything; they go to
 				// the log only, with the stack, never to the client.
-				s.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path,
+				s.log.ErrorContext(r.Context(), "panic serving request", "method", r.Method, "path", r.URL.Path,
 					"panic", fmt.Sprintf("%T", v), "stack", string(debug.Stack()))
 				httpx.WriteError(w, r, s.log, errors.New("panic"))
 			}
@@ -215,14 +212,4 @@ func securityHeaders(next http.Handler, hsts bool) http.Handler {
 		h.Set("Cache-Control", "no-store")
 		next.ServeHTTP(w, r)
 	})
-}
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	w.status = code
-	w.ResponseWriter.WriteHeader(code)
 }

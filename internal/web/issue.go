@@ -124,7 +124,7 @@ func (p *Pages) renderIssue(w http.ResponseWriter, r *http.Request, status int, 
 func (p *Pages) actionFailed(w http.ResponseWriter, r *http.Request, failed string, err error) error {
 	perr := toPageError(err)
 	if httperr.Status(perr.Code) >= 500 {
-		p.log.Error("issue action failed", "path", r.URL.Path, "code", perr.Code, "err", err)
+		p.log.ErrorContext(r.Context(), "issue action failed", "path", r.URL.Path, "code", perr.Code, "err", err)
 	}
 	perr.SetupURL = withIssueContext(perr.SetupURL, r.PathValue("key"), r.PostFormValue("summary"), r.PostFormValue("type"))
 	return p.renderIssue(w, r, httperr.Status(perr.Code), r.PostFormValue("summary"), r.PostFormValue("type"), failed, perr, "")

@@ -272,7 +272,7 @@ func (p *Pages) startSession(w http.ResponseWriter, r *http.Request, tenantID, u
 	// Signing in is rare enough to carry the sweep of expired sessions, so
 	// that no background job is needed; a failed sweep only delays it.
 	if _, err := p.c.Store.DeleteExpiredSessions(r.Context()); err != nil {
-		p.log.Warn("sweeping expired sessions", "err", err)
+		p.log.WarnContext(r.Context(), "sweeping expired sessions", "err", err)
 	}
 	p.setSessionCookie(w, r, token, int(p.c.SessionLifetime.Seconds()))
 	return nil

@@ -159,7 +159,7 @@ func (p *Pages) SaveToken(w http.ResponseWriter, r *http.Request) error {
 		}
 		perr.For = id
 		if httperr.Status(perr.Code) >= 500 {
-			p.log.Error("saving token failed", "code", perr.Code, "err", err)
+			p.log.ErrorContext(r.Context(), "saving token failed", "code", perr.Code, "err", err)
 		}
 		return p.renderTokens(w, r, httperr.Status(perr.Code), id, back, "", false, perr, "")
 	}

@@ -224,6 +224,7 @@ func (p *Pages) Handle(access string, h PageFunc) http.Handler {
 			return
 		}
 		if v != nil {
+			httpx.NoteUser(ctx, v.P.TenantID, v.P.UserID)
 			// ctx carries, for an external user, what permission checks
 			// need (the user's Jira token): every call the page makes
 			// runs with it.
@@ -290,6 +291,9 @@ type page struct {
 	Notice string
 	Error  *pageError
 	Data   any
+	// RequestID is the request's X-Request-ID, shown on error pages so
+	// that a user can quote it and an operator find its log lines.
+	RequestID string
 }
 
 // pageError is an error as a page shows it.
@@ -321,13 +325,13 @@ func (p *Pages) render(w http.ResponseWriter, r *http.Request, status int, name,
 		// Templates are checked at start; reaching this is a programming error.
 		panic("web: no template " + name)
 	}
-	pg := page{Title: title, Demo: p.c.Demo, Notice: notice, Error: perr, Data: data}
+	pg := page{Title: title, Demo: p.c.Demo, Notice: notice, Error: perr, Data: data, RequestID: httpx.RequestID(r.Context())}
 	if v := viewerFrom(r.Context()); v != nil {
 		pg.Viewer, pg.CSRF = &v.P, v.CSRF
 	}
 	var buf bytes.Buffer
 	if err := t.Execute(&buf, pg); err != nil {
-		p.log.Error("rendering page", "template", name, "err", err)
+		p.log.ErrorContext(r.Context(), "rendering page", "template", name, "err", err)
 		http.Error(w, "gitrelay could not render this page. Reload it; if it keeps failing, tell your administrator.", http.StatusInternalServerError)
 		return
 	}
@@ -345,7 +349,7 @@ func (p *Pages) renderError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Retry-After", strconv.Itoa(int(e.RetryAfter.Seconds()+0.999)))
 	}
 	if status >= 500 {
-		p.log.Error("page failed", "method", r.Method, "path", r.URL.Path, "code", code, "err", err)
+		p.log.ErrorContext(r.Context(), "page failed", "method", r.Method, "path", r.URL.Path, "code", code, "err", err)
 	}
 	title := "Something went wrong"
 	switch code {

@@ -1,0 +1,70 @@
+package server
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gitrelay/gitrelay/internal/httpx"
+)
+
+// observe is the outermost layer, around every surface (API, pages, Forge
+// remote, operational endpoints): it gives the request its id, then, once
+// the answer is written, measures it by route pattern and writes its one
+// access-log line. The line names the route pattern, never the path or
+// query (which may carry a secret), and no header.
+func (s *Server) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		r, q := httpx.StartRequest(w, r)
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		defer func() {
+			d := time.Since(start)
+			// ServeMux records the pattern it matched on this request.
+			route := r.Pattern
+			if route == "" {
+				route = "unmatched"
+			}
+			s.metrics.observeRequest(route, sw.status, d)
+			level := slog.LevelInfo
+			if operational[r.Pattern] {
+				level = slog.LevelDebug
+			}
+			tenant, user := q.Who()
+			s.log.LogAttrs(r.Context(), level, "request",
+				slog.String("method", r.Method), slog.String("route", route), slog.Int("status", sw.status),
+				slog.Float64("duration_ms", float64(d.Microseconds())/1000), slog.Int64("bytes", sw.bytes),
+				slog.String("tenant", tenant), slog.String("user_id", user))
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+// operational are the routes probes and scrapers call every few seconds:
+// their access-log lines are at debug level, so they do not drown the rest.
+var operational = map[string]bool{"GET /healthz": true, "GET /readyz": true, "GET /metrics": true}
+
+// statusWriter remembers the status and counts the body bytes written.
+type statusWriter struct {
+	http.ResponseWriter
+	status      int
+	bytes       int64
+	wroteHeader bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wroteHeader {
+		w.status, w.wroteHeader = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wroteHeader = true
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
