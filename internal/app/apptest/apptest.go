@@ -290,6 +290,7 @@ func (e *Env) Do(method, path, token string, body any) Response {
 		e.bodies.WriteString(k + ": " + strings.Join(vs, ",") + "\n")
 	}
 	e.bodiesMu.Unlock()
+	e.checkContract(req, resp.StatusCode, resp.Header, b)
 	return Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
 }
 

@@ -1,0 +1,109 @@
+package apptest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+
+	"github.com/gitrelay/gitrelay/internal/server"
+)
+
+// The OpenAPI document is a contract: every API answer a test receives
+// through Env.Do is checked against the operation it belongs to (status,
+// content type, body schema), so a drift between the document and the
+// code fails the test that shows it. The document is loaded and routed
+// once per test process.
+
+// contract is the loaded document with a router that matches requests the
+// way gitrelay's own mux does (the document's paths are ServeMux
+// patterns: a test in internal/server keeps the two the same).
+type contract struct {
+	doc    *openapi3.T
+	mux    *http.ServeMux
+	routes map[string]*routers.Route // by "METHOD path"
+	errors *openapi3.Schema          // for /api/ answers no operation covers
+}
+
+var loadContract = sync.OnceValues(func() (*contract, error) {
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(server.OpenAPIDocument())
+	if err != nil {
+		return nil, fmt.Errorf("loading openapi.json: %w", err)
+	}
+	if err := doc.Validate(loader.Context); err != nil {
+		return nil, fmt.Errorf("openapi.json is not a valid OpenAPI document: %w", err)
+	}
+	c := &contract{doc: doc, mux: http.NewServeMux(), routes: map[string]*routers.Route{}}
+	for path, item := range doc.Paths.Map() {
+		for method, op := range item.Operations() {
+			key := method + " " + path
+			c.routes[key] = &routers.Route{Spec: doc, Path: path, PathItem: item, Method: method, Operation: op}
+			c.mux.Handle(key, http.NotFoundHandler())
+		}
+	}
+	ref := doc.Components.Schemas["Error"]
+	if ref == nil || ref.Value == nil {
+		return nil, errors.New("openapi.json has no Error schema")
+	}
+	c.errors = ref.Value
+	return c, nil
+})
+
+// check validates one API answer to req against the document.
+func (c *contract) check(req *http.Request, status int, header http.Header, body []byte) error {
+	_, pattern := c.mux.Handler(req)
+	route := c.routes[pattern]
+	if route == nil {
+		// No documented operation (an unknown API route): the answer is
+		// still an error in the documented shape.
+		var v any
+		if err := json.Unmarshal(body, &v); err != nil {
+			return fmt.Errorf("undocumented route answered %d with a body that is not JSON: %w", status, err)
+		}
+		return c.errors.VisitJSON(v, openapi3.EnableJSONSchema2020(), openapi3.VisitAsResponse())
+	}
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, Route: route},
+		Status:                 status,
+		Header:                 header,
+		Body:                   io.NopCloser(bytes.NewReader(body)),
+		Options:                &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
+	}
+	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
+		return err
+	}
+	// The validator accepts any body for a response documented without
+	// content (204): the document says there is none.
+	if resp := route.Operation.Responses.Status(status); resp != nil && resp.Value != nil &&
+		len(resp.Value.Content) == 0 && len(bytes.TrimSpace(body)) > 0 {
+		return fmt.Errorf("status %d is documented without a body, the answer has %d bytes", status, len(body))
+	}
+	return nil
+}
+
+// checkContract reports (t.Errorf) an API answer the document does not
+// describe. Only /api/v1 answers are the document's.
+func (e *Env) checkContract(req *http.Request, status int, header http.Header, body []byte) {
+	e.T.Helper()
+	if !strings.HasPrefix(req.URL.Path, "/api/v1/") {
+		return
+	}
+	c, err := loadContract()
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	if err := c.check(req, status, header, body); err != nil {
+		e.T.Errorf("%s %s answered %d, which openapi.json does not describe: %v\nbody: %s",
+			req.Method, req.URL.Path, status, err, body)
+	}
+}
