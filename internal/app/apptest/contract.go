@@ -22,7 +22,9 @@ import (
 // through Env.Do is checked against the operation it belongs to (status,
 // content type, body schema), so a drift between the document and the
 // code fails the test that shows it. The document is loaded and routed
-// once per test process.
+// once per test process. The check is stricter than the document's own
+// words: an object in an answer may hold no field the document does not
+// name, so a field added to the code but not to the document fails too.
 
 // contract is the loaded document with a router that matches requests the
 // way gitrelay's own mux does (the document's paths are ServeMux
@@ -44,8 +46,19 @@ var loadContract = sync.OnceValues(func() (*contract, error) {
 		return nil, fmt.Errorf("openapi.json is not a valid OpenAPI document: %w", err)
 	}
 	c := &contract{doc: doc, mux: http.NewServeMux(), routes: map[string]*routers.Route{}}
+	closed := map[*openapi3.Schema]bool{}
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {
+			for _, resp := range op.Responses.Map() {
+				if resp.Value == nil {
+					continue
+				}
+				for _, media := range resp.Value.Content {
+					if media.Schema != nil {
+						closeObjects(media.Schema.Value, closed)
+					}
+				}
+			}
 			key := method + " " + path
 			c.routes[key] = &routers.Route{Spec: doc, Path: path, PathItem: item, Method: method, Operation: op}
 			c.mux.Handle(key, http.NotFoundHandler())
@@ -56,8 +69,36 @@ var loadContract = sync.OnceValues(func() (*contract, error) {
 		return nil, errors.New("openapi.json has no Error schema")
 	}
 	c.errors = ref.Value
+	closeObjects(c.errors, closed)
 	return c, nil
 })
+
+// closeObjects forbids fields the document does not name in every object
+// schema under s that does not say otherwise. Answers are validated
+// against response schemas only, so request schemas stay as written.
+func closeObjects(s *openapi3.Schema, done map[*openapi3.Schema]bool) {
+	if s == nil || done[s] {
+		return
+	}
+	done[s] = true
+	if len(s.Properties) > 0 && s.AdditionalProperties.Has == nil && s.AdditionalProperties.Schema == nil {
+		s.AdditionalProperties = openapi3.AdditionalProperties{Has: openapi3.Ptr(false)}
+	}
+	for _, p := range s.Properties {
+		closeObjects(p.Value, done)
+	}
+	if s.Items != nil {
+		closeObjects(s.Items.Value, done)
+	}
+	if s.AdditionalProperties.Schema != nil {
+		closeObjects(s.AdditionalProperties.Schema.Value, done)
+	}
+	for _, list := range []openapi3.SchemaRefs{s.OneOf, s.AnyOf} {
+		for _, sub := range list {
+			closeObjects(sub.Value, done)
+		}
+	}
+}
 
 // check validates one API answer to req against the document.
 func (c *contract) check(req *http.Request, status int, header http.Header, body []byte) error {

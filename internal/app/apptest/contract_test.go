@@ -24,6 +24,7 @@ func TestContractCheck(t *testing.T) {
 		{"a documented answer passes", "GET", "/api/v1/kinds", 200, jsonCT, "[" + kind + "[]}]", true},
 		{"null where the document says array fails", "GET", "/api/v1/kinds", 200, jsonCT, "[" + kind + "null}]", false},
 		{"a missing required field fails", "GET", "/api/v1/projects", 200, jsonCT, `[{"key":"ABC"}]`, false},
+		{"a field the document does not name fails", "GET", "/api/v1/projects", 200, jsonCT, `[{"key":"ABC","name":"Alpha","secret":"x"}]`, false},
 		{"an undocumented status fails", "GET", "/api/v1/projects", 418, jsonCT, `{"error":{"code":"internal","message":"m"}}`, false},
 		{"an undocumented content type fails", "GET", "/api/v1/projects", 200, http.Header{"Content-Type": {"text/html"}}, `[]`, false},
 		{"a body where none is documented fails", "DELETE", "/api/v1/projects/ABC", 204, http.Header{}, `{"deleted":true}`, false},
