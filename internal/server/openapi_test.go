@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/gitrelay/gitrelay/internal/httpx"
+	"github.com/gitrelay/gitrelay/internal/jira"
 	"github.com/gitrelay/gitrelay/internal/relay"
 )
 
@@ -22,9 +23,23 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	if err := json.Unmarshal(openapiDoc, &doc); err != nil {
 		t.Fatalf("openapi.json is not valid JSON: %v", err)
 	}
-	s := New(Config{})
-	served := map[string]bool{}
+	// With Jira Cloud configured, the Forge remote and Sign in with
+	// Atlassian routes are served too: the document describes them.
+	jiraRoutes := append(jira.NewRemote(jira.Config{}).Routes(), jira.NewSignIn(jira.SignInConfig{}).Routes()...)
+	s := New(Config{JiraRoutes: jiraRoutes})
+	type route struct{ method, pattern string }
+	var all []route
 	for _, rt := range s.routes() {
+		all = append(all, route{rt.method, rt.pattern})
+	}
+	for _, rt := range s.jira {
+		all = append(all, route{rt.Method, rt.Pattern})
+	}
+	if len(s.jira) == 0 {
+		t.Fatal("no Jira routes")
+	}
+	served := map[string]bool{}
+	for _, rt := range all {
 		served[rt.method+" "+rt.pattern] = true
 		ops, ok := doc.Paths[rt.pattern]
 		if !ok {
