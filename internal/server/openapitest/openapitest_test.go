@@ -1,4 +1,4 @@
-package apptest
+package openapitest
 
 import (
 	"net/http"
@@ -7,7 +7,7 @@ import (
 
 // The contract check refuses answers the document does not describe and
 // accepts those it does.
-func TestContractCheck(t *testing.T) {
+func TestCheck(t *testing.T) {
 	c, err := loadContract()
 	if err != nil {
 		t.Fatal(err)
@@ -32,6 +32,8 @@ func TestContractCheck(t *testing.T) {
 		{"an unknown error code fails", "DELETE", "/api/v1/projects/ABC", 404, jsonCT, `{"error":{"code":"gone","message":"m"}}`, false},
 		{"an unknown route answers a documented error", "GET", "/api/v1/nope", 404, jsonCT, `{"error":{"code":"not_found","message":"m"}}`, true},
 		{"an unknown route answering something else fails", "GET", "/api/v1/nope", 404, jsonCT, `{"oops":1}`, false},
+		{"a Forge remote answer is checked", "GET", "/forge/me/tokens", 200, jsonCT, `[{"integration_id":"1"}]`, false},
+		{"a page is not the document's", "GET", "/settings/tokens", 200, http.Header{"Content-Type": {"text/html"}}, `<p>`, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
