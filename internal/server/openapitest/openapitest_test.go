@@ -3,6 +3,8 @@ package openapitest
 import (
 	"net/http"
 	"testing"
+
+	"github.com/gitrelay/gitrelay/internal/server"
 )
 
 // The contract check refuses answers the document does not describe and
@@ -33,6 +35,7 @@ func TestCheck(t *testing.T) {
 		{"an unknown route answers a documented error", "GET", "/api/v1/nope", 404, jsonCT, `{"error":{"code":"not_found","message":"m"}}`, true},
 		{"an unknown route answering something else fails", "GET", "/api/v1/nope", 404, jsonCT, `{"oops":1}`, false},
 		{"a Forge remote answer is checked", "GET", "/forge/me/tokens", 200, jsonCT, `[{"integration_id":"1"}]`, false},
+		{"the document describes itself", "GET", "/api/v1/openapi.json", 200, jsonCT, string(server.OpenAPIDocument()), true},
 		{"a page is not the document's", "GET", "/settings/tokens", 200, http.Header{"Content-Type": {"text/html"}}, `<p>`, true},
 	}
 	for _, tt := range tests {
