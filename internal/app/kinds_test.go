@@ -91,3 +91,25 @@ func TestRequireUserPATOnEveryKind(t *testing.T) {
 		})
 	}
 }
+
+// Every list in GET /api/v1/kinds is a list, never null: a kind without
+// required scopes (CodeCommit) answers [].
+func TestKindsListScopesAsArrays(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := apptest.New(t, db)
+		r := e.Do("GET", "/api/v1/kinds", e.Bob, nil)
+		wantStatus(t, r, http.StatusOK, "")
+		if strings.Contains(string(r.Body), "null") {
+			t.Fatalf("kinds answer holds null: %s", r.Body)
+		}
+		kinds := r.List()
+		if len(kinds) == 0 {
+			t.Fatal("no kinds listed")
+		}
+		for _, k := range kinds {
+			if _, ok := k["required_scopes"].([]any); !ok {
+				t.Errorf("kind %v: required_scopes = %#v, want a list", k["kind"], k["required_scopes"])
+			}
+		}
+	})
+}

@@ -22,6 +22,7 @@ import (
 	"github.com/gitrelay/gitrelay/internal/jira/jiratest"
 	"github.com/gitrelay/gitrelay/internal/relay"
 	"github.com/gitrelay/gitrelay/internal/server"
+	"github.com/gitrelay/gitrelay/internal/server/openapitest"
 	"github.com/gitrelay/gitrelay/internal/store"
 	"github.com/gitrelay/gitrelay/internal/vault"
 )
@@ -294,6 +295,13 @@ func (e *env) do(method, path string, inv invocation, body any) response {
 	_, _ = e.bodies.Write(b)
 	for k, vs := range resp.Header {
 		_, _ = e.bodies.Write([]byte(k + ": " + strings.Join(vs, ",") + "\n"))
+	}
+	// The OpenAPI document describes the Forge remote too: an answer it
+	// does not describe fails the test that received it.
+	if strings.HasPrefix(req.URL.Path, "/forge/") {
+		if err := openapitest.Check(req, resp.StatusCode, resp.Header, b); err != nil {
+			e.t.Errorf("%s %s answered %d, which openapi.json does not describe: %v\nbody: %s", method, path, resp.StatusCode, err, b)
+		}
 	}
 	return response{Status: resp.StatusCode, Body: b}
 }

@@ -207,7 +207,13 @@ func (s *Server) kinds(w http.ResponseWriter, r *http.Request) error {
 	out := []kindJSON{}
 	for _, k := range s.kindList {
 		caps := s.hosts.Capabilities(relay.HostConfig{Kind: k})
-		out = append(out, kindJSON{Kind: k, PAT: caps.PAT, Drafts: caps.Drafts, RequiredScope: caps.RequiredScopes, TokenHelp: caps.TokenHelp})
+		// A kind without scopes (CodeCommit: a key cannot read its own
+		// permissions) answers an empty list: the document says array.
+		scopes := [][]string{}
+		for _, alt := range caps.RequiredScopes {
+			scopes = append(scopes, append([]string{}, alt...))
+		}
+		out = append(out, kindJSON{Kind: k, PAT: caps.PAT, Drafts: caps.Drafts, RequiredScope: scopes, TokenHelp: caps.TokenHelp})
 	}
 	httpx.WriteJSON(w, http.StatusOK, out)
 	return nil

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	_ "embed"
 	"net/http"
 )
@@ -13,3 +14,7 @@ func (s *Server) openapi(w http.ResponseWriter, r *http.Request) error {
 	_, _ = w.Write(openapiDoc)
 	return nil
 }
+
+// OpenAPIDocument is the API's OpenAPI document, the one served at
+// /api/v1/openapi.json (a copy: callers may keep or change it).
+func OpenAPIDocument() []byte { return bytes.Clone(openapiDoc) }

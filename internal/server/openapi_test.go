@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/gitrelay/gitrelay/internal/httpx"
+	"github.com/gitrelay/gitrelay/internal/jira"
 	"github.com/gitrelay/gitrelay/internal/relay"
 )
 
@@ -22,9 +23,23 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 	if err := json.Unmarshal(openapiDoc, &doc); err != nil {
 		t.Fatalf("openapi.json is not valid JSON: %v", err)
 	}
-	s := New(Config{})
-	served := map[string]bool{}
+	// With Jira Cloud configured, the Forge remote and Sign in with
+	// Atlassian routes are served too: the document describes them.
+	jiraRoutes := append(jira.NewRemote(jira.Config{}).Routes(), jira.NewSignIn(jira.SignInConfig{}).Routes()...)
+	s := New(Config{JiraRoutes: jiraRoutes})
+	type route struct{ method, pattern string }
+	var all []route
 	for _, rt := range s.routes() {
+		all = append(all, route{rt.method, rt.pattern})
+	}
+	for _, rt := range s.jira {
+		all = append(all, route{rt.Method, rt.Pattern})
+	}
+	if len(s.jira) == 0 {
+		t.Fatal("no Jira routes")
+	}
+	served := map[string]bool{}
+	for _, rt := range all {
 		served[rt.method+" "+rt.pattern] = true
 		ops, ok := doc.Paths[rt.pattern]
 		if !ok {
@@ -162,4 +177,117 @@ func jsonFields(t reflect.Type) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// The document is usable as a contract by generators and linters: every
+// operation has a unique, readable operationId, a summary and a tag; the
+// document names its server; and every object a response returns says
+// which of its fields are always there.
+func TestOpenAPIDocumentIsAContract(t *testing.T) {
+	var doc map[string]any
+	if err := json.Unmarshal(openapiDoc, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if servers, _ := doc["servers"].([]any); len(servers) == 0 {
+		t.Error("the document has no servers entry")
+	}
+	declared := map[string]bool{}
+	tags, _ := doc["tags"].([]any)
+	for _, tg := range tags {
+		name, _ := tg.(map[string]any)["name"].(string)
+		declared[name] = true
+	}
+	schemas := doc["components"].(map[string]any)["schemas"].(map[string]any)
+	operationIDs := map[string]string{}
+	paths := doc["paths"].(map[string]any)
+	for path, item := range paths {
+		for method, op := range item.(map[string]any) {
+			if method == "parameters" {
+				continue
+			}
+			where := strings.ToUpper(method) + " " + path
+			o := op.(map[string]any)
+			id, _ := o["operationId"].(string)
+			switch {
+			case id == "":
+				t.Errorf("%s has no operationId", where)
+			case !camelCase(id):
+				t.Errorf("%s: operationId %q is not camelCase", where, id)
+			case operationIDs[id] != "":
+				t.Errorf("%s: operationId %q is also %s", where, id, operationIDs[id])
+			default:
+				operationIDs[id] = where
+			}
+			if s, _ := o["summary"].(string); strings.TrimSpace(s) == "" {
+				t.Errorf("%s has no summary", where)
+			}
+			opTags, _ := o["tags"].([]any)
+			if len(opTags) == 0 {
+				t.Errorf("%s has no tag", where)
+			}
+			for _, tg := range opTags {
+				if name, _ := tg.(string); !declared[name] {
+					t.Errorf("%s: tag %q is not declared in the document's tags", where, name)
+				}
+			}
+			responses, _ := o["responses"].(map[string]any)
+			for status, resp := range responses {
+				content, _ := resp.(map[string]any)["content"].(map[string]any)
+				for mt, media := range content {
+					s, _ := media.(map[string]any)["schema"].(map[string]any)
+					checkRequired(t, where+" "+status+" "+mt, s, schemas, map[string]bool{})
+				}
+			}
+		}
+	}
+}
+
+// checkRequired reports every object schema under s without a required
+// list, following references once each.
+func checkRequired(t *testing.T, where string, s map[string]any, schemas map[string]any, seen map[string]bool) {
+	t.Helper()
+	if s == nil {
+		return
+	}
+	if ref, ok := s["$ref"].(string); ok {
+		name := strings.TrimPrefix(ref, "#/components/schemas/")
+		if seen[name] {
+			return
+		}
+		seen[name] = true
+		target, _ := schemas[name].(map[string]any)
+		checkRequired(t, where+" → "+name, target, schemas, seen)
+		return
+	}
+	props, _ := s["properties"].(map[string]any)
+	if len(props) > 0 {
+		if _, ok := s["required"]; !ok {
+			t.Errorf("%s: object schema without required (the fields always present)", where)
+		}
+	}
+	for name, p := range props {
+		sub, _ := p.(map[string]any)
+		checkRequired(t, where+"."+name, sub, schemas, seen)
+	}
+	if items, ok := s["items"].(map[string]any); ok {
+		checkRequired(t, where+"[]", items, schemas, seen)
+	}
+	for _, k := range []string{"allOf", "oneOf", "anyOf"} {
+		list, _ := s[k].([]any)
+		for _, sub := range list {
+			m, _ := sub.(map[string]any)
+			checkRequired(t, where, m, schemas, seen)
+		}
+	}
+}
+
+// camelCase: a lower-case letter, then letters and digits.
+func camelCase(s string) bool {
+	for i, r := range s {
+		lower, upper, digit := r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9'
+		if (i == 0 && !lower) || !(lower || upper || digit) {
+			return false
+		}
+	}
+	return s != ""
 }

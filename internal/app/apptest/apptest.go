@@ -23,6 +23,7 @@ import (
 	"github.com/gitrelay/gitrelay/internal/host/hostsim"
 	"github.com/gitrelay/gitrelay/internal/host/hosttest"
 	"github.com/gitrelay/gitrelay/internal/relay"
+	"github.com/gitrelay/gitrelay/internal/server/openapitest"
 	"github.com/gitrelay/gitrelay/internal/store"
 	"github.com/gitrelay/gitrelay/internal/vault"
 )
@@ -290,6 +291,13 @@ func (e *Env) Do(method, path, token string, body any) Response {
 		e.bodies.WriteString(k + ": " + strings.Join(vs, ",") + "\n")
 	}
 	e.bodiesMu.Unlock()
+	// The OpenAPI document is a contract: an answer it does not describe
+	// fails the test that received it.
+	if strings.HasPrefix(req.URL.Path, "/api/v1/") {
+		if err := openapitest.Check(req, resp.StatusCode, resp.Header, b); err != nil {
+			e.T.Errorf("%s %s answered %d, which openapi.json does not describe: %v\nbody: %s", method, path, resp.StatusCode, err, b)
+		}
+	}
 	return Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
 }
 
