@@ -14,12 +14,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gitrelay/gitrelay/internal/host/hostsim"
+	"github.com/gitrelay/gitrelay/internal/logbuf"
 	"github.com/gitrelay/gitrelay/internal/store/storetest"
 )
 
@@ -47,26 +47,9 @@ type proc struct {
 	t      testing.TB
 	cmd    *exec.Cmd
 	url    string
-	stdout *lockedBuffer
-	stderr *lockedBuffer
+	stdout *logbuf.Buffer
+	stderr *logbuf.Buffer
 	env    []string
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // gitrelay runs a CLI command to completion.
@@ -104,7 +87,7 @@ func serve(t testing.TB, env []string, args ...string) *proc {
 // waits until it listens. Several started at once race for real.
 func startServe(t testing.TB, env []string, args ...string) *startingProc {
 	t.Helper()
-	p := &proc{t: t, stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, env: env}
+	p := &proc{t: t, stdout: &logbuf.Buffer{}, stderr: &logbuf.Buffer{}, env: env}
 	p.cmd = exec.Command(binary, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
 	p.cmd.Env = env
 	pr, pw := io.Pipe()

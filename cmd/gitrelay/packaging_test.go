@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gitrelay/gitrelay/internal/logbuf"
 )
 
 // repoRoot is the module's root, where the Dockerfile and scripts are.
@@ -197,7 +199,7 @@ func TestContainerImageBuildsRunsAndPassesItsHealthCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv.Stderr = &lockedBuffer{}
+	srv.Stderr = &logbuf.Buffer{}
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +22,7 @@ import (
 	"github.com/gitrelay/gitrelay/internal/host/hosttest"
 	"github.com/gitrelay/gitrelay/internal/jira"
 	"github.com/gitrelay/gitrelay/internal/jira/jiratest"
+	"github.com/gitrelay/gitrelay/internal/logbuf"
 	"github.com/gitrelay/gitrelay/internal/relay"
 	"github.com/gitrelay/gitrelay/internal/store"
 	"github.com/gitrelay/gitrelay/internal/store/storetest"
@@ -53,30 +53,13 @@ type jiraSessions struct {
 	sim     *hostsim.Sim
 	hostURL string
 	url     string
-	logs    *lockedBuffer
-	bodies  lockedBuffer
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	logs    *logbuf.Buffer
+	bodies  logbuf.Buffer
 }
 
 func newJiraSessions(t *testing.T, db *store.DB) *jiraSessions {
 	t.Helper()
-	e := &jiraSessions{t: t, db: db, fake: jiratest.New(t), sim: hostsim.New(), logs: &lockedBuffer{}}
+	e := &jiraSessions{t: t, db: db, fake: jiratest.New(t), sim: hostsim.New(), logs: &logbuf.Buffer{}}
 	t.Cleanup(e.sim.Close)
 	hs := httptest.NewServer(e.sim.Handler())
 	t.Cleanup(hs.Close)

@@ -20,6 +20,7 @@ import (
 	"github.com/gitrelay/gitrelay/internal/host/hostsim"
 	"github.com/gitrelay/gitrelay/internal/jira"
 	"github.com/gitrelay/gitrelay/internal/jira/jiratest"
+	"github.com/gitrelay/gitrelay/internal/logbuf"
 	"github.com/gitrelay/gitrelay/internal/relay"
 	"github.com/gitrelay/gitrelay/internal/server"
 	"github.com/gitrelay/gitrelay/internal/server/openapitest"
@@ -63,24 +64,6 @@ func (c *clock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// safeBuffer is a goroutine-safe log sink.
-type safeBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *safeBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *safeBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // env is gitrelay wired as internal/app wires it, plus the Jira backend,
 // against a fake Atlassian and a simulated GitHub Enterprise.
 type env struct {
@@ -99,7 +82,7 @@ type env struct {
 	remote  *jira.Remote
 	signin  *jira.SignIn
 	url     string
-	logs    *safeBuffer
+	logs    *logbuf.Buffer
 
 	// Users of site A: alice administers Jira, bob has View Development
 	// Tools on ABC, carol has none.
@@ -112,12 +95,12 @@ type env struct {
 	signedIn   []relay.Principal
 	signedInMu sync.Mutex
 
-	bodies safeBuffer
+	bodies logbuf.Buffer
 }
 
 func newEnv(t *testing.T, db *store.DB) *env {
 	t.Helper()
-	e := &env{t: t, db: db, fake: jiratest.New(t), sim: hostsim.New(), logs: &safeBuffer{},
+	e := &env{t: t, db: db, fake: jiratest.New(t), sim: hostsim.New(), logs: &logbuf.Buffer{},
 		clock: &clock{t: time.Now().UTC().Truncate(time.Second)}}
 	t.Cleanup(e.sim.Close)
 	hs := httptest.NewServer(e.sim.Handler())

@@ -1,34 +1,16 @@
 package server
 
 import (
-	"bytes"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/gitrelay/gitrelay/internal/httpx"
+	"github.com/gitrelay/gitrelay/internal/logbuf"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // logLines decodes the JSON log lines whose msg is msg.
 func logLines(t *testing.T, logs, msg string) []map[string]any {
@@ -49,8 +31,8 @@ func logLines(t *testing.T, logs, msg string) []map[string]any {
 	return out
 }
 
-func newLoggedServer(version string) (*Server, *lockedBuffer) {
-	logs := &lockedBuffer{}
+func newLoggedServer(version string) (*Server, *logbuf.Buffer) {
+	logs := &logbuf.Buffer{}
 	s := New(Config{Version: version, Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	return s, logs
 }

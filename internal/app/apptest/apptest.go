@@ -22,6 +22,7 @@ import (
 	"github.com/gitrelay/gitrelay/internal/host"
 	"github.com/gitrelay/gitrelay/internal/host/hostsim"
 	"github.com/gitrelay/gitrelay/internal/host/hosttest"
+	"github.com/gitrelay/gitrelay/internal/logbuf"
 	"github.com/gitrelay/gitrelay/internal/relay"
 	"github.com/gitrelay/gitrelay/internal/server/openapitest"
 	"github.com/gitrelay/gitrelay/internal/store"
@@ -57,7 +58,7 @@ type Env struct {
 	Bob        string
 	Carol      string
 	Client     *http.Client
-	Logs       *SafeBuffer
+	Logs       *logbuf.Buffer
 	Fixture    Fixture
 	bodiesMu   sync.Mutex
 	bodies     bytes.Buffer
@@ -144,7 +145,7 @@ func New(t testing.TB, db *store.DB, opts ...Options) *Env {
 		o.Fixture = &f
 	}
 	ctx := context.Background()
-	e := &Env{T: t, DB: db, Sim: hostsim.New(), Logs: &SafeBuffer{}, Fixture: *o.Fixture}
+	e := &Env{T: t, DB: db, Sim: hostsim.New(), Logs: &logbuf.Buffer{}, Fixture: *o.Fixture}
 	t.Cleanup(e.Sim.Close)
 
 	var hc *http.Client
@@ -347,21 +348,3 @@ func (e *Env) CreateBranch(apiToken, integrationID, name string) Response {
 
 // Writes returns the simulator's write log.
 func (e *Env) Writes() []hostsim.Write { return e.Sim.Writes() }
-
-// SafeBuffer is a goroutine-safe log sink.
-type SafeBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *SafeBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *SafeBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}

@@ -33,6 +33,7 @@ import (
 
 	"github.com/gitrelay/gitrelay/internal/host"
 	"github.com/gitrelay/gitrelay/internal/host/hostsim"
+	"github.com/gitrelay/gitrelay/internal/logbuf"
 	"github.com/gitrelay/gitrelay/internal/relay"
 )
 
@@ -129,25 +130,7 @@ type fixture struct {
 	mu      sync.Mutex
 	secrets []string
 	waits   []time.Duration // the retry policy's waits, recorded, not slept
-	logs    lockedBuffer    // the clients' debug log
-}
-
-// lockedBuffer is a log destination safe for concurrent clients.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	logs    logbuf.Buffer   // the clients' debug log
 }
 
 func setup(t *testing.T, env Env) *fixture {
