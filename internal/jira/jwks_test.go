@@ -82,15 +82,17 @@ func verifyAll(v *jira.Verifier, n int, tok string) <-chan []error {
 	return out
 }
 
-// After the key set's TTL, a slow key server delays no verification whose
-// key is known: the cached keys keep verifying while one refresh runs in
-// the background.
-func TestStaleKeysVerifyWhileTheKeySetRefreshes(t *testing.T) {
+// newKeyedVerifier returns a verifier whose key set comes from a key server
+// that can be held up, on a clock that moves only by advance, after one
+// verification has fetched the key set.
+func newKeyedVerifier(t *testing.T) (*jiratest.Fake, *slowKeyServer, *jira.Verifier, func() jiratest.Claims, func(time.Duration)) {
+	t.Helper()
 	fake := jiratest.New(t)
 	ks := newSlowKeyServer(t, fake)
 	clock := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
 	var mu sync.Mutex
 	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	advance := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); clock = clock.Add(d) }
 	v := jira.NewVerifier(jiratest.AppID, jira.NewJWKS(ks.URL, hosttest.LocalClient(time.Minute), now), now)
 	claims := func() jiratest.Claims {
 		return jiratest.Claims{InstallationID: "inst-1", CloudID: "cloud-1", AccountID: "acc-1", IssuedAt: now()}
@@ -98,11 +100,17 @@ func TestStaleKeysVerifyWhileTheKeySetRefreshes(t *testing.T) {
 	if _, err := v.Verify(context.Background(), fake.FIT(claims())); err != nil {
 		t.Fatal(err)
 	}
+	return fake, ks, v, claims, advance
+}
+
+// After the key set's TTL, a slow key server delays no verification whose
+// key is known: the cached keys keep verifying while one refresh runs in
+// the background.
+func TestStaleKeysVerifyWhileTheKeySetRefreshes(t *testing.T) {
+	fake, ks, v, claims, advance := newKeyedVerifier(t)
 
 	ks.block()
-	mu.Lock()
-	clock = clock.Add(2 * time.Hour)
-	mu.Unlock()
+	advance(2 * time.Hour)
 	const n = 16
 	select {
 	case errs := <-verifyAll(v, n, fake.FIT(claims())):
@@ -125,26 +133,13 @@ func TestStaleKeysVerifyWhileTheKeySetRefreshes(t *testing.T) {
 // for one refresh, shared by all of them; more unknown ids within the
 // minimum interval fetch nothing.
 func TestUnknownKeyIDsShareOneRefresh(t *testing.T) {
-	fake := jiratest.New(t)
-	ks := newSlowKeyServer(t, fake)
-	clock := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
-	var mu sync.Mutex
-	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
-	v := jira.NewVerifier(jiratest.AppID, jira.NewJWKS(ks.URL, hosttest.LocalClient(time.Minute), now), now)
-	claims := func() jiratest.Claims {
-		return jiratest.Claims{InstallationID: "inst-1", CloudID: "cloud-1", AccountID: "acc-1", IssuedAt: now()}
-	}
-	if _, err := v.Verify(context.Background(), fake.FIT(claims())); err != nil {
-		t.Fatal(err)
-	}
+	fake, ks, v, claims, advance := newKeyedVerifier(t)
 	rotated, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
 	}
 	fake.PublishKey("rotated", &rotated.PublicKey)
-	mu.Lock()
-	clock = clock.Add(time.Minute)
-	mu.Unlock()
+	advance(time.Minute)
 
 	ks.block()
 	const n = 8
