@@ -508,7 +508,7 @@ func (s *Service) authorizeIssue(ctx context.Context, p relay.Principal, issueKe
 		return relay.Integration{}, invalid(map[string]string{"integration_id": "required"})
 	}
 	if !got.Found {
-		return relay.Integration{}, relay.Errorf(relay.ENotFound, "integration not found")
+		return relay.Integration{}, relay.Errorf(relay.ENotFound, "%s", relay.MsgIntegrationNotFound)
 	}
 	in := got.Integration
 	if !in.AssociatedWith(project) {

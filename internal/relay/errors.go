@@ -114,3 +114,7 @@ func AsError(err error) (*Error, bool) {
 	ok := errors.As(err, &e)
 	return e, ok
 }
+
+// MsgIntegrationNotFound is how a missing integration is reported,
+// wherever it is looked up.
+const MsgIntegrationNotFound = "This integration does not exist (it may have been deleted). Reload the page or list the integrations to see the current ones."

@@ -12,7 +12,7 @@ import (
 )
 
 const (
-	msgIntegrationNotFound = "integration not found"
+	msgIntegrationNotFound = relay.MsgIntegrationNotFound
 	msgIntegrationExists   = "an integration with this id already exists"
 )
 

@@ -114,9 +114,9 @@ func TestIntegrationWrites(t *testing.T) {
 
 		t.Run("unknown id is not found", func(t *testing.T) {
 			_, err := db.Integration(ctx, "t1", "nope")
-			wantCode(t, err, relay.ENotFound, "integration not found")
+			wantCode(t, err, relay.ENotFound, relay.MsgIntegrationNotFound)
 			_, err = db.IntegrationCredential(ctx, "t1", "nope")
-			wantCode(t, err, relay.ENotFound, "integration not found")
+			wantCode(t, err, relay.ENotFound, relay.MsgIntegrationNotFound)
 		})
 
 		t.Run("update replaces fields and keeps the credential when given nil", func(t *testing.T) {
@@ -149,7 +149,7 @@ func TestIntegrationWrites(t *testing.T) {
 		t.Run("update of an unknown id is not found and records nothing", func(t *testing.T) {
 			before := auditCount(t, db, "t1")
 			err := db.UpdateIntegration(ctx, newIntegration("t1", "nope"), nil, auditFor(relay.ActionIntegrationUpdate))
-			wantCode(t, err, relay.ENotFound, "integration not found")
+			wantCode(t, err, relay.ENotFound, relay.MsgIntegrationNotFound)
 			if n := auditCount(t, db, "t1"); n != before {
 				t.Fatalf("got %d audit events, want %d", n, before)
 			}
@@ -256,7 +256,7 @@ func TestDeleteIntegration(t *testing.T) {
 		})
 		t.Run("deleting again is not found", func(t *testing.T) {
 			err := db.DeleteIntegration(ctx, "t1", "i1", auditFor(relay.ActionIntegrationDelete))
-			wantCode(t, err, relay.ENotFound, "integration not found")
+			wantCode(t, err, relay.ENotFound, relay.MsgIntegrationNotFound)
 		})
 	})
 }

@@ -136,7 +136,7 @@ func TestTenantIsolation(t *testing.T) {
 
 		t.Run("a token cannot point at another tenant's integration", func(t *testing.T) {
 			err := db.PutUserToken(ctx, newToken("tc", "u1", "i1"), auditFor(relay.ActionTokenSave))
-			wantCode(t, err, relay.ENotFound, "integration not found")
+			wantCode(t, err, relay.ENotFound, relay.MsgIntegrationNotFound)
 		})
 
 		t.Run("changes and deletions in one tenant leave the other intact", func(t *testing.T) {

@@ -51,7 +51,7 @@ func TestUserTokens(t *testing.T) {
 
 		t.Run("a token for an unknown integration is refused as not found", func(t *testing.T) {
 			err := db.PutUserToken(ctx, newToken("t1", "alice", "nope"), auditFor(relay.ActionTokenSave))
-			wantCode(t, err, relay.ENotFound, "integration not found")
+			wantCode(t, err, relay.ENotFound, relay.MsgIntegrationNotFound)
 		})
 
 		t.Run("the user's tokens are listed by integration", func(t *testing.T) {
