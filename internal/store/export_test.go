@@ -44,3 +44,32 @@ func ExecRaw(ctx context.Context, db *DB, query string, args ...any) error {
 		return err
 	})
 }
+
+// The lists DeleteJiraTenant works from, for the test that every table
+// with tenant rows is on one of them.
+var JiraTenantTables, JiraTenantHistory = jiraTenantTables, jiraTenantHistory
+
+// TablesWithTenants lists the tables of db that have a tenant_id column,
+// read from the database's own catalogue.
+func TablesWithTenants(ctx context.Context, db *DB) ([]string, error) {
+	q := `SELECT m.name FROM sqlite_master m JOIN pragma_table_info(m.name) c
+		WHERE m.type = 'table' AND c.name = 'tenant_id'`
+	if db.dialect == DialectPostgres {
+		q = `SELECT table_name FROM information_schema.columns
+			WHERE column_name = 'tenant_id' AND table_schema = current_schema()`
+	}
+	rows, err := db.read.QueryContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, err
+		}
+		names = append(names, n)
+	}
+	return names, rows.Err()
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 
@@ -177,14 +178,14 @@ func TestDeleteJiraTenantRemovesEveryCredentialOfTheTenantInOneGo(t *testing.T) 
 		h := sha256.Sum256([]byte("api token of " + jiraTenantA))
 		_, _, err = db.APITokenUser(ctx, h[:])
 		wantCode(t, err, relay.ENotFound, "")
-		if users, _ := db.Users(ctx, jiraTenantA); len(users) != 0 {
-			t.Fatalf("site A's users: got %+v, want none", users)
+		if users, err := db.Users(ctx, jiraTenantA); err != nil || len(users) != 0 {
+			t.Fatalf("site A's users: got %+v (%v), want none", users, err)
 		}
-		if grants, _ := db.Grants(ctx, jiraTenantA); len(grants) != 0 {
-			t.Fatalf("site A's grants: got %+v, want none", grants)
+		if grants, err := db.Grants(ctx, jiraTenantA); err != nil || len(grants) != 0 {
+			t.Fatalf("site A's grants: got %+v (%v), want none", grants, err)
 		}
-		if projects, _ := db.Projects(ctx, jiraTenantA); len(projects) != 0 {
-			t.Fatalf("site A's projects: got %+v, want none", projects)
+		if projects, err := db.Projects(ctx, jiraTenantA); err != nil || len(projects) != 0 {
+			t.Fatalf("site A's projects: got %+v (%v), want none", projects, err)
 		}
 
 		t.Run("the removed installation is not found and cannot come back", func(t *testing.T) {
@@ -192,8 +193,8 @@ func TestDeleteJiraTenantRemovesEveryCredentialOfTheTenantInOneGo(t *testing.T) 
 			wantCode(t, err, relay.ENotFound, "")
 			err = db.PutJiraInstallation(ctx, store.JiraInstallation{TenantID: jiraTenantA, AppID: "app", CloudID: jiraTenantA}, []byte("s"))
 			wantCode(t, err, relay.EUnauthenticated, "")
-			if ins, _ := db.JiraInstallationsByCloud(ctx, jiraTenantA); len(ins) != 0 {
-				t.Fatalf("installations of site A's cloud: got %+v, want none", ins)
+			if ins, err := db.JiraInstallationsByCloud(ctx, jiraTenantA); err != nil || len(ins) != 0 {
+				t.Fatalf("installations of site A's cloud: got %+v (%v), want none", ins, err)
 			}
 		})
 		t.Run("the tenant stays listed as removed, for its audit trail", func(t *testing.T) {
@@ -272,6 +273,30 @@ func TestResealCoversJiraSecrets(t *testing.T) {
 		g, err := db.JiraGrant(ctx, "ari:inst-1", "acc-1")
 		if err != nil || string(g.Sealed) != "new-sealed-refresh" {
 			t.Fatalf("refresh token after rotation: %q %v", g.Sealed, err)
+		}
+	})
+}
+
+// Every table holding tenant rows is either removed with a disconnected
+// Jira site or kept as its history: a table added later without a decision
+// fails here instead of keeping a removed site's data (or credentials).
+func TestEveryTenantTableIsRemovedOrKeptWithAJiraSite(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		tables, err := store.TablesWithTenants(context.Background(), db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(tables) == 0 {
+			t.Fatal("found no table with a tenant_id column")
+		}
+		decided := map[string]int{}
+		for _, name := range append(slices.Clone(store.JiraTenantTables), store.JiraTenantHistory...) {
+			decided[name]++
+		}
+		for _, name := range tables {
+			if decided[name] != 1 {
+				t.Errorf("table %s has tenant rows: list it in exactly one of jiraTenantTables (removed with a Jira site) or jiraTenantHistory (kept)", name)
+			}
 		}
 	})
 }
