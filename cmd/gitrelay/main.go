@@ -59,12 +59,12 @@ Usage:
   gitrelay users api-token USERNAME [--token-name NAME]
   gitrelay projects add KEY [--name NAME]
   gitrelay projects grant KEY (USERNAME | --everyone)
-  gitrelay keys rotate
+  gitrelay keys rotate [--batch N]
   gitrelay audit reconcile [--older-than DURATION] [--host-timeout 20s] [--egress-allow LIST] [--jira-app-id ID]
   gitrelay audit tenants
   gitrelay audit export --tenant ID [--since TIME] [--until TIME] [--limit N]
   gitrelay migrate
-  gitrelay healthcheck [--addr 127.0.0.1:8080]   (exit 0 when /readyz answers 200)
+  gitrelay healthcheck [--addr 127.0.0.1:8080] [--timeout 5s]   (exit 0 when /readyz answers 200)
   gitrelay version
 
 Common flags (every command but healthcheck and version):

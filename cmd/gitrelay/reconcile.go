@@ -18,7 +18,7 @@ const reconcileEvery = time.Minute
 // hostTimeoutFlag registers --host-timeout (GITRELAY_HOST_TIMEOUT); the
 // returned function checks it after parsing.
 func hostTimeoutFlag(fs *settings) func() (time.Duration, error) {
-	d := fs.Duration("host-timeout", 20*time.Second, "time limit for each git host call")
+	d := fs.Duration("host-timeout", 20*time.Second, "time limit for each request to a git host and for one action's host calls together")
 	fs.fromEnv("host-timeout", "GITRELAY_HOST_TIMEOUT")
 	return func() (time.Duration, error) {
 		if *d <= 0 {
