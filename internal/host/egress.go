@@ -176,13 +176,15 @@ func (e *NotAllowedError) Error() string {
 }
 
 // what says what the refused address is, for messages: "127.0.0.1 is a
-// loopback address", "git.example resolves to the link-local address
-// 169.254.169.254".
+// loopback address", "git.example resolves to a link-local address". The
+// address a name resolves to is left out: whoever configures an
+// integration (in Jira mode a tenant administrator, not the operator)
+// must not learn from gitrelay how the server's network resolves names.
 func (e *NotAllowedError) what() string {
 	if ip, err := netip.ParseAddr(strings.Trim(e.Host, "[]")); err == nil && ip.Unmap() == e.Addr {
 		return fmt.Sprintf("%s is a %s address", e.Host, e.Class)
 	}
-	return fmt.Sprintf("%s resolves to the %s address %s", e.Host, e.Class, e.Addr)
+	return fmt.Sprintf("%s resolves to a %s address", e.Host, e.Class)
 }
 
 var (
