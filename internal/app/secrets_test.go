@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,7 +22,12 @@ import (
 )
 
 // canaries are the secrets a full journey handles.
-var canaries = []string{apptest.BotToken, apptest.BobToken, apptest.CarolToken, "ghp_CANARYrefused00000000000000000000005"}
+var canaries = []string{apptest.BotToken, apptest.BobToken, apptest.CarolToken, "ghp_CANARYrefused00000000000000000000005",
+	passwordAsUsername}
+
+// passwordAsUsername is a password typed into the sign-in form's username
+// field, as people do: the sign-in throttle counts it, but must not keep it.
+const passwordAsUsername = "canary-passw0rd-in-the-username-field" // lower case, as the throttle folds names
 
 // leaks reports which canaries (or their base64 forms) appear in text.
 func leaks(text string) []string {
@@ -54,6 +60,14 @@ func journey(t *testing.T, e *apptest.Env) {
 		"credential": map[string]string{"token": apptest.BotToken}, "require_user_pat": true}), http.StatusOK, "")
 	wantStatus(t, e.Do("PATCH", "/api/v1/integrations/"+id, e.Admin, map[string]any{
 		"credential": map[string]string{"token": apptest.CarolToken + "x"}}), http.StatusUnprocessableEntity, "token_invalid")
+	signIn, err := e.Client.PostForm(e.URL+"/login", url.Values{"username": {passwordAsUsername}, "password": {"x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signIn.Body.Close()
+	if signIn.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("sign-in with a password as username: %d, want 401", signIn.StatusCode)
+	}
 	e.Sim.RevokeToken(apptest.BobToken)
 	wantStatus(t, e.CreateBranch(e.Bob, id, "ABC-1-revoked"), http.StatusPreconditionRequired, "user_token_revoked")
 	for _, path := range []string{"/api/v1/integrations", "/api/v1/integrations/" + id, "/api/v1/me/tokens", "/api/v1/audit?format=csv",

@@ -2,6 +2,8 @@ package web
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"net/netip"
 	"strings"
 	"time"
@@ -65,9 +67,14 @@ func addrKey(addr string) string {
 	return a.String()
 }
 
-// userKey is what a username is counted under: lower-cased, and never
-// empty, which the store keeps for the address's own count.
-func userKey(username string) string { return "u:" + strings.ToLower(username) }
+// userKey is what a username is counted under: a digest of it
+// lower-cased, never empty (the store keeps "" for the address's own
+// count). The name as typed is not stored: people type their password into
+// the username field, and the row would keep it in the clear.
+func userKey(username string) string {
+	sum := sha256.Sum256([]byte(strings.ToLower(username)))
+	return "u:" + hex.EncodeToString(sum[:])
+}
 
 // blocked reports whether username may not try from addr now, and until
 // when.
