@@ -160,6 +160,12 @@ func New(c Config) (*Runner, error) {
 	if c.JobTimeout <= 0 {
 		c.JobTimeout = DefaultJobTimeout
 	}
+	var cooldown time.Duration
+	if c.PollInterval > 0 {
+		// River's cooldown between fetches (100ms) must not exceed the poll
+		// interval.
+		cooldown = min(c.PollInterval, river.FetchCooldownDefault)
+	}
 	workers := river.NewWorkers()
 	client, err := river.NewClient(driver(c.DB), &river.Config{
 		Logger:            quiet(c.Logger),
@@ -167,6 +173,7 @@ func New(c Config) (*Runner, error) {
 		Workers:           workers,
 		JobTimeout:        c.JobTimeout,
 		FetchPollInterval: c.PollInterval,
+		FetchCooldown:     cooldown,
 		// A job still running this long after its timeout belongs to a
 		// process that died; River's default is an hour.
 		RescueStuckJobsAfter: c.JobTimeout + time.Minute,
