@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/gitrelay/gitrelay/internal/app"
-	"github.com/gitrelay/gitrelay/internal/jobs"
 	"github.com/gitrelay/gitrelay/internal/clientip"
 	"github.com/gitrelay/gitrelay/internal/directory"
+	"github.com/gitrelay/gitrelay/internal/jobs"
 	"github.com/gitrelay/gitrelay/internal/store"
 )
 

@@ -178,4 +178,3 @@ func queued(t *testing.T, db *store.DB, kind string) int64 {
 	}
 	return n
 }
-
