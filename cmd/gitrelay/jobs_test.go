@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -224,6 +225,19 @@ func TestDevinfoIsPushedExactlyOncePerChangeAcrossReplicas(t *testing.T) {
 	}
 	wg.Wait()
 	checkOnce(t, j.drained(len(names)), names)
+
+	// Every replica reports the whole queue on /metrics.
+	resp, err := http.Get(ps[2].url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{`gitrelay_jobs_queue_depth{kind="devinfo_push",state="completed"}`, `gitrelay_jobs_failures_total{kind="devinfo_push"} 0`} {
+		if !strings.Contains(string(raw), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 }
 
 // Changes Jira could not take yet are pushed after every replica

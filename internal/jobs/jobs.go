@@ -187,6 +187,10 @@ func New(c Config) (*Runner, error) {
 // Register makes r work jobs of w's kind. Call it before Start.
 func Register[T river.JobArgs](r *Runner, w river.Worker[T]) {
 	river.AddWorker(r.workers, w)
+	// The kind's failure count shows as 0 from the start, so that a rate
+	// over it is defined before the first failure.
+	var args T
+	r.metrics.failures.WithLabelValues(args.Kind())
 }
 
 // OnePerArgs are insert options for a job of which at most one with the
