@@ -79,6 +79,8 @@ type Runner struct {
 	workers *river.Workers
 	log     *slog.Logger
 	metrics *metrics
+	// periodic are the args of the periodic jobs, enqueued at Start.
+	periodic []river.JobArgs
 
 	mu      sync.Mutex
 	started bool
@@ -205,9 +207,12 @@ func OnePerArgs() *river.InsertOpts {
 }
 
 // Every makes the elected leader among the processes enqueue args every
-// interval, and once at start (so a restart does not wait an interval).
-// The job is OnePerArgs: a slow run is never joined by a second.
+// interval. Every process also enqueues it when it starts, so that a
+// restart does not wait an interval, nor for a leader to be elected (after
+// a crash, the dead leader's term runs out first). The job is OnePerArgs:
+// a slow run is never joined by a second.
 func (r *Runner) Every(interval time.Duration, args river.JobArgs) {
+	r.periodic = append(r.periodic, args)
 	r.client.PeriodicJobs().Add(river.NewPeriodicJob(river.PeriodicInterval(interval),
 		func() (river.JobArgs, *river.InsertOpts) { return args, OnePerArgs() },
 		&river.PeriodicJobOpts{RunOnStart: true, ID: args.Kind()}))
@@ -241,6 +246,12 @@ func (r *Runner) Start(ctx context.Context) error {
 	}
 	if err := r.client.Start(ctx); err != nil {
 		return fmt.Errorf("jobs: start: %w", err)
+	}
+	for _, args := range r.periodic {
+		if err := r.Enqueue(ctx, args, OnePerArgs()); err != nil {
+			_ = r.client.Stop(context.WithoutCancel(ctx))
+			return err
+		}
 	}
 	events, cancel := r.client.Subscribe(river.EventKindJobFailed)
 	done := make(chan struct{})
