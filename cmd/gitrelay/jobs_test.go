@@ -33,16 +33,18 @@ type jiraReplicas struct {
 	fake     *jiratest.Fake
 	env      []string
 	dbURL    string
+	dataDir  string
 	hostURL  string
 	sys      string
 	aliceTok string
 	bobTok   string
 }
 
+// newJiraReplicas serves from databaseURL, or from SQLite when it is empty.
 func newJiraReplicas(t *testing.T, databaseURL string) *jiraReplicas {
 	fake := jiratest.New(t)
 	fake.AddSite(jobsCloud, jobsSite)
-	j := &jiraReplicas{t: t, fake: fake, dbURL: databaseURL}
+	j := &jiraReplicas{t: t, fake: fake, dbURL: databaseURL, dataDir: t.TempDir()}
 	j.aliceTok = fake.AddUser(jobsCloud, jiratest.User{AccountID: "acc-alice", DisplayName: "Alice", Admin: true, DevTools: []string{"ABC"}})
 	j.bobTok = fake.AddUser(jobsCloud, jiratest.User{AccountID: "acc-bob", DisplayName: "Bob", DevTools: []string{"ABC"}})
 	for i := 1; i <= 20; i++ {
@@ -56,7 +58,7 @@ func newJiraReplicas(t *testing.T, databaseURL string) *jiraReplicas {
 	sim.AddToken(hostsim.Token{Value: botPAT, Login: "bot", Scopes: []string{"repo"}})
 	sim.AddRepo(hostsim.Repo{Owner: "acme", Name: "widgets", Private: true, Writers: []string{"bot"}})
 	j.hostURL = hs.URL
-	j.env = baseEnv("GITRELAY_DATA="+t.TempDir(), "GITRELAY_DATABASE_URL="+databaseURL, replicaKey,
+	j.env = baseEnv("GITRELAY_DATA="+j.dataDir, "GITRELAY_DATABASE_URL="+databaseURL, replicaKey,
 		"GITRELAY_EGRESS_ALLOW=127.0.0.0/8", "GITRELAY_JIRA_APP_ID="+jiratest.AppID,
 		"GITRELAY_JIRA_JWKS_URL="+fake.JWKSURL(), "GITRELAY_JIRA_AUTH_URL="+fake.URL, "GITRELAY_JIRA_API_URL="+fake.URL)
 	return j
@@ -168,7 +170,7 @@ func (j *jiraReplicas) accepted() map[string]int {
 func (j *jiraReplicas) drained(want int) map[string]int {
 	j.t.Helper()
 	ctx := context.Background()
-	db, err := store.Open(ctx, store.Config{DatabaseURL: j.dbURL})
+	db, err := store.Open(ctx, store.Config{DatabaseURL: j.dbURL, DataDir: j.dataDir})
 	if err != nil {
 		j.t.Fatal(err)
 	}
@@ -241,28 +243,37 @@ func TestDevinfoIsPushedExactlyOncePerChangeAcrossReplicas(t *testing.T) {
 }
 
 // Changes Jira could not take yet are pushed after every replica
-// restarted: the queue and its jobs are in the database.
+// restarted: the queue and its jobs are in the database. SQLite, served by
+// one process, runs the same jobs.
 func TestDevinfoSurvivesARestartOfEveryReplica(t *testing.T) {
-	j := newJiraReplicas(t, storetest.EmptyPostgresURL(t))
-	ps := j.replicas(2)
-	integrationID, repoID := j.setUp(ps[0])
-	// Jira is busy at the first push and says when to come back.
-	j.fake.Script(jiratest.Answer{Status: http.StatusTooManyRequests, RetryAfter: "3"})
-	names := []string{
-		j.createBranch(ps[0], integrationID, repoID, "ABC-1"),
-		j.createBranch(ps[1], integrationID, repoID, "ABC-2"),
+	for _, dialect := range []string{"sqlite", "postgres"} {
+		t.Run(dialect, func(t *testing.T) {
+			url, n := "", 1
+			if dialect == "postgres" {
+				url, n = storetest.EmptyPostgresURL(t), 2
+			}
+			j := newJiraReplicas(t, url)
+			ps := j.replicas(n)
+			integrationID, repoID := j.setUp(ps[0])
+			// Jira is busy at the first push and says when to come back.
+			j.fake.Script(jiratest.Answer{Status: http.StatusTooManyRequests, RetryAfter: "3"})
+			names := []string{
+				j.createBranch(ps[0], integrationID, repoID, "ABC-1"),
+				j.createBranch(ps[len(ps)-1], integrationID, repoID, "ABC-2"),
+			}
+			deadline := time.Now().Add(60 * time.Second)
+			for len(j.fake.Pushes()) == 0 {
+				if time.Now().After(deadline) {
+					t.Fatal("no push tried within 60s")
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			for _, p := range ps {
+				p.stop()
+			}
+			// A new process on the same database takes the queue over.
+			j.replicas(1)
+			checkOnce(t, j.drained(len(names)), names)
+		})
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for len(j.fake.Pushes()) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("no push tried within 60s")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	for _, p := range ps {
-		p.stop()
-	}
-	// A new process on the same database takes the queue over.
-	j.replicas(1)
-	checkOnce(t, j.drained(len(names)), names)
 }
