@@ -18,14 +18,15 @@
 //     jobs.Register(runner, &refresher{...})
 //
 //  3. Enqueueing it: Runner.Enqueue, or Runner.EnqueueTx inside a store
-//     transaction (store.DB's *Tx methods) when the job must exist if and
-//     only if the transaction's rows do. Runner.Every runs a job kind
-//     periodically, on one replica at a time (River's elected leader inserts
-//     it).
+//     transaction (a store.TxHook, as store.DB.EnqueueDevinfo takes) when
+//     the job must exist if and only if the transaction's rows do.
+//     Runner.Every runs a job kind periodically (River's elected leader
+//     inserts it).
 //
 // A job that must not run twice at once (or be queued twice) is inserted
-// with river.UniqueOpts{ByArgs: true}: River then refuses a second job with
-// the same args while one is queued or running.
+// with OnePerArgs(): River then skips a second job with the same args
+// while one is queued or running. Jobs must tolerate running again: a job
+// cut short (shutdown, timeout, a process that died) is worked again.
 package jobs
 
 import (
