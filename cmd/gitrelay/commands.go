@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/gitrelay/gitrelay/internal/directory"
+	"github.com/gitrelay/gitrelay/internal/jobs"
 	"github.com/gitrelay/gitrelay/internal/relay"
 	"github.com/gitrelay/gitrelay/internal/store"
 	"github.com/gitrelay/gitrelay/internal/vault"
@@ -40,6 +41,12 @@ func (c *common) openStore(ctx context.Context, log *slog.Logger) (*store.DB, er
 		return nil, err
 	}
 	if _, err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrating the database: %w", err)
+	}
+	// The job queue's tables live beside ours, migrated by River's own
+	// migrations.
+	if _, err := jobs.Migrate(ctx, db, log); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrating the database: %w", err)
 	}
@@ -98,6 +105,13 @@ func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	applied, err := db.Migrate(ctx)
 	if err != nil {
 		return err
+	}
+	river, err := jobs.Migrate(ctx, db, nil)
+	if err != nil {
+		return err
+	}
+	for _, v := range river {
+		applied = append(applied, fmt.Sprintf("job queue (River) %03d", v))
 	}
 	if len(applied) == 0 {
 		fmt.Fprintln(stdout, "The database schema is up to date.")

@@ -4,16 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"time"
 
-	"github.com/gitrelay/gitrelay/internal/action"
 	"github.com/gitrelay/gitrelay/internal/app"
 	"github.com/gitrelay/gitrelay/internal/host"
 )
-
-// reconcileEvery is how often serve completes host writes left pending.
-const reconcileEvery = time.Minute
 
 // hostTimeoutFlag registers --host-timeout (GITRELAY_HOST_TIMEOUT); the
 // returned function checks it after parsing.
@@ -50,32 +45,10 @@ func jiraAppIDFlag(fs *settings, usage string) *string {
 	return v
 }
 
-// reconcileLoop completes host writes left pending for longer than the
-// host timeout (their process died, or their call timed out): once at
-// start-up, then every reconcileEvery, until ctx ends.
-func reconcileLoop(ctx context.Context, actions *action.Service, hostTimeout time.Duration, log *slog.Logger) {
-	t := time.NewTicker(reconcileEvery)
-	defer t.Stop()
-	for {
-		r, err := actions.ReconcilePending(ctx, hostTimeout)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			log.Error("reconciling pending host writes", "err", err)
-		case r != (action.Reconciled{}):
-			log.Info("reconciled pending host writes", "succeeded", r.Succeeded, "failed", r.Failed,
-				"unknown", r.Unknown, "deferred", r.Deferred)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
 // cmdAuditReconcile runs `gitrelay audit reconcile`: one reconciliation
 // pass now, for operators (after an outage) and tests; serve runs the same
-// pass at start-up and every minute.
+// pass as a background job at start-up and every minute
+// (app.ReconcileArgs).
 func cmdAuditReconcile(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var c common
 	fs := newFlagSet("audit reconcile", stderr, getenv)

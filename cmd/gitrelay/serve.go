@@ -16,6 +16,7 @@ import (
 	"github.com/gitrelay/gitrelay/internal/app"
 	"github.com/gitrelay/gitrelay/internal/clientip"
 	"github.com/gitrelay/gitrelay/internal/directory"
+	"github.com/gitrelay/gitrelay/internal/jobs"
 	"github.com/gitrelay/gitrelay/internal/store"
 )
 
@@ -99,7 +100,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 // runServer runs the server c describes until ctx ends.
 func runServer(ctx context.Context, c serveConfig, stdout, stderr io.Writer) error {
 	log := newLogger(stderr, c.logLevel)
-	hostTimeout, allow := c.app.HostTimeout, c.app.EgressAllow
+	allow := c.app.EgressAllow
 	// Read before anything is created, so that a wrong file stops a first
 	// start before it leaves an administrator without a known password.
 	adminPassword, err := readAdminPassword(c.adminPasswordFile)
@@ -138,8 +139,12 @@ func runServer(ctx context.Context, c serveConfig, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	runner, err := jobs.New(jobs.Config{DB: db, Logger: log})
+	if err != nil {
+		return err
+	}
 	cfg := c.app
-	cfg.DB, cfg.Sealer, cfg.Logger, cfg.EgressAllow = db, keys, log, allow
+	cfg.DB, cfg.Sealer, cfg.Logger, cfg.EgressAllow, cfg.Jobs = db, keys, log, allow, runner
 	if demoHosts != nil {
 		cfg.Demo = demoHosts.info()
 	}
@@ -176,7 +181,7 @@ func runServer(ctx context.Context, c serveConfig, stdout, stderr io.Writer) err
 	debug.FreeOSMemory()
 	log.Info("gitrelay listening", "addr", ln.Addr().String(), "database", db.Dialect(), "version", c.app.Version)
 	fmt.Fprintf(stdout, "gitrelay listening on http://%s\n", ln.Addr().String())
-	return serveHTTP(ctx, ln, a, hostTimeout, log)
+	return serveHTTP(ctx, ln, a, runner, log)
 }
 
 // firstAdministrator creates the administrator "admin" on an empty
@@ -198,7 +203,7 @@ func firstAdministrator(ctx context.Context, db *store.DB, a *app.App, file, pas
 
 // serveHTTP serves a's pages and API on ln, with its background work, until
 // ctx ends; then it finishes the requests in flight (up to 10 s).
-func serveHTTP(ctx context.Context, ln net.Listener, a *app.App, hostTimeout time.Duration, log *slog.Logger) error {
+func serveHTTP(ctx context.Context, ln net.Listener, a *app.App, runner *jobs.Runner, log *slog.Logger) error {
 	srv := &http.Server{
 		Handler:           a.Server.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -206,14 +211,21 @@ func serveHTTP(ctx context.Context, ln net.Listener, a *app.App, hostTimeout tim
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 	}
-	// Host writes a previous process left pending (killed during the
-	// call) are completed by asking the host; so are any that time out
-	// while this one runs.
-	go reconcileLoop(ctx, a.Actions, hostTimeout, log)
-	if a.Devinfo != nil {
-		// Pushes development information to Jira from the durable queue.
-		go a.Devinfo.Run(ctx)
+	// The background work (app.Config.Jobs): host writes left pending
+	// are completed by asking the host, and development information is
+	// pushed to Jira from its durable queue, each job on one replica.
+	if err := runner.Start(context.WithoutCancel(ctx)); err != nil {
+		return err
 	}
+	defer func() {
+		// Running jobs get the time requests get to finish; those cut
+		// short are worked again later, here or on another replica.
+		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := runner.Stop(stopCtx); err != nil {
+			log.Error("stopping background jobs", "err", err)
+		}
+	}()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -21,6 +21,7 @@ import (
 	"github.com/gitrelay/gitrelay/internal/host/gitlab"
 	"github.com/gitrelay/gitrelay/internal/httpx"
 	"github.com/gitrelay/gitrelay/internal/jira"
+	"github.com/gitrelay/gitrelay/internal/jobs"
 	"github.com/gitrelay/gitrelay/internal/relay"
 	"github.com/gitrelay/gitrelay/internal/server"
 	"github.com/gitrelay/gitrelay/internal/store"
@@ -56,6 +57,11 @@ type Config struct {
 	// Jira connects gitrelay to Jira Cloud as a Forge app's remote; off
 	// when Jira.AppID is empty.
 	Jira JiraConfig
+	// Jobs, when set, runs the background work (Jira pushes, the
+	// reconciliation of pending host writes): New registers it there, and
+	// the caller starts and stops it (see package jobs). Without it,
+	// nothing runs in the background (tests drive the work directly).
+	Jobs *jobs.Runner
 	// ClientAddr tells client addresses, believing X-Forwarded-For only
 	// from the trusted proxies it was given (--trusted-proxies).
 	ClientAddr clientip.Resolver
@@ -80,7 +86,7 @@ type App struct {
 	Server    *server.Server
 	Metrics   *server.Metrics
 	// Devinfo pushes development information to Jira; nil without Jira.
-	// Run it (Devinfo.Run) for the life of the server.
+	// Config.Jobs runs its pushes.
 	Devinfo *jira.Devinfo
 }
 
@@ -184,6 +190,10 @@ func New(c Config) *App {
 		TenantID: relay.LocalTenant, Logger: c.Logger, Metrics: metrics, Ready: c.DB.Ping, Version: c.Version,
 		Web: pages, JiraRoutes: jiraRoutes, HSTS: https,
 	})
+	if c.Jobs != nil {
+		registerJobs(c.Jobs, actions, devinfo, c.HostTimeout, c.Logger)
+		metrics.Register(c.Jobs.Collectors()...)
+	}
 	return &App{Actions: actions, Directory: dir, Hosts: hosts, Server: srv, Metrics: metrics, Devinfo: devinfo}
 }
 

@@ -3,6 +3,7 @@ package jira
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -15,7 +16,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/riverqueue/river"
+
 	"github.com/gitrelay/gitrelay/internal/action"
+	"github.com/gitrelay/gitrelay/internal/jobs"
 	"github.com/gitrelay/gitrelay/internal/relay"
 	"github.com/gitrelay/gitrelay/internal/store"
 )
@@ -76,8 +80,11 @@ type Store interface {
 	JiraGrant(ctx context.Context, tenantID, accountID string) (store.JiraGrant, error)
 	DeleteJiraGrant(ctx context.Context, tenantID, accountID string) error
 
-	EnqueueDevinfo(ctx context.Context, op store.DevinfoOp, minSequence int64) (store.DevinfoOp, error)
+	EnqueueDevinfo(ctx context.Context, op store.DevinfoOp, minSequence int64, hooks ...store.TxHook) (store.DevinfoOp, error)
 	DueDevinfo(ctx context.Context, now time.Time, limit int) ([]store.DevinfoOp, error)
+	DueDevinfoTenants(ctx context.Context, now time.Time) ([]string, error)
+	ClaimDevinfo(ctx context.Context, tenantID string, now time.Time, lease time.Duration, limit int) ([]store.DevinfoOp, error)
+	ReleaseDevinfo(ctx context.Context, tenantID string, ids []string) error
 	QueuedDevinfo(ctx context.Context, tenantID string, limit int) ([]store.DevinfoOp, error)
 	CompleteDevinfo(ctx context.Context, tenantID string, ids []string, failures []store.DevinfoFailure) error
 	RetryDevinfo(ctx context.Context, tenantID string, ids []string, at time.Time, reason string) error
@@ -113,14 +120,24 @@ type DevinfoConfig struct {
 	PublicURL string
 	Logger    *slog.Logger
 	Now       func() time.Time
-	// Interval between queue scans (default 10s); a new event starts one at
-	// once.
+	// Interval between sweeps of the queue for ops due again (default
+	// 10s); a new event is pushed at once.
 	Interval time.Duration
 }
 
 // Devinfo queues every branch and pull request created or deleted through
 // gitrelay for Jira tenants (it is the action path's EventSink) and pushes
 // the queue to Jira's development information API.
+//
+// The queue (devinfo_queue) is the ordered outbox; background jobs
+// (UseJobs) push it. Each queued op enqueues, in its own transaction, a
+// devinfo_push job for its tenant, of which at most one is queued or
+// running at a time across every replica; the job claims the tenant's due
+// ops (ClaimDevinfo) and pushes them, so each op reaches Jira once and in
+// the tenant's order. A devinfo_sweep job, every Interval on one replica,
+// enqueues the push of tenants whose ops came due again (retries after a
+// failure or Retry-After, ops queued while their tenant's push was ending,
+// claims left by a process that died).
 type Devinfo struct {
 	store     Store
 	sealer    relay.Sealer
@@ -130,7 +147,83 @@ type Devinfo struct {
 	log       *slog.Logger
 	now       func() time.Time
 	interval  time.Duration
-	kick      chan struct{}
+	jobs      *jobs.Runner
+}
+
+// claimLease is how long a push holds its claim on a tenant's ops: longer
+// than a job may run (jobs.DefaultJobTimeout), so a claim never ends while
+// its push still runs, and short enough that a push whose process died is
+// taken over minutes later.
+const claimLease = jobs.DefaultJobTimeout + time.Minute
+
+// DevinfoPushArgs is the job pushing one tenant's due ops to Jira.
+type DevinfoPushArgs struct {
+	TenantID string `json:"tenant_id"`
+}
+
+// Kind names the job.
+func (DevinfoPushArgs) Kind() string { return "devinfo_push" }
+
+// DevinfoSweepArgs is the periodic job enqueueing the push of every tenant
+// with due ops.
+type DevinfoSweepArgs struct{}
+
+// Kind names the job.
+func (DevinfoSweepArgs) Kind() string { return "devinfo_sweep" }
+
+type devinfoPushWorker struct {
+	river.WorkerDefaults[DevinfoPushArgs]
+	d *Devinfo
+}
+
+// Work pushes the tenant's due ops until none is left due.
+func (w *devinfoPushWorker) Work(ctx context.Context, j *river.Job[DevinfoPushArgs]) error {
+	for {
+		n, err := w.d.PushTenant(ctx, j.Args.TenantID)
+		if err != nil || n == 0 {
+			return err
+		}
+	}
+}
+
+type devinfoSweepWorker struct {
+	river.WorkerDefaults[DevinfoSweepArgs]
+	d *Devinfo
+}
+
+// Work enqueues a push for every tenant with due, unclaimed ops.
+func (w *devinfoSweepWorker) Work(ctx context.Context, _ *river.Job[DevinfoSweepArgs]) error {
+	tenants, err := w.d.store.DueDevinfoTenants(ctx, w.d.now())
+	if err != nil {
+		return err
+	}
+	for _, t := range tenants {
+		if err := w.d.jobs.Enqueue(ctx, DevinfoPushArgs{TenantID: t}, jobs.OnePerArgs()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// UseJobs makes r push the queue: it registers the push and sweep jobs,
+// and every op queued from now on enqueues its tenant's push. Call it
+// before r starts.
+func (d *Devinfo) UseJobs(r *jobs.Runner) {
+	d.jobs = r
+	jobs.Register(r, &devinfoPushWorker{d: d})
+	jobs.Register(r, &devinfoSweepWorker{d: d})
+	r.Every(d.interval, DevinfoSweepArgs{})
+}
+
+// Nudge looks at once for ops due (after the hourly trigger has stored a
+// fresh system token, which waiting ops may need).
+func (d *Devinfo) Nudge(ctx context.Context) {
+	if d.jobs == nil {
+		return
+	}
+	if err := d.jobs.Enqueue(ctx, DevinfoSweepArgs{}, jobs.OnePerArgs()); err != nil {
+		d.log.ErrorContext(ctx, "looking for development information due for Jira", "err", err)
+	}
 }
 
 var _ action.EventSink = (*Devinfo)(nil)
@@ -139,7 +232,7 @@ var _ action.EventSink = (*Devinfo)(nil)
 func NewDevinfo(c DevinfoConfig) *Devinfo {
 	d := &Devinfo{store: c.Store, sealer: c.Sealer, hosts: c.Hosts,
 		jira: &client{http: c.HTTPClient}, publicURL: strings.TrimRight(c.PublicURL, "/"), log: c.Logger,
-		now: c.Now, interval: c.Interval, kick: make(chan struct{}, 1)}
+		now: c.Now, interval: c.Interval}
 	if d.jira.http == nil {
 		d.jira.http = defaultHTTPClient()
 	}
@@ -184,55 +277,54 @@ func (d *Devinfo) enqueue(ctx context.Context, tenantID, op string, payload any)
 		// The action already happened at the host: the queue must take it
 		// even when the request that caused it is being cancelled.
 		ctx = context.WithoutCancel(ctx)
-		_, err = d.store.EnqueueDevinfo(ctx, store.DevinfoOp{TenantID: tenantID, Op: op, Payload: b, CreatedAt: d.now()}, d.now().UnixMilli())
+		var hooks []store.TxHook
+		if d.jobs != nil {
+			// The op and the job that pushes it commit together.
+			hooks = append(hooks, func(ctx context.Context, tx *sql.Tx) error {
+				return d.jobs.EnqueueTx(ctx, tx, DevinfoPushArgs{TenantID: tenantID}, jobs.OnePerArgs())
+			})
+		}
+		_, err = d.store.EnqueueDevinfo(ctx, store.DevinfoOp{TenantID: tenantID, Op: op, Payload: b, CreatedAt: d.now()}, d.now().UnixMilli(), hooks...)
 	}
 	if err != nil {
 		d.log.ErrorContext(ctx, "queueing development information for Jira", "tenant", tenantID, "op", op, "err", err)
-		return
-	}
-	select {
-	case d.kick <- struct{}{}:
-	default:
 	}
 }
 
-// Run pushes the queue until ctx ends: every Interval, and at once after
-// new events.
-func (d *Devinfo) Run(ctx context.Context) {
-	t := time.NewTicker(d.interval)
-	defer t.Stop()
-	for {
-		for {
-			n, err := d.PushOnce(ctx)
-			if err != nil {
-				d.log.ErrorContext(ctx, "pushing development information to Jira", "err", err)
-				break
-			}
-			if n == 0 {
-				break
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-d.kick:
-		}
-	}
-}
-
-// pushBatch is how many queued ops one PushOnce takes.
+// pushBatch is how many queued ops one push takes.
 const pushBatch = 500
 
-// PushOnce sends one batch of due ops of one tenant and returns how many it
-// handled (sent, postponed or recorded as failed).
+// PushOnce pushes one batch of the tenant whose oldest due op is the
+// oldest (see PushTenant); the jobs push by tenant, tests and tools
+// drain the queue with it.
 func (d *Devinfo) PushOnce(ctx context.Context) (int, error) {
-	now := d.now()
-	ops, err := d.store.DueDevinfo(ctx, now, pushBatch)
+	ops, err := d.store.DueDevinfo(ctx, d.now(), 1)
 	if err != nil || len(ops) == 0 {
 		return 0, err
 	}
-	tenant := ops[0].TenantID
+	return d.PushTenant(ctx, ops[0].TenantID)
+}
+
+// PushTenant claims one batch of the tenant's due ops, sends it, and
+// returns how many ops it handled (sent, postponed or recorded as
+// failed): none when nothing is due or another push holds the tenant's
+// claim.
+func (d *Devinfo) PushTenant(ctx context.Context, tenant string) (handled int, err error) {
+	now := d.now()
+	ops, err := d.store.ClaimDevinfo(ctx, tenant, now, claimLease, pushBatch)
+	if err != nil || len(ops) == 0 {
+		return 0, err
+	}
+	defer func() {
+		if err != nil {
+			// Stopped before telling Jira (shutdown, database error): the
+			// ops go back to the queue at once rather than when the claim
+			// ends. Ops already completed or postponed are unaffected.
+			if rerr := d.store.ReleaseDevinfo(context.WithoutCancel(ctx), tenant, opIDs(ops)); rerr != nil {
+				d.log.ErrorContext(ctx, "releasing development information not pushed", "tenant", tenant, "err", rerr)
+			}
+		}
+	}()
 	inst, err := d.store.JiraInstallation(ctx, tenant)
 	if relay.ErrorCode(err) == relay.ENotFound {
 		// Uninstalled meanwhile: nobody to tell.

@@ -14,6 +14,7 @@ import (
 	"github.com/gitrelay/gitrelay/internal/action"
 	"github.com/gitrelay/gitrelay/internal/jira"
 	"github.com/gitrelay/gitrelay/internal/jira/jiratest"
+	"github.com/gitrelay/gitrelay/internal/jobs"
 	"github.com/gitrelay/gitrelay/internal/relay"
 	"github.com/gitrelay/gitrelay/internal/store"
 	"github.com/gitrelay/gitrelay/internal/store/storetest"
@@ -348,28 +349,91 @@ func FuzzEntityID(f *testing.F) {
 	})
 }
 
-func TestRunPushesAsSoonAsSomethingIsQueued(t *testing.T) {
-	e := newEnv(t, storetest.SQLite(t))
-	e.install()
-	// A long interval: only the nudge of a new event can explain a push.
-	runner := jira.NewDevinfo(jira.DevinfoConfig{Store: e.db, Sealer: e.keys, Hosts: e.actions, PublicURL: e.url,
-		HTTPClient: e.hc, Now: e.clock.Now, Interval: time.Hour})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { runner.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
-
-	integrationID := e.integration(false)
-	repoID := e.repoID(e.bob(), integrationID)
-	runner.BranchCreated(ctx, relay.BranchRecord{TenantID: installA, IssueKey: "ABC-1", IntegrationID: integrationID,
-		RepositoryID: repoID, Repository: "acme/widgets", Name: "main", CreatedAt: e.clock.Now()})
-	deadline := time.Now().Add(5 * time.Second)
-	for len(e.fake.Pushes()) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("nothing was pushed within 5s of queueing")
+func TestJobsPushAsSoonAsSomethingIsQueued(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		e.install()
+		ctx := context.Background()
+		if _, err := jobs.Migrate(ctx, db, nil); err != nil {
+			t.Fatal(err)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		runner, err := jobs.New(jobs.Config{DB: db, PollInterval: 100 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A long sweep interval: only the job the event enqueued can
+		// explain a push.
+		pusher := jira.NewDevinfo(jira.DevinfoConfig{Store: e.db, Sealer: e.keys, Hosts: e.actions, PublicURL: e.url,
+			HTTPClient: e.hc, Now: e.clock.Now, Interval: time.Hour})
+		pusher.UseJobs(runner)
+		if err := runner.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = runner.Stop(context.Background()) })
+
+		integrationID := e.integration(false)
+		repoID := e.repoID(e.bob(), integrationID)
+		pusher.BranchCreated(ctx, relay.BranchRecord{TenantID: installA, IssueKey: "ABC-1", IntegrationID: integrationID,
+			RepositoryID: repoID, Repository: "acme/widgets", Name: "main", CreatedAt: e.clock.Now()})
+		// A bound, not a speed requirement: the job is polled for every
+		// 100ms.
+		deadline := time.Now().Add(30 * time.Second)
+		for len(e.fake.Pushes()) == 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("nothing was pushed within 30s of queueing")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		for {
+			q, err := db.QueuedDevinfo(ctx, installA, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(q) == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("queue after the push: got %d ops, want none", len(q))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if got := len(e.fake.Pushes()); got != 1 {
+			t.Fatalf("pushes: got %d, want 1", got)
+		}
+	})
+}
+
+func TestAClaimedTenantIsNotPushedByAnotherPusher(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		e.install()
+		e.journey()
+		ctx := context.Background()
+		due, err := db.DueDevinfo(ctx, e.clock.Now(), 10)
+		if err != nil || len(due) == 0 {
+			t.Fatalf("due before the claim: got %d ops, %v; want some", len(due), err)
+		}
+		// Another replica's push holds the tenant's ops.
+		claimed, err := db.ClaimDevinfo(ctx, installA, e.clock.Now(), time.Minute, 500)
+		if err != nil || len(claimed) != len(due) {
+			t.Fatalf("claim: got %d ops, %v; want %d", len(claimed), err, len(due))
+		}
+		if n, err := e.devinfo.PushTenant(ctx, installA); n != 0 || err != nil {
+			t.Fatalf("push while claimed: got %d, %v; want nothing pushed", n, err)
+		}
+		if got := len(e.fake.Pushes()); got != 0 {
+			t.Fatalf("Jira got %d pushes while another push held the claim, want 0", got)
+		}
+		// The claim of a push whose process died ends by itself.
+		e.clock.Advance(time.Minute + time.Second)
+		e.pushAll()
+		if got := len(e.fake.Pushes()); got != 1 {
+			t.Fatalf("pushes after the claim ended: got %d, want 1", got)
+		}
+		if q, _ := db.QueuedDevinfo(ctx, installA, 10); len(q) != 0 {
+			t.Fatalf("queue: got %d ops, want none", len(q))
+		}
+	})
 }
 
 func TestPushesStayWithinJirasLimits(t *testing.T) {

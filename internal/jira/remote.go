@@ -307,10 +307,7 @@ func (rm *Remote) removeTenant(ctx context.Context, tenantID string) error {
 // which may have waited for that token.
 func (rm *Remote) scheduled(w http.ResponseWriter, r *http.Request, c call) error {
 	if rm.devinfo != nil {
-		select {
-		case rm.devinfo.kick <- struct{}{}:
-		default:
-		}
+		rm.devinfo.Nudge(r.Context())
 	}
 	w.WriteHeader(http.StatusNoContent)
 	return nil

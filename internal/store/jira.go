@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -353,8 +354,10 @@ type DevinfoFailure struct {
 // EnqueueDevinfo queues op for its tenant, giving it the tenant's next
 // updateSequenceId (strictly greater than any given before, and than
 // minSequence, so that ids stay ahead of the clock-based ones of an older
-// deployment). It returns the queued op.
-func (db *DB) EnqueueDevinfo(ctx context.Context, op DevinfoOp, minSequence int64) (DevinfoOp, error) {
+// deployment). It returns the queued op. The hooks run in the same
+// transaction (the pusher enqueues the job that pushes the op there, so
+// that an op is never queued without a job to push it).
+func (db *DB) EnqueueDevinfo(ctx context.Context, op DevinfoOp, minSequence int64, hooks ...TxHook) (DevinfoOp, error) {
 	if op.ID == "" {
 		op.ID = relay.NewID()
 	}
@@ -378,26 +381,160 @@ func (db *DB) EnqueueDevinfo(ctx context.Context, op DevinfoOp, minSequence int6
 			next_attempt_at, last_error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			op.TenantID, op.ID, op.Op, string(op.Payload), op.Sequence, op.Attempts,
 			micros(op.NextAttemptAt), op.LastError, micros(op.CreatedAt))
-		return dbError(err, "enqueue devinfo", "", "")
+		if err != nil {
+			return dbError(err, "enqueue devinfo", "", "")
+		}
+		return runHooks(ctx, c, hooks)
 	})
 	return op, err
+}
+
+// runHooks runs hooks on c's transaction.
+func runHooks(ctx context.Context, c conn, hooks []TxHook) error {
+	if len(hooks) == 0 {
+		return nil
+	}
+	tx, ok := c.q.(*sql.Tx)
+	if !ok {
+		return errors.New("store: transaction hooks need a transaction")
+	}
+	for _, h := range hooks {
+		if err := h(ctx, tx); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 const devinfoColumns = `tenant_id, id, op, payload, sequence, attempts, next_attempt_at, last_error, created_at`
 
 // DueDevinfo returns up to limit queued ops of one tenant that are due at
-// now, oldest first: the tenant whose oldest due op is the oldest.
+// now and not claimed by a push under way, oldest first: the tenant whose
+// oldest due op is the oldest. It only reads; ClaimDevinfo takes ops for
+// pushing.
 func (db *DB) DueDevinfo(ctx context.Context, now time.Time, limit int) ([]DevinfoOp, error) {
 	var tenant string
-	err := db.reader().queryRow(ctx, `SELECT tenant_id FROM devinfo_queue WHERE next_attempt_at <= ?
-		ORDER BY next_attempt_at, id LIMIT 1`, micros(now)).Scan(&tenant)
+	err := db.reader().queryRow(ctx, `SELECT tenant_id FROM devinfo_queue WHERE next_attempt_at <= ? AND claimed_until <= ?
+		ORDER BY next_attempt_at, id LIMIT 1`, micros(now), micros(now)).Scan(&tenant)
 	if err == sql.ErrNoRows {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: due devinfo: %w", err)
 	}
-	return db.devinfoOps(ctx, `WHERE tenant_id = ? AND next_attempt_at <= ? ORDER BY sequence, id LIMIT ?`, tenant, micros(now), limit)
+	return db.devinfoOps(ctx, `WHERE tenant_id = ? AND next_attempt_at <= ? AND claimed_until <= ? ORDER BY sequence, id LIMIT ?`,
+		tenant, micros(now), micros(now), limit)
+}
+
+// DueDevinfoTenants lists the tenants with ops due at now that no push has
+// claimed.
+func (db *DB) DueDevinfoTenants(ctx context.Context, now time.Time) ([]string, error) {
+	rows, err := db.reader().query(ctx, `SELECT DISTINCT tenant_id FROM devinfo_queue
+		WHERE next_attempt_at <= ? AND claimed_until <= ? ORDER BY tenant_id`, micros(now), micros(now))
+	if err != nil {
+		return nil, fmt.Errorf("store: due devinfo tenants: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return nil, fmt.Errorf("store: due devinfo tenants: %w", err)
+		}
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: due devinfo tenants: %w", err)
+	}
+	return out, nil
+}
+
+// ClaimDevinfo takes up to limit of the tenant's ops due at now, oldest
+// first, for one push: until now+lease (or until CompleteDevinfo,
+// RetryDevinfo or ReleaseDevinfo), no other ClaimDevinfo returns any of the
+// tenant's ops, in this process or another on the same database. It
+// returns nothing when another push holds a claim on the tenant, so that
+// the tenant's ops reach Jira in order and each once.
+func (db *DB) ClaimDevinfo(ctx context.Context, tenantID string, now time.Time, lease time.Duration, limit int) ([]DevinfoOp, error) {
+	var ids []string
+	err := db.inTx(ctx, func(c conn) error {
+		ids = nil
+		if db.dialect == DialectPostgres {
+			// Claims of one tenant take turns; SQLite's write
+			// transaction already excludes every other writer.
+			if _, err := c.exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('gitrelay.devinfo.' || ? || '.' || current_schema()))`, tenantID); err != nil {
+				return fmt.Errorf("store: lock devinfo claim: %w", err)
+			}
+		}
+		var held int
+		if err := c.queryRow(ctx, `SELECT COUNT(*) FROM devinfo_queue WHERE tenant_id = ? AND claimed_until > ?`,
+			tenantID, micros(now)).Scan(&held); err != nil {
+			return fmt.Errorf("store: read devinfo claims: %w", err)
+		}
+		if held > 0 {
+			return nil
+		}
+		rows, err := c.query(ctx, `SELECT id FROM devinfo_queue WHERE tenant_id = ? AND next_attempt_at <= ?
+			ORDER BY sequence, id LIMIT ?`, tenantID, micros(now), limit)
+		if err != nil {
+			return fmt.Errorf("store: claim devinfo: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return fmt.Errorf("store: claim devinfo: %w", err)
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("store: claim devinfo: %w", err)
+		}
+		for _, id := range ids {
+			if _, err := c.exec(ctx, `UPDATE devinfo_queue SET claimed_until = ? WHERE tenant_id = ? AND id = ?`,
+				micros(now.Add(lease)), tenantID, id); err != nil {
+				return dbError(err, "claim devinfo", "", "")
+			}
+		}
+		return nil
+	})
+	if err != nil || len(ids) == 0 {
+		return nil, err
+	}
+	// The claim's deadline marks the ops; the ids filter out any claimed
+	// at the same microsecond by another push of the tenant (after this
+	// one's claim ended).
+	ops, err := db.devinfoOpsOn(ctx, db.reader(), `WHERE tenant_id = ? AND claimed_until = ? ORDER BY sequence, id`,
+		tenantID, micros(now.Add(lease)))
+	if err != nil {
+		return nil, err
+	}
+	claimed := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		claimed[id] = true
+	}
+	out := ops[:0]
+	for _, op := range ops {
+		if claimed[op.ID] {
+			out = append(out, op)
+		}
+	}
+	return out, nil
+}
+
+// ReleaseDevinfo ends the claim on the tenant's ops ids without counting
+// an attempt: the push stopped (its process is shutting down) before it
+// could tell Jira.
+func (db *DB) ReleaseDevinfo(ctx context.Context, tenantID string, ids []string) error {
+	return db.inTx(ctx, func(c conn) error {
+		for _, id := range ids {
+			if _, err := c.exec(ctx, `UPDATE devinfo_queue SET claimed_until = 0 WHERE tenant_id = ? AND id = ?`, tenantID, id); err != nil {
+				return dbError(err, "release devinfo", "", "")
+			}
+		}
+		return nil
+	})
 }
 
 // QueuedDevinfo lists the tenant's queued ops, oldest first.
@@ -406,7 +543,11 @@ func (db *DB) QueuedDevinfo(ctx context.Context, tenantID string, limit int) ([]
 }
 
 func (db *DB) devinfoOps(ctx context.Context, where string, args ...any) ([]DevinfoOp, error) {
-	rows, err := db.reader().query(ctx, `SELECT `+devinfoColumns+` FROM devinfo_queue `+where, args...)
+	return db.devinfoOpsOn(ctx, db.reader(), where, args...)
+}
+
+func (db *DB) devinfoOpsOn(ctx context.Context, c conn, where string, args ...any) ([]DevinfoOp, error) {
+	rows, err := c.query(ctx, `SELECT `+devinfoColumns+` FROM devinfo_queue `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: list devinfo queue: %w", err)
 	}
@@ -469,8 +610,8 @@ func (db *DB) CompleteDevinfo(ctx context.Context, tenantID string, ids []string
 func (db *DB) RetryDevinfo(ctx context.Context, tenantID string, ids []string, at time.Time, reason string) error {
 	return db.inTx(ctx, func(c conn) error {
 		for _, id := range ids {
-			_, err := c.exec(ctx, `UPDATE devinfo_queue SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?
-				WHERE tenant_id = ? AND id = ?`, micros(at), reason, tenantID, id)
+			_, err := c.exec(ctx, `UPDATE devinfo_queue SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?,
+				claimed_until = 0 WHERE tenant_id = ? AND id = ?`, micros(at), reason, tenantID, id)
 			if err != nil {
 				return dbError(err, "retry devinfo", "", "")
 			}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -99,6 +100,84 @@ func TestDevinfoQueueOrderSequencesAndRetries(t *testing.T) {
 			EntityID: "x", RepositoryID: "r", IssueKeys: []string{"ABC-1"}, Reason: "rejected"}})
 		if fs, _ := db.DevinfoFailures(ctx, jiraTenantB, 10); len(fs) != 0 {
 			t.Fatalf("site B's failures: got %+v, want none", fs)
+		}
+	})
+}
+
+func TestDevinfoClaimsGiveEachOpToOnePushOfItsTenant(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		for i := 0; i < 5; i++ {
+			_, err := db.EnqueueDevinfo(ctx, store.DevinfoOp{TenantID: jiraTenantA, Op: "upsert_branch",
+				Payload: json.RawMessage(`{}`), CreatedAt: at(i)}, 1)
+			must(t, err)
+		}
+		_, err := db.EnqueueDevinfo(ctx, store.DevinfoOp{TenantID: jiraTenantB, Op: "upsert_branch",
+			Payload: json.RawMessage(`{}`), CreatedAt: at(0)}, 1)
+		must(t, err)
+
+		// Pushes of site A on several connections at once: one gets every
+		// due op, the others nothing.
+		const pushers = 6
+		var (
+			wg  sync.WaitGroup
+			mu  sync.Mutex
+			got [][]store.DevinfoOp
+		)
+		for range pushers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ops, err := db.ClaimDevinfo(ctx, jiraTenantA, at(10), time.Minute, 100)
+				if err != nil {
+					t.Error(err)
+				}
+				mu.Lock()
+				got = append(got, ops)
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		var winners, claimed int
+		for _, ops := range got {
+			if len(ops) > 0 {
+				winners++
+				claimed = len(ops)
+				for i := 1; i < len(ops); i++ {
+					if ops[i-1].Sequence >= ops[i].Sequence {
+						t.Fatalf("claimed ops out of order: %d before %d", ops[i-1].Sequence, ops[i].Sequence)
+					}
+				}
+			}
+		}
+		if winners != 1 || claimed != 5 {
+			t.Fatalf("%d of %d pushes got ops (the winner %d); want one push with all 5", winners, pushers, claimed)
+		}
+		// Claimed ops are not due for anyone else; site B is unaffected.
+		tenants, err := db.DueDevinfoTenants(ctx, at(10))
+		must(t, err)
+		wantEqual(t, "tenants due while A is claimed", tenants, []string{jiraTenantB})
+
+		// A released claim gives the ops back at once; an expired one too.
+		queued, err := db.QueuedDevinfo(ctx, jiraTenantA, 10)
+		must(t, err)
+		must(t, db.ReleaseDevinfo(ctx, jiraTenantA, []string{queued[0].ID}))
+		if ops, err := db.ClaimDevinfo(ctx, jiraTenantA, at(10), time.Minute, 100); err != nil || len(ops) != 0 {
+			t.Fatalf("claim while the rest of A's claim lasts: got %d ops, %v; want none", len(ops), err)
+		}
+		ops, err := db.ClaimDevinfo(ctx, jiraTenantA, at(10).Add(time.Minute), time.Minute, 100)
+		must(t, err)
+		if len(ops) != 5 {
+			t.Fatalf("claim after the first claim ended: got %d ops, want 5", len(ops))
+		}
+		// Postponing ends the claim of those ops; they come due at their
+		// new time.
+		must(t, db.RetryDevinfo(ctx, jiraTenantA, []string{ops[0].ID, ops[1].ID, ops[2].ID, ops[3].ID, ops[4].ID}, at(20), "Jira answered 503"))
+		if ops, _ := db.ClaimDevinfo(ctx, jiraTenantA, at(19), time.Minute, 100); len(ops) != 0 {
+			t.Fatalf("claim before the retry time: got %d ops, want none", len(ops))
+		}
+		if ops, _ := db.ClaimDevinfo(ctx, jiraTenantA, at(20), time.Minute, 100); len(ops) != 5 {
+			t.Fatalf("claim at the retry time: got %d ops, want 5", len(ops))
 		}
 	})
 }
