@@ -55,6 +55,7 @@ func TestReportViolations(t *testing.T) {
 		"a 5xx from gitrelay":         func(r *report) { r.rows[actPanel] = &row{attempted: 1, unexpected: 1, gitrelay5xx: 1} },
 		"an unexpected refusal":       func(r *report) { r.rows[actPanel] = &row{attempted: 1, unexpected: 1} },
 		"a write without audit":       func(r *report) { r.writesWithoutAudit = 1 },
+		"a write audited as refused":  func(r *report) { r.writesAuditedRefused = 1 },
 		"a duplicate branch":          func(r *report) { r.duplicateBranches = 1 },
 		"a duplicate pull request":    func(r *report) { r.duplicatePRs = 1 },
 		"a change pushed twice":       func(r *report) { r.devinfoDuplicates = 1 },

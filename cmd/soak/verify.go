@@ -100,6 +100,9 @@ type report struct {
 	devinfoExpected, devinfoPushes  int
 	devinfoDuplicates, devinfoNever int
 	neverSamples, dupSamples        []string
+	unauditedSamples                []string
+	writesAuditedRefused            int
+	refusedSamples                  []string
 }
 
 func (w *world) verify(ctx context.Context) (*report, error) {
@@ -119,20 +122,26 @@ func (w *world) verify(ctx context.Context) (*report, error) {
 	// Every write the host received has an audit row: per action,
 	// repository and ref, at least as many rows (other than refusals,
 	// which never reach the host) as writes.
-	audited := map[string]int{}
+	audited := map[string]int{} // every row
+	sent := map[string]int{}    // rows that say the host was asked
+	refusals := map[string][]string{}
 	var deleted []deletion
-	rows, err := conn.Query(ctx, `SELECT tenant_id, action, repository, ref, outcome FROM audit_events
+	rows, err := conn.Query(ctx, `SELECT tenant_id, action, repository, ref, outcome, error_code FROM audit_events
 		WHERE action IN ('branch.create', 'branch.delete', 'pull_request.create')`)
 	if err != nil {
 		return nil, err
 	}
 	for rows.Next() {
-		var tenant, action, repo, ref, outcome string
-		if err := rows.Scan(&tenant, &action, &repo, &ref, &outcome); err != nil {
+		var tenant, action, repo, ref, outcome, code string
+		if err := rows.Scan(&tenant, &action, &repo, &ref, &outcome, &code); err != nil {
 			return nil, err
 		}
-		if outcome != "refused" {
-			audited[action+" "+repo+" "+ref]++
+		k := action + " " + repo + " " + ref
+		audited[k]++
+		if outcome == "refused" {
+			refusals[k] = append(refusals[k], code)
+		} else {
+			sent[k]++
 		}
 		if action == "branch.delete" && outcome == "success" {
 			deleted = append(deleted, deletion{tenant, repo, ref})
@@ -142,17 +151,35 @@ func (w *world) verify(ctx context.Context) (*report, error) {
 		return nil, err
 	}
 	written := map[string]int{}
+	statuses := map[string][]int{}
 	for _, wr := range w.sim.Writes() {
 		action := map[hostsim.Op]string{hostsim.OpCreateBranch: "branch.create", hostsim.OpDeleteBranch: "branch.delete",
 			hostsim.OpCreatePullRequest: "pull_request.create"}[wr.Op]
 		if action == "" {
 			continue
 		}
+		k := action + " " + wr.Repo + " " + wr.Ref
 		rep.hostWrites++
-		written[action+" "+wr.Repo+" "+wr.Ref]++
+		written[k]++
+		statuses[k] = append(statuses[k], wr.Status)
 	}
 	for k, n := range written {
-		rep.writesWithoutAudit += max(0, n-audited[k])
+		if missing := n - audited[k]; missing > 0 {
+			rep.writesWithoutAudit += missing
+			if len(rep.unauditedSamples) < 5 {
+				rep.unauditedSamples = append(rep.unauditedSamples,
+					fmt.Sprintf("%s: %d writes (answered %v), %d audit rows", k, n, statuses[k], audited[k]))
+			}
+		}
+		// A refusal means nothing was sent to the host: more writes than
+		// rows saying otherwise is a write audited as refused.
+		if wrong := min(n-sent[k], len(refusals[k])); wrong > 0 {
+			rep.writesAuditedRefused += wrong
+			if len(rep.refusedSamples) < 5 {
+				rep.refusedSamples = append(rep.refusedSamples,
+					fmt.Sprintf("%s: %d writes (answered %v), %d rows say sent, refusals %v", k, n, statuses[k], sent[k], refusals[k]))
+			}
+		}
 	}
 
 	// No branch or pull request twice: in gitrelay's records, and no two
@@ -347,6 +374,7 @@ func (r *report) violations() []string {
 	add(fivexx > 0, "%d answers were 5xx from gitrelay itself (or lost on a replica that was not killed)", fivexx)
 	add(unexpected > 0, "%d answers were neither a success nor an expected refusal", unexpected)
 	add(r.writesWithoutAudit > 0, "%d host writes have no audit row", r.writesWithoutAudit)
+	add(r.writesAuditedRefused > 0, "%d host writes are audited as refused, which says nothing was sent", r.writesAuditedRefused)
 	add(r.duplicateBranches > 0, "%d duplicate branches", r.duplicateBranches)
 	add(r.duplicatePRs > 0, "%d duplicate pull requests", r.duplicatePRs)
 	add(r.devinfoDuplicates > 0, "%d devinfo changes were pushed to Jira more than once", r.devinfoDuplicates)
@@ -396,6 +424,7 @@ func (r *report) print(out io.Writer) {
 	fmt.Fprintf(tw, "5xx from gitrelay itself (killed replica's in-flight requests excepted)\t%d\t0\n", all.gitrelay5xx)
 	fmt.Fprintf(tw, "other unexpected answers\t%d\t0\n", all.unexpected-all.gitrelay5xx)
 	fmt.Fprintf(tw, "host writes without an audit row (of %d writes)\t%d\t0\n", r.hostWrites, r.writesWithoutAudit)
+	fmt.Fprintf(tw, "host writes audited as refused (nothing sent)\t%d\t0\n", r.writesAuditedRefused)
 	fmt.Fprintf(tw, "duplicate branches\t%d\t0\n", r.duplicateBranches)
 	fmt.Fprintf(tw, "duplicate pull requests\t%d\t0\n", r.duplicatePRs)
 	fmt.Fprintf(tw, "devinfo changes pushed more than once (%d accepted pushes)\t%d\t0\n", r.devinfoPushes, r.devinfoDuplicates)
@@ -404,6 +433,12 @@ func (r *report) print(out io.Writer) {
 	fmt.Fprintf(out, "\nafter draining (%v): %d host writes still pending, %d devinfo operations still queued\n", r.drained, r.pendingLeft, r.queueLeft)
 	for _, s := range r.samples {
 		fmt.Fprintln(out, "unexpected:", s)
+	}
+	for _, s := range r.unauditedSamples {
+		fmt.Fprintln(out, "host writes without an audit row:", s)
+	}
+	for _, s := range r.refusedSamples {
+		fmt.Fprintln(out, "host writes audited as refused:", s)
 	}
 	for _, s := range r.dupSamples {
 		fmt.Fprintln(out, "pushed more than once:", s)
