@@ -158,7 +158,7 @@ func classify(a answer) outcome {
 type stats struct {
 	mu      sync.Mutex
 	rows    map[string]*row
-	samples []string // the first unexpected answers
+	samples map[string]int // unexpected answers by kind
 }
 
 type row struct {
@@ -166,7 +166,7 @@ type row struct {
 	latencies                                                           []time.Duration
 }
 
-func newStats() *stats { return &stats{rows: map[string]*row{}} }
+func newStats() *stats { return &stats{rows: map[string]*row{}, samples: map[string]int{}} }
 
 func (s *stats) add(action string, kind outcome, took time.Duration, a answer) {
 	s.mu.Lock()
@@ -192,9 +192,7 @@ func (s *stats) add(action string, kind outcome, took time.Duration, a answer) {
 		if a.err == nil && a.status >= 500 {
 			r.gitrelay5xx++
 		}
-		if len(s.samples) < 10 {
-			s.samples = append(s.samples, describe(action, a))
-		}
+		s.samples[describe(action, a)]++
 	}
 }
 
@@ -202,11 +200,10 @@ func describe(action string, a answer) string {
 	if a.err != nil {
 		return fmt.Sprintf("%s: %v", action, a.err)
 	}
-	msg := ""
-	if e, ok := a.body["error"].(map[string]any); ok {
-		msg, _ = e["message"].(string)
+	if a.proxy != "" {
+		return fmt.Sprintf("%s: %d from the proxy, %s", action, a.status, a.proxy)
 	}
-	return fmt.Sprintf("%s: %d %s %s %s", action, a.status, a.code, a.proxy, msg)
+	return fmt.Sprintf("%s: %d %s", action, a.status, a.code)
 }
 
 // percentile is the p-th percentile (0 < p ≤ 100) of ds, nearest rank.

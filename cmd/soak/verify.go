@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -86,7 +88,7 @@ type deletion struct{ tenant, repo, ref string }
 type report struct {
 	cfg                           config
 	rows                          map[string]*row
-	samples                       []string
+	samples                       map[string]int
 	notRun                        int
 	loadTime, total               time.Duration
 	drained                       bool
@@ -431,8 +433,8 @@ func (r *report) print(out io.Writer) {
 	fmt.Fprintf(tw, "devinfo entities never pushed (of %d)\t%d\t0\n", r.devinfoExpected, r.devinfoNever)
 	tw.Flush()
 	fmt.Fprintf(out, "\nafter draining (%v): %d host writes still pending, %d devinfo operations still queued\n", r.drained, r.pendingLeft, r.queueLeft)
-	for _, s := range r.samples {
-		fmt.Fprintln(out, "unexpected:", s)
+	for _, s := range slices.Sorted(maps.Keys(r.samples)) {
+		fmt.Fprintf(out, "unexpected: %s (%d)\n", s, r.samples[s])
 	}
 	for _, s := range r.unauditedSamples {
 		fmt.Fprintln(out, "host writes without an audit row:", s)
