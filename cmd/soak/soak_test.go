@@ -56,6 +56,7 @@ func TestReportViolations(t *testing.T) {
 		"an unexpected refusal":       func(r *report) { r.rows[actPanel] = &row{attempted: 1, unexpected: 1} },
 		"a write without audit":       func(r *report) { r.writesWithoutAudit = 1 },
 		"a write audited as refused":  func(r *report) { r.writesAuditedRefused = 1 },
+		"a write left pending":        func(r *report) { r.pendingLeft = 1 },
 		"a duplicate branch":          func(r *report) { r.duplicateBranches = 1 },
 		"a duplicate pull request":    func(r *report) { r.duplicatePRs = 1 },
 		"a change pushed twice":       func(r *report) { r.devinfoDuplicates = 1 },

@@ -377,6 +377,7 @@ func (r *report) violations() []string {
 	add(unexpected > 0, "%d answers were neither a success nor an expected refusal", unexpected)
 	add(r.writesWithoutAudit > 0, "%d host writes have no audit row", r.writesWithoutAudit)
 	add(r.writesAuditedRefused > 0, "%d host writes are audited as refused, which says nothing was sent", r.writesAuditedRefused)
+	add(r.pendingLeft > 0, "%d host writes are still pending after draining: reconciliation did not complete them", r.pendingLeft)
 	add(r.duplicateBranches > 0, "%d duplicate branches", r.duplicateBranches)
 	add(r.duplicatePRs > 0, "%d duplicate pull requests", r.duplicatePRs)
 	add(r.devinfoDuplicates > 0, "%d devinfo changes were pushed to Jira more than once", r.devinfoDuplicates)
