@@ -41,6 +41,7 @@ type world struct {
 	client   *http.Client
 	stats    *stats
 	events   events
+	stopErrs []string // replicas that did not stop cleanly on SIGTERM
 }
 
 // tenant is the built-in directory's tenant or one Jira site.
@@ -188,7 +189,7 @@ func soak(ctx context.Context, cfg config, stderr io.Writer) (*report, error) {
 	wg.Wait()
 	defer func() {
 		for _, r := range w.replicas {
-			if r != nil && r.cmd.ProcessState == nil {
+			if r != nil && r.running() {
 				r.kill()
 			}
 		}
@@ -215,11 +216,10 @@ func soak(ctx context.Context, cfg config, stderr io.Writer) (*report, error) {
 	if err != nil {
 		return nil, err
 	}
-	var stopErrs []string
 	for _, r := range w.replicas {
-		if r != nil && r.cmd.ProcessState == nil {
+		if r != nil && r.running() {
 			if err := r.stop(); err != nil {
-				stopErrs = append(stopErrs, fmt.Sprintf("replica %d: %v", r.index, err))
+				w.stopErrs = append(w.stopErrs, fmt.Sprintf("replica %d: %v", r.index, err))
 			}
 		}
 	}
@@ -232,7 +232,7 @@ func soak(ctx context.Context, cfg config, stderr io.Writer) (*report, error) {
 	rep.loadTime = loadTime
 	rep.total = time.Since(start)
 	rep.drained = drained
-	rep.stopErrs = stopErrs
+	rep.stopErrs = w.stopErrs
 	w.events.mu.Lock()
 	rep.killed, rep.restarted, rep.terminated = w.events.killed, w.events.restarted, w.events.terminated
 	w.events.mu.Unlock()
@@ -516,6 +516,21 @@ func (w *world) faultsDuring(ctx context.Context, done *atomic.Int64, total int,
 		}
 		return true
 	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if !wait(2 * total / 3) {
+			return
+		}
+		n, err := terminateBackends(ctx, w.cfg.databaseURL, w.dbURL)
+		if err != nil {
+			w.events.set(&w.events.terminated, "terminating FAILED: "+err.Error())
+			return
+		}
+		w.events.set(&w.events.terminated, fmt.Sprintf("%d PostgreSQL connections terminated after %d actions", n, done.Load()))
+		w.log.Info("terminated backends", "n", n, "done", done.Load())
+	})
+	defer wg.Wait()
+
 	victim := len(w.replicas) - 1
 	if !wait(total / 3) {
 		return
@@ -530,19 +545,9 @@ func (w *world) faultsDuring(ctx context.Context, done *atomic.Int64, total int,
 	r, err := startReplica(ctx, w.cfg.gitrelay, w.env, victim, w.logDir, 2)
 	if err != nil {
 		w.events.set(&w.events.restarted, "restart FAILED: "+err.Error())
-	} else {
-		w.replicas[victim] = r
-		w.proxy.backends[victim].bringUp(r.url)
-		w.events.set(&w.events.restarted, fmt.Sprintf("replica %d restarted after %d actions", victim, done.Load()))
-	}
-	if !wait(2 * total / 3) {
 		return
 	}
-	n, err := terminateBackends(ctx, w.cfg.databaseURL, w.dbURL)
-	if err != nil {
-		w.events.set(&w.events.terminated, "terminating FAILED: "+err.Error())
-		return
-	}
-	w.events.set(&w.events.terminated, fmt.Sprintf("%d PostgreSQL connections terminated after %d actions", n, done.Load()))
-	w.log.Info("terminated backends", "n", n, "done", done.Load())
+	w.replicas[victim] = r
+	w.proxy.backends[victim].bringUp(r.url)
+	w.events.set(&w.events.restarted, fmt.Sprintf("replica %d restarted after %d actions", victim, done.Load()))
 }

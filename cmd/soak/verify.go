@@ -51,7 +51,9 @@ func (w *world) drain(ctx context.Context) (bool, error) {
 		w.log.Info("reconciling", "pending", n)
 		b := w.proxy.backends[0]
 		b.takeDown()
-		_ = w.replicas[0].stop()
+		if err := w.replicas[0].stop(); err != nil {
+			w.stopErrs = append(w.stopErrs, fmt.Sprintf("replica 0 (restarted to reconcile): %v", err))
+		}
 		r, err := startReplica(ctx, w.cfg.gitrelay, w.env, 0, w.logDir, 10+restarts)
 		if err != nil {
 			return false, err

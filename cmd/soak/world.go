@@ -79,7 +79,8 @@ type replica struct {
 	cmd   *exec.Cmd
 	url   string
 	log   *os.File
-	exit  chan error
+	done  chan struct{} // closed when the process has exited
+	err   error         // how it exited, once done is closed
 }
 
 var listening = regexp.MustCompile(`gitrelay listening on (http://\S+)`)
@@ -101,7 +102,7 @@ func startReplica(ctx context.Context, bin string, env []string, index int, logD
 		logFile.Close()
 		return nil, err
 	}
-	r := &replica{index: index, cmd: cmd, log: logFile, exit: make(chan error, 1)}
+	r := &replica{index: index, cmd: cmd, log: logFile, done: make(chan struct{})}
 	found := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(pr)
@@ -115,16 +116,16 @@ func startReplica(ctx context.Context, bin string, env []string, index int, logD
 		}
 	}()
 	go func() {
-		err := cmd.Wait()
+		r.err = cmd.Wait()
 		pw.Close()
-		r.exit <- err
+		close(r.done)
 	}()
 	select {
 	case r.url = <-found:
 		return r, nil
-	case err := <-r.exit:
+	case <-r.done:
 		logFile.Close()
-		return nil, fmt.Errorf("replica %d exited at start (%v); its log is in %s", index, err, logDir)
+		return nil, fmt.Errorf("replica %d exited at start (%v); its log is in %s", index, r.err, logDir)
 	case <-time.After(60 * time.Second):
 		r.kill()
 		return nil, fmt.Errorf("replica %d did not start in 60s; its log is in %s", index, logDir)
@@ -137,17 +138,27 @@ func startReplica(ctx context.Context, bin string, env []string, index int, logD
 // kill ends the process at once (SIGKILL): requests in flight are lost.
 func (r *replica) kill() {
 	_ = r.cmd.Process.Kill()
-	<-r.exit
+	<-r.done
 	r.log.Close()
+}
+
+// running is true until the process has exited.
+func (r *replica) running() bool {
+	select {
+	case <-r.done:
+		return false
+	default:
+		return true
+	}
 }
 
 // stop asks the process to finish (SIGTERM) and waits for it.
 func (r *replica) stop() error {
 	_ = r.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case err := <-r.exit:
+	case <-r.done:
 		r.log.Close()
-		return err
+		return r.err
 	case <-time.After(30 * time.Second):
 		r.kill()
 		return fmt.Errorf("replica %d did not stop in 30s after SIGTERM", r.index)
