@@ -203,6 +203,8 @@ func soak(ctx context.Context, cfg config, stderr io.Writer) (*report, error) {
 		return nil, fmt.Errorf("setting up tenants and users: %w", err)
 	}
 	w.log.Info("set up", "tenants", len(w.tenants), "users", len(w.users))
+	// Setup ran at full speed; the load meets a host with latency.
+	w.sim.SetLatency(cfg.latency)
 	if cfg.faults {
 		injectFaults(w.sim)
 	}
