@@ -106,6 +106,7 @@ type report struct {
 	neverSamples, dupSamples        []string
 	unauditedSamples                []string
 	writesAuditedRefused            int
+	devinfoFailures                 []string
 	refusedSamples                  []string
 }
 
@@ -120,6 +121,22 @@ func (w *world) verify(ctx context.Context) (*report, error) {
 		return nil, err
 	}
 	if err := conn.QueryRow(ctx, "SELECT count(*) FROM devinfo_queue").Scan(&rep.queueLeft); err != nil {
+		return nil, err
+	}
+	// What the pusher gave up on, with its reason: the first clue when an
+	// entity never reached Jira.
+	failures, err := conn.Query(ctx, "SELECT entity_type, entity_id, reason FROM devinfo_failures ORDER BY occurred_at LIMIT 5")
+	if err != nil {
+		return nil, err
+	}
+	for failures.Next() {
+		var typ, id, reason string
+		if err := failures.Scan(&typ, &id, &reason); err != nil {
+			return nil, err
+		}
+		rep.devinfoFailures = append(rep.devinfoFailures, typ+" "+id+": "+reason)
+	}
+	if err := failures.Err(); err != nil {
 		return nil, err
 	}
 
@@ -450,6 +467,9 @@ func (r *report) print(out io.Writer) {
 	}
 	for _, s := range r.neverSamples {
 		fmt.Fprintln(out, "never pushed:", s)
+	}
+	for _, s := range r.devinfoFailures {
+		fmt.Fprintln(out, "devinfo failure recorded by gitrelay:", s)
 	}
 	if r.logs != "" {
 		fmt.Fprintln(out, "replica logs:", r.logs)
