@@ -139,6 +139,11 @@ type Fault struct {
 	PathContains string
 	// Times the fault applies; 0 or less means until ClearFaults.
 	Times int
+	// Every > 1 applies the fault to every Every-th matching request only
+	// (the Every-th, the 2×Every-th, ...), the others pass on to the next
+	// fault or are served: steady, reproducible fault rates for soaks.
+	// Times counts the requests it applied to.
+	Every int
 	// Delay holds the request back before it is handled (or before the
 	// fault's own answer).
 	Delay time.Duration
@@ -168,6 +173,7 @@ type Fault struct {
 type fault struct {
 	Fault
 	left int // < 0: unlimited
+	seen int // matching requests, for Every
 }
 
 type tokenState struct {
@@ -442,6 +448,9 @@ func (s *Sim) takeFault(op Op, method, path string) (Fault, bool) {
 		if (f.Op != "" && f.Op != op) ||
 			(f.Method != "" && !strings.EqualFold(f.Method, method)) ||
 			(f.PathContains != "" && !strings.Contains(path, f.PathContains)) {
+			continue
+		}
+		if !f.due() {
 			continue
 		}
 		if f.left > 0 {
