@@ -197,14 +197,15 @@ func manifestScopes(t *testing.T, manifest string) map[string]bool {
 }
 
 // TestForgeManifestPassesAtlassiansValidation runs @forge/manifest's
-// validation (what `forge lint` checks locally). It needs node and the
-// Forge app's dependencies: `npm ci --prefix forge`.
+// validation (what `forge lint` checks locally) over the manifest and the
+// built panel. It needs node, the Forge app's dependencies and its build:
+// scripts/ensure-forge.
 func TestForgeManifestPassesAtlassiansValidation(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(forgeDir, "node_modules", "@forge", "manifest")); err != nil {
 		if os.Getenv("GITRELAY_TEST_REQUIRE_FORGE") == "1" {
-			t.Fatal("forge/node_modules is missing: run npm ci --prefix forge")
+			t.Fatal("forge/node_modules is missing: run scripts/ensure-forge")
 		}
-		t.Skip("forge/node_modules is missing: run `npm ci --prefix forge` to validate the manifest")
+		t.Skip("forge/node_modules is missing: run scripts/ensure-forge to validate the manifest")
 	}
 	node, err := exec.LookPath("node")
 	if err != nil {
