@@ -350,3 +350,19 @@ func TestPanelOutsideJiraSaysItBelongsInJira(t *testing.T) {
 	p := openPanel(t, nil, invocation{}, nil)
 	p.do("say so", waitFor(`document.getElementById('panel').innerText.includes('only works inside Jira')`))
 }
+
+// The administration page is the same bundle: under the jira:adminPage
+// module it lists the site's integrations, as gitrelay answers them to a
+// Jira administrator.
+func TestAdminPageListsTheSitesIntegrations(t *testing.T) {
+	e, _, _ := withBranch(t)
+	p := openPanel(t, e, e.alice(), map[string]any{"moduleKey": "gitrelay-admin", "cloudId": cloudA, "siteUrl": siteA,
+		"accountId": "acc-alice", "extension": map[string]any{"type": "jira:adminPage"}})
+	p.do("list the integrations", chromedp.WaitVisible(chromedp.CSS("#panel li strong")))
+	if got := p.text("#panel li strong"); got != "GHE" {
+		t.Errorf("integration listed as %q, want GHE", got)
+	}
+	if got := p.remoteCalls("GET /forge/integrations "); len(got) != 1 {
+		t.Errorf("integration list calls %q, want one", got)
+	}
+}
