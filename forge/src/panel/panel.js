@@ -27,7 +27,8 @@ function link(text, url) {
 function call(method, path, body) {
   return invokeRemote({ method: method, path: path, body: body, headers: body ? { 'Content-Type': 'application/json' } : undefined })
     .then(function (res) {
-      // Forge hands over a JSON body parsed; anything else arrives as text.
+      // @forge/bridge gives the body as parsed JSON; a body that comes as
+      // text (not JSON, or from another bridge version) is parsed here.
       var out = res.body;
       if (typeof out === 'string' && out !== '') {
         try { out = JSON.parse(out); } catch (e) { /* keep the text */ }
