@@ -1,11 +1,13 @@
 // Validates manifest.yml with Atlassian's own manifest validation
 // (@forge/manifest: its JSON schema and the validators `forge lint` runs
-// locally), which works without an Atlassian account, then checks what
-// only a deployed URL can tell: the Create branch URL template must stay
-// within Jira's 255 characters.
+// locally, among them that every resource's directory exists), which works
+// without an Atlassian account, then checks what Atlassian's cannot: the
+// built panel is complete (its page and its bundle), and the Create branch
+// URL template stays within Jira's 255 characters for the deployed URL.
 //
-//   npm ci && node scripts/validate-manifest.mjs [https://gitrelay.example.com]
+//   npm ci && npm run build && node scripts/validate-manifest.mjs [https://gitrelay.example.com]
 import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -18,6 +20,14 @@ process.env.GITRELAY_URL = process.argv[2] || process.env.GITRELAY_URL || 'https
 
 const result = await validate(false, manifest);
 const problems = (result.errors || []).map((e) => `manifest.yml:${e.line}:${e.column}: ${e.level}: ${e.message} (${e.reference})`);
+
+// The panel's resource is esbuild's output (scripts/build.mjs), not in git.
+const built = join(here, '..', 'build', 'panel');
+for (const name of ['index.html', 'main.js']) {
+  if (!existsSync(join(built, name))) {
+    problems.push(`build/panel/${name} is missing: the panel is not built (run npm run build, or scripts/ensure-forge).`);
+  }
+}
 
 const template = `${process.env.GITRELAY_URL}/issues/{issue.key}?summary={issue.summary}`;
 if (template.length > 255) {

@@ -182,6 +182,7 @@ func newEnv(t *testing.T, db *store.DB) *env {
 // response is a remote's answer.
 type response struct {
 	Status int
+	Header http.Header
 	Body   []byte
 }
 
@@ -245,17 +246,42 @@ func (e *env) trigger(install, cloud, sysToken string) invocation {
 
 func (e *env) do(method, path string, inv invocation, body any) response {
 	e.t.Helper()
-	var rd io.Reader
+	var raw []byte
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			e.t.Fatal(err)
 		}
-		rd = bytes.NewReader(b)
+		raw = b
+	}
+	r, err := e.send(method, path, inv, nil, raw)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return r
+}
+
+// send makes one request to the remote as Forge makes it: the invocation
+// token and the app's tokens in their headers, with the caller's headers
+// (Forge passes invokeRemote's on) and body. It fails the test only with
+// t.Errorf, so the emulated Forge host of the panel's browser tests can
+// call it from its own goroutine.
+func (e *env) send(method, path string, inv invocation, header http.Header, body []byte) (response, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
 	}
 	req, err := http.NewRequest(method, e.url+path, rd)
 	if err != nil {
-		e.t.Fatal(err)
+		return response{}, err
+	}
+	for k, vs := range header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	if body != nil && req.Header.Get("Content-Type") == "" {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	if inv.fit != "" {
 		req.Header.Set("Authorization", "Bearer "+inv.fit)
@@ -266,15 +292,15 @@ func (e *env) do(method, path string, inv invocation, body any) response {
 	if inv.sysToken != "" {
 		req.Header.Set("x-forge-oauth-system", inv.sysToken)
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		e.t.Fatal(err)
+		return response{}, err
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return response{}, err
+	}
 	_, _ = e.bodies.Write(b)
 	for k, vs := range resp.Header {
 		_, _ = e.bodies.Write([]byte(k + ": " + strings.Join(vs, ",") + "\n"))
@@ -286,7 +312,7 @@ func (e *env) do(method, path string, inv invocation, body any) response {
 			e.t.Errorf("%s %s answered %d, which openapi.json does not describe: %v\nbody: %s", method, path, resp.StatusCode, err, b)
 		}
 	}
-	return response{Status: resp.StatusCode, Body: b}
+	return response{Status: resp.StatusCode, Header: resp.Header, Body: b}, nil
 }
 
 // install sends the installed event of both sites.

@@ -43,7 +43,7 @@ func TestForgeManifestMatchesTheRemote(t *testing.T) {
 		}
 	})
 	t.Run("the panel calls only routes the remote serves", func(t *testing.T) {
-		js := readForge(t, "static/panel/panel.js")
+		js := readForge(t, "src/panel/panel.js")
 		for _, want := range []string{"GET /forge/issues/{key}/development", "POST /forge/issues/{key}/branches",
 			"DELETE /forge/issues/{key}/branches", "POST /forge/issues/{key}/pull-requests", "GET /forge/integrations/{id}/repositories"} {
 			if !routes[want] {
@@ -65,25 +65,147 @@ func TestForgeManifestMatchesTheRemote(t *testing.T) {
 			t.Fatal("createBranch.urlTemplate does not point at /issues/{issue.key}?summary={issue.summary} on gitrelay")
 		}
 	})
-	t.Run("the remote gets both tokens and the scopes they need", func(t *testing.T) {
-		for _, want := range []string{"read:app-system-token", "read:app-user-token", "read:jira-work", "read:jira-user",
-			"write:dev-info:jira", "delete:dev-info:jira", "appSystemToken:\n          enabled: true", "appUserToken:\n          enabled: true"} {
+	t.Run("the endpoints get both tokens", func(t *testing.T) {
+		for _, want := range []string{"appSystemToken:\n          enabled: true", "appUserToken:\n          enabled: true"} {
 			if !strings.Contains(manifest, want) {
 				t.Fatalf("manifest.yml lacks %q", want)
 			}
 		}
 	})
+	t.Run("the panel's resource is the built bundle", func(t *testing.T) {
+		if !regexp.MustCompile(`(?m)^resources:\n  - key: panel\n    path: build/panel$`).MatchString(manifest) {
+			t.Fatal("resources: the panel's path is not build/panel, where scripts/build.mjs writes the bundle")
+		}
+	})
+}
+
+// The panel talks to Jira only through Atlassian's @forge/bridge, bundled
+// from npm: never through the bridge's private protocol, which Atlassian
+// may change under it.
+func TestForgePanelUsesAtlassiansBridge(t *testing.T) {
+	js := readForge(t, "src/panel/panel.js")
+	if !strings.Contains(js, "import { invokeRemote, router, view } from '@forge/bridge';") {
+		t.Error("src/panel/panel.js does not import invokeRemote, router and view from @forge/bridge")
+	}
+	srcs, err := filepath.Glob(filepath.Join(forgeDir, "src", "panel", "*"))
+	if err != nil || len(srcs) == 0 {
+		t.Fatalf("the panel's sources: %v %v", srcs, err)
+	}
+	for _, f := range srcs {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, private := range []string{"__bridge", "callBridge"} {
+			if strings.Contains(string(b), private) {
+				t.Errorf("%s uses the bridge's private %s", f, private)
+			}
+		}
+	}
+	lock := readForge(t, "package-lock.json")
+	for _, pkg := range []string{`"node_modules/@forge/bridge": {`, `"node_modules/esbuild": {`} {
+		if !strings.Contains(lock, pkg) {
+			t.Errorf("package-lock.json does not pin %s", pkg)
+		}
+	}
+}
+
+// jiraCallScopes are the Jira REST calls gitrelay makes with the tokens
+// Forge sends it, by the path as the code spells it, each with the granular
+// OAuth 2.0 scopes Jira's REST reference lists for it.
+var jiraCallScopes = map[string][]string{
+	"/rest/api/3/mypermissions":       {"read:permission:jira"},
+	"/rest/api/3/permissions/project": {"read:permission:jira", "read:project:jira"},
+	"/rest/api/3/issue/": {"read:issue-meta:jira", "read:issue-security-level:jira", "read:issue.vote:jira",
+		"read:issue.changelog:jira", "read:avatar:jira", "read:issue:jira", "read:status:jira", "read:user:jira",
+		"read:field-configuration:jira"},
+	"/rest/api/3/myself":             {"read:application-role:jira", "read:group:jira", "read:user:jira", "read:avatar:jira"},
+	"/rest/devinfo/0.10/bulk":        {"write:dev-info:jira"},
+	"/rest/devinfo/0.10/repository/": {"delete:dev-info:jira"},
+}
+
+// The manifest asks for exactly what gitrelay's Jira calls need: the two
+// token scopes Forge Remote needs and each call's granular scopes, nothing
+// else, and a new call cannot be added without its scopes.
+func TestForgeManifestScopesAreTheNarrowestForTheCallsMade(t *testing.T) {
+	called := map[string]bool{}
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range regexp.MustCompile(`"(/rest/[^"?]*)`).FindAllStringSubmatch(string(src), -1) {
+			called[m[1]] = true
+		}
+	}
+	for path := range called {
+		if _, ok := jiraCallScopes[path]; !ok {
+			t.Errorf("gitrelay calls Jira's %s, which jiraCallScopes does not list: add it with its scopes", path)
+		}
+	}
+	for path := range jiraCallScopes {
+		if !called[path] {
+			t.Errorf("jiraCallScopes lists %s, which gitrelay no longer calls", path)
+		}
+	}
+
+	want := map[string]bool{"read:app-system-token": true, "read:app-user-token": true}
+	for _, scopes := range jiraCallScopes {
+		for _, s := range scopes {
+			want[s] = true
+		}
+	}
+	got := manifestScopes(t, readForge(t, "manifest.yml"))
+	for s := range want {
+		if !got[s] {
+			t.Errorf("manifest.yml lacks the scope %s", s)
+		}
+	}
+	for s := range got {
+		if !want[s] {
+			t.Errorf("manifest.yml asks for %s, which no call needs", s)
+		}
+	}
+}
+
+// manifestScopes reads permissions.scopes from the manifest.
+func manifestScopes(t *testing.T, manifest string) map[string]bool {
+	t.Helper()
+	_, rest, ok := strings.Cut(manifest, "\npermissions:\n  scopes:\n")
+	if !ok {
+		t.Fatal("manifest.yml has no permissions.scopes list")
+	}
+	got := map[string]bool{}
+	for _, line := range strings.Split(rest, "\n") {
+		item, isItem := strings.CutPrefix(line, "    - ")
+		switch {
+		case isItem:
+			got[strings.TrimSpace(item)] = true
+		case strings.HasPrefix(strings.TrimSpace(line), "#"):
+		default:
+			return got
+		}
+	}
+	return got
 }
 
 // TestForgeManifestPassesAtlassiansValidation runs @forge/manifest's
-// validation (what `forge lint` checks locally). It needs node and the
-// Forge app's dependencies: `npm ci --prefix forge`.
+// validation (what `forge lint` checks locally) over the manifest and the
+// built panel. It needs node, the Forge app's dependencies and its build:
+// scripts/ensure-forge.
 func TestForgeManifestPassesAtlassiansValidation(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(forgeDir, "node_modules", "@forge", "manifest")); err != nil {
 		if os.Getenv("GITRELAY_TEST_REQUIRE_FORGE") == "1" {
-			t.Fatal("forge/node_modules is missing: run npm ci --prefix forge")
+			t.Fatal("forge/node_modules is missing: run scripts/ensure-forge")
 		}
-		t.Skip("forge/node_modules is missing: run `npm ci --prefix forge` to validate the manifest")
+		t.Skip("forge/node_modules is missing: run scripts/ensure-forge to validate the manifest")
 	}
 	node, err := exec.LookPath("node")
 	if err != nil {
