@@ -262,7 +262,7 @@ func TestHostCallsAreSpansWithTheirAttemptsAsChildren(t *testing.T) {
 	}
 	attrs := map[string]string{}
 	for _, kv := range attempt.Attributes {
-		attrs[string(kv.Key)] = kv.Value.Emit()
+		attrs[string(kv.Key)] = kv.Value.String()
 	}
 	if attrs["gitrelay.host.kind"] != "github" || attrs["gitrelay.host.op"] != "create_branch" || attrs["http.response.status_code"] != "201" {
 		t.Errorf("HTTP POST's attributes = %v, want kind github, op create_branch, status 201", attrs)

@@ -54,7 +54,7 @@ func TestStatementsAreSpansInsideATraceOnly(t *testing.T) {
 			names[s.Name] = true
 			attrs := map[string]string{}
 			for _, kv := range s.Attributes {
-				attrs[string(kv.Key)] = kv.Value.Emit()
+				attrs[string(kv.Key)] = kv.Value.String()
 			}
 			if s.Parent.SpanID() != parent.SpanContext().SpanID() {
 				t.Errorf("span %s is not under the caller's", s.Name)
