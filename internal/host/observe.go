@@ -75,9 +75,9 @@ type Observation struct {
 	Duration    time.Duration
 }
 
-// StatusClass is the class of an answer's status for metrics: "1xx" to
+// statusClass is the class of an answer's status for metrics: "1xx" to
 // "5xx", or "error" when there was no answer.
-func StatusClass(resp *http.Response, err error) string {
+func statusClass(resp *http.Response, err error) string {
 	if err != nil || resp == nil || resp.StatusCode < 100 || resp.StatusCode > 599 {
 		return "error"
 	}
@@ -112,7 +112,7 @@ func (t *observed) RoundTrip(req *http.Request) (*http.Response, error) {
 	start := time.Now()
 	resp, err := t.base.RoundTrip(req)
 	if t.observe != nil {
-		t.observe(Observation{Kind: c.kind, Op: c.op, StatusClass: StatusClass(resp, err), Duration: time.Since(start)})
+		t.observe(Observation{Kind: c.kind, Op: c.op, StatusClass: statusClass(resp, err), Duration: time.Since(start)})
 	}
 	if span != nil {
 		if err != nil {
