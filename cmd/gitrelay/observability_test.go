@@ -121,8 +121,8 @@ func attr(s *tracepb.Span, key string) string {
 // the collector through gitrelay's one outbound client: the request's span,
 // its action's under it, under that the host call (with its HTTP attempt)
 // and the store's statements. No span carries a credential or an API
-// token. The collector's address is allowed for the exporter by that
-// setting alone: --egress-allow names only the git host.
+// token; a probe makes none. The collector's address is allowed for the
+// exporter by that setting alone: --egress-allow names only the git host.
 func TestTracesReachTheCollectorNestedAndWithoutSecrets(t *testing.T) {
 	col := &collector{}
 	cs := httptest.NewServer(col)
@@ -154,6 +154,10 @@ func TestTracesReachTheCollectorNestedAndWithoutSecrets(t *testing.T) {
 	if status != http.StatusCreated {
 		t.Fatalf("create branch: %d %v", status, body)
 	}
+	// A probe makes no trace.
+	if status, _ := get(t, p.url+"/readyz"); status != http.StatusOK {
+		t.Fatalf("readyz: %d", status)
+	}
 	// Stopping sends the spans still buffered.
 	p.stop()
 
@@ -174,8 +178,11 @@ func TestTracesReachTheCollectorNestedAndWithoutSecrets(t *testing.T) {
 	parentOf := func(s *tracepb.Span) *tracepb.Span { return byID[hex.EncodeToString(s.ParentSpanId)] }
 	var request *tracepb.Span
 	for _, s := range col.spans {
-		if s.Name == "POST /api/v1/issues/{key}/branches" {
+		switch s.Name {
+		case "POST /api/v1/issues/{key}/branches":
 			request = s
+		case "GET /readyz", "GET":
+			t.Errorf("the readiness probe made a span %q", s.Name)
 		}
 	}
 	if request == nil {

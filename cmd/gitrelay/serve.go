@@ -212,13 +212,15 @@ func runServer(ctx context.Context, c serveConfig, stdout, stderr io.Writer) err
 	// with its 19 MiB work area) leaves garbage an idle server should not
 	// keep resident: collect it and give the memory back now.
 	debug.FreeOSMemory()
-	log.Info("gitrelay listening", "addr", ln.Addr().String(), "database", db.Dialect(), "version", c.app.Version)
-	fmt.Fprintf(stdout, "gitrelay listening on http://%s\n", ln.Addr().String())
+	// The metrics line comes first: whoever waits for "listening" (a
+	// script, a test) has read it by then.
 	if metricsLn != nil {
 		log.Info("metrics listening", "addr", metricsLn.Addr().String())
 		fmt.Fprintf(stdout, "gitrelay metrics on http://%s/metrics\n", metricsLn.Addr().String())
 		go serveMetrics(ctx, metricsLn, a.Metrics.Handler(), log)
 	}
+	log.Info("gitrelay listening", "addr", ln.Addr().String(), "database", db.Dialect(), "version", c.app.Version)
+	fmt.Fprintf(stdout, "gitrelay listening on http://%s\n", ln.Addr().String())
 	return serveHTTP(ctx, ln, a, hostTimeout, log)
 }
 
