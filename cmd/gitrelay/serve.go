@@ -30,6 +30,11 @@ type serveConfig struct {
 	// unattended first start; empty means a generated one, printed once.
 	adminPasswordFile string
 	logLevel          string
+	// metricsAddr, when set, serves /metrics there instead of on addr.
+	metricsAddr string
+	// otlpEndpoint, when set, sends traces to this OTLP/HTTP collector;
+	// serviceName names gitrelay in them.
+	otlpEndpoint, serviceName string
 	// app is the application's configuration, without what serve opens
 	// (database, keys, logger).
 	app app.Config
@@ -51,6 +56,9 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	c.register(fs)
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "address to listen on")
 	fs.fromEnv("addr", "GITRELAY_ADDR")
+	fs.StringVar(&c.metricsAddr, "metrics-addr", "",
+		"address to serve /metrics on, apart from --addr (which then no longer serves it); default: /metrics on --addr")
+	fs.fromEnv("metrics-addr", "GITRELAY_METRICS_ADDR")
 	publicURL := fs.String("public-url", "", "URL users reach gitrelay at (for links)")
 	fs.fromEnv("public-url", "GITRELAY_PUBLIC_URL")
 	hostTimeoutOf := hostTimeoutFlag(fs)
@@ -88,12 +96,16 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 		return c, usageError{errDemoWithDatabase.Error()}
 	}
 	c.logLevel = getenv("GITRELAY_LOG_LEVEL")
+	// OpenTelemetry's own variables, so that an operator sets them as for
+	// any other service.
+	c.otlpEndpoint, c.serviceName = getenv("OTEL_EXPORTER_OTLP_ENDPOINT"), getenv("OTEL_SERVICE_NAME")
 	c.app = app.Config{HostTimeout: hostTimeout, ClientAddr: clientAddr, EgressAllow: allow,
 		PublicURL: *publicURL, GitHubAPIURL: getenv("GITRELAY_GITHUB_API_URL"), GitLabURL: getenv("GITRELAY_GITLAB_URL"), Version: buildVersion(),
 		// The client secret comes from the environment only, never a flag,
 		// so that it stays out of process listings.
 		Jira: app.JiraConfig{AppID: *jiraAppID, ClientID: *jiraClientID, ClientSecret: getenv("GITRELAY_JIRA_CLIENT_SECRET"),
-			JWKSURL: getenv("GITRELAY_JIRA_JWKS_URL"), AuthURL: getenv("GITRELAY_JIRA_AUTH_URL"), APIURL: getenv("GITRELAY_JIRA_API_URL")}}
+			JWKSURL: getenv("GITRELAY_JIRA_JWKS_URL"), AuthURL: getenv("GITRELAY_JIRA_AUTH_URL"), APIURL: getenv("GITRELAY_JIRA_API_URL")},
+		MetricsElsewhere: c.metricsAddr != ""}
 	return c, nil
 }
 
@@ -129,6 +141,24 @@ func runServer(ctx context.Context, c serveConfig, stdout, stderr io.Writer) err
 		log.Info("demo: allowing outbound connections to the simulated hosts", "egress_allow", demoHosts.egressAllow().String())
 	}
 	log.Info("egress policy", "refuse_private", c.app.Jira.AppID != "", "egress_allow", allow.String())
+	if c.otlpEndpoint != "" {
+		policy := app.EgressPolicy(c.app)
+		policy.Allow = allow
+		stop, err := app.StartTracing(ctx, app.TracingConfig{Endpoint: c.otlpEndpoint, ServiceName: c.serviceName,
+			Version: c.app.Version, Egress: policy, Logger: log})
+		if err != nil {
+			return err
+		}
+		defer func() {
+			// The spans of the last requests are sent before exiting.
+			flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := stop(flushCtx); err != nil {
+				log.Warn("tracing: the last spans were not sent", "error", err)
+			}
+		}()
+		log.Info("tracing on", "otlp_endpoint", c.otlpEndpoint)
+	}
 
 	db, err := c.openStore(ctx, log)
 	if err != nil {
@@ -162,6 +192,14 @@ func runServer(ctx context.Context, c serveConfig, stdout, stderr io.Writer) err
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s: %w (choose another address with --addr or GITRELAY_ADDR)", c.addr, err)
 	}
+	var metricsLn net.Listener
+	if c.metricsAddr != "" {
+		if metricsLn, err = net.Listen("tcp", c.metricsAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("cannot listen on %s: %w (choose another address with --metrics-addr or GITRELAY_METRICS_ADDR)", c.metricsAddr, err)
+		}
+		defer metricsLn.Close()
+	}
 	if demoHosts != nil {
 		base := c.app.PublicURL
 		if base == "" {
@@ -179,6 +217,13 @@ func runServer(ctx context.Context, c serveConfig, stdout, stderr io.Writer) err
 	// with its 19 MiB work area) leaves garbage an idle server should not
 	// keep resident: collect it and give the memory back now.
 	debug.FreeOSMemory()
+	// The metrics line comes first: whoever waits for "listening" (a
+	// script, a test) has read it by then.
+	if metricsLn != nil {
+		log.Info("metrics listening", "addr", metricsLn.Addr().String())
+		fmt.Fprintf(stdout, "gitrelay metrics on http://%s/metrics\n", metricsLn.Addr().String())
+		go serveMetrics(ctx, metricsLn, a.Metrics.Handler(), log)
+	}
 	log.Info("gitrelay listening", "addr", ln.Addr().String(), "database", db.Dialect(), "version", c.app.Version)
 	fmt.Fprintf(stdout, "gitrelay listening on http://%s\n", ln.Addr().String())
 	return serveHTTP(ctx, ln, a, runner, log)
@@ -240,6 +285,21 @@ func serveHTTP(ctx context.Context, ln net.Listener, a *app.App, runner *jobs.Ru
 		return err
 	}
 	return nil
+}
+
+// serveMetrics serves GET /metrics alone on ln until ctx ends: a listener
+// for the scraper, on an address the public does not reach.
+func serveMetrics(ctx context.Context, ln net.Listener, metrics http.Handler, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second}
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Error("metrics listener stopped", "error", err)
+	}
 }
 
 // readAdminPassword reads the first administrator's password from path

@@ -367,6 +367,8 @@ func (s *Service) AvailableRepositories(ctx context.Context, p relay.Principal, 
 // and an older list exists, that list answers and a warning is logged, so
 // that a slow or broken host does not break the picker.
 func (s *Service) SearchRepositories(ctx context.Context, p relay.Principal, integrationID string, q RepositorySearch) ([]relay.Repository, error) {
+	ctx, span := startSpan(ctx, "action.search_repositories")
+	defer span.End()
 	if err := checkSearchQuery(q.Query); err != nil {
 		return nil, err
 	}
@@ -701,6 +703,8 @@ func (r *repositorySyncs) synced(in relay.Integration) {
 // Branches lists branches of a repository, read with the integration
 // account.
 func (s *Service) Branches(ctx context.Context, p relay.Principal, integrationID, repositoryID, query string) ([]relay.Branch, error) {
+	ctx, span := startSpan(ctx, "action.list_branches")
+	defer span.End()
 	if err := checkSearchQuery(query); err != nil {
 		return nil, err
 	}
@@ -811,6 +815,8 @@ func describeRepositories(ids []string) string {
 // integrations table's health show. It never answers from the repository
 // cache, so a revoked credential shows at once.
 func (s *Service) CheckConnection(ctx context.Context, p relay.Principal, integrationID string) (relay.Account, error) {
+	ctx, span := startSpan(ctx, "action.check_connection")
+	defer span.End()
 	if err := requireAdmin(p); err != nil {
 		return relay.Account{}, err
 	}

@@ -33,6 +33,8 @@ type Reconciled struct {
 // that was the requester's own token, otherwise with the integration
 // account; it never opens one user's token for another.
 func (s *Service) ReconcilePending(ctx context.Context, olderThan time.Duration) (Reconciled, error) {
+	ctx, span := startSpan(ctx, "action.reconcile_pending")
+	defer span.End()
 	var r Reconciled
 	ws, err := s.store.PendingHostWrites(ctx, s.now().Add(-olderThan), reconcileBatch)
 	if err != nil {
@@ -201,6 +203,8 @@ func (s *Service) unknown(ctx context.Context, ev relay.AuditEvent, reason strin
 // from the map. It is for telling the issue tracker about branches, never
 // for acting, and lets the tracker's code do without credentials.
 func (s *Service) BranchHeads(ctx context.Context, tenantID, integrationID, repositoryID string, names []string) (relay.Repository, map[string]relay.Branch, error) {
+	ctx, span := startSpan(ctx, "action.branch_heads")
+	defer span.End()
 	in, err := s.store.Integration(ctx, tenantID, integrationID)
 	if err != nil {
 		return relay.Repository{}, nil, err

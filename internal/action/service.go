@@ -117,6 +117,8 @@ type BranchResult struct {
 
 // CreateBranch creates a branch for an issue.
 func (s *Service) CreateBranch(ctx context.Context, p relay.Principal, issueKey string, req BranchRequest) (BranchResult, error) {
+	ctx, span := startSpan(ctx, "action.create_branch")
+	defer span.End()
 	// Authorize and choose identity.
 	a, err := s.begin(ctx, p, issueKey, common{action: relay.ActionBranchCreate,
 		integrationID: req.IntegrationID, repositoryID: req.RepositoryID, ref: req.Name,
@@ -203,6 +205,8 @@ type DeleteBranchRequest struct {
 
 // DeleteBranch deletes one of the issue's branches.
 func (s *Service) DeleteBranch(ctx context.Context, p relay.Principal, issueKey string, req DeleteBranchRequest) error {
+	ctx, span := startSpan(ctx, "action.delete_branch")
+	defer span.End()
 	// Authorize and choose identity.
 	a, err := s.begin(ctx, p, issueKey, common{action: relay.ActionBranchDelete,
 		integrationID: req.IntegrationID, repositoryID: req.RepositoryID, ref: req.Name,
@@ -299,6 +303,8 @@ type PullRequestResult struct {
 
 // CreatePullRequest creates a pull request for an issue.
 func (s *Service) CreatePullRequest(ctx context.Context, p relay.Principal, issueKey string, req PullRequestRequest) (PullRequestResult, error) {
+	ctx, span := startSpan(ctx, "action.create_pull_request")
+	defer span.End()
 	// Authorize and choose identity.
 	a, err := s.begin(ctx, p, issueKey, common{action: relay.ActionPullRequestCreate,
 		integrationID: req.IntegrationID, repositoryID: req.RepositoryID, ref: req.Source,

@@ -138,6 +138,8 @@ func (s *Service) tokenView(in relay.Integration, tok *relay.UserToken, notice s
 // saves it sealed for this user and integration. A token that cannot create
 // branches and pull requests is refused with the reason.
 func (s *Service) SaveToken(ctx context.Context, p relay.Principal, integrationID string, cred relay.Credential) (TokenView, error) {
+	ctx, span := startSpan(ctx, "action.save_token")
+	defer span.End()
 	ev := s.event(p, relay.ActionTokenSave, "", integrationID)
 	ev.Via = relay.ViaUserToken
 	in, err := s.Integration(ctx, p, integrationID)

@@ -30,6 +30,8 @@ type DevIntegration struct {
 // integrations the user may act through. Users without View Development
 // Tools on the issue's project are refused.
 func (s *Service) Development(ctx context.Context, p relay.Principal, issueKey string) (Development, error) {
+	ctx, span := startSpan(ctx, "action.development")
+	defer span.End()
 	project, err := branchname.IssueProject(issueKey)
 	if err != nil {
 		return Development{}, err

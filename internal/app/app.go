@@ -65,6 +65,10 @@ type Config struct {
 	// ClientAddr tells client addresses, believing X-Forwarded-For only
 	// from the trusted proxies it was given (--trusted-proxies).
 	ClientAddr clientip.Resolver
+	// MetricsElsewhere means /metrics is served on a listener of its own
+	// (--metrics-addr), so the public handler does not serve it; the
+	// caller serves App.Metrics.Handler() there.
+	MetricsElsewhere bool
 }
 
 // JiraConfig configures the Jira Cloud connection (see docs/jira.md).
@@ -126,12 +130,13 @@ func New(c Config) *App {
 	}
 	// Every line logged with a request's context carries its request id.
 	c.Logger = slog.New(httpx.LogHandler(c.Logger.Handler()))
+	metrics := server.NewMetrics()
+	metrics.CollectPools(c.DB.Pools)
 	if c.HTTPClient == nil {
-		c.HTTPClient = NewHTTPClient(c)
+		c.HTTPClient = newHTTPClient(c, metrics.ObserveHostRequest)
 	}
 	hosts := host.NewRegistry(c.HTTPClient, Adapters(Endpoints{GitHubAPIURL: c.GitHubAPIURL, GitLabURL: c.GitLabURL})...)
 	dir := directory.New(c.DB, c.Now)
-	metrics := server.NewMetrics()
 	acfg := action.Config{
 		Store: c.DB, Hosts: hosts, Sealer: c.Sealer, Directory: dir,
 		Links: server.Links{Base: c.PublicURL}, Now: c.Now, HostTimeout: c.HostTimeout,
@@ -188,7 +193,7 @@ func New(c Config) *App {
 	srv := server.New(server.Config{
 		Actions: actions, Directory: dir, Hosts: hosts, Kinds: hosts.Kinds(),
 		TenantID: relay.LocalTenant, Logger: c.Logger, Metrics: metrics, Ready: c.DB.Ping, Version: c.Version,
-		Web: pages, JiraRoutes: jiraRoutes, HSTS: https,
+		Web: pages, JiraRoutes: jiraRoutes, HSTS: https, MetricsElsewhere: c.MetricsElsewhere,
 	})
 	if c.Jobs != nil {
 		registerJobs(c.Jobs, actions, devinfo, c.HostTimeout, c.Logger)
@@ -199,9 +204,12 @@ func New(c Config) *App {
 
 // NewHTTPClient is the outbound client New builds when c.HTTPClient is
 // nil: host.NewHTTPClient bounded by c.HostTimeout, with EgressPolicy(c).
-func NewHTTPClient(c Config) *http.Client {
+func NewHTTPClient(c Config) *http.Client { return newHTTPClient(c, nil) }
+
+// newHTTPClient is NewHTTPClient telling observe of every request.
+func newHTTPClient(c Config, observe func(host.Observation)) *http.Client {
 	return host.NewHTTPClient(host.ClientConfig{Timeout: c.HostTimeout, Egress: EgressPolicy(c),
-		Retries: host.RetryPolicy{Logger: c.Logger}})
+		Retries: host.RetryPolicy{Logger: c.Logger}, Observe: observe})
 }
 
 // EgressPolicy is where gitrelay may connect in c's mode. In Jira mode

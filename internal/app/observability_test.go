@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gitrelay/gitrelay/internal/app/apptest"
 	"github.com/gitrelay/gitrelay/internal/httpx"
 	"github.com/gitrelay/gitrelay/internal/jira/jiratest"
 	"github.com/gitrelay/gitrelay/internal/store"
@@ -154,9 +155,62 @@ func TestEveryRequestIsIdentifiedLoggedAndMeasuredOnEverySurface(t *testing.T) {
 			`gitrelay_http_requests_total{route="GET /forge/issues/{key}/development",status="401"}`,
 			`gitrelay_http_requests_total{route="GET /api/v1/me",status="401"}`,
 			`gitrelay_build_info{`,
+			// The Forge call's outbound requests: Atlassian's key set, and
+			// Jira's REST API (the user's permissions), each its own kind.
+			`gitrelay_host_request_duration_seconds_count{kind="jwks",op="fetch_keys",status_class="2xx"}`,
+			`gitrelay_host_request_duration_seconds_count{kind="jira",op="my_permissions",status_class="2xx"}`,
 		} {
 			if !strings.Contains(metrics, want) {
 				t.Errorf("metrics lack %s", want)
+			}
+		}
+	})
+}
+
+// The outbound requests an action makes are measured by host kind,
+// operation and status class, with no URL, repository or token in any
+// label; the database pools' statistics are exported at each scrape.
+func TestHostRequestsAndDatabasePoolsAreMeasured(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := apptest.New(t, db)
+		id := e.Integration(false, []string{"ABC"})
+		if r := e.CreateBranch(e.Bob, id, "ABC-1-measured"); r.Status != http.StatusCreated {
+			t.Fatalf("create branch: %d %s", r.Status, r.Body)
+		}
+		r := e.Do("GET", "/metrics", "", nil)
+		metrics := string(r.Body)
+		kind := `kind="github-enterprise"`
+		for _, want := range []string{
+			`gitrelay_host_request_duration_seconds_count{` + kind + `,op="validate",status_class="2xx"}`,
+			`gitrelay_host_request_duration_seconds_count{` + kind + `,op="list_repositories",status_class="2xx"}`,
+			`gitrelay_host_request_duration_seconds_count{` + kind + `,op="create_branch",status_class="2xx"}`,
+			`gitrelay_host_request_duration_seconds_bucket{` + kind + `,op="create_branch",status_class="2xx",le="+Inf"}`,
+		} {
+			if !strings.Contains(metrics, want) {
+				t.Errorf("metrics lack %s", want)
+			}
+		}
+		pools := []string{"write", "read"}
+		if db.Dialect() == store.DialectPostgres {
+			pools = []string{"main"}
+		}
+		for _, pool := range pools {
+			for _, name := range []string{"gitrelay_db_open_connections", "gitrelay_db_max_open_connections", "gitrelay_db_in_use_connections",
+				"gitrelay_db_idle_connections", "gitrelay_db_wait_count_total", "gitrelay_db_wait_duration_seconds_total"} {
+				if want := name + `{pool="` + pool + `"} `; !strings.Contains(metrics, want) {
+					t.Errorf("metrics lack %s", want)
+				}
+			}
+		}
+		hostAddr := strings.TrimPrefix(e.HostURL, "http://")
+		for _, line := range strings.Split(metrics, "\n") {
+			if !strings.HasPrefix(line, "gitrelay_host_request") {
+				continue
+			}
+			for _, leak := range []string{apptest.BotToken, apptest.BobToken, "widgets", "acme", hostAddr} {
+				if strings.Contains(line, leak) {
+					t.Errorf("metric line %q carries %q", line, leak)
+				}
 			}
 		}
 	})

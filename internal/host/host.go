@@ -135,7 +135,8 @@ func (r *Registry) Client(cfg relay.HostConfig, cred relay.Credential) (relay.Ho
 	if err != nil {
 		return nil, err
 	}
-	return safeLinks{c}, nil
+	// Each call is measured and traced as its operation on this kind.
+	return safeLinks{traced{next: c, kind: string(cfg.Kind)}}, nil
 }
 
 // NewTokenURL implements relay.Hosts; it is "" for an unknown kind.

@@ -44,6 +44,10 @@ type ClientConfig struct {
 	// follow on transient faults; zero fields take the defaults. Other
 	// requests sent with the client are never retried.
 	Retries RetryPolicy
+	// Observe, when not nil, is told of every request sent (each attempt
+	// of a retried one): its kind and operation (WithCall), status class
+	// and duration. Never a URL, a header or a body.
+	Observe func(Observation)
 }
 
 // NewHTTPClient returns gitrelay's one outbound client, for everything it
@@ -58,7 +62,9 @@ type ClientConfig struct {
 //   - connection reuse across integrations of the same host;
 //   - the environment's proxy settings (HTTPS_PROXY, NO_PROXY);
 //   - redirects followed only within the same origin, so that a
-//     redirecting host can never make gitrelay send a token elsewhere.
+//     redirecting host can never make gitrelay send a token elsewhere;
+//   - every request measured (c.Observe) and, inside a recorded trace,
+//     one client span, named by its WithCall kind and operation.
 func NewHTTPClient(c ClientConfig) *http.Client {
 	timeout := c.Timeout
 	if timeout <= 0 {
@@ -78,7 +84,7 @@ func NewHTTPClient(c ClientConfig) *http.Client {
 		MaxIdleConns:          100,
 		MaxIdleConnsPerHost:   16,
 	}
-	capped := capBodies(t, c.MaxBody)
+	capped := capBodies(&observed{base: t, observe: c.Observe}, c.MaxBody)
 	capped.retries = c.Retries
 	return &http.Client{Transport: capped, Timeout: timeout, CheckRedirect: SameOriginRedirects}
 }

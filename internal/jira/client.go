@@ -83,7 +83,7 @@ func (c *client) do(ctx context.Context, method, u, token string, body, out any)
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	req, err := http.NewRequestWithContext(host.WithCall(ctx, host.KindJira, jiraOp(method, u)), method, u, rd)
 	if err != nil {
 		return 0, err
 	}
@@ -115,6 +115,32 @@ func (c *client) do(ctx context.Context, method, u, token string, body, out any)
 		}
 	}
 	return resp.StatusCode, nil
+}
+
+// jiraOp names the operation of a request to Jira or Atlassian for the
+// outbound metrics and traces, from a fixed set: never the URL, which
+// names a site, an issue or a repository.
+func jiraOp(method, u string) string {
+	path := redactQuery(u)
+	switch {
+	case strings.HasSuffix(path, "/rest/api/3/mypermissions"):
+		return "my_permissions"
+	case strings.HasSuffix(path, "/rest/api/3/permissions/project"):
+		return "permitted_projects"
+	case strings.Contains(path, "/rest/api/3/issue/"):
+		return "get_issue"
+	case strings.HasSuffix(path, "/rest/api/3/myself"), strings.HasSuffix(path, "/me"):
+		return "myself"
+	case strings.HasSuffix(path, "/rest/devinfo/0.10/bulk"):
+		return "devinfo_push"
+	case strings.Contains(path, "/rest/devinfo/") && method == http.MethodDelete:
+		return "devinfo_delete"
+	case strings.HasSuffix(path, "/oauth/token"):
+		return "oauth_token"
+	case strings.HasSuffix(path, "/oauth/token/accessible-resources"):
+		return "accessible_resources"
+	}
+	return "other"
 }
 
 func redactQuery(u string) string {

@@ -31,3 +31,26 @@ func TestJiraErrorsQuoteOnlyErrorFields(t *testing.T) {
 		t.Errorf("a long message is quoted with %d characters, want at most %d", n, host.MaxQuote)
 	}
 }
+
+// Requests to Jira and Atlassian are measured and traced by operation,
+// from a fixed set: the site, issue key and repository in the URL never
+// become a label.
+func TestJiraRequestsAreNamedByOperationNeverByURL(t *testing.T) {
+	site := "https://secret-site.atlassian.net"
+	for _, tt := range []struct{ method, url, want string }{
+		{"GET", site + "/rest/api/3/mypermissions?permissions=VIEW_DEV_TOOLS&projectKey=ABC", "my_permissions"},
+		{"POST", site + "/rest/api/3/permissions/project", "permitted_projects"},
+		{"GET", site + "/rest/api/3/issue/ABC-1?fields=summary,issuetype", "get_issue"},
+		{"GET", site + "/rest/api/3/myself", "myself"},
+		{"GET", "https://api.atlassian.com/me", "myself"},
+		{"POST", site + "/rest/devinfo/0.10/bulk", "devinfo_push"},
+		{"DELETE", site + "/rest/devinfo/0.10/repository/secret-repo?_updateSequenceId=1", "devinfo_delete"},
+		{"POST", "https://auth.atlassian.com/oauth/token", "oauth_token"},
+		{"GET", "https://api.atlassian.com/oauth/token/accessible-resources", "accessible_resources"},
+		{"GET", site + "/rest/something/else/secret-repo", "other"},
+	} {
+		if got := jiraOp(tt.method, tt.url); got != tt.want {
+			t.Errorf("jiraOp(%s %s) = %q, want %q", tt.method, tt.url, got, tt.want)
+		}
+	}
+}

@@ -262,7 +262,8 @@ type jwk struct {
 
 func (j *JWKS) fetch(ctx context.Context) (map[string]*rsa.PublicKey, error) {
 	// A key set is a few KiB: 1 MiB is plenty.
-	req, err := http.NewRequestWithContext(host.WithBodyLimit(ctx, maxKeySet), http.MethodGet, j.url, nil)
+	ctx = host.WithCall(host.WithBodyLimit(ctx, maxKeySet), host.KindJWKS, "fetch_keys")
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, j.url, nil)
 	if err != nil {
 		return nil, fmt.Errorf("jwks: %w", err)
 	}

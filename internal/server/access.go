@@ -5,18 +5,39 @@ import (
 	"net/http"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/gitrelay/gitrelay/internal/httpx"
 )
+
+// tracerName is the instrumentation scope of the request spans.
+const tracerName = "github.com/gitrelay/gitrelay/internal/server"
 
 // observe is the outermost layer, around every surface (API, pages, Forge
 // remote, operational endpoints): it gives the request its id, then, once
 // the answer is written, measures it by route pattern and writes its one
 // access-log line. The line names the route pattern, never the path or
-// query (which may carry a secret), and no header.
+// query (which may carry a secret), and no header. With tracing on, the
+// request is the root span of what it causes (action, host calls, store),
+// or a child of the caller's trace (traceparent); the span, too, names
+// the route pattern only.
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		r, q := httpx.StartRequest(w, r)
+		// Probes and scrapes, every few seconds, would bury the traces
+		// worth reading: they make none.
+		span := trace.SpanFromContext(r.Context())
+		if !operational[r.Method+" "+r.URL.Path] {
+			ctx := otel.GetTextMapPropagator().Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+			ctx, span = otel.Tracer(tracerName).Start(ctx, r.Method, trace.WithSpanKind(trace.SpanKindServer),
+				trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("gitrelay.request_id", q.ID)))
+			r = r.WithContext(ctx)
+		}
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		defer func() {
 			d := time.Since(start)
@@ -25,6 +46,12 @@ func (s *Server) observe(next http.Handler) http.Handler {
 			if route == "" {
 				route = "unmatched"
 			}
+			span.SetName(route)
+			span.SetAttributes(attribute.String("http.route", route), attribute.Int("http.response.status_code", sw.status))
+			if sw.status >= 500 {
+				span.SetStatus(codes.Error, http.StatusText(sw.status))
+			}
+			span.End()
 			s.metrics.observeRequest(route, sw.status, d)
 			level := slog.LevelInfo
 			if operational[r.Pattern] {

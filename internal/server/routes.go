@@ -132,7 +132,9 @@ func (s *Server) mux() *http.ServeMux {
 	}
 	m.HandleFunc("GET /healthz", s.healthz)
 	m.HandleFunc("GET /readyz", s.readyz)
-	m.Handle("GET /metrics", s.metrics.Handler())
+	if s.publicMetrics {
+		m.Handle("GET /metrics", s.metrics.Handler())
+	}
 	m.Handle("/api/", s.api(route{pattern: "/api/", handler: s.apiNotFound}))
 	// Jira Cloud (internal/jira), when configured: the Forge remote
 	// endpoints under /forge/ (each verifies the Forge invocation token

@@ -44,6 +44,9 @@ type Config struct {
 	// the public URL is https, so browsers never reach gitrelay over plain
 	// HTTP again.
 	HSTS bool
+	// MetricsElsewhere leaves GET /metrics out of the handler: the metrics
+	// are served on a listener of their own (--metrics-addr).
+	MetricsElsewhere bool
 }
 
 // Server serves gitrelay over HTTP.
@@ -60,13 +63,15 @@ type Server struct {
 	web      *web.Pages
 	jira     []jira.Route
 	handler  http.Handler
+	// publicMetrics serves GET /metrics on the handler (the default).
+	publicMetrics bool
 }
 
 // New builds the server and its routes.
 func New(c Config) *Server {
 	s := &Server{actions: c.Actions, dir: c.Directory, hosts: c.Hosts, kindList: c.Kinds,
 		tenant: c.TenantID, log: c.Logger, metrics: c.Metrics, ready: c.Ready, version: c.Version, web: c.Web,
-		jira: c.JiraRoutes}
+		jira: c.JiraRoutes, publicMetrics: !c.MetricsElsewhere}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

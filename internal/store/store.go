@@ -255,6 +255,22 @@ func (db *DB) Close() error {
 // is all it costs.
 func (db *DB) RoundTrips() int64 { return db.trips.Load() }
 
+// Pool is one connection pool's statistics.
+type Pool struct {
+	// Name is "write" and "read" on SQLite (one writer, several readers),
+	// "main" on PostgreSQL (one pool for both).
+	Name  string
+	Stats sql.DBStats
+}
+
+// Pools returns the statistics of each connection pool, for metrics.
+func (db *DB) Pools() []Pool {
+	if db.read == db.write {
+		return []Pool{{Name: "main", Stats: db.write.Stats()}}
+	}
+	return []Pool{{Name: "write", Stats: db.write.Stats()}, {Name: "read", Stats: db.read.Stats()}}
+}
+
 // querier is what *sql.DB and *sql.Tx have in common.
 type querier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
@@ -279,11 +295,18 @@ func (db *DB) conn(q querier) conn {
 
 func (c conn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	c.trips.Add(1)
-	return c.q.ExecContext(ctx, rebind(c.postgres, query), args...)
+	ctx, span := c.startSpan(ctx, query)
+	res, err := c.q.ExecContext(ctx, rebind(c.postgres, query), args...)
+	endSpan(span, err)
+	return res, err
 }
 
-func (c conn) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+func (c conn) query(ctx context.Context, query string, args ...any) (rows *sql.Rows, err error) {
 	c.trips.Add(1)
+	ctx, span := c.startSpan(ctx, query)
+	// The span ends when the answer begins; reading the rows is the
+	// caller's.
+	defer func() { endSpan(span, err) }()
 	if st := c.stmt(ctx, query); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
@@ -292,6 +315,8 @@ func (c conn) query(ctx context.Context, query string, args ...any) (*sql.Rows, 
 
 func (c conn) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
 	c.trips.Add(1)
+	ctx, span := c.startSpan(ctx, query)
+	defer endSpan(span, nil)
 	if st := c.stmt(ctx, query); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
