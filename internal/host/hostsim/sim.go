@@ -82,6 +82,12 @@ type PR struct {
 	Draft  bool
 	Open   bool
 	Author string
+	// Merged is set by MergePullRequest (Open is then false).
+	Merged bool
+	// CreatedAt and UpdatedAt are set by the simulator's clock when the
+	// pull request is opened and each time it changes.
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Op names an operation independently of any host's URLs, so that faults
@@ -198,7 +204,9 @@ type Sim struct {
 	faults   []*fault
 	used     map[string]int // requests per token fingerprint
 	requests int            // API requests received, answered or not
-	started  time.Time
+	// notModified counts list requests answered 304 (serveConditional).
+	notModified int
+	started     time.Time
 
 	done      chan struct{}
 	closeOnce sync.Once
@@ -397,6 +405,7 @@ func (s *Sim) ClosePullRequest(fullName string, number int) {
 	for _, p := range s.mustRepo(fullName).prs {
 		if p.Number == number {
 			p.Open = false
+			p.UpdatedAt = s.clock().UTC()
 		}
 	}
 }
@@ -738,6 +747,8 @@ func (s *Sim) openPR(fullName string, p PR, refuseDrafts bool) (PR, failure) {
 	}
 	p.Number = len(r.prs) + 1
 	p.Open = true
+	p.CreatedAt = s.clock().UTC()
+	p.UpdatedAt = p.CreatedAt
 	r.prs = append(r.prs, &p)
 	return p, failure{}
 }
