@@ -64,14 +64,14 @@ func updatedAt(t time.Time) string {
 }
 
 // conditional reports whether a front-end answers list requests for op
-// with an ETag and honours If-None-Match, as GitHub, GitLab and Gitea do
-// for pull request lists. Azure DevOps and CodeCommit do not.
+// with an ETag and honours If-None-Match, as GitHub and GitLab do
+// for pull request lists. Gitea, Azure DevOps and CodeCommit do not.
 func conditional(fe frontEnd, op Op) bool {
 	if op != OpListPullRequests {
 		return false
 	}
 	switch fe.(type) {
-	case *gitHub, *gitLab, *gitea:
+	case *gitHub, *gitLab:
 		return true
 	}
 	return false

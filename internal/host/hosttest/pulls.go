@@ -39,9 +39,6 @@ func RunPullRequests(t *testing.T, env Env, conditional bool) {
 	f.ok(err, "CreatePullRequest(ABC-1)")
 	tick()
 	draft := relay.NewPullRequest{Source: "ABC-2-logout", Target: repo.DefaultBranch, Title: "ABC-2 Logout", Draft: true}
-	if env.DraftsNeverRefused { // drafts by title prefix
-		draft.Title = "Draft: ABC-2 Logout"
-	}
 	_, err = c.CreatePullRequest(t.Context(), repo, draft)
 	f.ok(err, "CreatePullRequest(ABC-2)")
 
