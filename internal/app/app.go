@@ -25,6 +25,7 @@ import (
 	"github.com/gitrelay/gitrelay/internal/server"
 	"github.com/gitrelay/gitrelay/internal/store"
 	"github.com/gitrelay/gitrelay/internal/web"
+	"github.com/gitrelay/gitrelay/internal/webhook"
 )
 
 // Config is what the application needs from its environment.
@@ -59,6 +60,9 @@ type Config struct {
 	// ClientAddr tells client addresses, believing X-Forwarded-For only
 	// from the trusted proxies it was given (--trusted-proxies).
 	ClientAddr clientip.Resolver
+	// Indexer is told when a verified webhook delivery queued a read of a
+	// repository; nil leaves the queue (repository_changes) to be read.
+	Indexer webhook.Indexer
 }
 
 // JiraConfig configures the Jira Cloud connection (see docs/jira.md).
@@ -82,6 +86,8 @@ type App struct {
 	// Devinfo pushes development information to Jira; nil without Jira.
 	// Run it (Devinfo.Run) for the life of the server.
 	Devinfo *jira.Devinfo
+	// Webhooks receives git hosts' deliveries and keeps their secrets.
+	Webhooks *webhook.Service
 }
 
 // Endpoints overrides the addresses of the hosted services (github,
@@ -179,12 +185,14 @@ func New(c Config) *App {
 		// runtime condition.
 		panic(err)
 	}
+	hooks := webhook.New(webhook.Config{Store: c.DB, Sealer: c.Sealer, Indexer: c.Indexer, PublicURL: c.PublicURL,
+		Now: c.Now, Logger: c.Logger, Observe: metrics.ObserveWebhook})
 	srv := server.New(server.Config{
 		Actions: actions, Directory: dir, Hosts: hosts, Kinds: hosts.Kinds(),
 		TenantID: relay.LocalTenant, Logger: c.Logger, Metrics: metrics, Ready: c.DB.Ping, Version: c.Version,
-		Web: pages, JiraRoutes: jiraRoutes, HSTS: https,
+		Web: pages, JiraRoutes: jiraRoutes, HSTS: https, Webhooks: hooks,
 	})
-	return &App{Actions: actions, Directory: dir, Hosts: hosts, Server: srv, Metrics: metrics, Devinfo: devinfo}
+	return &App{Actions: actions, Directory: dir, Hosts: hosts, Server: srv, Metrics: metrics, Devinfo: devinfo, Webhooks: hooks}
 }
 
 // NewHTTPClient is the outbound client New builds when c.HTTPClient is

@@ -22,6 +22,7 @@ type Metrics struct {
 	duration *prometheus.HistogramVec
 	actions  *prometheus.CounterVec
 	build    *prometheus.GaugeVec
+	webhooks *prometheus.CounterVec
 }
 
 // NewMetrics builds the registry.
@@ -38,7 +39,9 @@ func NewMetrics() *Metrics {
 		build: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "gitrelay_build_info", Help: "Always 1; the labels say which build is running."}, []string{"version", "revision", "goversion"}),
 	}
-	m.reg.MustRegister(m.requests, m.duration, m.actions, m.build,
+	m.webhooks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gitrelay_webhook_deliveries_total", Help: "Webhook deliveries by host kind and outcome (queued, ignored, missing, forged, unknown, malformed, too_large, error)."}, []string{"kind", "outcome"})
+	m.reg.MustRegister(m.requests, m.duration, m.actions, m.build, m.webhooks,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
