@@ -13,12 +13,15 @@ import (
 // MergePullRequest merges an open pull request: it is closed and marked
 // merged, as of the simulator's clock. It panics for an unknown repository.
 func (s *Sim) MergePullRequest(fullName string, number int) {
+	var ev *HookEvent
+	defer s.emitLater(&ev)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, p := range s.mustRepo(fullName).prs {
 		if p.Number == number && p.Open {
 			p.Open, p.Merged = false, true
 			p.UpdatedAt = s.clock().UTC()
+			ev = pullRequestChanged(fullName, p, "merged")
 		}
 	}
 }
@@ -26,12 +29,15 @@ func (s *Sim) MergePullRequest(fullName string, number int) {
 // EditPullRequest changes a pull request's title and description, as of
 // the simulator's clock. It panics for an unknown repository.
 func (s *Sim) EditPullRequest(fullName string, number int, title, body string) {
+	var ev *HookEvent
+	defer s.emitLater(&ev)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, p := range s.mustRepo(fullName).prs {
 		if p.Number == number {
 			p.Title, p.Body = title, body
 			p.UpdatedAt = s.clock().UTC()
+			ev = pullRequestChanged(fullName, p, "edited")
 		}
 	}
 }

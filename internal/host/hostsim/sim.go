@@ -206,7 +206,11 @@ type Sim struct {
 	requests int            // API requests received, answered or not
 	// notModified counts list requests answered 304 (serveConditional).
 	notModified int
-	started     time.Time
+	// hooks are the webhooks registered per repository (lower-case full
+	// name) and deliveries what was delivered (webhooks.go).
+	hooks      map[string][]Hook
+	deliveries []Delivery
+	started    time.Time
 
 	done      chan struct{}
 	closeOnce sync.Once
@@ -354,12 +358,15 @@ func (s *Sim) mustRepo(fullName string) *repoState {
 // AddBranch points branch at sha (a new commit when sha is ""), creating or
 // moving it, and returns the sha. It panics for an unknown repository.
 func (s *Sim) AddBranch(fullName, branch, sha string) string {
+	var ev *HookEvent
+	defer s.emitLater(&ev)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.mustRepo(fullName)
 	if sha == "" {
 		sha = s.newSHA(r.FullName(), branch)
 	}
+	ev = pushed(fullName, branch, r.branches[branch], sha)
 	r.branches[branch] = sha
 	r.commits[sha] = true
 	return sha
@@ -368,6 +375,8 @@ func (s *Sim) AddBranch(fullName, branch, sha string) string {
 // Commit moves branch to a new commit and returns its sha, as a push would.
 // It panics for an unknown repository or branch.
 func (s *Sim) Commit(fullName, branch string) string {
+	var ev *HookEvent
+	defer s.emitLater(&ev)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.mustRepo(fullName)
@@ -375,6 +384,7 @@ func (s *Sim) Commit(fullName, branch string) string {
 		panic("hostsim: no branch " + branch + " in " + fullName)
 	}
 	sha := s.newSHA(r.FullName(), branch)
+	ev = pushed(fullName, branch, r.branches[branch], sha)
 	r.branches[branch] = sha
 	r.commits[sha] = true
 	return sha
@@ -400,12 +410,15 @@ func (s *Sim) PullRequests(fullName string) []PR {
 
 // ClosePullRequest closes a pull request, if it exists.
 func (s *Sim) ClosePullRequest(fullName string, number int) {
+	var ev *HookEvent
+	defer s.emitLater(&ev)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, p := range s.mustRepo(fullName).prs {
 		if p.Number == number {
 			p.Open = false
 			p.UpdatedAt = s.clock().UTC()
+			ev = pullRequestChanged(fullName, p, "closed")
 		}
 	}
 }
@@ -672,6 +685,8 @@ func (s *Sim) createBranch(fullName, name, sha string) failure {
 	if !host.ValidBranchName(name) {
 		return failure{kind: failInvalidRef}
 	}
+	var ev *HookEvent
+	defer s.emitLater(&ev)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.mustRepo(fullName)
@@ -687,10 +702,13 @@ func (s *Sim) createBranch(fullName, name, sha string) failure {
 		}
 	}
 	r.branches[name] = sha
+	ev = pushed(fullName, name, "", sha)
 	return failure{}
 }
 
 func (s *Sim) deleteBranch(fullName, name string) failure {
+	var ev *HookEvent
+	defer s.emitLater(&ev)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.mustRepo(fullName)
@@ -700,6 +718,7 @@ func (s *Sim) deleteBranch(fullName, name string) failure {
 	if name == r.DefaultBranch {
 		return failure{kind: failDefaultBranch}
 	}
+	ev = pushed(fullName, name, r.branches[name], zeroSHA)
 	delete(r.branches, name)
 	return failure{}
 }
@@ -717,6 +736,8 @@ func (s *Sim) createPRAnyDraft(fullName string, p PR) (PR, failure) {
 }
 
 func (s *Sim) openPR(fullName string, p PR, refuseDrafts bool) (PR, failure) {
+	var ev *HookEvent
+	defer s.emitLater(&ev)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.mustRepo(fullName)
@@ -750,6 +771,7 @@ func (s *Sim) openPR(fullName string, p PR, refuseDrafts bool) (PR, failure) {
 	p.CreatedAt = s.clock().UTC()
 	p.UpdatedAt = p.CreatedAt
 	r.prs = append(r.prs, &p)
+	ev = pullRequestChanged(fullName, &p, "opened")
 	return p, failure{}
 }
 
