@@ -44,6 +44,11 @@ type Config struct {
 	EgressAllow host.Allowlist
 	// HostTimeout bounds each host call.
 	HostTimeout time.Duration
+	// IndexRateShare is the share of each integration account's remaining
+	// rate limit indexing reads may spend (--index-rate-share; default
+	// host.DefaultIndexRateShare). RateBudget, when nil, is made from it.
+	IndexRateShare float64
+	RateBudget     *host.RateBudget
 	// PublicURL is where users reach gitrelay (for links); may be empty.
 	PublicURL string
 	// GitHubAPIURL overrides api.github.com and GitLabURL gitlab.com
@@ -88,6 +93,9 @@ type App struct {
 	Devinfo *jira.Devinfo
 	// Webhooks receives git hosts' deliveries and keeps their secrets.
 	Webhooks *webhook.Service
+	// RateBudget holds indexing reads (host.ForIndexing) to their share
+	// of each integration account's rate limit, and tells what is left.
+	RateBudget *host.RateBudget
 }
 
 // Endpoints overrides the addresses of the hosted services (github,
@@ -126,6 +134,9 @@ func New(c Config) *App {
 	}
 	// Every line logged with a request's context carries its request id.
 	c.Logger = slog.New(httpx.LogHandler(c.Logger.Handler()))
+	if c.RateBudget == nil {
+		c.RateBudget = host.NewRateBudget(c.IndexRateShare, nil, nil)
+	}
 	if c.HTTPClient == nil {
 		c.HTTPClient = NewHTTPClient(c)
 	}
@@ -192,14 +203,14 @@ func New(c Config) *App {
 		TenantID: relay.LocalTenant, Logger: c.Logger, Metrics: metrics, Ready: c.DB.Ping, Version: c.Version,
 		Web: pages, JiraRoutes: jiraRoutes, HSTS: https, Webhooks: hooks,
 	})
-	return &App{Actions: actions, Directory: dir, Hosts: hosts, Server: srv, Metrics: metrics, Devinfo: devinfo, Webhooks: hooks}
+	return &App{Actions: actions, Directory: dir, Hosts: hosts, Server: srv, Metrics: metrics, Devinfo: devinfo, Webhooks: hooks, RateBudget: c.RateBudget}
 }
 
 // NewHTTPClient is the outbound client New builds when c.HTTPClient is
 // nil: host.NewHTTPClient bounded by c.HostTimeout, with EgressPolicy(c).
 func NewHTTPClient(c Config) *http.Client {
 	return host.NewHTTPClient(host.ClientConfig{Timeout: c.HostTimeout, Egress: EgressPolicy(c),
-		Retries: host.RetryPolicy{Logger: c.Logger}})
+		Retries: host.RetryPolicy{Logger: c.Logger}, Budget: c.RateBudget})
 }
 
 // EgressPolicy is where gitrelay may connect in c's mode. In Jira mode
