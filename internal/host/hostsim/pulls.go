@@ -148,3 +148,11 @@ func glTime(t time.Time) string {
 	}
 	return t.UTC().Format("2006-01-02T15:04:05.000Z")
 }
+
+// azTime renders a time as Azure DevOps does (seven fractional digits).
+func azTime(t time.Time) string {
+	if t.IsZero() {
+		return "2026-01-01T00:00:00.0000000Z"
+	}
+	return t.UTC().Format("2006-01-02T15:04:05.0000000Z")
+}

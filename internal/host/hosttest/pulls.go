@@ -1,6 +1,7 @@
 package hosttest
 
 import (
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -52,7 +53,7 @@ func RunPullRequests(t *testing.T, env Env, conditional bool) {
 		byNumber[p.Number] = p
 	}
 	p1, p2 := byNumber[1], byNumber[2]
-	if p1.State != host.PullRequestOpen || p1.Source != "ABC-1-login" || p1.Target != repo.DefaultBranch || p1.Author != alice || p1.URL == "" {
+	if p1.State != host.PullRequestOpen || p1.Source != "ABC-1-login" || p1.Target != repo.DefaultBranch || !strings.EqualFold(p1.Author, alice) || p1.URL == "" {
 		t.Errorf("pull request 1 = %+v, want open from ABC-1-login by alice with a link", p1)
 	}
 	if want := host.PullRequestDraft; f.caps.Drafts && p2.State != want {
