@@ -90,7 +90,40 @@ func TestWebhooksFromTheHostQueueReadsAndForgedOnesAreRefused(t *testing.T) {
 				if strings.Contains(e.Logs.String(), secret) {
 					t.Fatalf("the log shows the webhook secret")
 				}
+				metrics := e.Do("GET", "/metrics", "", nil)
+				for _, line := range []string{
+					`gitrelay_webhook_deliveries_total{kind="` + string(f.Kind) + `",outcome="queued"} 1`,
+					`gitrelay_webhook_deliveries_total{kind="` + string(f.Kind) + `",outcome="forged"} 2`,
+				} {
+					if !strings.Contains(string(metrics.Body), line) {
+						t.Errorf("the metrics do not say %s", line)
+					}
+				}
 			})
 		})
 	}
+}
+
+// CodeCommit sends no webhooks gitrelay can verify, and an integration that
+// does not exist has no webhook.
+func TestWebhooksOfHostsWithoutThemAndOfUnknownIntegrations(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := apptest.CodeCommit()
+		e := apptest.New(t, db, apptest.Options{Fixture: &f})
+		id := e.Integration(false, nil)
+		if r := e.Do("GET", "/api/v1/integrations/"+id+"/webhook", e.Admin, nil); r.Status != http.StatusUnprocessableEntity {
+			t.Errorf("the webhook of a CodeCommit integration: %d %s, want 422", r.Status, r.Body)
+		}
+		if r := e.Do("POST", "/api/v1/integrations/nope/webhook/rotate", e.Admin, nil); r.Status != http.StatusNotFound {
+			t.Errorf("rotating the webhook of no integration: %d %s, want 404", r.Status, r.Body)
+		}
+		resp, err := e.Client.Post(e.URL+"/hooks/"+id, "application/json", strings.NewReader(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("a delivery for an integration without a webhook answered %d, want 401", resp.StatusCode)
+		}
+	})
 }

@@ -123,17 +123,22 @@ func (s *Service) info(ctx context.Context, p relay.Principal, integrationID str
 	if !Supported(in.Kind) {
 		return Info{}, relay.Errorf(relay.EInvalid, "%s sends no webhooks gitrelay can verify; its repositories are read on a schedule instead.", in.Kind)
 	}
-	secret := make([]byte, secretBytes)
-	_, _ = rand.Read(secret)
-	plain := []byte(base64.RawURLEncoding.EncodeToString(secret))
-	sealed, err := s.c.Sealer.Seal(plain, relay.WebhookSecretOwner(p.TenantID, integrationID))
-	if err != nil {
-		return Info{}, err
-	}
-	if _, err := s.c.Store.PutWebhookSecret(ctx, p.TenantID, integrationID, sealed, s.c.Now(), !rotate); err != nil {
-		return Info{}, err
-	}
 	w, err := s.c.Store.Webhook(ctx, p.TenantID, integrationID)
+	if e, ok := relay.AsError(err); rotate || (ok && e.Code == relay.ENotFound) {
+		// A new secret; when two administrators read a new webhook at
+		// once, the first one stored is kept and both see it.
+		secret := make([]byte, secretBytes)
+		_, _ = rand.Read(secret)
+		plain := []byte(base64.RawURLEncoding.EncodeToString(secret))
+		sealed, serr := s.c.Sealer.Seal(plain, relay.WebhookSecretOwner(p.TenantID, integrationID))
+		if serr != nil {
+			return Info{}, serr
+		}
+		if _, perr := s.c.Store.PutWebhookSecret(ctx, p.TenantID, integrationID, sealed, s.c.Now(), !rotate); perr != nil {
+			return Info{}, perr
+		}
+		w, err = s.c.Store.Webhook(ctx, p.TenantID, integrationID)
+	}
 	if err != nil {
 		return Info{}, err
 	}
