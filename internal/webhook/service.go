@@ -39,6 +39,15 @@ type Indexer interface {
 	RepositoryChanged(ctx context.Context, tenantID, integrationID, repoFullName string)
 }
 
+// IndexerFunc is an Indexer in a function, for wiring an indexer built
+// after the webhook service.
+type IndexerFunc func(ctx context.Context, tenantID, integrationID, repoFullName string)
+
+// RepositoryChanged implements Indexer.
+func (f IndexerFunc) RepositoryChanged(ctx context.Context, tenantID, integrationID, repoFullName string) {
+	f(ctx, tenantID, integrationID, repoFullName)
+}
+
 // Outcomes of a delivery, for the metric.
 const (
 	OutcomeQueued    = "queued"    // verified; a read of the repository is queued
