@@ -21,14 +21,16 @@ type indexingKey struct{}
 // ForIndexing marks ctx's requests as indexing reads: background reads
 // that spend at most the RateBudget's share of the account's remaining
 // rate limit and wait for its reset rather than fail. Requests without the
-// mark (users' actions) never wait for the budget.
-func ForIndexing(ctx context.Context) context.Context {
-	return context.WithValue(ctx, indexingKey{}, true)
+// mark (users' actions) never wait for the budget. integration names the
+// integration whose account reads (such as "tenant/integration id"), so
+// that StateOf can tell its budget.
+func ForIndexing(ctx context.Context, integration string) context.Context {
+	return context.WithValue(ctx, indexingKey{}, integration)
 }
 
-func indexing(ctx context.Context) bool {
-	v, _ := ctx.Value(indexingKey{}).(bool)
-	return v
+func indexing(ctx context.Context) (integration string, ok bool) {
+	integration, ok = ctx.Value(indexingKey{}).(string)
+	return integration, ok
 }
 
 // RateBudget keeps, per account (a host origin and a credential), the rate
@@ -47,6 +49,8 @@ type RateBudget struct {
 
 	mu       sync.Mutex
 	accounts map[string]*rateState
+	// named maps an integration (ForIndexing) to its account's key.
+	named map[string]string
 }
 
 type rateState struct {
@@ -84,7 +88,7 @@ func NewRateBudget(share float64, now func() time.Time, sleep func(ctx context.C
 			}
 		}
 	}
-	return &RateBudget{share: share, now: now, sleep: sleep, accounts: map[string]*rateState{}}
+	return &RateBudget{share: share, now: now, sleep: sleep, accounts: map[string]*rateState{}, named: map[string]string{}}
 }
 
 // Share is the share of the remaining budget indexing may spend.
@@ -190,10 +194,26 @@ type RateState struct {
 	PausedUntil time.Time
 }
 
+// StateOf is the budget of the account integration (as named to
+// ForIndexing) reads with; ok false before an indexing read of it was
+// answered with rate-limit headers.
+func (b *RateBudget) StateOf(integration string) (RateState, bool) {
+	b.mu.Lock()
+	key, ok := b.named[integration]
+	b.mu.Unlock()
+	if !ok {
+		return RateState{}, false
+	}
+	return b.state(key)
+}
+
 // State is the budget of the account with credential (the header value
 // the client sends) at origin; ok false when no answer reported one yet.
 func (b *RateBudget) State(origin, credential string) (RateState, bool) {
-	key := accountKey(origin, credential)
+	return b.state(accountKey(origin, credential))
+}
+
+func (b *RateBudget) state(key string) (RateState, bool) {
 	d := b.hold(key)
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -258,7 +278,10 @@ type budgetTransport struct {
 }
 
 func (t *budgetTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if indexing(req.Context()) {
+	if integration, ok := indexing(req.Context()); ok {
+		t.budget.mu.Lock()
+		t.budget.named[integration] = t.key
+		t.budget.mu.Unlock()
 		if err := t.budget.wait(req.Context(), t.key); err != nil {
 			return nil, err
 		}

@@ -101,7 +101,7 @@ func testIndexingShare(t *testing.T, prefix string) {
 	defer srv.Close()
 	budget := host.NewRateBudget(0.5, clock.Now, clock.Sleep)
 	c := budgetClient(t, budget, srv.URL)
-	indexing := host.ForIndexing(context.Background())
+	indexing := host.ForIndexing(context.Background(), "t1/i1")
 
 	// The first answer says 19 remain: indexing may spend half of them,
 	// then waits for the next window.
@@ -127,6 +127,9 @@ func testIndexingShare(t *testing.T, prefix string) {
 	st, ok := budget.State(srv.URL, "Bearer canary-budget")
 	if !ok || st.Limit != 20 {
 		t.Fatalf("State = %+v, %v; want the host's limit", st, ok)
+	}
+	if named, ok := budget.StateOf("t1/i1"); !ok || named.Remaining != st.Remaining || named.Reset != st.Reset {
+		t.Fatalf("StateOf(the integration) = %+v, %v; want its account's %+v", named, ok, st)
 	}
 	for range 5 {
 		if got := get(t, c, context.Background(), srv.URL+"/action", "user"); got != http.StatusOK {
@@ -165,11 +168,14 @@ func TestARateLimitedIntegrationPausesIndexingWhileActionsKeepWorking(t *testing
 
 	// The host starts refusing the account for a minute.
 	sim.Inject(hostsim.Fault{Op: hostsim.OpListPullRequests, RetryAfter: time.Minute, Times: 3})
-	_, err = lister.ListPullRequests(host.ForIndexing(ctx), repo, host.PullRequestCursor{})
+	_, err = lister.ListPullRequests(host.ForIndexing(ctx, "t1/i1"), repo, host.PullRequestCursor{})
 	if e, ok := relay.AsError(err); !ok || e.Code != relay.ERateLimited {
 		t.Fatalf("the refused read = %v, want rate_limited", err)
 	}
 	waitsBefore := len(clock.Waits())
+	if st, ok := budget.StateOf("t1/i1"); !ok || !st.PausedUntil.After(clock.Now()) {
+		t.Fatalf("StateOf(the integration) = %+v, %v; want indexing paused", st, ok)
+	}
 
 	// The account's actions go on at once.
 	if _, err := c.CreateBranch(ctx, repo, "ABC-1-still-works", sim.Branches("acme/widgets")["main"]); err != nil {
@@ -181,7 +187,7 @@ func TestARateLimitedIntegrationPausesIndexingWhileActionsKeepWorking(t *testing
 
 	// The next indexing read waits out the minute, then reads.
 	sim.ClearFaults()
-	page, err := lister.ListPullRequests(host.ForIndexing(ctx), repo, host.PullRequestCursor{})
+	page, err := lister.ListPullRequests(host.ForIndexing(ctx, "t1/i1"), repo, host.PullRequestCursor{})
 	if err != nil {
 		t.Fatalf("the indexing read after the pause: %v", err)
 	}
