@@ -36,9 +36,14 @@ type Hook struct {
 	// User is the basic authentication user name (Azure); default
 	// "gitrelay".
 	User string
-	// Client sends the deliveries; default http.DefaultClient.
+	// Client sends the deliveries; default a client giving up after 10 s,
+	// as hosts do.
 	Client *http.Client
 }
+
+// hookClient delivers when a Hook names no client: a receiver that does
+// not answer must not hold the change (deliveries are synchronous) for long.
+var hookClient = &http.Client{Timeout: 10 * time.Second}
 
 // Delivery is one webhook delivery the simulator made.
 type Delivery struct {
@@ -96,7 +101,7 @@ func (s *Sim) emit(ev HookEvent) {
 		if err == nil {
 			c := h.Client
 			if c == nil {
-				c = http.DefaultClient
+				c = hookClient
 			}
 			var resp *http.Response
 			resp, err = c.Do(req)
