@@ -53,6 +53,15 @@ func TestWebhooksFromTheHostQueueReadsAndForgedOnesAreRefused(t *testing.T) {
 				if len(got) != 1 || got[0].Status != http.StatusAccepted {
 					t.Fatalf("the host's deliveries = %+v, want one accepted (202)", got)
 				}
+				// A branch created through gitrelay is a push too: the
+				// host delivers it while gitrelay's action waits for the
+				// host's answer.
+				if r := e.CreateBranch(e.Admin, id, "ABC-1-through-gitrelay"); r.Status != http.StatusCreated {
+					t.Fatalf("creating a branch with the webhook in place: %d %s", r.Status, r.Body)
+				}
+				if got := e.Sim.Deliveries(); len(got) != 2 || got[1].Status != http.StatusAccepted {
+					t.Fatalf("the host's deliveries = %+v, want a second one accepted", got)
+				}
 				changes, err := db.RepositoryChanges(ctx, 10)
 				if err != nil || len(changes) != 1 || changes[0].IntegrationID != id || changes[0].Event != "push" ||
 					!strings.EqualFold(changes[0].Repository, apptest.Repo) {
@@ -84,15 +93,15 @@ func TestWebhooksFromTheHostQueueReadsAndForgedOnesAreRefused(t *testing.T) {
 				}
 
 				hook = e.Do("GET", "/api/v1/integrations/"+id+"/webhook", e.Admin, nil).JSON()
-				if hook["deliveries"] != float64(1) || hook["refused"] != float64(2) || hook["last_delivery_at"] == nil {
-					t.Fatalf("the webhook's counters = %v, want 1 delivery and 2 refused", hook)
+				if hook["deliveries"] != float64(2) || hook["refused"] != float64(2) || hook["last_delivery_at"] == nil {
+					t.Fatalf("the webhook's counters = %v, want 2 deliveries and 2 refused", hook)
 				}
 				if strings.Contains(e.Logs.String(), secret) {
 					t.Fatalf("the log shows the webhook secret")
 				}
 				metrics := e.Do("GET", "/metrics", "", nil)
 				for _, line := range []string{
-					`gitrelay_webhook_deliveries_total{kind="` + string(f.Kind) + `",outcome="queued"} 1`,
+					`gitrelay_webhook_deliveries_total{kind="` + string(f.Kind) + `",outcome="queued"} 2`,
 					`gitrelay_webhook_deliveries_total{kind="` + string(f.Kind) + `",outcome="forged"} 2`,
 				} {
 					if !strings.Contains(string(metrics.Body), line) {
