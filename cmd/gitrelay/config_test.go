@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -35,6 +36,9 @@ var serveSettings = []struct {
 	{"egress-allow", "GITRELAY_EGRESS_ALLOW", "", "10.20.0.0/16", "gitlab.corp.example", nil, func(c serveConfig) string { return c.app.EgressAllow.String() }},
 	{"admin-password-file", "GITRELAY_ADMIN_PASSWORD_FILE", "", "/run/a", "/run/b", nil, func(c serveConfig) string { return c.adminPasswordFile }},
 	{"metrics-addr", "GITRELAY_METRICS_ADDR", "", "127.0.0.1:9090", "10.0.0.5:9100", nil, func(c serveConfig) string { return c.metricsAddr }},
+	{"index-rate-share", "GITRELAY_INDEX_RATE_SHARE", "0.5", "0.25", "0.75", nil, func(c serveConfig) string {
+		return strconv.FormatFloat(c.app.IndexRateShare, 'f', -1, 64)
+	}},
 }
 
 func envOf(vars map[string]string) func(string) string {
@@ -176,6 +180,8 @@ func TestServeConfigRefusesBadSettingsSayingWhichAndHow(t *testing.T) {
 		{"a bad environment value is not used when the flag is given", []string{"--host-timeout", "-1s"}, map[string]string{"GITRELAY_HOST_TIMEOUT": "soon"}, "must be a positive duration"},
 		{"trusted proxies", nil, map[string]string{"GITRELAY_TRUSTED_PROXIES": "not-a-cidr"}, "--trusted-proxies (or GITRELAY_TRUSTED_PROXIES)"},
 		{"egress allow", []string{"--egress-allow", "10.0.0.0/99"}, nil, "--egress-allow (or GITRELAY_EGRESS_ALLOW)"},
+		{"index rate share above all", []string{"--index-rate-share", "150%"}, nil, "--index-rate-share (or GITRELAY_INDEX_RATE_SHARE) must be a share above 0"},
+		{"index rate share of nothing", nil, map[string]string{"GITRELAY_INDEX_RATE_SHARE": "0"}, "GITRELAY_INDEX_RATE_SHARE"},
 		{"jira without public url", nil, map[string]string{"GITRELAY_JIRA_APP_ID": "ari:cloud:ecosystem::app/x"}, "set --public-url"},
 		{"demo with a database", []string{"--demo"}, map[string]string{"GITRELAY_DATABASE_URL": "postgres://u:pw@db/x"}, "demo"},
 		{"arguments", []string{"now"}, nil, "serve takes no arguments"},

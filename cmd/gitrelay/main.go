@@ -54,7 +54,7 @@ const usage = `gitrelay — create branches and pull requests on git hosts from 
 Usage:
   gitrelay serve [--addr 127.0.0.1:8080] [--public-url URL] [--host-timeout 20s] [--demo]
                  [--jira-app-id ID --jira-client-id ID] [--trusted-proxies CIDRS]
-                 [--egress-allow CIDRS,HOSTS] [--admin-password-file FILE]
+                 [--egress-allow CIDRS,HOSTS] [--admin-password-file FILE] [--index-rate-share 50%]
   gitrelay users add USERNAME [--admin] [--name NAME] [--email EMAIL]
   gitrelay users api-token USERNAME [--token-name NAME]
   gitrelay projects add KEY [--name NAME]

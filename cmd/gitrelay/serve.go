@@ -72,6 +72,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 		"file holding the first administrator's password, for an unattended first start (default: generate one and print it once)")
 	fs.fromEnv("admin-password-file", "GITRELAY_ADMIN_PASSWORD_FILE")
 	egress := egressFlag(fs)
+	indexRateShare := indexRateShareFlag(fs)
 	if pos, err := parse(fs, args); err != nil {
 		return c, err
 	} else if len(pos) > 0 {
@@ -89,6 +90,10 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	if err != nil {
 		return c, err
 	}
+	share, err := indexRateShare()
+	if err != nil {
+		return c, err
+	}
 	if *jiraAppID != "" && *publicURL == "" {
 		return c, usagef("with --jira-app-id, set --public-url to the https URL Jira reaches gitrelay at")
 	}
@@ -99,7 +104,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	// OpenTelemetry's own variables, so that an operator sets them as for
 	// any other service.
 	c.otlpEndpoint, c.serviceName = getenv("OTEL_EXPORTER_OTLP_ENDPOINT"), getenv("OTEL_SERVICE_NAME")
-	c.app = app.Config{HostTimeout: hostTimeout, ClientAddr: clientAddr, EgressAllow: allow,
+	c.app = app.Config{HostTimeout: hostTimeout, ClientAddr: clientAddr, EgressAllow: allow, IndexRateShare: share,
 		PublicURL: *publicURL, GitHubAPIURL: getenv("GITRELAY_GITHUB_API_URL"), GitLabURL: getenv("GITRELAY_GITLAB_URL"), Version: buildVersion(),
 		// The client secret comes from the environment only, never a flag,
 		// so that it stays out of process listings.

@@ -26,6 +26,7 @@ import (
 	"github.com/gitrelay/gitrelay/internal/server"
 	"github.com/gitrelay/gitrelay/internal/store"
 	"github.com/gitrelay/gitrelay/internal/web"
+	"github.com/gitrelay/gitrelay/internal/webhook"
 )
 
 // Config is what the application needs from its environment.
@@ -44,6 +45,11 @@ type Config struct {
 	EgressAllow host.Allowlist
 	// HostTimeout bounds each host call.
 	HostTimeout time.Duration
+	// IndexRateShare is the share of each integration account's remaining
+	// rate limit indexing reads may spend (--index-rate-share; default
+	// host.DefaultIndexRateShare). RateBudget, when nil, is made from it.
+	IndexRateShare float64
+	RateBudget     *host.RateBudget
 	// PublicURL is where users reach gitrelay (for links); may be empty.
 	PublicURL string
 	// GitHubAPIURL overrides api.github.com and GitLabURL gitlab.com
@@ -69,6 +75,9 @@ type Config struct {
 	// (--metrics-addr), so the public handler does not serve it; the
 	// caller serves App.Metrics.Handler() there.
 	MetricsElsewhere bool
+	// Indexer is told when a verified webhook delivery queued a read of a
+	// repository; nil leaves the queue (repository_changes) to be read.
+	Indexer webhook.Indexer
 }
 
 // JiraConfig configures the Jira Cloud connection (see docs/jira.md).
@@ -92,6 +101,11 @@ type App struct {
 	// Devinfo pushes development information to Jira; nil without Jira.
 	// Config.Jobs runs its pushes.
 	Devinfo *jira.Devinfo
+	// Webhooks receives git hosts' deliveries and keeps their secrets.
+	Webhooks *webhook.Service
+	// RateBudget holds indexing reads (host.ForIndexing) to their share
+	// of each integration account's rate limit, and tells what is left.
+	RateBudget *host.RateBudget
 }
 
 // Endpoints overrides the addresses of the hosted services (github,
@@ -132,6 +146,9 @@ func New(c Config) *App {
 	c.Logger = slog.New(httpx.LogHandler(c.Logger.Handler()))
 	metrics := server.NewMetrics()
 	metrics.CollectPools(c.DB.Pools)
+	if c.RateBudget == nil {
+		c.RateBudget = host.NewRateBudget(c.IndexRateShare, nil, nil)
+	}
 	if c.HTTPClient == nil {
 		c.HTTPClient = newHTTPClient(c, metrics.ObserveHostRequest)
 	}
@@ -190,16 +207,18 @@ func New(c Config) *App {
 		// runtime condition.
 		panic(err)
 	}
+	hooks := webhook.New(webhook.Config{Store: c.DB, Sealer: c.Sealer, Indexer: c.Indexer, PublicURL: c.PublicURL,
+		Now: c.Now, Logger: c.Logger, Observe: metrics.ObserveWebhook})
 	srv := server.New(server.Config{
 		Actions: actions, Directory: dir, Hosts: hosts, Kinds: hosts.Kinds(),
 		TenantID: relay.LocalTenant, Logger: c.Logger, Metrics: metrics, Ready: c.DB.Ping, Version: c.Version,
-		Web: pages, JiraRoutes: jiraRoutes, HSTS: https, MetricsElsewhere: c.MetricsElsewhere,
+		Web: pages, JiraRoutes: jiraRoutes, HSTS: https, MetricsElsewhere: c.MetricsElsewhere, Webhooks: hooks,
 	})
 	if c.Jobs != nil {
 		registerJobs(c.Jobs, actions, devinfo, c.HostTimeout, c.Logger)
 		metrics.Register(c.Jobs.Collectors()...)
 	}
-	return &App{Actions: actions, Directory: dir, Hosts: hosts, Server: srv, Metrics: metrics, Devinfo: devinfo}
+	return &App{Actions: actions, Directory: dir, Hosts: hosts, Server: srv, Metrics: metrics, Devinfo: devinfo, Webhooks: hooks, RateBudget: c.RateBudget}
 }
 
 // NewHTTPClient is the outbound client New builds when c.HTTPClient is
@@ -209,7 +228,7 @@ func NewHTTPClient(c Config) *http.Client { return newHTTPClient(c, nil) }
 // newHTTPClient is NewHTTPClient telling observe of every request.
 func newHTTPClient(c Config, observe func(host.Observation)) *http.Client {
 	return host.NewHTTPClient(host.ClientConfig{Timeout: c.HostTimeout, Egress: EgressPolicy(c),
-		Retries: host.RetryPolicy{Logger: c.Logger}, Observe: observe})
+		Retries: host.RetryPolicy{Logger: c.Logger}, Observe: observe, Budget: c.RateBudget})
 }
 
 // EgressPolicy is where gitrelay may connect in c's mode. In Jira mode

@@ -48,6 +48,9 @@ type ClientConfig struct {
 	// of a retried one): its kind and operation (WithCall), status class
 	// and duration. Never a URL, a header or a body.
 	Observe func(Observation)
+	// Budget, when set, holds indexing reads (ForIndexing) of the clients
+	// ClientFor builds to their share of each account's rate limit.
+	Budget *RateBudget
 }
 
 // NewHTTPClient returns gitrelay's one outbound client, for everything it
@@ -86,6 +89,7 @@ func NewHTTPClient(c ClientConfig) *http.Client {
 	}
 	capped := capBodies(&observed{base: t, observe: c.Observe}, c.MaxBody)
 	capped.retries = c.Retries
+	capped.budget = c.Budget
 	return &http.Client{Transport: capped, Timeout: timeout, CheckRedirect: SameOriginRedirects}
 }
 
@@ -143,14 +147,16 @@ func ClientFor(hc *http.Client, auth *Auth) *http.Client {
 		base = NewHTTPClient(ClientConfig{Timeout: hc.Timeout}).Transport
 	}
 	var retries RetryPolicy
+	var budget *RateBudget
 	if c, capped := base.(*capTransport); capped {
-		retries = c.retries
+		retries, budget = c.retries, c.budget
 	} else {
 		base = capBodies(base, 0)
 	}
 	// Outside the cap, inside the credential: every attempt is capped and
 	// dialled through the egress policy, and carries the credential.
 	base = &retryTransport{base: base, policy: retries.withDefaults()}
+	base = withBudget(base, budget, auth)
 	if auth != nil {
 		base = &authTransport{base: base, auth: *auth}
 	}
@@ -211,6 +217,7 @@ type capTransport struct {
 	// retries is not applied here: it is the policy ClientFor gives the
 	// clients it builds on this transport.
 	retries RetryPolicy
+	budget  *RateBudget
 }
 
 func capBodies(base http.RoundTripper, maxBody int64) *capTransport {

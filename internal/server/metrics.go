@@ -25,6 +25,7 @@ type Metrics struct {
 	actions  *prometheus.CounterVec
 	build    *prometheus.GaugeVec
 	hostReqs *prometheus.HistogramVec
+	webhooks *prometheus.CounterVec
 }
 
 // NewMetrics builds the registry.
@@ -47,7 +48,9 @@ func NewMetrics() *Metrics {
 			Help:    "Outbound requests (each attempt) to git hosts, Jira and Atlassian's keys, by kind of remote, operation and status class (error: no answer), until the answer's headers.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 20, 30}}, []string{"kind", "op", "status_class"}),
 	}
-	m.reg.MustRegister(m.requests, m.duration, m.actions, m.build, m.hostReqs,
+	m.webhooks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gitrelay_webhook_deliveries_total", Help: "Webhook deliveries by host kind and outcome (queued, ignored, missing, forged, unknown, malformed, too_large, error)."}, []string{"kind", "outcome"})
+	m.reg.MustRegister(m.requests, m.duration, m.actions, m.build, m.hostReqs, m.webhooks,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -29,6 +29,8 @@ func (s *Server) routes() []route {
 		{"DELETE", "/api/v1/integrations/{id}", "user", s.deleteIntegration},
 		{"GET", "/api/v1/integrations/{id}/repositories", "user", s.listRepositories},
 		{"GET", "/api/v1/integrations/{id}/repositories/{repo_id}/branches", "user", s.listBranches},
+		{"GET", "/api/v1/integrations/{id}/webhook", "user", s.getWebhook},
+		{"POST", "/api/v1/integrations/{id}/webhook/rotate", "user", s.rotateWebhook},
 
 		{"GET", "/api/v1/me/api-tokens", "user", s.myAPITokens},
 		{"DELETE", "/api/v1/me/api-tokens/{id}", "user", s.revokeMyAPIToken},
@@ -136,6 +138,11 @@ func (s *Server) mux() *http.ServeMux {
 		m.Handle("GET /metrics", s.metrics.Handler())
 	}
 	m.Handle("/api/", s.api(route{pattern: "/api/", handler: s.apiNotFound}))
+	if s.hooks != nil {
+		// Each delivery proves itself with the integration's secret
+		// (internal/webhook); there is no session or API token.
+		m.Handle("POST /hooks/{integration_id}", s.hooks)
+	}
 	// Jira Cloud (internal/jira), when configured: the Forge remote
 	// endpoints under /forge/ (each verifies the Forge invocation token
 	// itself) and Sign in with Atlassian under /auth/atlassian/.

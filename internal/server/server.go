@@ -20,6 +20,7 @@ import (
 	"github.com/gitrelay/gitrelay/internal/jira"
 	"github.com/gitrelay/gitrelay/internal/relay"
 	"github.com/gitrelay/gitrelay/internal/web"
+	"github.com/gitrelay/gitrelay/internal/webhook"
 )
 
 // Config is what the server needs.
@@ -40,6 +41,9 @@ type Config struct {
 	// JiraRoutes are the Forge remote endpoints and Sign in with Atlassian
 	// (internal/jira); empty without Jira.
 	JiraRoutes []jira.Route
+	// Webhooks receives git hosts' deliveries at /hooks/{integration_id}
+	// and serves the webhook API; nil serves neither.
+	Webhooks *webhook.Service
 	// HSTS makes every answer carry Strict-Transport-Security: set it when
 	// the public URL is https, so browsers never reach gitrelay over plain
 	// HTTP again.
@@ -62,6 +66,7 @@ type Server struct {
 	version  string
 	web      *web.Pages
 	jira     []jira.Route
+	hooks    *webhook.Service
 	handler  http.Handler
 	// publicMetrics serves GET /metrics on the handler (the default).
 	publicMetrics bool
@@ -71,7 +76,7 @@ type Server struct {
 func New(c Config) *Server {
 	s := &Server{actions: c.Actions, dir: c.Directory, hosts: c.Hosts, kindList: c.Kinds,
 		tenant: c.TenantID, log: c.Logger, metrics: c.Metrics, ready: c.Ready, version: c.Version, web: c.Web,
-		jira: c.JiraRoutes, publicMetrics: !c.MetricsElsewhere}
+		jira: c.JiraRoutes, publicMetrics: !c.MetricsElsewhere, hooks: c.Webhooks}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

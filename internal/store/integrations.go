@@ -179,7 +179,7 @@ func (db *DB) DeleteIntegration(ctx context.Context, tenantID, id string, e rela
 		// The cached repository list and the users' token notices go with
 		// the integration (no cascade, as for tokens: deleting is explicit
 		// and in this transaction).
-		for _, table := range []string{"repository_cache", "repository_cache_syncs", "repository_reads", "user_token_notices"} {
+		for _, table := range []string{"repository_cache", "repository_cache_syncs", "repository_reads", "user_token_notices", "integration_webhooks", "repository_changes"} {
 			if _, err := c.exec(ctx, `DELETE FROM `+table+` WHERE tenant_id = ? AND integration_id = ?`, tenantID, id); err != nil {
 				return dbError(err, "delete integration "+table, "", "")
 			}

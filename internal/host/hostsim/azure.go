@@ -12,6 +12,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -634,7 +635,10 @@ func (a *azure) updateRef(v repoView, u azRefUpdate) (status, msg string) {
 func (a *azure) prJSON(root string, v repoView, p PR, major int) map[string]any {
 	guid := azRepoGUID(v.ID)
 	status := "active"
-	if !p.Open {
+	switch {
+	case p.Merged:
+		status = "completed"
+	case !p.Open:
 		status = "abandoned"
 	}
 	out := map[string]any{
@@ -643,7 +647,7 @@ func (a *azure) prJSON(root string, v repoView, p PR, major int) map[string]any 
 		"codeReviewId":  p.Number,
 		"status":        status,
 		"createdBy":     a.identityRef(root, p.Author),
-		"creationDate":  "2026-01-01T00:00:00.0000000Z",
+		"creationDate":  azTime(p.CreatedAt),
 		"title":         p.Title,
 		"description":   p.Body,
 		"sourceRefName": "refs/heads/" + p.Source,
@@ -663,6 +667,9 @@ func (a *azure) prJSON(root string, v repoView, p PR, major int) map[string]any 
 	if major >= 5 {
 		out["isDraft"] = p.Draft
 	}
+	if !p.Open {
+		out["closedDate"] = azTime(p.UpdatedAt)
+	}
 	return out
 }
 
@@ -678,7 +685,9 @@ func (a *azure) listPulls(w http.ResponseWriter, r *http.Request, root string, v
 	source := strings.TrimPrefix(q.Get("searchCriteria.sourceRefName"), "refs/heads/")
 	target := strings.TrimPrefix(q.Get("searchCriteria.targetRefName"), "refs/heads/")
 	out := []map[string]any{}
-	for _, p := range a.sim.pulls(v.FullName(), state, source, target) {
+	list := a.sim.pulls(v.FullName(), state, source, target)
+	slices.Reverse(list) // newest first, as Azure DevOps lists them
+	for _, p := range list {
 		out = append(out, a.prJSON(root, v, p, major))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"value": out, "count": len(out)})

@@ -101,7 +101,7 @@ func (s *Sim) handler(fe frontEnd) http.Handler {
 				return
 			}
 		}
-		fe.serve(sw, r)
+		s.serveConditional(fe, sw, r, op)
 	})
 }
 

@@ -396,11 +396,12 @@ func (g *gitea) prJSON(r *http.Request, v repoView, p PR) map[string]any {
 		"diff_url":   fmt.Sprintf("%s/%s/pulls/%d.diff", web, full, p.Number),
 		"patch_url":  fmt.Sprintf("%s/%s/pulls/%d.patch", web, full, p.Number),
 		"mergeable":  true,
-		"merged":     false,
+		"merged":     p.Merged,
+		"merged_at":  mergedAt(p),
+		"created_at": updatedAt(p.CreatedAt),
+		"updated_at": updatedAt(p.UpdatedAt),
 		"base":       side(p.Target),
 		"head":       side(p.Source),
-		"created_at": "2026-01-01T00:00:00Z",
-		"updated_at": "2026-01-01T00:00:00Z",
 	}
 }
 
@@ -578,6 +579,9 @@ func (g *gitea) listPulls(w http.ResponseWriter, r *http.Request) {
 		state = "open"
 	}
 	list := g.sim.pulls(v.FullName(), state, "", q.Get("base_branch"))
+	if q.Get("sort") == "recentupdate" {
+		byUpdated(list)
+	}
 	lo, hi := g.paginate(w, r, len(list))
 	out := make([]map[string]any, 0, hi-lo)
 	for _, p := range list[lo:hi] {

@@ -453,7 +453,9 @@ func (g *gitHub) prJSON(r *http.Request, v repoView, p PR) map[string]any {
 		"user":       g.userJSON(r, g.sim.account(p.Author), false),
 		"head":       side(p.Source),
 		"base":       side(p.Target),
-		"created_at": "2026-01-01T00:00:00Z",
+		"created_at": updatedAt(p.CreatedAt),
+		"updated_at": updatedAt(p.UpdatedAt),
+		"merged_at":  mergedAt(p),
 	}
 }
 
@@ -635,6 +637,9 @@ func (g *gitHub) listPulls(w http.ResponseWriter, r *http.Request) {
 	source, mine := headBranch(v, q.Get("head"))
 	if mine {
 		list = g.sim.pulls(v.FullName(), state, source, q.Get("base"))
+	}
+	if q.Get("sort") == "updated" && q.Get("direction") != "asc" {
+		byUpdated(list)
 	}
 	lo, hi := g.paginate(w, r, len(list))
 	out := make([]map[string]any, 0, hi-lo)

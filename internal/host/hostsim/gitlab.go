@@ -414,7 +414,10 @@ func (g *gitLab) mrJSON(r *http.Request, v repoView, p PR) map[string]any {
 	web := g.web(r)
 	full := v.FullName()
 	state := "opened"
-	if !p.Open {
+	switch {
+	case p.Merged:
+		state = "merged"
+	case !p.Open:
 		state = "closed"
 	}
 	return map[string]any{
@@ -424,8 +427,8 @@ func (g *gitLab) mrJSON(r *http.Request, v repoView, p PR) map[string]any {
 		"title":                        p.Title,
 		"description":                  p.Body,
 		"state":                        state,
-		"created_at":                   glCreatedAt,
-		"updated_at":                   glCreatedAt,
+		"created_at":                   glTime(p.CreatedAt),
+		"updated_at":                   glTime(p.UpdatedAt),
 		"target_branch":                p.Target,
 		"source_branch":                p.Source,
 		"author":                       g.userJSON(r, g.sim.account(p.Author)),
@@ -796,6 +799,12 @@ func (g *gitLab) listMRs(w http.ResponseWriter, r *http.Request) {
 	}
 	list := g.sim.pulls(v.FullName(), state, q.Get("source_branch"), q.Get("target_branch"))
 	slices.Reverse(list) // newest first, as GitLab orders by created_at desc
+	if q.Get("order_by") == "updated_at" && q.Get("sort") != "asc" {
+		byUpdated(list)
+	}
+	if after, err := time.Parse(time.RFC3339, q.Get("updated_after")); err == nil {
+		list = slices.DeleteFunc(list, func(p PR) bool { return !p.UpdatedAt.After(after) })
+	}
 	lo, hi := g.paginate(w, r, len(list))
 	out := make([]map[string]any, 0, hi-lo)
 	for _, p := range list[lo:hi] {

@@ -82,6 +82,12 @@ type PR struct {
 	Draft  bool
 	Open   bool
 	Author string
+	// Merged is set by MergePullRequest (Open is then false).
+	Merged bool
+	// CreatedAt and UpdatedAt are set by the simulator's clock when the
+	// pull request is opened and each time it changes.
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Op names an operation independently of any host's URLs, so that faults
@@ -204,7 +210,13 @@ type Sim struct {
 	faults   []*fault
 	used     map[string]int // requests per token fingerprint
 	requests int            // API requests received, answered or not
-	started  time.Time
+	// notModified counts list requests answered 304 (serveConditional).
+	notModified int
+	// hooks are the webhooks registered per repository (lower-case full
+	// name) and deliveries what was delivered (webhooks.go).
+	hooks      map[string][]Hook
+	deliveries []Delivery
+	started    time.Time
 
 	done      chan struct{}
 	closeOnce sync.Once
@@ -352,12 +364,15 @@ func (s *Sim) mustRepo(fullName string) *repoState {
 // AddBranch points branch at sha (a new commit when sha is ""), creating or
 // moving it, and returns the sha. It panics for an unknown repository.
 func (s *Sim) AddBranch(fullName, branch, sha string) string {
+	var ev *HookEvent
+	defer s.emitLater(&ev)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.mustRepo(fullName)
 	if sha == "" {
 		sha = s.newSHA(r.FullName(), branch)
 	}
+	ev = pushed(fullName, branch, r.branches[branch], sha)
 	r.branches[branch] = sha
 	r.commits[sha] = true
 	return sha
@@ -366,6 +381,8 @@ func (s *Sim) AddBranch(fullName, branch, sha string) string {
 // Commit moves branch to a new commit and returns its sha, as a push would.
 // It panics for an unknown repository or branch.
 func (s *Sim) Commit(fullName, branch string) string {
+	var ev *HookEvent
+	defer s.emitLater(&ev)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.mustRepo(fullName)
@@ -373,6 +390,7 @@ func (s *Sim) Commit(fullName, branch string) string {
 		panic("hostsim: no branch " + branch + " in " + fullName)
 	}
 	sha := s.newSHA(r.FullName(), branch)
+	ev = pushed(fullName, branch, r.branches[branch], sha)
 	r.branches[branch] = sha
 	r.commits[sha] = true
 	return sha
@@ -398,11 +416,15 @@ func (s *Sim) PullRequests(fullName string) []PR {
 
 // ClosePullRequest closes a pull request, if it exists.
 func (s *Sim) ClosePullRequest(fullName string, number int) {
+	var ev *HookEvent
+	defer s.emitLater(&ev)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, p := range s.mustRepo(fullName).prs {
 		if p.Number == number {
 			p.Open = false
+			p.UpdatedAt = s.clock().UTC()
+			ev = pullRequestChanged(fullName, p, "closed")
 		}
 	}
 }
@@ -672,6 +694,8 @@ func (s *Sim) createBranch(fullName, name, sha string) failure {
 	if !host.ValidBranchName(name) {
 		return failure{kind: failInvalidRef}
 	}
+	var ev *HookEvent
+	defer s.emitLater(&ev)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.mustRepo(fullName)
@@ -687,10 +711,13 @@ func (s *Sim) createBranch(fullName, name, sha string) failure {
 		}
 	}
 	r.branches[name] = sha
+	ev = pushed(fullName, name, "", sha)
 	return failure{}
 }
 
 func (s *Sim) deleteBranch(fullName, name string) failure {
+	var ev *HookEvent
+	defer s.emitLater(&ev)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.mustRepo(fullName)
@@ -700,6 +727,7 @@ func (s *Sim) deleteBranch(fullName, name string) failure {
 	if name == r.DefaultBranch {
 		return failure{kind: failDefaultBranch}
 	}
+	ev = pushed(fullName, name, r.branches[name], zeroSHA)
 	delete(r.branches, name)
 	return failure{}
 }
@@ -717,6 +745,8 @@ func (s *Sim) createPRAnyDraft(fullName string, p PR) (PR, failure) {
 }
 
 func (s *Sim) openPR(fullName string, p PR, refuseDrafts bool) (PR, failure) {
+	var ev *HookEvent
+	defer s.emitLater(&ev)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.mustRepo(fullName)
@@ -747,7 +777,10 @@ func (s *Sim) openPR(fullName string, p PR, refuseDrafts bool) (PR, failure) {
 	}
 	p.Number = len(r.prs) + 1
 	p.Open = true
+	p.CreatedAt = s.clock().UTC()
+	p.UpdatedAt = p.CreatedAt
 	r.prs = append(r.prs, &p)
+	ev = pullRequestChanged(fullName, &p, "opened")
 	return p, failure{}
 }
 

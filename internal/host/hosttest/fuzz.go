@@ -3,6 +3,7 @@ package hosttest
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -228,5 +229,22 @@ var operations = []struct {
 	{"FindPullRequest", func(ctx context.Context, c relay.HostClient) ([]string, error) {
 		pr, err := c.FindPullRequest(ctx, fuzzRepo, "ABC-1-fix", "main")
 		return []string{pr.URL}, err
+	}},
+	{"ListPullRequests", func(ctx context.Context, c relay.HostClient) ([]string, error) {
+		l, ok := host.PullRequests(c)
+		if !ok {
+			return nil, nil
+		}
+		page, err := l.ListPullRequests(ctx, fuzzRepo, host.PullRequestCursor{ETag: `W/"1"`})
+		var links []string
+		for _, p := range page.PullRequests {
+			switch p.State {
+			case host.PullRequestOpen, host.PullRequestDraft, host.PullRequestMerged, host.PullRequestDeclined:
+			default:
+				return nil, fmt.Errorf("pull request %d has the state %q", p.Number, p.State)
+			}
+			links = append(links, p.URL)
+		}
+		return links, err
 	}},
 }
