@@ -41,6 +41,7 @@ const (
 	OpDeleteBranch      = "delete_branch"
 	OpCreatePullRequest = "create_pull_request"
 	OpFindPullRequest   = "find_pull_request"
+	OpListPullRequests  = "list_pull_requests"
 )
 
 type callKey struct{}
@@ -220,6 +221,19 @@ func (c traced) CreatePullRequest(ctx context.Context, repo relay.Repository, pr
 func (c traced) FindPullRequest(ctx context.Context, repo relay.Repository, source, target string) (relay.PullRequest, error) {
 	ctx, span := c.start(ctx, OpFindPullRequest)
 	p, err := c.next.FindPullRequest(ctx, repo, source, target)
+	end(span, err)
+	return p, err
+}
+
+// tracedLister is the pull-request capability of a traced client.
+type tracedLister struct {
+	next PullRequestLister
+	kind string
+}
+
+func (c tracedLister) ListPullRequests(ctx context.Context, repo relay.Repository, since PullRequestCursor) (PullRequestPage, error) {
+	ctx, span := traced{kind: c.kind}.start(ctx, OpListPullRequests)
+	p, err := c.next.ListPullRequests(ctx, repo, since)
 	end(span, err)
 	return p, err
 }

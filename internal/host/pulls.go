@@ -73,16 +73,24 @@ type PullRequestLister interface {
 
 // PullRequests returns c's PullRequestLister, if its host kind has one.
 func PullRequests(c relay.HostClient) (PullRequestLister, bool) {
-	if s, ok := c.(safeLinks); ok {
-		c = s.HostClient
+	s, wrapped := c.(safeLinks)
+	if !wrapped {
 		l, ok := c.(PullRequestLister)
-		if !ok {
-			return nil, false
-		}
-		return safeLister{l}, true
+		return l, ok
+	}
+	c = s.HostClient
+	t, isTraced := c.(traced)
+	if isTraced {
+		c = t.next
 	}
 	l, ok := c.(PullRequestLister)
-	return l, ok
+	if !ok {
+		return nil, false
+	}
+	if isTraced {
+		l = tracedLister{next: l, kind: t.kind}
+	}
+	return safeLister{l}, true
 }
 
 // safeLister keeps the registry's promise that results carry only safe

@@ -133,7 +133,7 @@ func jiraOp(method, u string) string {
 		return "myself"
 	case strings.HasSuffix(path, "/rest/devinfo/0.10/bulk"):
 		return "devinfo_push"
-	case strings.Contains(path, "/rest/devinfo/") && method == http.MethodDelete:
+	case strings.Contains(path, "/rest/devinfo/0.10/repository/") && method == http.MethodDelete:
 		return "devinfo_delete"
 	case strings.HasSuffix(path, "/oauth/token"):
 		return "oauth_token"
