@@ -34,6 +34,14 @@ func (s *Service) Development(ctx context.Context, p relay.Principal, issueKey s
 	if err != nil {
 		return Development{}, err
 	}
+	// Read first, then decide: a request's API token check
+	// (relay.TokenCheck) is made with this read, and reads the grant
+	// CanViewDevTools asks for, in one round trip. Nothing read is
+	// shown before the permission is checked.
+	got, err := s.store.PanelReads(ctx, p.TenantID, p.UserID, issueKey)
+	if err != nil {
+		return Development{}, err
+	}
 	ok, err := s.dir.CanViewDevTools(ctx, p, project)
 	if err != nil {
 		return Development{}, err
@@ -41,10 +49,6 @@ func (s *Service) Development(ctx context.Context, p relay.Principal, issueKey s
 	if !ok {
 		return Development{}, relay.Errorf(relay.EForbidden,
 			"You do not have the View Development Tools permission on project %s.", project)
-	}
-	got, err := s.store.PanelReads(ctx, p.TenantID, p.UserID, issueKey)
-	if err != nil {
-		return Development{}, err
 	}
 	status := map[string]relay.UserToken{}
 	for _, t := range got.Tokens {

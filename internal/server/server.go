@@ -117,8 +117,8 @@ type apiFunc func(w http.ResponseWriter, r *http.Request) error
 // api wraps a JSON handler with authentication and error writing.
 func (s *Server) api(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if rt.auth == "user" {
-			ctx, p, err := s.authenticate(r)
+		if rt.auth == "user" || rt.auth == "issue" {
+			ctx, p, err := s.authenticate(r, rt.auth == "issue")
 			if err != nil {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="gitrelay"`)
 				httpx.WriteError(w, r, s.log, err)
@@ -129,6 +129,10 @@ func (s *Server) api(rt route) http.Handler {
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, httpx.MaxBody)
 		if err := rt.handler(w, r); err != nil {
+			if relay.ErrorCode(err) == relay.EUnauthenticated {
+				// The token's check was made with the request's first read.
+				w.Header().Set("WWW-Authenticate", `Bearer realm="gitrelay"`)
+			}
 			httpx.WriteError(w, r, s.log, err)
 		}
 	})
@@ -138,7 +142,9 @@ func (s *Server) api(rt route) http.Handler {
 // the CSRF header on unsafe methods) so that the pages' script can call
 // the API. The request runs with the returned context: a Jira user's
 // browser session brings the user's Jira token for permission checks.
-func (s *Server) authenticate(r *http.Request) (context.Context, relay.Principal, error) {
+// onIssue says the request is on the issue its path names and checks the
+// API token with its first database read (route auth "issue").
+func (s *Server) authenticate(r *http.Request, onIssue bool) (context.Context, relay.Principal, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" && s.web != nil {
 		ctx, p, ok, err := s.web.APIPrincipal(r)
@@ -154,7 +160,15 @@ func (s *Server) authenticate(r *http.Request) (context.Context, relay.Principal
 		return r.Context(), relay.Principal{}, relay.Errorf(relay.EUnauthenticated,
 			"Send an API token as 'Authorization: Bearer <token>'. Create one with `gitrelay users api-token USERNAME`.")
 	}
-	p, err := s.dir.AuthenticateToken(r.Context(), strings.TrimSpace(token))
+	token = strings.TrimSpace(token)
+	if onIssue {
+		project := ""
+		if _, pr, err := httpx.IssueKey(r); err == nil {
+			project = pr
+		}
+		return s.dir.AuthenticateTokenChecked(r.Context(), token, project)
+	}
+	p, err := s.dir.AuthenticateToken(r.Context(), token)
 	return r.Context(), p, err
 }
 
