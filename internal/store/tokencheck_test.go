@@ -127,17 +127,18 @@ func TestRequestsWhoseTokenFailsTheCheckAreRefused(t *testing.T) {
 		}
 		for _, bad := range []struct {
 			name  string
-			check *relay.TokenCheck
+			check func() *relay.TokenCheck
 		}{
-			{"expired", checkFor("hash-alice", 60)},
-			{"unknown", checkFor("hash-nobody", 1)},
-			{"another user's", &relay.TokenCheck{Hash: []byte("hash-alice"), TenantID: "t1", UserID: "bob", Project: "ABC", Now: at(1)}},
+			{"expired", func() *relay.TokenCheck { return checkFor("hash-alice", 60) }},
+			{"unknown", func() *relay.TokenCheck { return checkFor("hash-nobody", 1) }},
+			{"another user's", func() *relay.TokenCheck {
+				return &relay.TokenCheck{Hash: []byte("hash-alice"), TenantID: "t1", UserID: "bob", Project: "ABC", Now: at(1)}
+			}},
 		} {
 			for name, read := range reads {
 				t.Run(bad.name+"/"+name, func(t *testing.T) {
 					audits := auditCount(t, db, "t1")
-					check := *bad.check
-					rctx := relay.WithTokenCheck(ctx, &check)
+					rctx := relay.WithTokenCheck(ctx, bad.check())
 					wantCode(t, read(rctx), relay.EUnauthenticated, relay.MsgAPITokenInvalid)
 					// Every later statement of the request is refused too.
 					for later, again := range reads {
