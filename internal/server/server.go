@@ -94,12 +94,26 @@ type Links struct {
 
 // SetupURL is the User settings entry for an integration, returning to the
 // issue afterwards.
+//
+// The development panel builds one per integration on every read, so the
+// query is written directly rather than through url.Values (the same
+// text: keys in order, values query-escaped).
 func (l Links) SetupURL(integrationID, issueKey string) string {
-	q := url.Values{"integration": {integrationID}}
+	base := strings.TrimRight(l.Base, "/")
+	id := url.QueryEscape(integrationID)
+	var b strings.Builder
+	b.Grow(len(base) + len("/settings/tokens?integration=&return_to=%2Fissues%2F#integration-") +
+		len(id) + 2*len(issueKey) + len(integrationID))
+	b.WriteString(base)
+	b.WriteString("/settings/tokens?integration=")
+	b.WriteString(id)
 	if issueKey != "" {
-		q.Set("return_to", "/issues/"+issueKey)
+		b.WriteString("&return_to=%2Fissues%2F")
+		b.WriteString(url.QueryEscape(issueKey))
 	}
-	return strings.TrimRight(l.Base, "/") + "/settings/tokens?" + q.Encode() + "#integration-" + integrationID
+	b.WriteString("#integration-")
+	b.WriteString(integrationID)
+	return b.String()
 }
 
 type ctxKey int

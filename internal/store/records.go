@@ -86,12 +86,14 @@ func (db *DB) IssuePullRequests(ctx context.Context, tenantID, issueKey string) 
 // read as one list of rows with the columns of both (a branch has no
 // number, title or target; a pull request no name).
 func (db *DB) issueRecords(ctx context.Context, tenantID, issueKey string) ([]relay.BranchRecord, []relay.PullRequestRecord, error) {
-	rows, err := db.hot().query(ctx, `SELECT 0 AS pr, tenant_id, id, issue_key, integration_id, repository_id, repository,
+	// The tenant and the issue are the ones asked for: not read back for
+	// each row (the panel reads these rows on every issue view).
+	rows, err := db.hot().query(ctx, `SELECT 0 AS pr, id, integration_id, repository_id, repository,
 			name, 0 AS number, '' AS title, url, '' AS source_branch, '' AS target_branch, FALSE AS draft,
 			via, login, created_by, created_at
 		FROM branch_records WHERE tenant_id = ? AND issue_key = ?
 		UNION ALL
-		SELECT 1, tenant_id, id, issue_key, integration_id, repository_id, repository,
+		SELECT 1, id, integration_id, repository_id, repository,
 			'', number, title, url, source_branch, target_branch, draft,
 			via, login, created_by, created_at
 		FROM pull_request_records WHERE tenant_id = ? AND issue_key = ?
@@ -110,7 +112,8 @@ func (db *DB) issueRecords(ctx context.Context, tenantID, issueKey string) ([]re
 			via     string
 			created int64
 		)
-		err := rows.Scan(&isPR, &pr.TenantID, &pr.ID, &pr.IssueKey, &pr.IntegrationID, &pr.RepositoryID, &pr.Repository,
+		pr.TenantID, pr.IssueKey = tenantID, issueKey
+		err := rows.Scan(&isPR, &pr.ID, &pr.IntegrationID, &pr.RepositoryID, &pr.Repository,
 			&name, &number, &pr.Title, &pr.URL, &pr.Source, &pr.Target, &pr.Draft, &via, &pr.ActedAs.Login,
 			&pr.CreatedBy, &created)
 		if err != nil {
