@@ -42,8 +42,9 @@ func TestHotRequestsDatabaseRoundTrips(t *testing.T) {
 			}, createBranch},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
-				// The first request warms what is kept (the integrations)
-				// and records the API token's use.
+				// The first request warms what is kept (the integrations),
+				// looks the API token up and records its use; the next
+				// checks it with its first read.
 				if s := tt.do(0); s/100 != 2 {
 					t.Fatalf("first request: %d", s)
 				}
