@@ -321,8 +321,16 @@ func (d *Service) AuthenticateToken(ctx context.Context, token string) (relay.Pr
 	if !strings.HasPrefix(token, APITokenPrefix) {
 		return relay.Principal{}, errInvalidToken()
 	}
-	p, _, err := d.authenticate(ctx, HashToken(token), d.now())
-	return p, err
+	hash := HashToken(token)
+	p, until, err := d.authenticate(ctx, hash, d.now())
+	if err != nil {
+		d.recent.forget(hash)
+		return relay.Principal{}, err
+	}
+	// What the database said serves the issue routes for a while (see
+	// AuthenticateTokenChecked).
+	d.recent.put(hash, p, until)
+	return p, nil
 }
 
 func errInvalidToken() error {

@@ -72,6 +72,14 @@ func TestCheckedAuthenticationLooksTheTokenUpOnceAMinute(t *testing.T) {
 		if got := lastUsed(); !got.Equal(c.t) {
 			t.Fatalf("last use %v, want %v", got, c.t)
 		}
+		// A lookup by AuthenticateToken serves the issue routes too.
+		c.t = c.t.Add(2 * time.Minute)
+		if _, err := d.AuthenticateToken(ctx, token); err != nil {
+			t.Fatal(err)
+		}
+		if check, _ := auth("after AuthenticateToken"); check == nil {
+			t.Fatal("after AuthenticateToken: no check to make, want the user from memory")
+		}
 
 		// Its expiry ends what memory answers: the token is looked up,
 		// and refused.
