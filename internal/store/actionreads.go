@@ -108,22 +108,61 @@ func (db *DB) ActionReads(ctx context.Context, tenantID, userID, integrationID s
 // are never nil; the integrations may be shared with other callers and
 // must not be modified.
 //
-// It takes two round trips: the user's tokens with the version of the
-// tenant's integrations, then the records. The integrations come from
-// integrationCache when it holds that version, and are read (a third
+// It reads the user's tokens with the version of the tenant's
+// integrations (and the request's token check, if any), then the records:
+// on PostgreSQL both statements are sent together, one round trip; on
+// SQLite, in process, one after the other. The integrations come from
+// integrationCache when it holds that version, and are read (one more
 // trip) otherwise.
 func (db *DB) PanelReads(ctx context.Context, tenantID, userID, issueKey string) (relay.PanelReads, error) {
 	r := relay.PanelReads{Tokens: []relay.UserToken{}}
 	c, check := db.hotChecking(ctx)
-	rows, err := c.query(ctx, panelTokensQuery, append(tokenCheckArgs(check), tenantID, userID)...)
-	if err != nil {
-		return relay.PanelReads{}, fmt.Errorf("store: read development panel: %w", err)
+	tokenArgs := append(tokenCheckArgs(check), tenantID, userID)
+	var version sql.NullInt64
+	if db.dialect == DialectPostgres {
+		err := db.batch(ctx, c, []batchQuery{
+			{panelTokensQuery, tokenArgs, func(rows scanRows) (err error) {
+				r.Tokens, version, err = scanPanelTokens(rows, check)
+				return err
+			}},
+			{issueRecordsQuery, []any{tenantID, issueKey, tenantID, issueKey}, func(rows scanRows) (err error) {
+				r.Branches, r.PullRequests, err = scanIssueRecords(rows, tenantID, issueKey)
+				return err
+			}},
+		})
+		if err != nil {
+			return relay.PanelReads{}, err
+		}
+	} else {
+		rows, err := c.query(ctx, panelTokensQuery, tokenArgs...)
+		if err != nil {
+			return relay.PanelReads{}, fmt.Errorf("store: read development panel: %w", err)
+		}
+		r.Tokens, version, err = scanPanelTokens(rows, check)
+		rows.Close()
+		if err != nil {
+			return relay.PanelReads{}, err
+		}
+		if r.Branches, r.PullRequests, err = db.issueRecords(ctx, tenantID, issueKey); err != nil {
+			return relay.PanelReads{}, err
+		}
 	}
-	defer rows.Close()
+	var err error
+	if r.Integrations, err = db.cachedIntegrations(ctx, tenantID, version); err != nil {
+		return relay.PanelReads{}, err
+	}
+	return r, nil
+}
+
+// scanPanelTokens reads panelTokensQuery's rows: the user's tokens and
+// the version of the tenant's integrations, after recording the token
+// check (when check is not nil) from the first row. A failed check is
+// returned as the error: nothing of its request is kept or shown.
+func scanPanelTokens(rows scanRows, check *relay.TokenCheck) ([]relay.UserToken, sql.NullInt64, error) {
+	tokens := []relay.UserToken{}
 	var (
 		version             sql.NullInt64
 		tokenValid, granted bool
-		checked             bool
 	)
 	for rows.Next() {
 		var (
@@ -131,32 +170,26 @@ func (db *DB) PanelReads(ctx context.Context, tenantID, userID, issueKey string)
 			hasToken bool
 		)
 		if err := rows.Scan(append([]any{&tokenValid, &granted, &version, &hasToken}, tok.dest()...)...); err != nil {
-			return relay.PanelReads{}, fmt.Errorf("store: read development panel: %w", err)
+			return nil, version, fmt.Errorf("store: read development panel: %w", err)
 		}
-		if check != nil && !checked {
-			// Nothing of a request whose token fails is kept or shown.
-			checked = true
+		if check != nil {
 			if err := check.Record(tokenValid, granted); err != nil {
-				return relay.PanelReads{}, err
+				return nil, version, err
 			}
+			check = nil
 		}
 		if hasToken {
 			t, err := tok.token()
 			if err != nil {
-				return relay.PanelReads{}, fmt.Errorf("store: read development panel: %w", err)
+				return nil, version, fmt.Errorf("store: read development panel: %w", err)
 			}
-			r.Tokens = append(r.Tokens, t)
+			tokens = append(tokens, t)
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return relay.PanelReads{}, fmt.Errorf("store: read development panel: %w", err)
+		return nil, version, fmt.Errorf("store: read development panel: %w", err)
 	}
-	rows.Close()
-	if r.Integrations, err = db.cachedIntegrations(ctx, tenantID, version); err != nil {
-		return relay.PanelReads{}, err
-	}
-	r.Branches, r.PullRequests, err = db.issueRecords(ctx, tenantID, issueKey)
-	return r, err
+	return tokens, version, nil
 }
 
 // hotChecking is hot for a read that makes the request's token check, if

@@ -249,10 +249,11 @@ func (db *DB) Close() error {
 	return err
 }
 
-// RoundTrips is how many statements the store has sent to the database
-// since it was opened: every query and exec, and each BEGIN and COMMIT of a
-// transaction. Benchmarks divide it by the requests they make; a counter
-// is all it costs.
+// RoundTrips is how many round trips the store has made to the database
+// since it was opened: every query and exec, each BEGIN and COMMIT of a
+// transaction, and each batch of statements sent together to PostgreSQL
+// (batch). Benchmarks divide it by the requests they make; a counter is
+// all it costs.
 func (db *DB) RoundTrips() int64 { return db.trips.Load() }
 
 // querier is what *sql.DB and *sql.Tx have in common.
