@@ -163,13 +163,14 @@ func scanPanelTokens(rows scanRows, check *relay.TokenCheck) ([]relay.UserToken,
 	var (
 		version             sql.NullInt64
 		tokenValid, granted bool
+		tok                 userTokenScan
+		hasToken            bool
 	)
+	// One set of destinations for every row (see scanIssueRecords).
+	dest := append([]any{&tokenValid, &granted, &version, &hasToken}, tok.dest()...)
 	for rows.Next() {
-		var (
-			tok      userTokenScan
-			hasToken bool
-		)
-		if err := rows.Scan(append([]any{&tokenValid, &granted, &version, &hasToken}, tok.dest()...)...); err != nil {
+		tok = userTokenScan{}
+		if err := rows.Scan(dest...); err != nil {
 			return nil, version, fmt.Errorf("store: read development panel: %w", err)
 		}
 		if check != nil {

@@ -111,20 +111,22 @@ func (db *DB) issueRecords(ctx context.Context, tenantID, issueKey string) ([]re
 // scanIssueRecords reads issueRecordsQuery's rows.
 func scanIssueRecords(rows scanRows, tenantID, issueKey string) ([]relay.BranchRecord, []relay.PullRequestRecord, error) {
 	branches, prs := []relay.BranchRecord{}, []relay.PullRequestRecord{}
+	// One set of destinations for every row (each row's values are copied
+	// out of it), rather than new ones escaping to the heap per row.
+	var (
+		pr      relay.PullRequestRecord
+		isPR    int64
+		name    string
+		number  int64
+		via     string
+		created int64
+	)
+	dest := []any{&isPR, &pr.ID, &pr.IntegrationID, &pr.RepositoryID, &pr.Repository,
+		&name, &number, &pr.Title, &pr.URL, &pr.Source, &pr.Target, &pr.Draft, &via, &pr.ActedAs.Login,
+		&pr.CreatedBy, &created}
+	pr.TenantID, pr.IssueKey = tenantID, issueKey
 	for rows.Next() {
-		var (
-			pr      relay.PullRequestRecord
-			isPR    int64
-			name    string
-			number  int64
-			via     string
-			created int64
-		)
-		pr.TenantID, pr.IssueKey = tenantID, issueKey
-		err := rows.Scan(&isPR, &pr.ID, &pr.IntegrationID, &pr.RepositoryID, &pr.Repository,
-			&name, &number, &pr.Title, &pr.URL, &pr.Source, &pr.Target, &pr.Draft, &via, &pr.ActedAs.Login,
-			&pr.CreatedBy, &created)
-		if err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return nil, nil, fmt.Errorf("store: list issue records: %w", err)
 		}
 		pr.ActedAs.Via = relay.Via(via)
