@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/gitrelay/gitrelay/internal/app/apptest"
+	"github.com/gitrelay/gitrelay/internal/jira/jiratest"
 	"github.com/gitrelay/gitrelay/internal/store"
 	"github.com/gitrelay/gitrelay/internal/store/storetest"
 )
@@ -57,6 +58,47 @@ func TestHotRequestsDatabaseRoundTrips(t *testing.T) {
 					t.Fatalf("%d round trips, want %d", got, tt.want)
 				}
 			})
+		}
+	})
+}
+
+// A Forge panel read (after the first, which records the installation and
+// caches the user's Jira permissions) is the installation, then the
+// panel's reads: sent together on PostgreSQL.
+func TestForgePanelReadDatabaseRoundTrips(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newJiraSessions(t, db)
+		alice := e.browser()
+		created := alice.api("POST", "/api/v1/integrations", alice.csrf(alice.signIn("acc-alice", "/issues/ABC-1")), map[string]any{
+			"kind": "github-enterprise", "name": "Site A GHE", "base_url": e.hostURL,
+			"credential": map[string]string{"token": sessBotToken}})
+		if created.Status != http.StatusCreated {
+			t.Fatalf("adding an integration: got %d %s, want 201", created.Status, created.Body)
+		}
+		bobForgeToken := e.fake.AddUser(sessCloudA, jiratest.User{AccountID: "acc-bob", DisplayName: "Bob Builder", DevTools: []string{"ABC"}})
+		bob := e.browser()
+		panel := func() int {
+			t.Helper()
+			req, err := http.NewRequest("GET", e.url+"/forge/issues/ABC-1/development", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Authorization", "Bearer "+e.fake.FIT(jiratest.Claims{InstallationID: sessInstallA, CloudID: sessCloudA,
+				SiteURL: sessSiteA, AccountID: "acc-bob"}))
+			req.Header.Set("x-forge-oauth-user", bobForgeToken)
+			req.Header.Set("x-forge-oauth-system", e.fake.SystemToken(sessCloudA))
+			return bob.do(req).Status
+		}
+		if s := panel(); s != http.StatusOK {
+			t.Fatalf("first panel read: %d", s)
+		}
+		before := db.RoundTrips()
+		if s := panel(); s != http.StatusOK {
+			t.Fatalf("second panel read: %d", s)
+		}
+		want := map[string]int64{store.DialectSQLite: 3, store.DialectPostgres: 2}[db.Dialect()]
+		if got := db.RoundTrips() - before; got != want {
+			t.Fatalf("%d round trips, want %d", got, want)
 		}
 	})
 }
