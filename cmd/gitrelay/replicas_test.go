@@ -91,7 +91,9 @@ var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 
 // Two replicas on one PostgreSQL database and one key file are
 // interchangeable: a session started on one works on the other, with its
-// CSRF token; a revoked API token is refused by the other at once; wrong
+// CSRF token; a revoked API token is refused by the other at once (also
+// on the issue routes, where the token is checked with the first read,
+// and so is a revoked grant); wrong
 // passwords counted by one block on the other; and `gitrelay keys rotate`
 // while both serve loses no request, each opening what the other sealed
 // under the new key.
@@ -169,6 +171,47 @@ func TestReplicasAreInterchangeable(t *testing.T) {
 		}
 		if status, _, _ := b.do("GET", "/api/v1/me", tok, nil); status != http.StatusUnauthorized {
 			t.Fatalf("the revoked token on B: %d, want 401", status)
+		}
+	})
+
+	// A replica takes the user of an API token it authenticated moments
+	// ago from memory on the issue routes, and checks the token and the
+	// grant with the request's first database read: a change made on the
+	// other replica applies to its next request.
+	t.Run("a grant or an API token removed on one replica is refused on the other's next issue request", func(t *testing.T) {
+		mustGitrelay(t, env, "projects", "add", "DEF", "--name", "Delta")
+		mustGitrelay(t, env, "projects", "grant", "DEF", "bob")
+		status, body, _ := a.do("POST", "/api/v1/users/bob/api-tokens", admin, map[string]any{"name": "panel"})
+		if status != http.StatusCreated {
+			t.Fatalf("create token on A: %d %v", status, body)
+		}
+		tok, id := body["token"].(string), body["id"].(string)
+		for i := range 3 {
+			if status, body, _ := b.do("GET", "/api/v1/issues/DEF-1/development", tok, nil); status != http.StatusOK {
+				t.Fatalf("panel read %d on B: %d %v", i+1, status, body)
+			}
+		}
+		if status, body, _ := a.do("DELETE", "/api/v1/projects/DEF/grants?username=bob", admin, nil); status != http.StatusNoContent {
+			t.Fatalf("revoke the grant on A: %d %v", status, body)
+		}
+		if status, _, _ := b.do("GET", "/api/v1/issues/DEF-1/development", tok, nil); status != http.StatusForbidden {
+			t.Fatalf("panel read on B after the grant was revoked on A: %d, want 403", status)
+		}
+		mustGitrelay(t, env, "projects", "grant", "DEF", "bob")
+		if status, body, _ := b.do("GET", "/api/v1/issues/DEF-1/development", tok, nil); status != http.StatusOK {
+			t.Fatalf("panel read on B after the grant was given again: %d %v", status, body)
+		}
+		if status, body, _ := a.do("DELETE", "/api/v1/users/bob/api-tokens/"+id, admin, nil); status != http.StatusNoContent {
+			t.Fatalf("revoke the token on A: %d %v", status, body)
+		}
+		if status, _, _ := b.do("GET", "/api/v1/issues/DEF-1/development", tok, nil); status != http.StatusUnauthorized {
+			t.Fatalf("panel read on B with the token revoked on A: %d, want 401", status)
+		}
+		status, _, hdr := b.do("POST", "/api/v1/issues/DEF-1/branches", tok, map[string]any{
+			"integration_id": "none", "repository_id": repoID})
+		if status != http.StatusUnauthorized || hdr.Get("WWW-Authenticate") == "" {
+			t.Fatalf("create branch on B with the token revoked on A: %d (WWW-Authenticate %q), want 401 with the header",
+				status, hdr.Get("WWW-Authenticate"))
 		}
 	})
 

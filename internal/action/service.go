@@ -423,6 +423,11 @@ func (s *Service) begin(ctx context.Context, p relay.Principal, issueKey string,
 	// What the checks below need, read together: one round trip to the
 	// database instead of one per item.
 	got, err := s.store.ActionReads(ctx, p.TenantID, p.UserID, c.integrationID)
+	if relay.ErrorCode(err) == relay.EUnauthenticated {
+		// The request's API token, checked with this read
+		// (relay.TokenCheck), no longer authenticates: nobody to audit.
+		return nil, err
+	}
 	if err != nil {
 		return nil, s.fail(ctx, a.ev, nil, err)
 	}

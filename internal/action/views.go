@@ -36,6 +36,14 @@ func (s *Service) Development(ctx context.Context, p relay.Principal, issueKey s
 	if err != nil {
 		return Development{}, err
 	}
+	// Read first, then decide: a request's API token check
+	// (relay.TokenCheck) is made with this read, and reads the grant
+	// CanViewDevTools asks for, in one round trip. Nothing read is
+	// shown before the permission is checked.
+	got, err := s.store.PanelReads(ctx, p.TenantID, p.UserID, issueKey)
+	if err != nil {
+		return Development{}, err
+	}
 	ok, err := s.dir.CanViewDevTools(ctx, p, project)
 	if err != nil {
 		return Development{}, err
@@ -44,16 +52,14 @@ func (s *Service) Development(ctx context.Context, p relay.Principal, issueKey s
 		return Development{}, relay.Errorf(relay.EForbidden,
 			"You do not have the View Development Tools permission on project %s.", project)
 	}
-	got, err := s.store.PanelReads(ctx, p.TenantID, p.UserID, issueKey)
-	if err != nil {
-		return Development{}, err
-	}
-	status := map[string]relay.UserToken{}
+	status := make(map[string]relay.UserToken, len(got.Tokens))
 	for _, t := range got.Tokens {
 		status[t.IntegrationID] = t
 	}
-	d := Development{IssueKey: issueKey, Branches: []relay.BranchRecord{}, PullRequests: []relay.PullRequestRecord{}}
-	usable := map[string]bool{}
+	d := Development{IssueKey: issueKey, Branches: make([]relay.BranchRecord, 0, len(got.Branches)),
+		PullRequests: make([]relay.PullRequestRecord, 0, len(got.PullRequests)),
+		Integrations: make([]DevIntegration, 0, len(got.Integrations))}
+	usable := make(map[string]bool, len(got.Integrations))
 	for _, in := range got.Integrations {
 		if !in.Enabled || !in.AssociatedWith(project) {
 			continue

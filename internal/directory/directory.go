@@ -36,6 +36,8 @@ type Service struct {
 	// duringHash, when set, runs inside every slot (tests hold slots with
 	// it).
 	duringHash func()
+	// recent serves AuthenticateTokenChecked.
+	recent recentTokens
 }
 
 var _ relay.Directory = (*Service)(nil)
@@ -316,32 +318,56 @@ const lastUsedEvery = time.Minute
 // up in the database on every request, so a revoked or expired token is
 // refused at once by every replica.
 func (d *Service) AuthenticateToken(ctx context.Context, token string) (relay.Principal, error) {
-	invalid := relay.Errorf(relay.EUnauthenticated, "The API token is not valid: it was revoked, has expired or never existed. Create a new one (User settings, API tokens).")
 	if !strings.HasPrefix(token, APITokenPrefix) {
-		return relay.Principal{}, invalid
+		return relay.Principal{}, errInvalidToken()
 	}
-	u, t, err := d.store.APITokenUser(ctx, HashToken(token))
-	if relay.ErrorCode(err) == relay.ENotFound {
-		return relay.Principal{}, invalid
-	}
+	hash := HashToken(token)
+	p, until, err := d.authenticate(ctx, hash, d.now())
 	if err != nil {
+		d.recent.forget(hash)
 		return relay.Principal{}, err
 	}
-	now := d.now()
+	// What the database said serves the issue routes for a while (see
+	// AuthenticateTokenChecked).
+	d.recent.put(hash, p, until)
+	return p, nil
+}
+
+func errInvalidToken() error {
+	return relay.Errorf(relay.EUnauthenticated, "%s", relay.MsgAPITokenInvalid)
+}
+
+// authenticate looks the token with this hash up, records its use when
+// due, and returns its user and until when the use need not be recorded
+// again (nor the token be used past its expiry).
+func (d *Service) authenticate(ctx context.Context, hash []byte, now time.Time) (relay.Principal, time.Time, error) {
+	u, t, err := d.store.APITokenUser(ctx, hash)
+	if relay.ErrorCode(err) == relay.ENotFound {
+		return relay.Principal{}, time.Time{}, errInvalidToken()
+	}
+	if err != nil {
+		return relay.Principal{}, time.Time{}, err
+	}
 	if !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt) {
-		return relay.Principal{}, invalid
+		return relay.Principal{}, time.Time{}, errInvalidToken()
 	}
 	if builtIn(u.TenantID) != nil {
 		// Only the built-in directory has API tokens; a row of another
 		// tenant must never act there with a local admin flag.
-		return relay.Principal{}, invalid
+		return relay.Principal{}, time.Time{}, errInvalidToken()
 	}
-	if t.LastUsedAt.IsZero() || now.Sub(t.LastUsedAt) >= lastUsedEvery {
+	used := t.LastUsedAt
+	if used.IsZero() || now.Sub(used) >= lastUsedEvery {
 		if err := d.store.TouchAPIToken(ctx, t.TenantID, t.ID, now, lastUsedEvery); err != nil {
-			return relay.Principal{}, err
+			return relay.Principal{}, time.Time{}, err
 		}
+		used = now
 	}
-	return Principal(u), nil
+	until := used.Add(lastUsedEvery)
+	if !t.ExpiresAt.IsZero() && t.ExpiresAt.Before(until) {
+		until = t.ExpiresAt
+	}
+	return Principal(u), until, nil
 }
 
 // HashToken is how API and session tokens are stored: SHA-256. They carry

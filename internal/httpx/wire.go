@@ -71,7 +71,8 @@ type Development struct {
 
 // DevelopmentOf is the wire form of an issue's development panel.
 func DevelopmentOf(d action.Development) Development {
-	out := Development{IssueKey: d.IssueKey, Branches: []BranchRecord{}, PullRequests: []PullRequestRecord{}, Integrations: []DevIntegration{}}
+	out := Development{IssueKey: d.IssueKey, Branches: make([]BranchRecord, 0, len(d.Branches)),
+		PullRequests: make([]PullRequestRecord, 0, len(d.PullRequests)), Integrations: make([]DevIntegration, 0, len(d.Integrations))}
 	for _, b := range d.Branches {
 		out.Branches = append(out.Branches, BranchRecord{Name: b.Name, URL: b.URL, IntegrationID: b.IntegrationID,
 			RepositoryID: b.RepositoryID, Repository: b.Repository, ActedAs: ActedAsOf(b.ActedAs),

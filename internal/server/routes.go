@@ -10,7 +10,12 @@ import (
 type route struct {
 	method, pattern string
 	// auth: "" = public, "user" = any signed-in user (admin checks happen
-	// in the action layer, which knows what each action needs).
+	// in the action layer, which knows what each action needs), "issue" =
+	// "user" for a request on an issue whose first database read checks
+	// the API token and the grant on the issue's project with it
+	// (directory.AuthenticateTokenChecked): its handler reads the database
+	// before it decides anything, and never decides with the principal's
+	// administrator flag.
 	auth    string
 	handler apiFunc
 }
@@ -40,11 +45,11 @@ func (s *Server) routes() []route {
 		{"PUT", "/api/v1/me/tokens/{integration_id}", "user", s.putToken},
 		{"DELETE", "/api/v1/me/tokens/{integration_id}", "user", s.deleteToken},
 
-		{"GET", "/api/v1/issues/{key}/development", "user", s.development},
+		{"GET", "/api/v1/issues/{key}/development", "issue", s.development},
 		{"GET", "/api/v1/issues/{key}/branch-name", "user", s.branchName},
-		{"POST", "/api/v1/issues/{key}/branches", "user", s.createBranch},
-		{"DELETE", "/api/v1/issues/{key}/branches", "user", s.deleteBranch},
-		{"POST", "/api/v1/issues/{key}/pull-requests", "user", s.createPullRequest},
+		{"POST", "/api/v1/issues/{key}/branches", "issue", s.createBranch},
+		{"DELETE", "/api/v1/issues/{key}/branches", "issue", s.deleteBranch},
+		{"POST", "/api/v1/issues/{key}/pull-requests", "issue", s.createPullRequest},
 
 		{"GET", "/api/v1/audit", "user", s.audit},
 		{"GET", "/api/v1/settings", "user", s.getSettings},

@@ -104,12 +104,26 @@ type Links struct {
 
 // SetupURL is the User settings entry for an integration, returning to the
 // issue afterwards.
+//
+// The development panel builds one per integration on every read, so the
+// query is written directly rather than through url.Values (the same
+// text: keys in order, values query-escaped).
 func (l Links) SetupURL(integrationID, issueKey string) string {
-	q := url.Values{"integration": {integrationID}}
+	base := strings.TrimRight(l.Base, "/")
+	id := url.QueryEscape(integrationID)
+	var b strings.Builder
+	b.Grow(len(base) + len("/settings/tokens?integration=&return_to=%2Fissues%2F#integration-") +
+		len(id) + 2*len(issueKey) + len(integrationID))
+	b.WriteString(base)
+	b.WriteString("/settings/tokens?integration=")
+	b.WriteString(id)
 	if issueKey != "" {
-		q.Set("return_to", "/issues/"+issueKey)
+		b.WriteString("&return_to=%2Fissues%2F")
+		b.WriteString(url.QueryEscape(issueKey))
 	}
-	return strings.TrimRight(l.Base, "/") + "/settings/tokens?" + q.Encode() + "#integration-" + integrationID
+	b.WriteString("#integration-")
+	b.WriteString(integrationID)
+	return b.String()
 }
 
 type ctxKey int
@@ -127,8 +141,8 @@ type apiFunc func(w http.ResponseWriter, r *http.Request) error
 // api wraps a JSON handler with authentication and error writing.
 func (s *Server) api(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if rt.auth == "user" {
-			ctx, p, err := s.authenticate(r)
+		if rt.auth == "user" || rt.auth == "issue" {
+			ctx, p, err := s.authenticate(r, rt.auth == "issue")
 			if err != nil {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="gitrelay"`)
 				httpx.WriteError(w, r, s.log, err)
@@ -139,6 +153,10 @@ func (s *Server) api(rt route) http.Handler {
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, httpx.MaxBody)
 		if err := rt.handler(w, r); err != nil {
+			if relay.ErrorCode(err) == relay.EUnauthenticated {
+				// The token's check was made with the request's first read.
+				w.Header().Set("WWW-Authenticate", `Bearer realm="gitrelay"`)
+			}
 			httpx.WriteError(w, r, s.log, err)
 		}
 	})
@@ -148,7 +166,9 @@ func (s *Server) api(rt route) http.Handler {
 // the CSRF header on unsafe methods) so that the pages' script can call
 // the API. The request runs with the returned context: a Jira user's
 // browser session brings the user's Jira token for permission checks.
-func (s *Server) authenticate(r *http.Request) (context.Context, relay.Principal, error) {
+// onIssue says the request is on the issue its path names and checks the
+// API token with its first database read (route auth "issue").
+func (s *Server) authenticate(r *http.Request, onIssue bool) (context.Context, relay.Principal, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" && s.web != nil {
 		ctx, p, ok, err := s.web.APIPrincipal(r)
@@ -164,7 +184,15 @@ func (s *Server) authenticate(r *http.Request) (context.Context, relay.Principal
 		return r.Context(), relay.Principal{}, relay.Errorf(relay.EUnauthenticated,
 			"Send an API token as 'Authorization: Bearer <token>'. Create one with `gitrelay users api-token USERNAME`.")
 	}
-	p, err := s.dir.AuthenticateToken(r.Context(), strings.TrimSpace(token))
+	token = strings.TrimSpace(token)
+	if onIssue {
+		project := ""
+		if _, pr, err := httpx.IssueKey(r); err == nil {
+			project = pr
+		}
+		return s.dir.AuthenticateTokenChecked(r.Context(), token, project)
+	}
+	p, err := s.dir.AuthenticateToken(r.Context(), token)
 	return r.Context(), p, err
 }
 

@@ -17,7 +17,14 @@ import (
 
 // The hot reads' texts, built once.
 var (
-	actionReadsQuery = `SELECT ` + prefixed(integrationColumns, "i") + `,
+	// tokenCheckColumns read a request's relay.TokenCheck (tokenCheckArgs):
+	// whether the API token is still the user's and unexpired, and whether
+	// the user (or everyone) has View Development Tools on the project.
+	// Both are false for a request without a check (every argument NULL).
+	tokenCheckColumns = `EXISTS (SELECT 1 FROM api_tokens k JOIN users u ON u.tenant_id = k.tenant_id AND u.id = k.user_id
+			WHERE k.hash = ? AND k.tenant_id = ? AND k.user_id = ? AND (k.expires_at IS NULL OR k.expires_at > ?)) AS token_valid,
+		EXISTS (SELECT 1 FROM project_grants g WHERE g.tenant_id = ? AND g.project_key = ? AND g.user_id IN (?, '')) AS granted`
+	actionReadsQuery = `SELECT ` + tokenCheckColumns + `, ` + prefixed(integrationColumns, "i") + `,
 			s.tenant_id IS NOT NULL, COALESCE(s.branches_enabled, FALSE), COALESCE(s.pull_requests_enabled, FALSE),
 			COALESCE(s.branch_template, ''), COALESCE(s.name_separator, ''), COALESCE(s.max_branch_length, 0),
 			` + tokenColumnsOrZero("t") + `
@@ -25,8 +32,8 @@ var (
 		LEFT JOIN settings s ON s.tenant_id = i.tenant_id
 		LEFT JOIN user_tokens t ON t.tenant_id = i.tenant_id AND t.integration_id = i.id AND t.user_id = ?
 		WHERE i.tenant_id = ? AND i.id = ?`
-	panelTokensQuery = `SELECT v.version, ` + tokenColumnsOrZero("t") + `
-		FROM (SELECT CAST(? AS TEXT) AS tenant_id) x
+	panelTokensQuery = `SELECT x.token_valid, x.granted, v.version, ` + tokenColumnsOrZero("t") + `
+		FROM (SELECT ` + tokenCheckColumns + `, CAST(? AS TEXT) AS tenant_id) x
 		LEFT JOIN integration_versions v ON v.tenant_id = x.tenant_id
 		LEFT JOIN user_tokens t ON t.tenant_id = x.tenant_id AND t.user_id = ?
 		ORDER BY t.integration_id`
@@ -42,7 +49,8 @@ var (
 // Found is false. No credential is read here: the integration's is read
 // only when it acts (IntegrationCredential).
 func (db *DB) ActionReads(ctx context.Context, tenantID, userID, integrationID string) (relay.ActionReads, error) {
-	rows, err := db.hot().query(ctx, actionReadsQuery, userID, tenantID, integrationID)
+	c, check := db.hotChecking(ctx)
+	rows, err := c.query(ctx, actionReadsQuery, append(tokenCheckArgs(check), userID, tenantID, integrationID)...)
 	if err != nil {
 		return relay.ActionReads{}, fmt.Errorf("store: read action context: %w", err)
 	}
@@ -52,21 +60,29 @@ func (db *DB) ActionReads(ctx context.Context, tenantID, userID, integrationID s
 			return relay.ActionReads{}, fmt.Errorf("store: read action context: %w", err)
 		}
 		rows.Close()
+		// Settings makes the token check, if any, on its own.
 		st, err := db.Settings(ctx, tenantID)
 		return relay.ActionReads{Settings: st}, err
 	}
 	var (
-		r        relay.ActionReads
-		in       integrationScan
-		tok      userTokenScan
-		saved    bool
-		maxLen   int64
-		hasToken bool
+		r                   relay.ActionReads
+		in                  integrationScan
+		tok                 userTokenScan
+		saved               bool
+		maxLen              int64
+		hasToken            bool
+		tokenValid, granted bool
 	)
-	dest := append(in.dest(), &saved, &r.Settings.BranchesEnabled, &r.Settings.PullRequestsEnabled,
+	dest := append([]any{&tokenValid, &granted}, in.dest()...)
+	dest = append(dest, &saved, &r.Settings.BranchesEnabled, &r.Settings.PullRequestsEnabled,
 		&r.Settings.BranchTemplate, &r.Settings.Separator, &maxLen, &hasToken)
 	if err := rows.Scan(append(dest, tok.dest()...)...); err != nil {
 		return relay.ActionReads{}, fmt.Errorf("store: read action context: %w", err)
+	}
+	if check != nil {
+		if err := check.Record(tokenValid, granted); err != nil {
+			return relay.ActionReads{}, err
+		}
 	}
 	if r.Integration, err = in.integration(); err != nil {
 		return relay.ActionReads{}, fmt.Errorf("store: read action context: %w", err)
@@ -92,43 +108,114 @@ func (db *DB) ActionReads(ctx context.Context, tenantID, userID, integrationID s
 // are never nil; the integrations may be shared with other callers and
 // must not be modified.
 //
-// It takes two round trips: the user's tokens with the version of the
-// tenant's integrations, then the records. The integrations come from
-// integrationCache when it holds that version, and are read (a third
+// It reads the user's tokens with the version of the tenant's
+// integrations (and the request's token check, if any), then the records:
+// on PostgreSQL both statements are sent together, one round trip; on
+// SQLite, in process, one after the other. The integrations come from
+// integrationCache when it holds that version, and are read (one more
 // trip) otherwise.
 func (db *DB) PanelReads(ctx context.Context, tenantID, userID, issueKey string) (relay.PanelReads, error) {
 	r := relay.PanelReads{Tokens: []relay.UserToken{}}
-	rows, err := db.hot().query(ctx, panelTokensQuery, tenantID, userID)
-	if err != nil {
-		return relay.PanelReads{}, fmt.Errorf("store: read development panel: %w", err)
-	}
-	defer rows.Close()
+	c, check := db.hotChecking(ctx)
+	tokenArgs := append(tokenCheckArgs(check), tenantID, userID)
 	var version sql.NullInt64
-	for rows.Next() {
-		var (
-			tok      userTokenScan
-			hasToken bool
-		)
-		if err := rows.Scan(append([]any{&version, &hasToken}, tok.dest()...)...); err != nil {
+	if db.dialect == DialectPostgres {
+		err := db.batch(ctx, c, []batchQuery{
+			{panelTokensQuery, tokenArgs, func(rows scanRows) (err error) {
+				r.Tokens, version, err = scanPanelTokens(rows, check)
+				return err
+			}},
+			{issueRecordsQuery, []any{tenantID, issueKey, tenantID, issueKey}, func(rows scanRows) (err error) {
+				r.Branches, r.PullRequests, err = scanIssueRecords(rows, tenantID, issueKey)
+				return err
+			}},
+		})
+		if err != nil {
+			return relay.PanelReads{}, err
+		}
+	} else {
+		rows, err := c.query(ctx, panelTokensQuery, tokenArgs...)
+		if err != nil {
 			return relay.PanelReads{}, fmt.Errorf("store: read development panel: %w", err)
+		}
+		r.Tokens, version, err = scanPanelTokens(rows, check)
+		rows.Close()
+		if err != nil {
+			return relay.PanelReads{}, err
+		}
+		if r.Branches, r.PullRequests, err = db.issueRecords(ctx, tenantID, issueKey); err != nil {
+			return relay.PanelReads{}, err
+		}
+	}
+	var err error
+	if r.Integrations, err = db.cachedIntegrations(ctx, tenantID, version); err != nil {
+		return relay.PanelReads{}, err
+	}
+	return r, nil
+}
+
+// scanPanelTokens reads panelTokensQuery's rows: the user's tokens and
+// the version of the tenant's integrations, after recording the token
+// check (when check is not nil) from the first row. A failed check is
+// returned as the error: nothing of its request is kept or shown.
+func scanPanelTokens(rows scanRows, check *relay.TokenCheck) ([]relay.UserToken, sql.NullInt64, error) {
+	tokens := []relay.UserToken{}
+	var (
+		version             sql.NullInt64
+		tokenValid, granted bool
+		tok                 userTokenScan
+		hasToken            bool
+	)
+	// One set of destinations for every row (see scanIssueRecords).
+	dest := append([]any{&tokenValid, &granted, &version, &hasToken}, tok.dest()...)
+	for rows.Next() {
+		tok = userTokenScan{}
+		if err := rows.Scan(dest...); err != nil {
+			return nil, version, fmt.Errorf("store: read development panel: %w", err)
+		}
+		if check != nil {
+			if err := check.Record(tokenValid, granted); err != nil {
+				return nil, version, err
+			}
+			check = nil
 		}
 		if hasToken {
 			t, err := tok.token()
 			if err != nil {
-				return relay.PanelReads{}, fmt.Errorf("store: read development panel: %w", err)
+				return nil, version, fmt.Errorf("store: read development panel: %w", err)
 			}
-			r.Tokens = append(r.Tokens, t)
+			tokens = append(tokens, t)
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return relay.PanelReads{}, fmt.Errorf("store: read development panel: %w", err)
+		return nil, version, fmt.Errorf("store: read development panel: %w", err)
 	}
-	rows.Close()
-	if r.Integrations, err = db.cachedIntegrations(ctx, tenantID, version); err != nil {
-		return relay.PanelReads{}, err
+	return tokens, version, nil
+}
+
+// hotChecking is hot for a read that makes the request's token check, if
+// one is pending, within its own statement: it returns the check to pass
+// to tokenCheckArgs and to record, nil when there is none to make.
+func (db *DB) hotChecking(ctx context.Context) (conn, *relay.TokenCheck) {
+	check := relay.TokenCheckFrom(ctx)
+	if check == nil || !check.Pending() {
+		return db.hot(), nil
 	}
-	r.Branches, r.PullRequests, err = db.issueRecords(ctx, tenantID, issueKey)
-	return r, err
+	return db.hot().checking(), check
+}
+
+// tokenCheckArgs are tokenCheckColumns' arguments for check (nil: no
+// check, every argument NULL).
+func tokenCheckArgs(check *relay.TokenCheck) []any {
+	if check == nil {
+		return make([]any, 7, 10)
+	}
+	var project any
+	if check.Project != "" {
+		project = check.Project
+	}
+	return append(make([]any, 0, 10), check.Hash, check.TenantID, check.UserID, micros(check.Now),
+		check.TenantID, project, check.UserID)
 }
 
 // integrationCache keeps each tenant's integrations as of a version of

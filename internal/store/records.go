@@ -81,39 +81,52 @@ func (db *DB) IssuePullRequests(ctx context.Context, tenantID, issueKey string) 
 	return prs, err
 }
 
+// issueRecordsQuery reads an issue's branch and pull request records
+// (tenant, issue, tenant, issue): the two tables as one list of rows with
+// the columns of both (a branch has no number, title or target; a pull
+// request no name). The tenant and the issue are the ones asked for: not
+// read back for each row (the panel reads these rows on every issue view).
+const issueRecordsQuery = `SELECT 0 AS pr, id, integration_id, repository_id, repository,
+		name, 0 AS number, '' AS title, url, '' AS source_branch, '' AS target_branch, FALSE AS draft,
+		via, login, created_by, created_at
+	FROM branch_records WHERE tenant_id = ? AND issue_key = ?
+	UNION ALL
+	SELECT 1, id, integration_id, repository_id, repository,
+		'', number, title, url, source_branch, target_branch, draft,
+		via, login, created_by, created_at
+	FROM pull_request_records WHERE tenant_id = ? AND issue_key = ?
+	ORDER BY 1, created_at, id`
+
 // issueRecords reads the issue's branch and pull request records in one
-// round trip, each list oldest first and never nil. The two tables are
-// read as one list of rows with the columns of both (a branch has no
-// number, title or target; a pull request no name).
+// round trip, each list oldest first and never nil.
 func (db *DB) issueRecords(ctx context.Context, tenantID, issueKey string) ([]relay.BranchRecord, []relay.PullRequestRecord, error) {
-	rows, err := db.hot().query(ctx, `SELECT 0 AS pr, tenant_id, id, issue_key, integration_id, repository_id, repository,
-			name, 0 AS number, '' AS title, url, '' AS source_branch, '' AS target_branch, FALSE AS draft,
-			via, login, created_by, created_at
-		FROM branch_records WHERE tenant_id = ? AND issue_key = ?
-		UNION ALL
-		SELECT 1, tenant_id, id, issue_key, integration_id, repository_id, repository,
-			'', number, title, url, source_branch, target_branch, draft,
-			via, login, created_by, created_at
-		FROM pull_request_records WHERE tenant_id = ? AND issue_key = ?
-		ORDER BY 1, created_at, id`, tenantID, issueKey, tenantID, issueKey)
+	rows, err := db.hot().query(ctx, issueRecordsQuery, tenantID, issueKey, tenantID, issueKey)
 	if err != nil {
 		return nil, nil, fmt.Errorf("store: list issue records: %w", err)
 	}
 	defer rows.Close()
+	return scanIssueRecords(rows, tenantID, issueKey)
+}
+
+// scanIssueRecords reads issueRecordsQuery's rows.
+func scanIssueRecords(rows scanRows, tenantID, issueKey string) ([]relay.BranchRecord, []relay.PullRequestRecord, error) {
 	branches, prs := []relay.BranchRecord{}, []relay.PullRequestRecord{}
+	// One set of destinations for every row (each row's values are copied
+	// out of it), rather than new ones escaping to the heap per row.
+	var (
+		pr      relay.PullRequestRecord
+		isPR    int64
+		name    string
+		number  int64
+		via     string
+		created int64
+	)
+	dest := []any{&isPR, &pr.ID, &pr.IntegrationID, &pr.RepositoryID, &pr.Repository,
+		&name, &number, &pr.Title, &pr.URL, &pr.Source, &pr.Target, &pr.Draft, &via, &pr.ActedAs.Login,
+		&pr.CreatedBy, &created}
+	pr.TenantID, pr.IssueKey = tenantID, issueKey
 	for rows.Next() {
-		var (
-			pr      relay.PullRequestRecord
-			isPR    int64
-			name    string
-			number  int64
-			via     string
-			created int64
-		)
-		err := rows.Scan(&isPR, &pr.TenantID, &pr.ID, &pr.IssueKey, &pr.IntegrationID, &pr.RepositoryID, &pr.Repository,
-			&name, &number, &pr.Title, &pr.URL, &pr.Source, &pr.Target, &pr.Draft, &via, &pr.ActedAs.Login,
-			&pr.CreatedBy, &created)
-		if err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return nil, nil, fmt.Errorf("store: list issue records: %w", err)
 		}
 		pr.ActedAs.Via = relay.Via(via)

@@ -249,10 +249,11 @@ func (db *DB) Close() error {
 	return err
 }
 
-// RoundTrips is how many statements the store has sent to the database
-// since it was opened: every query and exec, and each BEGIN and COMMIT of a
-// transaction. Benchmarks divide it by the requests they make; a counter
-// is all it costs.
+// RoundTrips is how many round trips the store has made to the database
+// since it was opened: every query and exec, each BEGIN and COMMIT of a
+// transaction, and each batch of statements sent together to PostgreSQL
+// (batch). Benchmarks divide it by the requests they make; a counter is
+// all it costs.
 func (db *DB) RoundTrips() int64 { return db.trips.Load() }
 
 // Pool is one connection pool's statistics.
@@ -286,14 +287,28 @@ type conn struct {
 	trips    *atomic.Int64
 	// prepared, when set, keeps the statements of q (a pool) prepared.
 	prepared *sync.Map
+	// db makes a request's pending API token check (relay.TokenCheck)
+	// before the first statement; nil when the statement makes the check
+	// itself.
+	db *DB
 }
 
 // conn wraps a pool or a transaction of db.
 func (db *DB) conn(q querier) conn {
-	return conn{q: q, postgres: db.dialect == DialectPostgres, trips: &db.trips}
+	return conn{q: q, postgres: db.dialect == DialectPostgres, trips: &db.trips, db: db}
+}
+
+// checking is c for a statement that makes the request's token check
+// itself (see settle).
+func (c conn) checking() conn {
+	c.db = nil
+	return c
 }
 
 func (c conn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if err := c.settle(ctx); err != nil {
+		return nil, err
+	}
 	c.trips.Add(1)
 	ctx, span := c.startSpan(ctx, query)
 	res, err := c.q.ExecContext(ctx, rebind(c.postgres, query), args...)
@@ -302,6 +317,9 @@ func (c conn) exec(ctx context.Context, query string, args ...any) (sql.Result, 
 }
 
 func (c conn) query(ctx context.Context, query string, args ...any) (rows *sql.Rows, err error) {
+	if err := c.settle(ctx); err != nil {
+		return nil, err
+	}
 	c.trips.Add(1)
 	ctx, span := c.startSpan(ctx, query)
 	// The span ends when the answer begins; reading the rows is the
@@ -313,14 +331,53 @@ func (c conn) query(ctx context.Context, query string, args ...any) (rows *sql.R
 	return c.q.QueryContext(ctx, rebind(c.postgres, query), args...)
 }
 
-func (c conn) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+func (c conn) queryRow(ctx context.Context, query string, args ...any) row {
+	if err := c.settle(ctx); err != nil {
+		return row{err: err}
+	}
 	c.trips.Add(1)
 	ctx, span := c.startSpan(ctx, query)
 	defer endSpan(span, nil)
 	if st := c.stmt(ctx, query); st != nil {
-		return st.QueryRowContext(ctx, args...)
+		return row{r: st.QueryRowContext(ctx, args...)}
 	}
-	return c.q.QueryRowContext(ctx, rebind(c.postgres, query), args...)
+	return row{r: c.q.QueryRowContext(ctx, rebind(c.postgres, query), args...)}
+}
+
+// row is a *sql.Row, or the error that kept its statement from being
+// sent.
+type row struct {
+	r   *sql.Row
+	err error
+}
+
+func (r row) Scan(dest ...any) error {
+	if r.err != nil {
+		return r.err
+	}
+	return r.r.Scan(dest...)
+}
+
+// settle makes the request's pending API token check (relay.TokenCheck)
+// as a statement of its own, before the first statement of a request
+// that reads nothing with it, and refuses every statement of a request
+// whose token does not authenticate.
+func (c conn) settle(ctx context.Context) error {
+	if c.db == nil {
+		return nil
+	}
+	check := relay.TokenCheckFrom(ctx)
+	if check == nil {
+		return nil
+	}
+	return check.Settle(func() (valid, granted bool, err error) {
+		args := tokenCheckArgs(check)
+		err = c.db.hot().checking().queryRow(ctx, `SELECT `+tokenCheckColumns, args...).Scan(&valid, &granted)
+		if err != nil {
+			return false, false, fmt.Errorf("store: check API token: %w", err)
+		}
+		return valid, granted, nil
+	})
 }
 
 // stmt returns the kept prepared statement for query, preparing it the
@@ -371,6 +428,9 @@ func (db *DB) hot() conn {
 // fn must use only the conn it is given: on SQLite the write pool has a
 // single connection, which the transaction holds.
 func (db *DB) inTx(ctx context.Context, fn func(c conn) error) error {
+	if err := db.reader().settle(ctx); err != nil {
+		return err
+	}
 	db.trips.Add(1)
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
