@@ -14,68 +14,60 @@ import (
 	"github.com/gitrelay/gitrelay/internal/relay"
 )
 
-// kindInfo describes a host kind to the Add integration form: which fields
-// it needs. Kinds the form does not know (added later) get the common
-// fields: base URL and token.
-type kindInfo struct {
-	Kind  relay.Kind
-	Label string
-	// BaseURL: the kind needs a base URL; BaseURLHint is its shape.
-	BaseURL     bool
-	BaseURLHint string
-	// Options are the kind-specific settings, by option key.
-	Options []kindOption
-	// Credential is "token", "password" (TFS 2013/2015 choose by version)
-	// or "keypair".
-	Credential string
-	PAT        bool
-	TokenHelp  string
+// kindView is one host kind on Add integration: the form its adapter
+// describes, with the values of its options as shown.
+type kindView struct {
+	relay.KindForm
+	Options []optionView
+	// PAT and TokenHelp are the capabilities of the kind's default server.
+	PAT       bool
+	TokenHelp string
+	// NoPATNow: the options as shown designate a server without PATs.
+	NoPATNow bool
 }
 
-type kindOption struct {
-	Key, Label, Hint, Default string
-	Choices                   []string
+type optionView struct {
+	relay.FormOption
+	Value string
 }
 
-var knownKinds = map[relay.Kind]kindInfo{
-	"github":              {Label: "GitHub.com", Credential: "token"},
-	"github-enterprise":   {Label: "GitHub Enterprise Server", BaseURL: true, BaseURLHint: "https://github.example.com", Credential: "token"},
-	"gitlab":              {Label: "GitLab.com", Credential: "token"},
-	"gitlab-self-managed": {Label: "GitLab self-managed", BaseURL: true, BaseURLHint: "https://gitlab.example.com", Credential: "token"},
-	"azure-devops":        {Label: "Azure DevOps Services", BaseURL: true, BaseURLHint: "https://dev.azure.com/your-org", Credential: "token"},
-	"vsts":                {Label: "Visual Studio Team Services", BaseURL: true, BaseURLHint: "https://account.visualstudio.com", Credential: "token"},
-	"tfs": {Label: "Team Foundation Server / Azure DevOps Server", BaseURL: true, BaseURLHint: "https://tfs.example.com",
-		Credential: "token", Options: []kindOption{
-			{Key: "suffix", Label: "Path suffix", Hint: "Usually /tfs", Default: "/tfs"},
-			{Key: "collection", Label: "Collection", Hint: "e.g. DefaultCollection", Default: "DefaultCollection"},
-			{Key: "server_version", Label: "Server version", Choices: []string{"2022", "2020", "2019", "2018", "2017", "2015", "2013"}},
-		}},
-	"codecommit": {Label: "AWS CodeCommit", Credential: "keypair", Options: []kindOption{
-		{Key: "region", Label: "Region", Hint: "e.g. eu-west-1"},
-	}},
-	"gitea": {Label: "Gitea / Forgejo", BaseURL: true, BaseURLHint: "https://gitea.example.com", Credential: "token"},
+// kindForm is the form kind's adapter describes.
+func (p *Pages) kindForm(k relay.Kind) relay.KindForm {
+	if kf, ok := p.c.Hosts.(relay.KindForms); ok {
+		return kf.KindForm(k)
+	}
+	return relay.DefaultKindForm(k)
 }
 
-func (p *Pages) kinds() []kindInfo {
-	var out []kindInfo
+// kinds is every registered kind's form; the chosen kind shows options
+// as sent, the others their defaults.
+func (p *Pages) kinds(chosen string, options map[string]string) []kindView {
+	var out []kindView
 	for _, k := range p.c.Kinds {
-		info, ok := knownKinds[k]
-		if !ok {
-			info = kindInfo{Label: string(k), BaseURL: true, Credential: "token"}
+		v := kindView{KindForm: p.kindForm(k)}
+		for _, o := range v.KindForm.Options {
+			val := o.Default
+			if string(k) == chosen {
+				if sent, ok := options[o.Key]; ok {
+					val = sent
+				}
+			}
+			v.Options = append(v.Options, optionView{FormOption: o, Value: val})
 		}
-		info.Kind = k
+		shown := map[string]string{}
+		for _, o := range v.Options {
+			shown[o.Key] = o.Value
+		}
+		v.NoPATNow = v.NoPAT.Applies(shown)
 		caps := p.c.Hosts.Capabilities(relay.HostConfig{Kind: k})
-		info.PAT, info.TokenHelp = caps.PAT, caps.TokenHelp
-		out = append(out, info)
+		v.PAT, v.TokenHelp = caps.PAT, caps.TokenHelp
+		out = append(out, v)
 	}
 	return out
 }
 
-func kindLabel(k relay.Kind) string {
-	if info, ok := knownKinds[k]; ok {
-		return info.Label
-	}
-	return string(k)
+func (p *Pages) kindLabel(k relay.Kind) string {
+	return p.kindForm(k).Label
 }
 
 // integrationRow is one row of Manage Git repositories.
@@ -115,7 +107,7 @@ func (p *Pages) Integrations(w http.ResponseWriter, r *http.Request) error {
 	rows := make([]integrationRow, len(ins))
 	var wg sync.WaitGroup
 	for i, in := range ins {
-		rows[i] = integrationRow{Integration: in, KindLabel: kindLabel(in.Kind), Included: includedLabel(in)}
+		rows[i] = integrationRow{Integration: in, KindLabel: p.kindLabel(in.Kind), Included: includedLabel(in)}
 		if !in.Enabled {
 			rows[i].Health = "Disabled"
 			continue
@@ -145,7 +137,7 @@ func (p *Pages) Integrations(w http.ResponseWriter, r *http.Request) error {
 }
 
 type integrationForm struct {
-	Kinds    []kindInfo
+	Kinds    []kindView
 	Kind     string
 	Name     string
 	BaseURL  string
@@ -161,7 +153,18 @@ type integrationForm struct {
 	TestResult     string
 	TestOK         bool
 	PAT            bool
-	Repos          repoPicker
+	// NoPATWarning is what Require User PAT means on this server when it
+	// has no PATs (Edit integration settings).
+	NoPATWarning string
+	// Credential is the fields of the integration credential (Edit
+	// integration settings replaces it with these).
+	Credential []relay.CredentialField
+	// Sent holds the credential fields sent that are not secret (a
+	// username, an access key ID), to show again; Resend says secrets were
+	// sent and must be typed again.
+	Sent   map[string]string
+	Resend bool
+	Repos  repoPicker
 }
 
 // repoPicker is the Repositories part of the integration forms: all
@@ -292,12 +295,13 @@ func (p *Pages) fillPicker(ctx context.Context, pr relay.Principal, integrationI
 
 // NewIntegration shows Add integration.
 func (p *Pages) NewIntegration(w http.ResponseWriter, r *http.Request) error {
-	f := integrationForm{Kinds: p.kinds(), Options: map[string]string{}, Enabled: true}
+	f := integrationForm{Options: map[string]string{}, Enabled: true}
 	f.Kind = r.URL.Query().Get("kind")
 	if f.Kind == "" {
 		// GitHub first: the most common host, and the first kind gitrelay had.
 		f.Kind = "github"
 	}
+	f.Kinds = p.kinds(f.Kind, nil)
 	p.render(w, r, http.StatusOK, "integration_new", "Add integration", f, nil, "")
 	return nil
 }
@@ -313,14 +317,32 @@ func projectList(s string) []string {
 	return out
 }
 
-func formOptions(r *http.Request) map[string]string {
+// formOptions reads the options kind's form describes, as sent: an option
+// sent empty stays empty (a TFS path suffix may be), one not sent is left
+// to the adapter's default.
+func formOptions(kf relay.KindForm, f url.Values) map[string]string {
 	opts := map[string]string{}
-	for k, vs := range r.PostForm {
-		if name, ok := strings.CutPrefix(k, "option."); ok && len(vs) > 0 && strings.TrimSpace(vs[0]) != "" {
-			opts[name] = strings.TrimSpace(vs[0])
+	for _, o := range kf.Options {
+		if vs, ok := f["option."+o.Key]; ok && len(vs) > 0 {
+			opts[o.Key] = strings.TrimSpace(vs[0])
 		}
 	}
 	return opts
+}
+
+// formCredential reads the credential fields the form names. It returns
+// the fields that are not secret, to show again after a refusal, and
+// whether a secret was sent (it is never shown again).
+func formCredential(f url.Values) (relay.Credential, map[string]string, bool) {
+	sent := map[string]string{}
+	for _, k := range []string{"username", "access_key_id"} {
+		if v := strings.TrimSpace(f.Get(k)); v != "" {
+			sent[k] = v
+		}
+	}
+	secret := strings.TrimSpace(f.Get("token")) != "" || f.Get("password") != "" || strings.TrimSpace(f.Get("secret_access_key")) != ""
+	cred := relay.NewCredential(strings.TrimSpace(f.Get("token")), strings.TrimSpace(f.Get("username")), f.Get("password"), strings.TrimSpace(f.Get("access_key_id")), strings.TrimSpace(f.Get("secret_access_key")))
+	return cred, sent, secret
 }
 
 // CreateIntegration validates the integration against its host and saves it.
@@ -328,9 +350,9 @@ func (p *Pages) CreateIntegration(w http.ResponseWriter, r *http.Request) error 
 	v := viewerFrom(r.Context())
 	f := r.PostForm
 	kind := relay.Kind(f.Get("kind"))
-	in := action.IntegrationInput{Kind: kind, Name: f.Get("name"), BaseURL: f.Get("base_url"), Options: formOptions(r),
-		RequireUserPAT: f.Get("require_user_pat") == "on",
-		Credential:     relay.NewCredential(strings.TrimSpace(f.Get("token")), strings.TrimSpace(f.Get("username")), f.Get("password"), strings.TrimSpace(f.Get("access_key_id")), strings.TrimSpace(f.Get("secret_access_key")))}
+	cred, sent, secret := formCredential(f)
+	in := action.IntegrationInput{Kind: kind, Name: f.Get("name"), BaseURL: f.Get("base_url"), Options: formOptions(p.kindForm(kind), f),
+		RequireUserPAT: f.Get("require_user_pat") == "on", Credential: cred}
 	if f.Get("projects_mode") == "restrict" {
 		in.Projects = projectList(f.Get("projects"))
 	}
@@ -341,9 +363,10 @@ func (p *Pages) CreateIntegration(w http.ResponseWriter, r *http.Request) error 
 	in.Repositories = repos.ids()
 	created, warnings, err := p.c.Actions.CreateIntegration(r.Context(), v.P, in)
 	if err != nil {
-		form := integrationForm{Kinds: p.kinds(), Kind: string(kind), Name: in.Name, BaseURL: in.BaseURL, Options: in.Options,
+		// The form comes back exactly as sent, secrets excepted.
+		form := integrationForm{Kinds: p.kinds(string(kind), in.Options), Kind: string(kind), Name: in.Name, BaseURL: in.BaseURL, Options: in.Options,
 			Projects: f.Get("projects"), Restrict: f.Get("projects_mode") == "restrict", RequireUserPAT: in.RequireUserPAT, Enabled: true,
-			Repos: repos}
+			Sent: sent, Resend: secret, Repos: repos}
 		perr := toPageError(err)
 		p.render(w, r, httperr.Status(perr.Code), "integration_new", "Add integration", form, perr, "")
 		return nil
@@ -364,15 +387,19 @@ func (p *Pages) CreateIntegration(w http.ResponseWriter, r *http.Request) error 
 func (p *Pages) editForm(in relay.Integration) integrationForm {
 	f := integrationForm{Kind: string(in.Kind), Name: in.Name, BaseURL: in.BaseURL, Options: in.Options,
 		Restrict: in.Projects != nil, Projects: strings.Join(in.Projects, ", "), RequireUserPAT: in.RequireUserPAT,
-		Enabled: in.Enabled, Existing: &in, KindLabel: kindLabel(in.Kind),
+		Enabled: in.Enabled, Existing: &in, KindLabel: p.kindLabel(in.Kind),
 		Repos: repoPicker{Only: in.Repositories != nil}}
 	for _, id := range in.Repositories {
 		f.Repos.Chosen = append(f.Repos.Chosen, chosenRepo{ID: id})
 	}
 	caps := p.c.Hosts.Capabilities(in.HostConfig())
-	f.PAT = caps.PAT
-	if in.RequireUserPAT && !caps.PAT {
-		f.Warnings = append(f.Warnings, "This server version has no personal access tokens: with Require User PAT ticked, creating and deleting branches and creating pull requests are refused for "+in.Name+".")
+	kf := p.kindForm(in.Kind)
+	f.PAT, f.Credential = caps.PAT, kf.CredentialFor(in.Options)
+	if !caps.PAT {
+		f.NoPATWarning = kf.NoPAT.Warning
+		if f.NoPATWarning == "" {
+			f.NoPATWarning = "This server has no personal access tokens: with Require User PAT ticked, users will not be able to create or delete branches or create pull requests through this integration."
+		}
 	}
 	return f
 }
@@ -418,8 +445,8 @@ func (p *Pages) UpdateIntegration(w http.ResponseWriter, r *http.Request) error 
 		return p.showPicker(w, r, id, repos)
 	}
 	patch.SetRepositories, patch.Repositories = hasRepos, repos.ids()
-	if tok := strings.TrimSpace(f.Get("token")); tok != "" || f.Get("access_key_id") != "" || f.Get("password") != "" {
-		cred := relay.NewCredential(tok, strings.TrimSpace(f.Get("username")), f.Get("password"), strings.TrimSpace(f.Get("access_key_id")), strings.TrimSpace(f.Get("secret_access_key")))
+	cred, sent, secret := formCredential(f)
+	if secret || len(sent) > 0 {
 		patch.Credential = &cred
 	}
 	in, warnings, err := p.c.Actions.UpdateIntegration(r.Context(), v.P, id, patch)
@@ -431,6 +458,7 @@ func (p *Pages) UpdateIntegration(w http.ResponseWriter, r *http.Request) error 
 		form := p.editForm(cur)
 		form.Name, form.Enabled, form.RequireUserPAT = name, enabled, require
 		form.Restrict, form.Projects = f.Get("projects_mode") == "restrict", f.Get("projects")
+		form.Sent, form.Resend = sent, secret
 		if hasRepos {
 			form.Repos = repos
 		}
@@ -533,4 +561,20 @@ func plural(n int, one, many string) string {
 		return "1 " + one
 	}
 	return strconv.Itoa(n) + " " + many
+}
+
+// credentialInput is one credential field of a form, with the value sent
+// when it is not secret.
+type credentialInput struct {
+	Kind  relay.Kind
+	Field relay.CredentialField
+	Value string
+}
+
+func fieldIn(kind relay.Kind, f relay.CredentialField, sent map[string]string) credentialInput {
+	in := credentialInput{Kind: kind, Field: f}
+	if !f.Secret {
+		in.Value = sent[f.Name]
+	}
+	return in
 }

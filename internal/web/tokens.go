@@ -18,10 +18,12 @@ type tokenRow struct {
 	action.TokenView
 	// StatusText and StatusClass describe the token's state in words.
 	StatusText, StatusClass string
-	// KeyPair: the host takes an access key id and secret (CodeCommit).
-	KeyPair  bool
-	Selected bool
-	Error    *pageError
+	// Fields are what a token of this kind is made of, as its adapter
+	// describes it; KindLabel is the kind's name.
+	Fields    []relay.CredentialField
+	KindLabel string
+	Selected  bool
+	Error     *pageError
 }
 
 type tokensData struct {
@@ -33,9 +35,6 @@ type tokensData struct {
 	Selected    string
 	Saved       bool
 }
-
-// keyPairKinds take an access key pair rather than a token.
-var keyPairKinds = map[relay.Kind]bool{"codecommit": true}
 
 func (p *Pages) statusText(v action.TokenView) (string, string) {
 	switch v.Status {
@@ -118,7 +117,8 @@ func (p *Pages) renderTokens(w http.ResponseWriter, r *http.Request, status int,
 		if filter != "" && !strings.Contains(strings.ToLower(tv.IntegrationName), strings.ToLower(filter)) && tv.IntegrationID != selected {
 			continue
 		}
-		row := tokenRow{TokenView: tv, KeyPair: keyPairKinds[tv.Kind], Selected: tv.IntegrationID == selected}
+		kf := p.kindForm(tv.Kind)
+		row := tokenRow{TokenView: tv, Fields: kf.Credential, KindLabel: kf.Label, Selected: tv.IntegrationID == selected}
 		row.StatusText, row.StatusClass = p.statusText(tv)
 		if perr != nil && perr.For == tv.IntegrationID {
 			row.Error = perr

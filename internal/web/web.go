@@ -149,6 +149,8 @@ func New(c Config) (*Pages, error) {
 }
 
 var funcs = template.FuncMap{
+	"fieldIn": fieldIn,
+	"lower":   strings.ToLower,
 	"date": func(t time.Time) string {
 		if t.IsZero() {
 			return ""
