@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // selectedOption is the option chosen in the select named name.
@@ -79,5 +80,89 @@ func TestTokenPageNamesKindsAndCredentialFieldsFromTheAdapter(t *testing.T) {
 	}
 	if !strings.Contains(body, `id="token-`+id+`"`) {
 		t.Error("the token field is missing")
+	}
+}
+
+func TestTokenOfOnlySpacesNamesTheFieldAndTheRefusalLinksANewToken(t *testing.T) {
+	env := newEnv(t)
+	id := env.Integration(true, nil)
+	v := newVisitor(t, env)
+	v.signIn("bob", bobPassword)
+	p := v.submit("/settings/tokens/"+id, url.Values{"csrf": {v.csrf()}, "token": {"   "}})
+	if !strings.Contains(p.Body, `data-field-error="token"`) {
+		t.Errorf("a token of spaces is refused without naming the field:\n%s", p.Body)
+	}
+	p = v.submit("/settings/tokens/"+id, url.Values{"csrf": {v.csrf()}, "token": {"ghp_CANARYunknown000000000000000000000010"}})
+	if !strings.Contains(p.Body, "data-token-error") || !strings.Contains(p.Body, "data-new-token") {
+		t.Errorf("a refused token's message has no New token link:\n%s", p.Body)
+	}
+	if again := v.get("/settings/tokens?integration=" + id); strings.Contains(again.Body, "data-token-error") {
+		t.Error("the refusal shows again on reload")
+	}
+}
+
+// Every form posts and redirects to a page a reload or Enter shows again
+// (POST/redirect/GET); a success notice is shown once and never put in the
+// address.
+func TestFormsRedirectAndNoticesAreShownOnce(t *testing.T) {
+	env := newEnv(t)
+	id := env.Integration(false, nil)
+	v := newVisitor(t, env)
+	v.signIn("bob", bobPassword)
+	csrf := v.csrf()
+	p := v.post("/issues/ABC-1/branches", url.Values{"csrf": {csrf}, "integration_id": {id}, "repository_id": {env.RepoID}, "name": {"ABC-1-once"}})
+	if p.Status != http.StatusSeeOther || strings.Contains(p.Location, "done=") || !strings.HasPrefix(p.Location, "/issues/ABC-1") {
+		t.Fatalf("create branch answered %d to %q, want 303 to the issue with nothing about the outcome in the address", p.Status, p.Location)
+	}
+	if page := v.get(p.Location); !strings.Contains(page.Body, "Branch ABC-1-once was created.") {
+		t.Fatal("the notice is not shown after the redirect")
+	}
+	if page := v.get(p.Location); strings.Contains(page.Body, "was created.") {
+		t.Error("the notice shows again on reload")
+	}
+	// Refused: the error and what was typed, once.
+	p = v.post("/issues/ABC-1/pull-requests", url.Values{"csrf": {csrf}, "integration_id": {id}, "repository_id": {env.RepoID},
+		"repository_name": {"acme/widgets"}, "source": {"no-such-branch"}, "title": {"My title"}, "description": {"Typed with care"}, "draft": {"on"}})
+	if p.Status != http.StatusSeeOther {
+		t.Fatalf("a refused pull request answered %d, want 303", p.Status)
+	}
+	page := v.get(p.Location)
+	for _, want := range []string{`id="action-error"`, "Typed with care", `value="My title"`, `value="no-such-branch"`, `value="acme/widgets"`} {
+		if !strings.Contains(page.Body, want) {
+			t.Errorf("after the refusal the page lacks %s", want)
+		}
+	}
+	if !regexp.MustCompile(`id="pr-draft" name="draft" checked`).MatchString(page.Body) {
+		t.Error("Draft is not ticked again")
+	}
+	if again := v.get(p.Location); strings.Contains(again.Body, `id="action-error"`) {
+		t.Error("the error shows again on reload")
+	}
+}
+
+func TestDialogsSaySetupIsRequiredBeforeTheyAreFilled(t *testing.T) {
+	env := newEnv(t)
+	id := env.Integration(true, nil)
+	v := newVisitor(t, env)
+	v.signIn("bob", bobPassword)
+	body := v.get("/issues/ABC-1").Body
+	if n := strings.Count(body, `data-setup-needed="`+id+`"`); n != 2 {
+		t.Errorf("setup required is said in %d dialogs, want both", n)
+	}
+}
+
+func TestPullRequestSourceDefaultsToTheNewestBranch(t *testing.T) {
+	env := newEnv(t)
+	id := env.Integration(false, nil)
+	for _, name := range []string{"ABC-1-old", "ABC-1-new"} {
+		if r := env.CreateBranch(env.Bob, id, name); r.Status != http.StatusCreated {
+			t.Fatalf("creating %s: %d %s", name, r.Status, r.Body)
+		}
+		env.Advance(time.Minute)
+	}
+	v := newVisitor(t, env)
+	v.signIn("bob", bobPassword)
+	if body := v.get("/issues/ABC-1").Body; !strings.Contains(body, `id="pr-source" name="source" list="pr-branch-list" autocomplete="off" required value="ABC-1-new"`) {
+		t.Error("the source branch is not the newest of the issue's branches")
 	}
 }

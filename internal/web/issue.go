@@ -34,6 +34,24 @@ type issueData struct {
 	IntegrationNames map[string]string
 	// Failed is the action whose error the page shows ("branch", "pr").
 	Failed string
+	// Branch and PR are what the dialogs show: what the user typed when
+	// the action was refused, otherwise the defaults.
+	Branch branchDialog
+	PR     prDialog
+	// SetupNeeded are the integrations the user cannot act through until
+	// they set up a token: the dialogs say so before they are filled in.
+	SetupNeeded []action.DevIntegration
+}
+
+type branchDialog struct {
+	IntegrationID, RepositoryID, RepositoryName, Base, Name string
+	MakeDefault                                             bool
+}
+
+type prDialog struct {
+	IntegrationID, RepositoryID, RepositoryName string
+	Source, Target, Title, Description          string
+	Draft                                       bool
 }
 
 func issueQuery(summary, typ string) string {
@@ -55,32 +73,22 @@ func issuePath(key, summary, typ string) string {
 }
 
 // Issue shows an issue's development panel. Summary and type come from
-// the query, as the tracker's Create branch action passes them.
+// the query, as the tracker's Create branch action passes them; the
+// outcome of an action posted from it comes in a flash.
 func (p *Pages) Issue(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	notice := ""
-	switch q.Get("done") {
-	case "branch":
-		notice = "Branch " + q.Get("name") + " was created."
-	case "branch-existed":
-		notice = "Branch " + q.Get("name") + " already existed at that base; it is listed below."
-	case "branch-deleted":
-		notice = "Branch " + q.Get("name") + " was deleted."
-	case "pr":
-		notice = "Pull request created; it is listed below."
-	case "pr-not-draft":
-		notice = "Pull request created as a regular pull request, because this repository or host has no draft pull requests; it is listed below."
-	}
-	return p.renderIssue(w, r, http.StatusOK, q.Get("summary"), q.Get("type"), "", nil, notice)
+	fl := p.takeFlash(r)
+	return p.renderIssue(w, r, q.Get("summary"), q.Get("type"), fl)
 }
 
-func (p *Pages) renderIssue(w http.ResponseWriter, r *http.Request, status int, summary, typ, failed string, perr *pageError, notice string) error {
+func (p *Pages) renderIssue(w http.ResponseWriter, r *http.Request, summary, typ string, fl flash) error {
 	v := viewerFrom(r.Context())
 	key, project, err := httpx.IssueKey(r)
 	if err != nil {
 		return err
 	}
-	d := issueData{Key: key, Project: project, Summary: summary, Type: typ, Failed: failed}
+	status, perr, notice := fl.status(), fl.Error, fl.Notice
+	d := issueData{Key: key, Project: project, Summary: summary, Type: typ, Failed: fl.Failed}
 	dev, err := p.c.Actions.Development(r.Context(), v.P, key)
 	if relay.ErrorCode(err) == relay.EForbidden {
 		d.Forbidden = relay.ErrorMessage(err) + " Ask an administrator for it if you need to create branches or pull requests for this issue."
@@ -96,6 +104,9 @@ func (p *Pages) renderIssue(w http.ResponseWriter, r *http.Request, status int, 
 		d.Dev.Integrations[i].SetupURL = withIssueContext(in.SetupURL, key, summary, typ)
 		d.Integrations = append(d.Integrations, pickerIntegration{ID: in.ID, Name: in.Name})
 		d.IntegrationNames[in.ID] = in.Name
+		if in.RequireUserPAT && in.UserTokenStatus != relay.TokenValid && in.UserTokenStatus != relay.TokenExpiring {
+			d.SetupNeeded = append(d.SetupNeeded, d.Dev.Integrations[i])
+		}
 	}
 	if d.Settings, err = p.c.Actions.Settings(r.Context(), v.P); err != nil {
 		return err
@@ -115,19 +126,70 @@ func (p *Pages) renderIssue(w http.ResponseWriter, r *http.Request, status int, 
 	default:
 		return err
 	}
+	d.Branch, d.PR = d.dialogDefaults()
+	if f := fl.Form; f != nil {
+		switch fl.Failed {
+		case "branch":
+			d.Branch = branchDialog{IntegrationID: f.Get("integration_id"), RepositoryID: f.Get("repository_id"),
+				RepositoryName: f.Get("repository_name"), Base: f.Get("base"), Name: f.Get("name"), MakeDefault: f.Get("make_default") == "on"}
+		case "pr":
+			d.PR = prDialog{IntegrationID: f.Get("integration_id"), RepositoryID: f.Get("repository_id"),
+				RepositoryName: f.Get("repository_name"), Source: f.Get("source"), Target: f.Get("target"),
+				Title: f.Get("title"), Description: f.Get("description"), Draft: f.Get("draft") == "on"}
+		}
+	}
 	p.render(w, r, status, "issue", key, d, perr, notice)
 	return nil
 }
 
-// actionFailed re-renders the issue with the error of the action the user
-// tried, at the status the API would answer.
+// dialogDefaults fills the dialogs as they open on a fresh page: the
+// user's default repository, the template's branch name, and for a pull
+// request the issue's newest branch and the issue's title.
+func (d *issueData) dialogDefaults() (branchDialog, prDialog) {
+	b := branchDialog{Name: d.BranchName}
+	pr := prDialog{Title: d.Key}
+	if d.Summary != "" {
+		pr.Title += " " + d.Summary
+	}
+	if def := d.Default; def != nil {
+		b.IntegrationID, b.RepositoryID, b.RepositoryName, b.Base, b.MakeDefault = def.IntegrationID, def.RepositoryID, def.RepositoryName, def.BaseBranch, true
+		pr.IntegrationID, pr.RepositoryID, pr.RepositoryName = def.IntegrationID, def.RepositoryID, def.RepositoryName
+	}
+	var newest *relay.BranchRecord
+	for i, br := range d.Dev.Branches {
+		if newest == nil || !br.CreatedAt.Before(newest.CreatedAt) {
+			newest = &d.Dev.Branches[i]
+		}
+	}
+	if newest != nil {
+		pr.Source = newest.Name
+	}
+	return b, pr
+}
+
+// actionDone redirects to the issue with a notice.
+func (p *Pages) actionDone(w http.ResponseWriter, r *http.Request, key, notice string) error {
+	f := r.PostForm
+	return p.redirectWith(w, r, issuePath(key, f.Get("summary"), f.Get("type"))+"#development", flash{Notice: notice})
+}
+
+// actionFailed redirects to the issue with the error of the action the
+// user tried and what they typed, shown at the status the API would
+// answer.
 func (p *Pages) actionFailed(w http.ResponseWriter, r *http.Request, failed string, err error) error {
 	perr := toPageError(err)
 	if httperr.Status(perr.Code) >= 500 {
 		p.log.ErrorContext(r.Context(), "issue action failed", "path", r.URL.Path, "code", perr.Code, "err", err)
 	}
-	perr.SetupURL = withIssueContext(perr.SetupURL, r.PathValue("key"), r.PostFormValue("summary"), r.PostFormValue("type"))
-	return p.renderIssue(w, r, httperr.Status(perr.Code), r.PostFormValue("summary"), r.PostFormValue("type"), failed, perr, "")
+	key, _, kerr := httpx.IssueKey(r)
+	if kerr != nil {
+		return kerr
+	}
+	f := r.PostForm
+	perr.SetupURL = withIssueContext(perr.SetupURL, key, f.Get("summary"), f.Get("type"))
+	anchor := "#action-error"
+	return p.redirectWith(w, r, issuePath(key, f.Get("summary"), f.Get("type"))+anchor,
+		flash{Status: httperr.Status(perr.Code), Error: perr, Failed: failed, Form: keepable(f)})
 }
 
 // withIssueContext makes a setup link's way back keep the issue's summary
@@ -176,19 +238,11 @@ func (p *Pages) CreateBranch(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	done := "branch"
+	notice := "Branch " + res.Name + " was created."
 	if res.AlreadyExists {
-		done = "branch-existed"
+		notice = "Branch " + res.Name + " already existed at that base; it is listed below."
 	}
-	q := url.Values{"done": {done}, "name": {res.Name}}
-	if s := f.Get("summary"); s != "" {
-		q.Set("summary", s)
-	}
-	if t := f.Get("type"); t != "" {
-		q.Set("type", t)
-	}
-	redirect(w, r, "/issues/"+key+"?"+q.Encode()+"#development")
-	return nil
+	return p.actionDone(w, r, key, notice)
 }
 
 type deleteData struct {
@@ -225,15 +279,7 @@ func (p *Pages) DeleteBranch(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return p.actionFailed(w, r, "delete", err)
 	}
-	q := url.Values{"done": {"branch-deleted"}, "name": {f.Get("name")}}
-	if s := f.Get("summary"); s != "" {
-		q.Set("summary", s)
-	}
-	if t := f.Get("type"); t != "" {
-		q.Set("type", t)
-	}
-	redirect(w, r, "/issues/"+key+"?"+q.Encode()+"#development")
-	return nil
+	return p.actionDone(w, r, key, "Branch "+f.Get("name")+" was deleted.")
 }
 
 // CreatePullRequest creates a pull request from the dialog.
@@ -257,20 +303,13 @@ func (p *Pages) CreatePullRequest(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return p.actionFailed(w, r, "pr", err)
 	}
-	q := url.Values{"done": {"pr"}}
+	notice := "Pull request created; it is listed below."
 	if f.Get("draft") == "on" && !res.Draft {
 		// Asked for a draft, got a regular pull request (the action's
 		// note says why); an existing pull request is an error, not this.
-		q.Set("done", "pr-not-draft")
+		notice = "Pull request created as a regular pull request, because this repository or host has no draft pull requests; it is listed below."
 	}
-	if s := f.Get("summary"); s != "" {
-		q.Set("summary", s)
-	}
-	if t := f.Get("type"); t != "" {
-		q.Set("type", t)
-	}
-	redirect(w, r, "/issues/"+key+"?"+q.Encode()+"#development")
-	return nil
+	return p.actionDone(w, r, key, notice)
 }
 
 // OpenIssue sends the "open an issue" form of the home page to the issue.

@@ -274,6 +274,9 @@ func (p *Pages) startSession(w http.ResponseWriter, r *http.Request, tenantID, u
 	if _, err := p.c.Store.DeleteExpiredSessions(r.Context()); err != nil {
 		p.log.WarnContext(r.Context(), "sweeping expired sessions", "err", err)
 	}
+	if _, err := p.c.Store.DeleteExpiredFlashes(r.Context()); err != nil {
+		p.log.WarnContext(r.Context(), "sweeping expired page messages", "err", err)
+	}
 	p.setSessionCookie(w, r, token, int(p.c.SessionLifetime.Seconds()))
 	return nil
 }

@@ -96,13 +96,8 @@ func returnTo(s string) (string, string) {
 // Tokens is User settings → Personal access tokens.
 func (p *Pages) Tokens(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	notice := ""
-	if q.Get("saved") == "1" {
-		notice = "Your token was validated and saved."
-	} else if q.Get("removed") == "1" {
-		notice = "Your token was removed."
-	}
-	return p.renderTokens(w, r, http.StatusOK, q.Get("integration"), q.Get("return_to"), q.Get("q"), q.Get("saved") == "1", nil, notice)
+	fl := p.takeFlash(r)
+	return p.renderTokens(w, r, fl.status(), q.Get("integration"), q.Get("return_to"), q.Get("q"), fl.Saved, fl.Error, fl.Notice)
 }
 
 func (p *Pages) renderTokens(w http.ResponseWriter, r *http.Request, status int, selected, back, filter string, saved bool, perr *pageError, notice string) error {
@@ -133,11 +128,8 @@ func (p *Pages) renderTokens(w http.ResponseWriter, r *http.Request, status int,
 	return nil
 }
 
-func tokensPath(id, back string, extra url.Values) string {
+func tokensPath(id, back string) string {
 	q := url.Values{}
-	for k, v := range extra {
-		q[k] = v
-	}
 	q.Set("integration", id)
 	if back != "" {
 		q.Set("return_to", back)
@@ -161,10 +153,9 @@ func (p *Pages) SaveToken(w http.ResponseWriter, r *http.Request) error {
 		if httperr.Status(perr.Code) >= 500 {
 			p.log.ErrorContext(r.Context(), "saving token failed", "code", perr.Code, "err", err)
 		}
-		return p.renderTokens(w, r, httperr.Status(perr.Code), id, back, "", false, perr, "")
+		return p.redirectWith(w, r, tokensPath(id, back), flash{Status: httperr.Status(perr.Code), Error: perr})
 	}
-	redirect(w, r, tokensPath(id, back, url.Values{"saved": {"1"}}))
-	return nil
+	return p.redirectWith(w, r, tokensPath(id, back), flash{Notice: "Your token was validated and saved.", Saved: true})
 }
 
 // RemoveToken deletes the user's PAT for an integration.
@@ -175,8 +166,7 @@ func (p *Pages) RemoveToken(w http.ResponseWriter, r *http.Request) error {
 	if err := p.c.Actions.RemoveToken(r.Context(), v.P, id); err != nil {
 		perr := toPageError(err)
 		perr.For = id
-		return p.renderTokens(w, r, httperr.Status(perr.Code), id, back, "", false, perr, "")
+		return p.redirectWith(w, r, tokensPath(id, back), flash{Status: httperr.Status(perr.Code), Error: perr})
 	}
-	redirect(w, r, tokensPath(id, back, url.Values{"removed": {"1"}}))
-	return nil
+	return p.redirectWith(w, r, tokensPath(id, back), flash{Notice: "Your token was removed."})
 }

@@ -48,6 +48,10 @@ type Store interface {
 	SignInFailures(ctx context.Context, tenantID, address, username string, now time.Time, window time.Duration) (store.SignInFailures, error)
 	RecordSignInFailure(ctx context.Context, tenantID, address, username string, now time.Time, window time.Duration, addressLimit int) error
 	ForgetSignInFailures(ctx context.Context, tenantID, address, username string) error
+	// Page messages across a redirect (flash.go).
+	PutFlash(ctx context.Context, f store.Flash) error
+	TakeFlash(ctx context.Context, sessionHash []byte, path string) (store.Flash, error)
+	DeleteExpiredFlashes(ctx context.Context) (int64, error)
 }
 
 // Demo describes the demo's simulated hosts for the banner and landing page.

@@ -291,7 +291,7 @@ func TestTokensPage(t *testing.T) {
 	})
 
 	t.Run("a token the host rejects is refused with the reason and not saved", func(t *testing.T) {
-		p := v.post("/settings/tokens/"+id, url.Values{"csrf": {csrf}, "token": {"ghp_CANARYunknown000000000000000000000009"}})
+		p := v.submit("/settings/tokens/"+id, url.Values{"csrf": {csrf}, "token": {"ghp_CANARYunknown000000000000000000000009"}})
 		if p.Status != http.StatusUnprocessableEntity || !strings.Contains(p.Body, "rejected this token") {
 			t.Fatalf("got %d, want 422 saying the host rejected it", p.Status)
 		}
@@ -362,7 +362,7 @@ func TestIssuePageActions(t *testing.T) {
 	})
 
 	t.Run("a failure says what happened on the issue page", func(t *testing.T) {
-		p := v.post("/issues/ABC-5/branches", url.Values{"csrf": {csrf}, "integration_id": {id}, "repository_id": {env.RepoID},
+		p := v.submit("/issues/ABC-5/branches", url.Values{"csrf": {csrf}, "integration_id": {id}, "repository_id": {env.RepoID},
 			"name": {"no key here"}})
 		if p.Status != http.StatusUnprocessableEntity || !strings.Contains(p.Body, `id="action-error"`) {
 			t.Fatalf("got %d, want 422 with the error on the page", p.Status)
@@ -655,7 +655,7 @@ func TestRequireUserPATOnTFSWithoutPATsWarns(t *testing.T) {
 	if page := bob.get("/settings/tokens"); !strings.Contains(page.Body, "Impossible on this server version") || strings.Contains(page.Body, `id="token-`+id+`"`) {
 		t.Error("User settings offers a token field for a server without PATs, or does not say why not")
 	}
-	page := bob.post("/issues/ABC-1/branches", url.Values{"csrf": {bob.csrf()}, "integration_id": {id}, "repository_id": {env.RepoID}, "name": {"ABC-1-x"}})
+	page := bob.submit("/issues/ABC-1/branches", url.Values{"csrf": {bob.csrf()}, "integration_id": {id}, "repository_id": {env.RepoID}, "name": {"ABC-1-x"}})
 	if page.Status != http.StatusUnprocessableEntity || !strings.Contains(page.Body, `id="action-error"`) {
 		t.Fatalf("creating a branch through it: %d, want 422 with the explanation", page.Status)
 	}
