@@ -46,7 +46,7 @@ type flash struct {
 
 // secretFields are form fields never kept in a flash (nor anywhere).
 var secretFields = map[string]bool{"csrf": true, "token": true, "password": true, "secret_access_key": true,
-	"current_password": true, "new_password": true, "confirm_password": true}
+	"current": true, "new": true, "confirm": true, "current_password": true, "new_password": true, "confirm_password": true}
 
 // keepable is what of a posted form may be kept to show again: everything
 // but secrets and the CSRF token.

@@ -125,14 +125,8 @@ func (p *Pages) Integrations(w http.ResponseWriter, r *http.Request) error {
 		}(&rows[i])
 	}
 	wg.Wait()
-	notice := ""
-	switch r.URL.Query().Get("done") {
-	case "created":
-		notice = "The integration was created."
-	case "deleted":
-		notice = "The integration was deleted, with every user's token for it."
-	}
-	p.render(w, r, http.StatusOK, "integrations", "Manage Git repositories", integrationsData{Rows: rows}, nil, notice)
+	fl := p.takeFlash(r)
+	p.render(w, r, fl.status(), "integrations", "Manage Git repositories", integrationsData{Rows: rows}, fl.Error, fl.Notice)
 	return nil
 }
 
@@ -293,8 +287,14 @@ func (p *Pages) fillPicker(ctx context.Context, pr relay.Principal, integrationI
 	}
 }
 
-// NewIntegration shows Add integration.
+// NewIntegration shows Add integration: empty, or as sent when the save
+// was refused (the flash), secrets excepted.
 func (p *Pages) NewIntegration(w http.ResponseWriter, r *http.Request) error {
+	fl := p.takeFlash(r)
+	if fl.Form != nil {
+		p.render(w, r, fl.status(), "integration_new", "Add integration", p.newForm(fl.Form, fl.Resend), fl.Error, fl.Notice)
+		return nil
+	}
 	f := integrationForm{Options: map[string]string{}, Enabled: true}
 	f.Kind = r.URL.Query().Get("kind")
 	if f.Kind == "" {
@@ -304,6 +304,17 @@ func (p *Pages) NewIntegration(w http.ResponseWriter, r *http.Request) error {
 	f.Kinds = p.kinds(f.Kind, nil)
 	p.render(w, r, http.StatusOK, "integration_new", "Add integration", f, nil, "")
 	return nil
+}
+
+// newForm is Add integration filled in as f was sent.
+func (p *Pages) newForm(f url.Values, resend bool) integrationForm {
+	kind := f.Get("kind")
+	opts := formOptions(p.kindForm(relay.Kind(kind)), f)
+	_, sent, _ := formCredential(f)
+	repos, _ := pickerFromForm(f)
+	return integrationForm{Kinds: p.kinds(kind, opts), Kind: kind, Name: f.Get("name"), BaseURL: f.Get("base_url"), Options: opts,
+		Projects: f.Get("projects"), Restrict: f.Get("projects_mode") == "restrict", RequireUserPAT: f.Get("require_user_pat") == "on",
+		Enabled: true, Sent: sent, Resend: resend, Repos: repos}
 }
 
 func projectList(s string) []string {
@@ -350,7 +361,7 @@ func (p *Pages) CreateIntegration(w http.ResponseWriter, r *http.Request) error 
 	v := viewerFrom(r.Context())
 	f := r.PostForm
 	kind := relay.Kind(f.Get("kind"))
-	cred, sent, secret := formCredential(f)
+	cred, _, secret := formCredential(f)
 	in := action.IntegrationInput{Kind: kind, Name: f.Get("name"), BaseURL: f.Get("base_url"), Options: formOptions(p.kindForm(kind), f),
 		RequireUserPAT: f.Get("require_user_pat") == "on", Credential: cred}
 	if f.Get("projects_mode") == "restrict" {
@@ -364,24 +375,16 @@ func (p *Pages) CreateIntegration(w http.ResponseWriter, r *http.Request) error 
 	created, warnings, err := p.c.Actions.CreateIntegration(r.Context(), v.P, in)
 	if err != nil {
 		// The form comes back exactly as sent, secrets excepted.
-		form := integrationForm{Kinds: p.kinds(string(kind), in.Options), Kind: string(kind), Name: in.Name, BaseURL: in.BaseURL, Options: in.Options,
-			Projects: f.Get("projects"), Restrict: f.Get("projects_mode") == "restrict", RequireUserPAT: in.RequireUserPAT, Enabled: true,
-			Sent: sent, Resend: secret, Repos: repos}
 		perr := toPageError(err)
-		p.render(w, r, httperr.Status(perr.Code), "integration_new", "Add integration", form, perr, "")
-		return nil
+		return p.redirectWith(w, r, "/admin/integrations/new", flash{Status: httperr.Status(perr.Code), Error: perr, Form: keepable(f), Resend: secret})
 	}
-	q := url.Values{"done": {"created"}}
-	if len(warnings) > 0 {
-		q.Set("warn", "1")
-	}
-	anchor := ""
+	fl := flash{Notice: "The integration was created and its credential validated.", Warnings: warnings}
+	target := "/admin/integrations/" + created.ID
 	if repos.Only {
-		q.Set("choose", "repositories")
-		anchor = "#repositories"
+		fl.Notice += " It includes no repository yet: search for the ones it should include under Repositories, add them, and click Update."
+		target += "#repositories"
 	}
-	redirect(w, r, "/admin/integrations/"+created.ID+"?"+q.Encode()+anchor)
-	return nil
+	return p.redirectWith(w, r, target, fl)
 }
 
 func (p *Pages) editForm(in relay.Integration) integrationForm {
@@ -404,34 +407,42 @@ func (p *Pages) editForm(in relay.Integration) integrationForm {
 	return f
 }
 
-// EditIntegration shows an integration's settings.
+// EditIntegration shows an integration's settings: as stored, or as
+// sent (the flash) after a refused Update or a Search, Add or Remove of
+// the repository picker, which save nothing.
 func (p *Pages) EditIntegration(w http.ResponseWriter, r *http.Request) error {
 	v := viewerFrom(r.Context())
 	in, err := p.c.Actions.Integration(r.Context(), v.P, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	notice := ""
-	switch r.URL.Query().Get("done") {
-	case "created":
-		notice = "The integration was created and its credential validated."
-		if r.URL.Query().Get("choose") == "repositories" {
-			notice += " It includes no repository yet: search for the ones it should include under Repositories, add them, and click Update."
-		}
-	case "updated":
-		notice = "The integration settings were updated."
-	}
+	fl := p.takeFlash(r)
 	form := p.editForm(in)
+	if f := fl.Form; f != nil {
+		form.Name, form.Enabled, form.RequireUserPAT = f.Get("name"), f.Get("enabled") == "on", f.Get("require_user_pat") == "on"
+		form.Restrict, form.Projects = f.Get("projects_mode") == "restrict", f.Get("projects")
+		_, form.Sent, _ = formCredential(f)
+		form.Resend = fl.Resend
+		if repos, ok := pickerFromForm(f); ok {
+			// A search shows results; after Add or Remove the last search stays.
+			repos.Searched = f.Get("op") == "search_repositories" || repos.Query != ""
+			form.Repos = repos
+		}
+	}
+	form.Warnings = append(form.Warnings, fl.Warnings...)
+	form.TestResult, form.TestOK = fl.TestResult, fl.TestOK
 	p.fillPicker(r.Context(), v.P, in.ID, &form.Repos)
-	p.render(w, r, http.StatusOK, "integration_edit", in.Name, form, nil, notice)
+	p.render(w, r, fl.status(), "integration_edit", in.Name, form, fl.Error, fl.Notice)
 	return nil
 }
 
-// UpdateIntegration saves Edit integration settings (the Update button).
+// UpdateIntegration saves Edit integration settings (the Update button),
+// or works the repository picker without saving.
 func (p *Pages) UpdateIntegration(w http.ResponseWriter, r *http.Request) error {
 	v := viewerFrom(r.Context())
 	id := r.PathValue("id")
 	f := r.PostForm
+	edit := "/admin/integrations/" + id
 	name := f.Get("name")
 	enabled := f.Get("enabled") == "on"
 	require := f.Get("require_user_pat") == "on"
@@ -440,65 +451,27 @@ func (p *Pages) UpdateIntegration(w http.ResponseWriter, r *http.Request) error 
 		patch.Projects = projectList(f.Get("projects"))
 	}
 	repos, hasRepos := pickerFromForm(f)
+	cred, sent, secret := formCredential(f)
 	if hasRepos && pickerOp(f) {
 		// Search, Add or Remove: show the choice so far, save nothing.
-		return p.showPicker(w, r, id, repos)
+		return p.redirectWith(w, r, edit+"#repositories", flash{Form: keepable(f), Resend: secret,
+			Notice: "Not saved yet: click Update to save the repositories."})
 	}
 	patch.SetRepositories, patch.Repositories = hasRepos, repos.ids()
-	cred, sent, secret := formCredential(f)
 	if secret || len(sent) > 0 {
 		patch.Credential = &cred
 	}
-	in, warnings, err := p.c.Actions.UpdateIntegration(r.Context(), v.P, id, patch)
+	_, warnings, err := p.c.Actions.UpdateIntegration(r.Context(), v.P, id, patch)
 	if err != nil {
-		cur, gerr := p.c.Actions.Integration(r.Context(), v.P, id)
-		if gerr != nil {
+		if relay.ErrorCode(err) == relay.ENotFound {
 			return err
 		}
-		form := p.editForm(cur)
-		form.Name, form.Enabled, form.RequireUserPAT = name, enabled, require
-		form.Restrict, form.Projects = f.Get("projects_mode") == "restrict", f.Get("projects")
-		form.Sent, form.Resend = sent, secret
-		if hasRepos {
-			form.Repos = repos
-		}
-		p.fillPicker(r.Context(), v.P, id, &form.Repos)
 		perr := toPageError(err)
-		p.render(w, r, httperr.Status(perr.Code), "integration_edit", cur.Name, form, perr, "")
-		return nil
+		return p.redirectWith(w, r, edit, flash{Status: httperr.Status(perr.Code), Error: perr, Form: keepable(f), Resend: secret})
 	}
-	if len(warnings) > 0 {
-		// Saved, but the administrator must read the warning: show it on
-		// the page rather than redirecting it away.
-		form := p.editForm(in)
-		form.Warnings = warnings
-		p.fillPicker(r.Context(), v.P, in.ID, &form.Repos)
-		p.render(w, r, http.StatusOK, "integration_edit", in.Name, form, nil, "The integration settings were updated.")
-		return nil
-	}
-	redirect(w, r, "/admin/integrations/"+id+"?done=updated")
-	return nil
-}
-
-// showPicker renders Edit integration settings with the form as posted and
-// the repository picker worked: nothing is saved until Update.
-func (p *Pages) showPicker(w http.ResponseWriter, r *http.Request, id string, repos repoPicker) error {
-	v := viewerFrom(r.Context())
-	cur, err := p.c.Actions.Integration(r.Context(), v.P, id)
-	if err != nil {
-		return err
-	}
-	f := r.PostForm
-	form := p.editForm(cur)
-	form.Name, form.Enabled, form.RequireUserPAT = f.Get("name"), f.Get("enabled") == "on", f.Get("require_user_pat") == "on"
-	form.Restrict, form.Projects = f.Get("projects_mode") == "restrict", f.Get("projects")
-	// A search shows results; after Add or Remove the last search stays.
-	repos.Searched = f.Get("op") == "search_repositories" || repos.Query != ""
-	form.Repos = repos
-	p.fillPicker(r.Context(), v.P, id, &form.Repos)
-	notice := "Not saved yet: click Update to save the repositories."
-	p.render(w, r, http.StatusOK, "integration_edit", cur.Name, form, nil, notice)
-	return nil
+	// Saved; a warning is shown with the notice, for the administrator to
+	// read.
+	return p.redirectWith(w, r, edit, flash{Notice: "The integration settings were updated.", Warnings: warnings})
 }
 
 // TestIntegration checks the integration account against the host.
@@ -508,8 +481,6 @@ func (p *Pages) TestIntegration(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	form := p.editForm(in)
-	p.fillPicker(r.Context(), v.P, in.ID, &form.Repos)
 	// A test asks the host now: the credential live, then a fresh list of
 	// repositories (which also refreshes the picker's cache).
 	acct, err := p.c.Actions.CheckConnection(r.Context(), v.P, in.ID)
@@ -517,22 +488,22 @@ func (p *Pages) TestIntegration(w http.ResponseWriter, r *http.Request) error {
 	if err == nil {
 		repos, err = p.c.Actions.SearchRepositories(r.Context(), v.P, in.ID, action.RepositorySearch{Refresh: true})
 	}
+	var fl flash
 	if err != nil {
-		form.TestResult = "Connection failed: " + relay.ErrorMessage(err)
+		fl.TestResult = "Connection failed: " + relay.ErrorMessage(err)
 	} else {
-		form.TestOK = true
-		form.TestResult = "Connected"
+		fl.TestOK = true
+		fl.TestResult = "Connected"
 		if acct.Login != "" {
-			form.TestResult += " as " + acct.Login
+			fl.TestResult += " as " + acct.Login
 		}
 		if in.Repositories == nil {
-			form.TestResult += "; the integration account sees " + plural(len(repos), "repository", "repositories") + "."
+			fl.TestResult += "; the integration account sees " + plural(len(repos), "repository", "repositories") + "."
 		} else {
-			form.TestResult += "; it sees " + plural(len(repos), "repository", "repositories") + " of the " + strconv.Itoa(len(in.Repositories)) + " chosen."
+			fl.TestResult += "; it sees " + plural(len(repos), "repository", "repositories") + " of the " + strconv.Itoa(len(in.Repositories)) + " chosen."
 		}
 	}
-	p.render(w, r, http.StatusOK, "integration_edit", in.Name, form, nil, "")
-	return nil
+	return p.redirectWith(w, r, "/admin/integrations/"+in.ID+"#test-result", fl)
 }
 
 // ConfirmDeleteIntegration asks before deleting.
@@ -552,8 +523,7 @@ func (p *Pages) DeleteIntegration(w http.ResponseWriter, r *http.Request) error 
 	if err := p.c.Actions.DeleteIntegration(r.Context(), v.P, r.PathValue("id")); err != nil {
 		return err
 	}
-	redirect(w, r, "/admin/integrations?done=deleted")
-	return nil
+	return p.redirectWith(w, r, "/admin/integrations", flash{Notice: "The integration was deleted, with every user's token for it."})
 }
 
 func plural(n int, one, many string) string {
