@@ -166,3 +166,32 @@ func TestPullRequestSourceDefaultsToTheNewestBranch(t *testing.T) {
 		t.Error("the source branch is not the newest of the issue's branches")
 	}
 }
+
+func TestAuditShowsWhatAnUpdateChanged(t *testing.T) {
+	env := newEnv(t)
+	id := env.Integration(false, nil)
+	v := newVisitor(t, env)
+	v.signIn("admin", adminPassword)
+	edit := v.get("/admin/integrations/" + id).Body
+	name := regexp.MustCompile(`id="name" name="name" required maxlength="100" value="([^"]*)"`).FindStringSubmatch(edit)
+	if name == nil {
+		t.Fatal("no name field on the settings page")
+	}
+	same := url.Values{"csrf": {v.csrf()}, "name": {name[1]}, "enabled": {"on"}, "projects_mode": {"all"}, "repos_mode": {"all"}}
+	v.submit("/admin/integrations/"+id, same)
+	on := url.Values{"require_user_pat": {"on"}}
+	for k, vs := range same {
+		on[k] = vs
+	}
+	v.submit("/admin/integrations/"+id, on)
+	body := v.get("/admin/audit").Body
+	if !strings.Contains(body, "no setting changed") {
+		t.Error("an Update with nothing changed is not recorded as such")
+	}
+	if !strings.Contains(body, "Require User PAT on") {
+		t.Error("ticking Require User PAT is not shown as on in the audit detail")
+	}
+	if strings.Contains(body, "changed name, enabled") {
+		t.Error("the audit says name and enabled changed when they did not")
+	}
+}
