@@ -27,9 +27,11 @@ const flashLifetime = 5 * time.Minute
 type flash struct {
 	// Status is the status the outcome page answers with: the refused
 	// action's (422, 428, ...) so that the page says what the API says.
-	Status int        `json:"status,omitempty"`
-	Notice string     `json:"notice,omitempty"`
-	Error  *pageError `json:"error,omitempty"`
+	Status int    `json:"status,omitempty"`
+	Notice string `json:"notice,omitempty"`
+	// NoticeURL links what the notice is about (an existing pull request).
+	NoticeURL string     `json:"notice_url,omitempty"`
+	Error     *pageError `json:"error,omitempty"`
 	// Failed names the dialog whose error it is ("branch", "pr", "delete").
 	Failed string `json:"failed,omitempty"`
 	// Form is what the user sent, secrets removed (keepable).

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gitrelay/gitrelay/internal/app/apptest"
 )
 
 // selectedOption is the option chosen in the select named name.
@@ -193,5 +195,62 @@ func TestAuditShowsWhatAnUpdateChanged(t *testing.T) {
 	}
 	if strings.Contains(body, "changed name, enabled") {
 		t.Error("the audit says name and enabled changed when they did not")
+	}
+}
+
+func TestIssueOfAProjectThatDoesNotExistSaysSo(t *testing.T) {
+	env := newEnv(t)
+	v := newVisitor(t, env)
+	v.signIn("bob", bobPassword)
+	p := v.get("/issues/NOPE-1")
+	if p.Status != http.StatusNotFound || !strings.Contains(p.Body, "There is no project NOPE") || strings.Contains(p.Body, "View Development Tools") {
+		t.Errorf("got %d, want 404 saying there is no project NOPE\n%s", p.Status, p.Body)
+	}
+}
+
+func TestDeleteConfirmationNamesPullRequestsFromTheBranch(t *testing.T) {
+	env := newEnv(t)
+	id := env.Integration(false, nil)
+	if r := env.CreateBranch(env.Bob, id, "ABC-1-pr"); r.Status != http.StatusCreated {
+		t.Fatalf("creating the branch: %d %s", r.Status, r.Body)
+	}
+	pr := env.Do("POST", "/api/v1/issues/ABC-1/pull-requests", env.Bob, map[string]any{"integration_id": id, "repository_id": env.RepoID, "source": "ABC-1-pr", "title": "The open one"})
+	if pr.Status != http.StatusCreated {
+		t.Fatalf("creating the pull request: %d %s", pr.Status, pr.Body)
+	}
+	v := newVisitor(t, env)
+	v.signIn("bob", bobPassword)
+	q := url.Values{"integration_id": {id}, "repository_id": {env.RepoID}, "name": {"ABC-1-pr"}}
+	if body := v.get("/issues/ABC-1/branches/delete?" + q.Encode()).Body; !strings.Contains(body, `id="open-pull-requests"`) || !strings.Contains(body, "The open one") {
+		t.Error("the confirmation does not mention the pull request from the branch")
+	}
+	// Asking again for the same pull request lists the existing one with
+	// its link, as a notice rather than a failure.
+	again := v.submit("/issues/ABC-1/pull-requests", url.Values{"csrf": {v.csrf()}, "integration_id": {id}, "repository_id": {env.RepoID},
+		"source": {"ABC-1-pr"}, "title": {"Again"}})
+	if again.Status != http.StatusOK || strings.Contains(again.Body, `id="action-error"`) || !strings.Contains(again.Body, `id="existing-pr"`) {
+		t.Errorf("a duplicate pull request: %d, want the existing one linked as a notice\n%s", again.Status, again.Body)
+	}
+}
+
+func TestProjectKeysShowOnlyWhenRestricting(t *testing.T) {
+	env := newEnv(t)
+	v := newVisitor(t, env)
+	v.signIn("admin", adminPassword)
+	if !regexp.MustCompile(`<div data-for-projects-mode="restrict" hidden>`).MatchString(v.get("/admin/integrations/new").Body) {
+		t.Error("Project keys show with Associate with all projects chosen")
+	}
+}
+
+func TestPanelNamesTheIntegrationAccountsLogin(t *testing.T) {
+	env := newEnv(t)
+	id := env.Integration(false, nil)
+	if r := env.CreateBranch(env.Bob, id, "ABC-1-bot"); r.Status != http.StatusCreated {
+		t.Fatalf("creating the branch: %d %s", r.Status, r.Body)
+	}
+	v := newVisitor(t, env)
+	v.signIn("bob", bobPassword)
+	if body := v.get("/issues/ABC-1").Body; !strings.Contains(body, "the integration account "+apptest.BotLogin) {
+		t.Errorf("the panel does not name the integration account's login %s", apptest.BotLogin)
 	}
 }

@@ -38,6 +38,8 @@ type issueData struct {
 	// the action was refused, otherwise the defaults.
 	Branch branchDialog
 	PR     prDialog
+	// ExistingURL links the pull request that already existed.
+	ExistingURL string
 	// SetupNeeded are the integrations the user cannot act through until
 	// they set up a token: the dialogs say so before they are filled in.
 	SetupNeeded []action.DevIntegration
@@ -88,10 +90,14 @@ func (p *Pages) renderIssue(w http.ResponseWriter, r *http.Request, summary, typ
 		return err
 	}
 	status, perr, notice := fl.status(), fl.Error, fl.Notice
-	d := issueData{Key: key, Project: project, Summary: summary, Type: typ, Failed: fl.Failed}
+	d := issueData{Key: key, Project: project, Summary: summary, Type: typ, Failed: fl.Failed, ExistingURL: fl.NoticeURL}
 	dev, err := p.c.Actions.Development(r.Context(), v.P, key)
 	if relay.ErrorCode(err) == relay.EForbidden {
 		d.Forbidden = relay.ErrorMessage(err) + " Ask an administrator for it if you need to create branches or pull requests for this issue."
+		if p.noSuchProject(r, v, project) {
+			d.Forbidden = "There is no project " + project + ": check the issue key, or ask an administrator to add the project under Users and projects."
+			status = http.StatusNotFound
+		}
 		p.render(w, r, status, "issue", key, d, perr, notice)
 		return nil
 	}
@@ -250,6 +256,9 @@ type deleteData struct {
 	IntegrationID, RepositoryID, Name    string
 	Repository, IntegrationName, Summary string
 	Type                                 string
+	// PullRequests are the issue's pull requests from this branch, which
+	// deleting it closes or leaves without a source on most hosts.
+	PullRequests []relay.PullRequestRecord
 }
 
 // ConfirmDeleteBranch asks before deleting a branch.
@@ -262,6 +271,13 @@ func (p *Pages) ConfirmDeleteBranch(w http.ResponseWriter, r *http.Request) erro
 	d := deleteData{Key: key, IntegrationID: q.Get("integration_id"), RepositoryID: q.Get("repository_id"),
 		Name: q.Get("name"), Repository: q.Get("repository"), Summary: q.Get("summary"), Type: q.Get("type")}
 	d.Back = issuePath(key, d.Summary, d.Type)
+	if dev, err := p.c.Actions.Development(r.Context(), viewerFrom(r.Context()).P, key); err == nil {
+		for _, pr := range dev.PullRequests {
+			if pr.Source == d.Name && pr.IntegrationID == d.IntegrationID && pr.RepositoryID == d.RepositoryID {
+				d.PullRequests = append(d.PullRequests, pr)
+			}
+		}
+	}
 	p.render(w, r, http.StatusOK, "delete_branch", "Delete branch "+d.Name, d, nil, "")
 	return nil
 }
@@ -300,6 +316,12 @@ func (p *Pages) CreatePullRequest(w http.ResponseWriter, r *http.Request) error 
 		Source: strings.TrimSpace(f.Get("source")), Target: strings.TrimSpace(f.Get("target")),
 		Title: strings.TrimSpace(f.Get("title")), Description: f.Get("description"), Draft: f.Get("draft") == "on",
 		Summary: f.Get("summary")})
+	if e, ok := relay.AsError(err); ok && e.Code == relay.EPullRequestExists && e.URL != "" {
+		// Not a failure: what was asked for exists. Say so, with its link,
+		// as a duplicate branch is.
+		return p.redirectWith(w, r, issuePath(key, f.Get("summary"), f.Get("type"))+"#development",
+			flash{Notice: "A pull request from " + strings.TrimSpace(f.Get("source")) + " already exists; it was not created again.", NoticeURL: e.URL})
+	}
 	if err != nil {
 		return p.actionFailed(w, r, "pr", err)
 	}
@@ -320,4 +342,23 @@ func (p *Pages) OpenIssue(w http.ResponseWriter, r *http.Request) error {
 	}
 	redirect(w, r, issuePath(key, r.URL.Query().Get("summary"), r.URL.Query().Get("type")))
 	return nil
+}
+
+// noSuchProject says whether the built-in directory has no project key,
+// so that a mistyped key is not answered with a missing permission. Jira
+// sites answer for their own projects.
+func (p *Pages) noSuchProject(r *http.Request, v *viewer, key string) bool {
+	if v.External || v.P.TenantID != p.c.TenantID {
+		return false
+	}
+	projects, err := p.c.Directory.Projects(r.Context(), v.P.TenantID)
+	if err != nil {
+		return false
+	}
+	for _, pr := range projects {
+		if pr.Key == key {
+			return false
+		}
+	}
+	return true
 }

@@ -247,6 +247,17 @@
     update();
   });
 
+  // Integration forms: project keys only with "Restrict to projects".
+  $all("fieldset[data-projects]").forEach(function (box) {
+    var keys = $("[data-for-projects-mode=restrict]", box);
+    function update() {
+      var picked = $("input[name=projects_mode]:checked", box);
+      if (keys) { keys.hidden = !picked || picked.value !== "restrict"; }
+    }
+    $all("input[name=projects_mode]", box).forEach(function (radio) { radio.addEventListener("change", update); });
+    update();
+  });
+
   // Edit integration: warn at once when Require User PAT is ticked for a
   // server version without PATs (the server warns again on Update).
   $all("input[data-no-pat]").forEach(function (box) {
