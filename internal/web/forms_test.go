@@ -254,3 +254,24 @@ func TestPanelNamesTheIntegrationAccountsLogin(t *testing.T) {
 		t.Errorf("the panel does not name the integration account's login %s", apptest.BotLogin)
 	}
 }
+
+func TestMissingScopeRefusalDoesNotRepeatTheHelp(t *testing.T) {
+	env := newEnv(t)
+	id := env.Integration(true, nil)
+	if code := env.Fixture.WeakToken(env.Sim, "ghp_CANARYweakTOKEN000000000000000000011", apptest.BobLogin); code == "" {
+		t.Skip("this host cannot tell a token's scopes")
+	}
+	v := newVisitor(t, env)
+	v.signIn("bob", bobPassword)
+	p := v.submit("/settings/tokens/"+id, url.Values{"csrf": {v.csrf()}, "token": {"ghp_CANARYweakTOKEN000000000000000000011"}})
+	help := regexp.MustCompile(`<p class="hint">([^<]*scope[^<]*)</p>`).FindStringSubmatch(p.Body)
+	if help == nil {
+		t.Fatalf("no help text on the token's entry\n%s", p.Body)
+	}
+	if n := strings.Count(p.Body, help[1]); n != 1 {
+		t.Errorf("the help text shows %d times, want once (not repeated in the refusal)", n)
+	}
+	if !strings.Contains(p.Body, "data-token-error") {
+		t.Error("the refusal is not shown")
+	}
+}

@@ -117,6 +117,13 @@ func (p *Pages) renderTokens(w http.ResponseWriter, r *http.Request, status int,
 		row.StatusText, row.StatusClass = p.statusText(tv)
 		if perr != nil && perr.For == tv.IntegrationID {
 			row.Error = perr
+			if tv.Help != "" && strings.Contains(perr.Message, tv.Help) {
+				// The help is shown just above: the refusal need not
+				// repeat it.
+				e := *perr
+				e.Message = strings.TrimSpace(strings.Replace(e.Message, tv.Help, "", 1))
+				row.Error = &e
+			}
 		}
 		d.Rows = append(d.Rows, row)
 	}
