@@ -275,3 +275,16 @@ func TestMissingScopeRefusalDoesNotRepeatTheHelp(t *testing.T) {
 		t.Error("the refusal is not shown")
 	}
 }
+
+func TestAuditNamesAFailedCreateRatherThanItsId(t *testing.T) {
+	env := newEnv(t)
+	v := newVisitor(t, env)
+	v.signIn("admin", adminPassword)
+	v.submit("/admin/integrations", url.Values{"csrf": {v.csrf()}, "kind": {"github-enterprise"}, "name": {"Broken"}, "base_url": {env.HostURL},
+		"token": {"ghp_CANARYwrong0000000000000000000000000012"}, "projects_mode": {"all"}})
+	body := v.get("/admin/audit").Body
+	row := regexp.MustCompile(`(?s)<tr><td data-label="When">[^\n]*integration.create.*?</tr>`).FindString(body)
+	if row == "" || !strings.Contains(row, "not created") {
+		t.Errorf("the failed create's row does not say the integration was not created:\n%s", row)
+	}
+}
