@@ -250,8 +250,12 @@ func TestPanelNamesTheIntegrationAccountsLogin(t *testing.T) {
 	}
 	v := newVisitor(t, env)
 	v.signIn("bob", bobPassword)
-	if body := v.get("/issues/ABC-1").Body; !strings.Contains(body, "the integration account "+apptest.BotLogin) {
+	body := v.get("/issues/ABC-1").Body
+	if !strings.Contains(body, "the integration account "+apptest.BotLogin) {
 		t.Errorf("the panel does not name the integration account's login %s", apptest.BotLogin)
+	}
+	if !strings.Contains(body, "by Bob as") {
+		t.Error("the panel does not show who asked by their display name")
 	}
 }
 

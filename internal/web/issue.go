@@ -38,6 +38,8 @@ type issueData struct {
 	// the action was refused, otherwise the defaults.
 	Branch branchDialog
 	PR     prDialog
+	// Names gives users' display names by username (built-in directory).
+	Names map[string]string
 	// ExistingURL links the pull request that already existed.
 	ExistingURL string
 	// SetupNeeded are the integrations the user cannot act through until
@@ -133,6 +135,9 @@ func (p *Pages) renderIssue(w http.ResponseWriter, r *http.Request, summary, typ
 		return err
 	}
 	d.Branch, d.PR = d.dialogDefaults()
+	if len(d.Dev.Branches)+len(d.Dev.PullRequests) > 0 {
+		d.Names = p.displayNames(r, v)
+	}
 	if f := fl.Form; f != nil {
 		switch fl.Failed {
 		case "branch":
@@ -361,4 +366,24 @@ func (p *Pages) noSuchProject(r *http.Request, v *viewer, key string) bool {
 		}
 	}
 	return true
+}
+
+// displayNames maps usernames to display names, for showing people as
+// people ("Bob Builder") rather than accounts. Only the built-in directory
+// is listed; elsewhere (and on failure) usernames show as they are.
+func (p *Pages) displayNames(r *http.Request, v *viewer) map[string]string {
+	if v.External || v.P.TenantID != p.c.TenantID {
+		return nil
+	}
+	users, err := p.c.Directory.Users(r.Context(), v.P.TenantID)
+	if err != nil {
+		return nil
+	}
+	names := make(map[string]string, len(users))
+	for _, u := range users {
+		if u.DisplayName != "" {
+			names[u.Username] = u.DisplayName
+		}
+	}
+	return names
 }
