@@ -23,6 +23,11 @@ import (
 // followed at once.
 const flashLifetime = 5 * time.Minute
 
+// flashCookie says that a flash may be waiting, so that the pages viewed
+// when none is (nearly all of them) make no database read for it. It
+// holds nothing but "1": the flash itself stays on the server.
+const flashCookie = "gitrelay_flash"
+
 // flash is what a form's outcome page shows.
 type flash struct {
 	// Status is the status the outcome page answers with: the refused
@@ -78,6 +83,8 @@ func (p *Pages) redirectWith(w http.ResponseWriter, r *http.Request, target stri
 	if err != nil {
 		return err
 	}
+	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: "1", Path: "/", MaxAge: int(flashLifetime.Seconds()),
+		HttpOnly: true, Secure: p.secure(r), SameSite: http.SameSiteLaxMode})
 	redirect(w, r, target)
 	return nil
 }
@@ -87,6 +94,9 @@ func (p *Pages) redirectWith(w http.ResponseWriter, r *http.Request, target stri
 func (p *Pages) takeFlash(r *http.Request) flash {
 	v := viewerFrom(r.Context())
 	if v == nil || len(v.Hash) == 0 {
+		return flash{}
+	}
+	if _, err := r.Cookie(flashCookie); err != nil {
 		return flash{}
 	}
 	f, err := p.c.Store.TakeFlash(r.Context(), v.Hash, r.URL.Path)
