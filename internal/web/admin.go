@@ -85,6 +85,8 @@ type auditData struct {
 	Integrations map[string]string
 	CSVURL       string
 	Limited      bool
+	// RepoNames names, by event id, repositories recorded by id.
+	RepoNames map[string]string
 }
 
 type auditFilterForm struct {
@@ -157,6 +159,7 @@ func (p *Pages) Audit(w http.ResponseWriter, r *http.Request) error {
 		events, d.Limited = events[:auditPageSize], true
 	}
 	d.Events = events
+	d.RepoNames = p.repositoryNames(r, v, events)
 	p.render(w, r, http.StatusOK, "audit", "Audit log", d, nil, "")
 	return nil
 }
@@ -287,4 +290,34 @@ func (p *Pages) Home(w http.ResponseWriter, r *http.Request) error {
 	}
 	p.render(w, r, http.StatusOK, "home", "gitrelay", d, nil, "")
 	return nil
+}
+
+// repositoryNames names, by event id, the repositories that events
+// recorded by id only (an attempt refused before the host named the
+// repository), from the repository cache. A name that cannot be read
+// leaves the id shown.
+func (p *Pages) repositoryNames(r *http.Request, v *viewer, events []relay.AuditEvent) map[string]string {
+	var ids []string
+	seen := map[string]bool{}
+	for _, e := range events {
+		if e.Repository != "" && e.IntegrationID != "" && !strings.Contains(e.Repository, "/") && !seen[e.Repository] {
+			seen[e.Repository] = true
+			ids = append(ids, e.Repository)
+		}
+	}
+	out := map[string]string{}
+	if len(ids) == 0 {
+		return out
+	}
+	names, err := p.c.Store.RepositoryNames(r.Context(), v.P.TenantID, ids)
+	if err != nil {
+		p.log.WarnContext(r.Context(), "naming repositories in the audit log", "err", err)
+		return out
+	}
+	for _, e := range events {
+		if name, ok := names[e.IntegrationID+"/"+e.Repository]; ok {
+			out[e.ID] = name
+		}
+	}
+	return out
 }

@@ -292,3 +292,25 @@ func TestAuditNamesAFailedCreateRatherThanItsId(t *testing.T) {
 		t.Errorf("the failed create's row does not say the integration was not created:\n%s", row)
 	}
 }
+
+func TestAuditNamesARefusedAttemptsRepository(t *testing.T) {
+	env := newEnv(t)
+	id := env.Integration(true, nil)
+	// The repository list is read once (the picker does), so the cache
+	// knows the name.
+	env.Do("GET", "/api/v1/integrations/"+id+"/repositories", env.Bob, nil)
+	if r := env.CreateBranch(env.Bob, id, "ABC-1-refused"); r.Status != http.StatusPreconditionRequired {
+		t.Fatalf("creating a branch without the required token: %d, want 428", r.Status)
+	}
+	events := env.Do("GET", "/api/v1/audit?action=branch.create", env.Admin, nil).List()
+	if len(events) == 0 || events[0]["repository"] == apptest.Repo {
+		t.Fatalf("the refused attempt recorded %v; this test is about one recorded by repository id", events)
+	}
+	v := newVisitor(t, env)
+	v.signIn("admin", adminPassword)
+	body := v.get("/admin/audit").Body
+	row := regexp.MustCompile(`(?s)<tr><td data-label="When">[^\n]*branch.create.*?</tr>`).FindString(body)
+	if row == "" || !strings.Contains(row, apptest.Repo) {
+		t.Errorf("the refused attempt's row does not name the repository %s:\n%s", apptest.Repo, row)
+	}
+}
