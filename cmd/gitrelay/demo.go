@@ -24,7 +24,10 @@ import (
 // simulators and are printed for the newcomer to paste: they are demo
 // values, not secrets of any real host.
 const (
-	demoGHEBot       = "ghp_demoIntegrationAccount000000000000001"
+	demoGHEBot = "ghp_demoIntegrationAccount000000000000001"
+	// demoWorkBranch has a commit of its own, so a pull request from it is
+	// accepted; one from a branch just created is refused, as on a real host.
+	demoWorkBranch   = "DEMO-1-work-in-progress"
 	demoGHEBob       = "ghp_demoBobPersonalToken0000000000000002"
 	demoGHEBobWeak   = "ghp_demoBobReadOnlyToken0000000000000003"
 	demoGitLabBot    = "glpat-demoIntegrationAccount01"
@@ -73,6 +76,9 @@ func startDemoHosts() (*demoHosts, error) {
 	d.ghe.AddToken(hostsim.Token{Value: demoGHEBobWeak, Login: demoBobLogin, Name: "Bob", Scopes: []string{"read:user"}})
 	d.gitlab.AddToken(hostsim.Token{Value: demoGitLabBob, Login: demoBobLogin, Name: "Bob", Scopes: []string{"api"}})
 
+	// The demo's hosts refuse a pull request from a branch with no commits
+	// of its own, as real hosts do ("No commits between"); a branch with
+	// work on it is there to propose.
 	writers := []string{demoBotLogin, demoBobLogin}
 	for _, r := range []hostsim.Repo{
 		{Owner: "acme", Name: "widgets", Private: true, Writers: writers},
@@ -80,6 +86,7 @@ func startDemoHosts() (*demoHosts, error) {
 		{Owner: "acme", Name: "payments", Private: true, Writers: writers},
 		{Owner: "tools", Name: "widgets", Writers: writers},
 	} {
+		r.RejectEmptyPullRequests = true
 		d.ghe.AddRepo(r)
 	}
 	for _, r := range []hostsim.Repo{
@@ -87,7 +94,16 @@ func startDemoHosts() (*demoHosts, error) {
 		{Owner: "platform", Name: "frontend", Private: true, Writers: writers},
 		{Owner: "infra", Name: "widgets", Private: true, Writers: writers},
 	} {
+		r.RejectEmptyPullRequests = true
 		d.gitlab.AddRepo(r)
+	}
+	for _, sim := range []*hostsim.Sim{d.ghe, d.gitlab} {
+		repo := "acme/widgets"
+		if sim == d.gitlab {
+			repo = "platform/backend"
+		}
+		sim.AddBranch(repo, demoWorkBranch, "")
+		sim.Commit(repo, demoWorkBranch)
 	}
 	return d, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -130,39 +131,48 @@ func (s *Service) UpdateIntegration(ctx context.Context, p relay.Principal, id s
 		in.Kind = *patch.Kind
 		changed = append(changed, "kind")
 	}
+	// The audit records what changed, not what was sent: an Update
+	// with nothing changed says so.
 	if patch.Name != nil {
-		in.Name = strings.TrimSpace(*patch.Name)
-		changed = append(changed, "name")
+		if name := strings.TrimSpace(*patch.Name); name != in.Name {
+			changed = append(changed, fmt.Sprintf("name from %q to %q", in.Name, name))
+			in.Name = name
+		}
 	}
 	if patch.BaseURL != nil {
-		in.BaseURL = strings.TrimSpace(*patch.BaseURL)
-		changed = append(changed, "base_url")
+		if u := strings.TrimSpace(*patch.BaseURL); u != in.BaseURL {
+			in.BaseURL = u
+			changed = append(changed, "base_url")
+		}
 	}
 	if patch.Options != nil {
+		if !maps.Equal(patch.Options, in.Options) {
+			changed = append(changed, "options")
+		}
 		in.Options = patch.Options
-		changed = append(changed, "options")
 	}
-	if patch.Enabled != nil {
+	if patch.Enabled != nil && *patch.Enabled != in.Enabled {
 		in.Enabled = *patch.Enabled
-		changed = append(changed, "enabled")
+		changed = append(changed, map[bool]string{true: "enabled", false: "disabled"}[in.Enabled])
 	}
 	if patch.RequireUserPAT != nil && *patch.RequireUserPAT != in.RequireUserPAT {
 		in.RequireUserPAT = *patch.RequireUserPAT
 		ev.Action = relay.ActionRequireUserPAT
-		changed = append(changed, fmt.Sprintf("require_user_pat=%t", in.RequireUserPAT))
+		changed = append(changed, "Require User PAT "+map[bool]string{true: "on", false: "off"}[in.RequireUserPAT])
 	}
-	projects := in.Projects
+	projects, oldProjects := in.Projects, in.Projects
 	if patch.SetProjects {
 		projects = patch.Projects
-		changed = append(changed, "projects")
 	}
 	if patch.SetRepositories {
 		repos, err := checkRepositories(patch.Repositories)
 		if err != nil {
 			return relay.Integration{}, nil, s.fail(ctx, ev, nil, err)
 		}
+		if (repos == nil) != (in.Repositories == nil) || !slices.Equal(repos, in.Repositories) {
+			changed = append(changed, "repositories="+describeRepositories(repos))
+		}
 		in.Repositories = repos
-		changed = append(changed, "repositories="+describeRepositories(repos))
 	}
 	var cred relay.Credential
 	if patch.Credential != nil {
@@ -181,6 +191,9 @@ func (s *Service) UpdateIntegration(ctx context.Context, p relay.Principal, id s
 	if err != nil {
 		return relay.Integration{}, nil, s.fail(ctx, ev, nil, err)
 	}
+	if (projects == nil) != (oldProjects == nil) || !slices.Equal(projects, oldProjects) {
+		changed = append(changed, "projects")
+	}
 	in.Projects = projects
 	var sealed []byte
 	if patch.Credential != nil || hostChanged {
@@ -195,6 +208,9 @@ func (s *Service) UpdateIntegration(ctx context.Context, p relay.Principal, id s
 	}
 	in.UpdatedAt = s.now()
 	ev.Detail = "changed " + strings.Join(changed, ", ")
+	if len(changed) == 0 {
+		ev.Detail = "no setting changed"
+	}
 	warnings := s.warnings(in)
 	if newOrigin := s.hosts.Origin(in.HostConfig()); newOrigin != oldOrigin {
 		ev.Detail += fmt.Sprintf("; the host moved from %s to %s, so every user's personal access token for it was deleted", oldOrigin, newOrigin)

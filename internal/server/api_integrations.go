@@ -195,8 +195,10 @@ func (s *Server) listBranches(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// kindJSON is a host kind: the form its adapter describes (the same the
+// Add integration page renders) and what its default server supports.
 type kindJSON struct {
-	Kind          relay.Kind `json:"kind"`
+	relay.KindForm
 	PAT           bool       `json:"pat"`
 	Drafts        bool       `json:"drafts"`
 	RequiredScope [][]string `json:"required_scopes"`
@@ -213,7 +215,11 @@ func (s *Server) kinds(w http.ResponseWriter, r *http.Request) error {
 		for _, alt := range caps.RequiredScopes {
 			scopes = append(scopes, append([]string{}, alt...))
 		}
-		out = append(out, kindJSON{Kind: k, PAT: caps.PAT, Drafts: caps.Drafts, RequiredScope: scopes, TokenHelp: caps.TokenHelp})
+		form := relay.DefaultKindForm(k)
+		if kf, ok := s.hosts.(relay.KindForms); ok {
+			form = kf.KindForm(k)
+		}
+		out = append(out, kindJSON{KindForm: form, PAT: caps.PAT, Drafts: caps.Drafts, RequiredScope: scopes, TokenHelp: caps.TokenHelp})
 	}
 	httpx.WriteJSON(w, http.StatusOK, out)
 	return nil

@@ -187,7 +187,7 @@ func (db *DB) JiraSystemToken(ctx context.Context, tenantID string) ([]byte, tim
 // The audit trail (audit_events), the records of what was created and
 // Jira's refusals (devinfo_failures) stay, as history.
 var jiraTenantTables = []string{
-	"web_sessions", "web_repo_defaults", "api_tokens", "project_grants", "users", "projects",
+	"web_flashes", "web_sessions", "web_repo_defaults", "api_tokens", "project_grants", "users", "projects",
 	"repository_cache", "repository_cache_syncs", "repository_reads", "integration_webhooks", "repository_changes", "user_tokens", "user_token_notices", "integrations", "settings", "signin_failures",
 	"jira_oauth_grants", "devinfo_queue", "devinfo_sequences", "jira_installations",
 }

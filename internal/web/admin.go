@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -39,36 +40,33 @@ func (p *Pages) Settings(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	fl := p.takeFlash(r)
+	if fl.Form != nil {
+		// Refused: the settings as sent.
+		st = settingsFromForm(fl.Form)
+	}
 	d := settingsData{Settings: st}
 	d.Preview, d.PreviewError = preview(st)
-	notice := ""
-	if r.URL.Query().Get("saved") == "1" {
-		notice = "The settings were saved."
-	}
-	p.render(w, r, http.StatusOK, "settings", "General settings", d, nil, notice)
+	p.render(w, r, fl.status(), "settings", "General settings", d, fl.Error, fl.Notice)
 	return nil
 }
 
-func settingsFromForm(r *http.Request) relay.Settings {
-	n, _ := strconv.Atoi(strings.TrimSpace(r.PostFormValue("max_branch_length")))
-	return relay.Settings{BranchesEnabled: r.PostFormValue("branches_enabled") == "on",
-		PullRequestsEnabled: r.PostFormValue("pull_requests_enabled") == "on",
-		BranchTemplate:      r.PostFormValue("branch_template"), Separator: r.PostFormValue("separator"), MaxBranchLength: n}
+func settingsFromForm(f url.Values) relay.Settings {
+	n, _ := strconv.Atoi(strings.TrimSpace(f.Get("max_branch_length")))
+	return relay.Settings{BranchesEnabled: f.Get("branches_enabled") == "on",
+		PullRequestsEnabled: f.Get("pull_requests_enabled") == "on",
+		BranchTemplate:      f.Get("branch_template"), Separator: f.Get("separator"), MaxBranchLength: n}
 }
 
 // SaveSettings saves General settings.
 func (p *Pages) SaveSettings(w http.ResponseWriter, r *http.Request) error {
 	v := viewerFrom(r.Context())
-	st := settingsFromForm(r)
+	st := settingsFromForm(r.PostForm)
 	if _, err := p.c.Actions.UpdateSettings(r.Context(), v.P, st); err != nil {
-		d := settingsData{Settings: st}
-		d.Preview, d.PreviewError = preview(st)
 		perr := toPageError(err)
-		p.render(w, r, httperr.Status(perr.Code), "settings", "General settings", d, perr, "")
-		return nil
+		return p.redirectWith(w, r, "/admin/settings", flash{Status: httperr.Status(perr.Code), Error: perr, Form: keepable(r.PostForm)})
 	}
-	redirect(w, r, "/admin/settings?saved=1")
-	return nil
+	return p.redirectWith(w, r, "/admin/settings", flash{Notice: "The settings were saved."})
 }
 
 // SettingsPreview renders the branch name the unsaved settings in the query
@@ -87,6 +85,8 @@ type auditData struct {
 	Integrations map[string]string
 	CSVURL       string
 	Limited      bool
+	// RepoNames names, by event id, repositories recorded by id.
+	RepoNames map[string]string
 }
 
 type auditFilterForm struct {
@@ -159,6 +159,7 @@ func (p *Pages) Audit(w http.ResponseWriter, r *http.Request) error {
 		events, d.Limited = events[:auditPageSize], true
 	}
 	d.Events = events
+	d.RepoNames = p.repositoryNames(r, v, events)
 	p.render(w, r, http.StatusOK, "audit", "Audit log", d, nil, "")
 	return nil
 }
@@ -186,10 +187,29 @@ type directoryData struct {
 
 // Directory shows users, projects and View Development Tools grants.
 func (p *Pages) Directory(w http.ResponseWriter, r *http.Request) error {
-	return p.renderDirectory(w, r, http.StatusOK, directoryData{}, nil, r.URL.Query().Get("done"))
+	fl := p.takeFlash(r)
+	return p.renderDirectory(w, r, fl.status(), directoryData{}, fl.Error, fl.Notice)
 }
 
-func (p *Pages) renderDirectory(w http.ResponseWriter, r *http.Request, status int, d directoryData, perr *pageError, done string) error {
+// directoryOutcome redirects to the directory page with an error or a
+// notice.
+func (p *Pages) directoryOutcome(w http.ResponseWriter, r *http.Request, perr *pageError, notice string) error {
+	fl := flash{Notice: notice}
+	if perr != nil && perr.Code == relay.EForbidden {
+		// Not allowed at all (a Jira site's people are managed in Jira):
+		// the error page, as for the page itself.
+		return &relay.Error{Code: perr.Code, Message: perr.Message}
+	}
+	if perr != nil {
+		fl = flash{Status: httperr.Status(perr.Code), Error: perr}
+		if perr.Code == "" {
+			fl.Status = http.StatusUnprocessableEntity
+		}
+	}
+	return p.redirectWith(w, r, "/admin/directory", fl)
+}
+
+func (p *Pages) renderDirectory(w http.ResponseWriter, r *http.Request, status int, d directoryData, perr *pageError, notice string) error {
 	v := viewerFrom(r.Context())
 	var err error
 	if d.Users, err = p.c.Directory.Users(r.Context(), v.P.TenantID); err != nil {
@@ -201,7 +221,6 @@ func (p *Pages) renderDirectory(w http.ResponseWriter, r *http.Request, status i
 	if d.Grants, err = p.c.Directory.Grants(r.Context(), v.P.TenantID); err != nil {
 		return err
 	}
-	notice := map[string]string{"user": "The user was added.", "project": "The project was added.", "grant": "View Development Tools was granted."}[done]
 	p.render(w, r, status, "directory", "Users and projects", d, perr, notice)
 	return nil
 }
@@ -212,29 +231,24 @@ func (p *Pages) AddUser(w http.ResponseWriter, r *http.Request) error {
 	v := viewerFrom(r.Context())
 	if r.PostFormValue("password") == "" {
 		msg := "Type an initial password (at least 10 characters) and give it to the user; they can change it under Change password."
-		return p.renderDirectory(w, r, http.StatusUnprocessableEntity, directoryData{},
-			&pageError{Message: msg, Fields: map[string]string{"password": msg}}, "")
+		return p.directoryOutcome(w, r, &pageError{Message: msg, Fields: map[string]string{"password": msg}}, "")
 	}
 	_, _, err := p.c.Directory.AddUser(r.Context(), v.P.TenantID, directory.NewUser{Username: r.PostFormValue("username"),
 		DisplayName: r.PostFormValue("display_name"), Email: r.PostFormValue("email"), Admin: r.PostFormValue("admin") == "on",
 		Password: r.PostFormValue("password")})
 	if err != nil {
-		perr := toPageError(err)
-		return p.renderDirectory(w, r, httperr.Status(perr.Code), directoryData{}, perr, "")
+		return p.directoryOutcome(w, r, toPageError(err), "")
 	}
-	redirect(w, r, "/admin/directory?done=user")
-	return nil
+	return p.directoryOutcome(w, r, nil, "The user was added.")
 }
 
 // AddProject adds a project.
 func (p *Pages) AddProject(w http.ResponseWriter, r *http.Request) error {
 	v := viewerFrom(r.Context())
 	if _, err := p.c.Directory.AddProject(r.Context(), v.P.TenantID, r.PostFormValue("key"), r.PostFormValue("name")); err != nil {
-		perr := toPageError(err)
-		return p.renderDirectory(w, r, httperr.Status(perr.Code), directoryData{}, perr, "")
+		return p.directoryOutcome(w, r, toPageError(err), "")
 	}
-	redirect(w, r, "/admin/directory?done=project")
-	return nil
+	return p.directoryOutcome(w, r, nil, "The project was added.")
 }
 
 // AddGrant grants View Development Tools on a project.
@@ -245,14 +259,12 @@ func (p *Pages) AddGrant(w http.ResponseWriter, r *http.Request) error {
 		username = ""
 	} else if username == "" {
 		perr := &pageError{Message: "Type a username, or tick Everyone.", Fields: map[string]string{"username": "Type a username, or tick Everyone."}}
-		return p.renderDirectory(w, r, http.StatusUnprocessableEntity, directoryData{}, perr, "")
+		return p.directoryOutcome(w, r, perr, "")
 	}
 	if _, err := p.c.Directory.Grant(r.Context(), v.P.TenantID, r.PostFormValue("project"), username); err != nil {
-		perr := toPageError(err)
-		return p.renderDirectory(w, r, httperr.Status(perr.Code), directoryData{}, perr, "")
+		return p.directoryOutcome(w, r, toPageError(err), "")
 	}
-	redirect(w, r, "/admin/directory?done=grant")
-	return nil
+	return p.directoryOutcome(w, r, nil, "View Development Tools was granted.")
 }
 
 type homeData struct {
@@ -278,4 +290,34 @@ func (p *Pages) Home(w http.ResponseWriter, r *http.Request) error {
 	}
 	p.render(w, r, http.StatusOK, "home", "gitrelay", d, nil, "")
 	return nil
+}
+
+// repositoryNames names, by event id, the repositories that events
+// recorded by id only (an attempt refused before the host named the
+// repository), from the repository cache. A name that cannot be read
+// leaves the id shown.
+func (p *Pages) repositoryNames(r *http.Request, v *viewer, events []relay.AuditEvent) map[string]string {
+	var ids []string
+	seen := map[string]bool{}
+	for _, e := range events {
+		if e.Repository != "" && e.IntegrationID != "" && !strings.Contains(e.Repository, "/") && !seen[e.Repository] {
+			seen[e.Repository] = true
+			ids = append(ids, e.Repository)
+		}
+	}
+	out := map[string]string{}
+	if len(ids) == 0 {
+		return out
+	}
+	names, err := p.c.Store.RepositoryNames(r.Context(), v.P.TenantID, ids)
+	if err != nil {
+		p.log.WarnContext(r.Context(), "naming repositories in the audit log", "err", err)
+		return out
+	}
+	for _, e := range events {
+		if name, ok := names[e.IntegrationID+"/"+e.Repository]; ok {
+			out[e.ID] = name
+		}
+	}
+	return out
 }

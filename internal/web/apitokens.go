@@ -21,11 +21,8 @@ func (p *Pages) APITokens(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	notice := ""
-	if r.URL.Query().Get("revoked") == "1" {
-		notice = "The API token was revoked: it no longer works."
-	}
-	p.render(w, r, http.StatusOK, "api_tokens", "API tokens", apiTokensData{Tokens: tokens}, nil, notice)
+	fl := p.takeFlash(r)
+	p.render(w, r, fl.status(), "api_tokens", "API tokens", apiTokensData{Tokens: tokens}, fl.Error, fl.Notice)
 	return nil
 }
 
@@ -35,6 +32,5 @@ func (p *Pages) RevokeAPIToken(w http.ResponseWriter, r *http.Request) error {
 	if err := p.c.Directory.RevokeAPIToken(r.Context(), v.P.TenantID, v.P.Username, r.PathValue("id")); err != nil {
 		return err
 	}
-	redirect(w, r, "/settings/api-tokens?revoked=1")
-	return nil
+	return p.redirectWith(w, r, "/settings/api-tokens", flash{Notice: "The API token was revoked: it no longer works."})
 }

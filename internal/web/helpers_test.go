@@ -130,3 +130,15 @@ func (v *visitor) sessionCookie() *http.Cookie {
 	}
 	return nil
 }
+
+// submit posts a form as a browser does and follows the redirect every
+// form answers with (POST/redirect/GET), returning the page it leads to.
+// A form answering anything but a redirect fails the test.
+func (v *visitor) submit(path string, form url.Values) page {
+	v.t.Helper()
+	p := v.post(path, form)
+	if p.Status != http.StatusSeeOther {
+		v.t.Fatalf("POST %s: got %d, want 303 to the page that shows the outcome\n%s", path, p.Status, p.Body)
+	}
+	return v.get(p.Location)
+}

@@ -14,68 +14,60 @@ import (
 	"github.com/gitrelay/gitrelay/internal/relay"
 )
 
-// kindInfo describes a host kind to the Add integration form: which fields
-// it needs. Kinds the form does not know (added later) get the common
-// fields: base URL and token.
-type kindInfo struct {
-	Kind  relay.Kind
-	Label string
-	// BaseURL: the kind needs a base URL; BaseURLHint is its shape.
-	BaseURL     bool
-	BaseURLHint string
-	// Options are the kind-specific settings, by option key.
-	Options []kindOption
-	// Credential is "token", "password" (TFS 2013/2015 choose by version)
-	// or "keypair".
-	Credential string
-	PAT        bool
-	TokenHelp  string
+// kindView is one host kind on Add integration: the form its adapter
+// describes, with the values of its options as shown.
+type kindView struct {
+	relay.KindForm
+	Options []optionView
+	// PAT and TokenHelp are the capabilities of the kind's default server.
+	PAT       bool
+	TokenHelp string
+	// NoPATNow: the options as shown designate a server without PATs.
+	NoPATNow bool
 }
 
-type kindOption struct {
-	Key, Label, Hint, Default string
-	Choices                   []string
+type optionView struct {
+	relay.FormOption
+	Value string
 }
 
-var knownKinds = map[relay.Kind]kindInfo{
-	"github":              {Label: "GitHub.com", Credential: "token"},
-	"github-enterprise":   {Label: "GitHub Enterprise Server", BaseURL: true, BaseURLHint: "https://github.example.com", Credential: "token"},
-	"gitlab":              {Label: "GitLab.com", Credential: "token"},
-	"gitlab-self-managed": {Label: "GitLab self-managed", BaseURL: true, BaseURLHint: "https://gitlab.example.com", Credential: "token"},
-	"azure-devops":        {Label: "Azure DevOps Services", BaseURL: true, BaseURLHint: "https://dev.azure.com/your-org", Credential: "token"},
-	"vsts":                {Label: "Visual Studio Team Services", BaseURL: true, BaseURLHint: "https://account.visualstudio.com", Credential: "token"},
-	"tfs": {Label: "Team Foundation Server / Azure DevOps Server", BaseURL: true, BaseURLHint: "https://tfs.example.com",
-		Credential: "token", Options: []kindOption{
-			{Key: "suffix", Label: "Path suffix", Hint: "Usually /tfs", Default: "/tfs"},
-			{Key: "collection", Label: "Collection", Hint: "e.g. DefaultCollection", Default: "DefaultCollection"},
-			{Key: "server_version", Label: "Server version", Choices: []string{"2022", "2020", "2019", "2018", "2017", "2015", "2013"}},
-		}},
-	"codecommit": {Label: "AWS CodeCommit", Credential: "keypair", Options: []kindOption{
-		{Key: "region", Label: "Region", Hint: "e.g. eu-west-1"},
-	}},
-	"gitea": {Label: "Gitea / Forgejo", BaseURL: true, BaseURLHint: "https://gitea.example.com", Credential: "token"},
+// kindForm is the form kind's adapter describes.
+func (p *Pages) kindForm(k relay.Kind) relay.KindForm {
+	if kf, ok := p.c.Hosts.(relay.KindForms); ok {
+		return kf.KindForm(k)
+	}
+	return relay.DefaultKindForm(k)
 }
 
-func (p *Pages) kinds() []kindInfo {
-	var out []kindInfo
+// kinds is every registered kind's form; the chosen kind shows options
+// as sent, the others their defaults.
+func (p *Pages) kinds(chosen string, options map[string]string) []kindView {
+	var out []kindView
 	for _, k := range p.c.Kinds {
-		info, ok := knownKinds[k]
-		if !ok {
-			info = kindInfo{Label: string(k), BaseURL: true, Credential: "token"}
+		v := kindView{KindForm: p.kindForm(k)}
+		for _, o := range v.KindForm.Options {
+			val := o.Default
+			if string(k) == chosen {
+				if sent, ok := options[o.Key]; ok {
+					val = sent
+				}
+			}
+			v.Options = append(v.Options, optionView{FormOption: o, Value: val})
 		}
-		info.Kind = k
+		shown := map[string]string{}
+		for _, o := range v.Options {
+			shown[o.Key] = o.Value
+		}
+		v.NoPATNow = v.NoPAT.Applies(shown)
 		caps := p.c.Hosts.Capabilities(relay.HostConfig{Kind: k})
-		info.PAT, info.TokenHelp = caps.PAT, caps.TokenHelp
-		out = append(out, info)
+		v.PAT, v.TokenHelp = caps.PAT, caps.TokenHelp
+		out = append(out, v)
 	}
 	return out
 }
 
-func kindLabel(k relay.Kind) string {
-	if info, ok := knownKinds[k]; ok {
-		return info.Label
-	}
-	return string(k)
+func (p *Pages) kindLabel(k relay.Kind) string {
+	return p.kindForm(k).Label
 }
 
 // integrationRow is one row of Manage Git repositories.
@@ -115,7 +107,7 @@ func (p *Pages) Integrations(w http.ResponseWriter, r *http.Request) error {
 	rows := make([]integrationRow, len(ins))
 	var wg sync.WaitGroup
 	for i, in := range ins {
-		rows[i] = integrationRow{Integration: in, KindLabel: kindLabel(in.Kind), Included: includedLabel(in)}
+		rows[i] = integrationRow{Integration: in, KindLabel: p.kindLabel(in.Kind), Included: includedLabel(in)}
 		if !in.Enabled {
 			rows[i].Health = "Disabled"
 			continue
@@ -133,19 +125,13 @@ func (p *Pages) Integrations(w http.ResponseWriter, r *http.Request) error {
 		}(&rows[i])
 	}
 	wg.Wait()
-	notice := ""
-	switch r.URL.Query().Get("done") {
-	case "created":
-		notice = "The integration was created."
-	case "deleted":
-		notice = "The integration was deleted, with every user's token for it."
-	}
-	p.render(w, r, http.StatusOK, "integrations", "Manage Git repositories", integrationsData{Rows: rows}, nil, notice)
+	fl := p.takeFlash(r)
+	p.render(w, r, fl.status(), "integrations", "Manage Git repositories", integrationsData{Rows: rows}, fl.Error, fl.Notice)
 	return nil
 }
 
 type integrationForm struct {
-	Kinds    []kindInfo
+	Kinds    []kindView
 	Kind     string
 	Name     string
 	BaseURL  string
@@ -161,7 +147,18 @@ type integrationForm struct {
 	TestResult     string
 	TestOK         bool
 	PAT            bool
-	Repos          repoPicker
+	// NoPATWarning is what Require User PAT means on this server when it
+	// has no PATs (Edit integration settings).
+	NoPATWarning string
+	// Credential is the fields of the integration credential (Edit
+	// integration settings replaces it with these).
+	Credential []relay.CredentialField
+	// Sent holds the credential fields sent that are not secret (a
+	// username, an access key ID), to show again; Resend says secrets were
+	// sent and must be typed again.
+	Sent   map[string]string
+	Resend bool
+	Repos  repoPicker
 }
 
 // repoPicker is the Repositories part of the integration forms: all
@@ -290,16 +287,34 @@ func (p *Pages) fillPicker(ctx context.Context, pr relay.Principal, integrationI
 	}
 }
 
-// NewIntegration shows Add integration.
+// NewIntegration shows Add integration: empty, or as sent when the save
+// was refused (the flash), secrets excepted.
 func (p *Pages) NewIntegration(w http.ResponseWriter, r *http.Request) error {
-	f := integrationForm{Kinds: p.kinds(), Options: map[string]string{}, Enabled: true}
+	fl := p.takeFlash(r)
+	if fl.Form != nil {
+		p.render(w, r, fl.status(), "integration_new", "Add integration", p.newForm(fl.Form, fl.Resend), fl.Error, fl.Notice)
+		return nil
+	}
+	f := integrationForm{Options: map[string]string{}, Enabled: true}
 	f.Kind = r.URL.Query().Get("kind")
 	if f.Kind == "" {
 		// GitHub first: the most common host, and the first kind gitrelay had.
 		f.Kind = "github"
 	}
+	f.Kinds = p.kinds(f.Kind, nil)
 	p.render(w, r, http.StatusOK, "integration_new", "Add integration", f, nil, "")
 	return nil
+}
+
+// newForm is Add integration filled in as f was sent.
+func (p *Pages) newForm(f url.Values, resend bool) integrationForm {
+	kind := f.Get("kind")
+	opts := formOptions(p.kindForm(relay.Kind(kind)), f)
+	_, sent, _ := formCredential(f)
+	repos, _ := pickerFromForm(f)
+	return integrationForm{Kinds: p.kinds(kind, opts), Kind: kind, Name: f.Get("name"), BaseURL: f.Get("base_url"), Options: opts,
+		Projects: f.Get("projects"), Restrict: f.Get("projects_mode") == "restrict", RequireUserPAT: f.Get("require_user_pat") == "on",
+		Enabled: true, Sent: sent, Resend: resend, Repos: repos}
 }
 
 func projectList(s string) []string {
@@ -313,14 +328,32 @@ func projectList(s string) []string {
 	return out
 }
 
-func formOptions(r *http.Request) map[string]string {
+// formOptions reads the options kind's form describes, as sent: an option
+// sent empty stays empty (a TFS path suffix may be), one not sent is left
+// to the adapter's default.
+func formOptions(kf relay.KindForm, f url.Values) map[string]string {
 	opts := map[string]string{}
-	for k, vs := range r.PostForm {
-		if name, ok := strings.CutPrefix(k, "option."); ok && len(vs) > 0 && strings.TrimSpace(vs[0]) != "" {
-			opts[name] = strings.TrimSpace(vs[0])
+	for _, o := range kf.Options {
+		if vs, ok := f["option."+o.Key]; ok && len(vs) > 0 {
+			opts[o.Key] = strings.TrimSpace(vs[0])
 		}
 	}
 	return opts
+}
+
+// formCredential reads the credential fields the form names. It returns
+// the fields that are not secret, to show again after a refusal, and
+// whether a secret was sent (it is never shown again).
+func formCredential(f url.Values) (relay.Credential, map[string]string, bool) {
+	sent := map[string]string{}
+	for _, k := range []string{"username", "access_key_id"} {
+		if v := strings.TrimSpace(f.Get(k)); v != "" {
+			sent[k] = v
+		}
+	}
+	secret := strings.TrimSpace(f.Get("token")) != "" || f.Get("password") != "" || strings.TrimSpace(f.Get("secret_access_key")) != ""
+	cred := relay.NewCredential(strings.TrimSpace(f.Get("token")), strings.TrimSpace(f.Get("username")), f.Get("password"), strings.TrimSpace(f.Get("access_key_id")), strings.TrimSpace(f.Get("secret_access_key")))
+	return cred, sent, secret
 }
 
 // CreateIntegration validates the integration against its host and saves it.
@@ -328,9 +361,9 @@ func (p *Pages) CreateIntegration(w http.ResponseWriter, r *http.Request) error 
 	v := viewerFrom(r.Context())
 	f := r.PostForm
 	kind := relay.Kind(f.Get("kind"))
-	in := action.IntegrationInput{Kind: kind, Name: f.Get("name"), BaseURL: f.Get("base_url"), Options: formOptions(r),
-		RequireUserPAT: f.Get("require_user_pat") == "on",
-		Credential:     relay.NewCredential(strings.TrimSpace(f.Get("token")), strings.TrimSpace(f.Get("username")), f.Get("password"), strings.TrimSpace(f.Get("access_key_id")), strings.TrimSpace(f.Get("secret_access_key")))}
+	cred, _, secret := formCredential(f)
+	in := action.IntegrationInput{Kind: kind, Name: f.Get("name"), BaseURL: f.Get("base_url"), Options: formOptions(p.kindForm(kind), f),
+		RequireUserPAT: f.Get("require_user_pat") == "on", Credential: cred}
 	if f.Get("projects_mode") == "restrict" {
 		in.Projects = projectList(f.Get("projects"))
 	}
@@ -341,70 +374,75 @@ func (p *Pages) CreateIntegration(w http.ResponseWriter, r *http.Request) error 
 	in.Repositories = repos.ids()
 	created, warnings, err := p.c.Actions.CreateIntegration(r.Context(), v.P, in)
 	if err != nil {
-		form := integrationForm{Kinds: p.kinds(), Kind: string(kind), Name: in.Name, BaseURL: in.BaseURL, Options: in.Options,
-			Projects: f.Get("projects"), Restrict: f.Get("projects_mode") == "restrict", RequireUserPAT: in.RequireUserPAT, Enabled: true,
-			Repos: repos}
+		// The form comes back exactly as sent, secrets excepted.
 		perr := toPageError(err)
-		p.render(w, r, httperr.Status(perr.Code), "integration_new", "Add integration", form, perr, "")
-		return nil
+		return p.redirectWith(w, r, "/admin/integrations/new", flash{Status: httperr.Status(perr.Code), Error: perr, Form: keepable(f), Resend: secret})
 	}
-	q := url.Values{"done": {"created"}}
-	if len(warnings) > 0 {
-		q.Set("warn", "1")
-	}
-	anchor := ""
+	fl := flash{Notice: "The integration was created and its credential validated.", Warnings: warnings}
+	target := "/admin/integrations/" + created.ID
 	if repos.Only {
-		q.Set("choose", "repositories")
-		anchor = "#repositories"
+		fl.Notice += " It includes no repository yet: search for the ones it should include under Repositories, add them, and click Update."
+		target += "#repositories"
 	}
-	redirect(w, r, "/admin/integrations/"+created.ID+"?"+q.Encode()+anchor)
-	return nil
+	return p.redirectWith(w, r, target, fl)
 }
 
 func (p *Pages) editForm(in relay.Integration) integrationForm {
 	f := integrationForm{Kind: string(in.Kind), Name: in.Name, BaseURL: in.BaseURL, Options: in.Options,
 		Restrict: in.Projects != nil, Projects: strings.Join(in.Projects, ", "), RequireUserPAT: in.RequireUserPAT,
-		Enabled: in.Enabled, Existing: &in, KindLabel: kindLabel(in.Kind),
+		Enabled: in.Enabled, Existing: &in, KindLabel: p.kindLabel(in.Kind),
 		Repos: repoPicker{Only: in.Repositories != nil}}
 	for _, id := range in.Repositories {
 		f.Repos.Chosen = append(f.Repos.Chosen, chosenRepo{ID: id})
 	}
 	caps := p.c.Hosts.Capabilities(in.HostConfig())
-	f.PAT = caps.PAT
-	if in.RequireUserPAT && !caps.PAT {
-		f.Warnings = append(f.Warnings, "This server version has no personal access tokens: with Require User PAT ticked, creating and deleting branches and creating pull requests are refused for "+in.Name+".")
+	kf := p.kindForm(in.Kind)
+	f.PAT, f.Credential = caps.PAT, kf.CredentialFor(in.Options)
+	if !caps.PAT {
+		f.NoPATWarning = kf.NoPAT.Warning
+		if f.NoPATWarning == "" {
+			f.NoPATWarning = "This server has no personal access tokens: with Require User PAT ticked, users will not be able to create or delete branches or create pull requests through this integration."
+		}
 	}
 	return f
 }
 
-// EditIntegration shows an integration's settings.
+// EditIntegration shows an integration's settings: as stored, or as
+// sent (the flash) after a refused Update or a Search, Add or Remove of
+// the repository picker, which save nothing.
 func (p *Pages) EditIntegration(w http.ResponseWriter, r *http.Request) error {
 	v := viewerFrom(r.Context())
 	in, err := p.c.Actions.Integration(r.Context(), v.P, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	notice := ""
-	switch r.URL.Query().Get("done") {
-	case "created":
-		notice = "The integration was created and its credential validated."
-		if r.URL.Query().Get("choose") == "repositories" {
-			notice += " It includes no repository yet: search for the ones it should include under Repositories, add them, and click Update."
-		}
-	case "updated":
-		notice = "The integration settings were updated."
-	}
+	fl := p.takeFlash(r)
 	form := p.editForm(in)
+	if f := fl.Form; f != nil {
+		form.Name, form.Enabled, form.RequireUserPAT = f.Get("name"), f.Get("enabled") == "on", f.Get("require_user_pat") == "on"
+		form.Restrict, form.Projects = f.Get("projects_mode") == "restrict", f.Get("projects")
+		_, form.Sent, _ = formCredential(f)
+		form.Resend = fl.Resend
+		if repos, ok := pickerFromForm(f); ok {
+			// A search shows results; after Add or Remove the last search stays.
+			repos.Searched = f.Get("op") == "search_repositories" || repos.Query != ""
+			form.Repos = repos
+		}
+	}
+	form.Warnings = append(form.Warnings, fl.Warnings...)
+	form.TestResult, form.TestOK = fl.TestResult, fl.TestOK
 	p.fillPicker(r.Context(), v.P, in.ID, &form.Repos)
-	p.render(w, r, http.StatusOK, "integration_edit", in.Name, form, nil, notice)
+	p.render(w, r, fl.status(), "integration_edit", in.Name, form, fl.Error, fl.Notice)
 	return nil
 }
 
-// UpdateIntegration saves Edit integration settings (the Update button).
+// UpdateIntegration saves Edit integration settings (the Update button),
+// or works the repository picker without saving.
 func (p *Pages) UpdateIntegration(w http.ResponseWriter, r *http.Request) error {
 	v := viewerFrom(r.Context())
 	id := r.PathValue("id")
 	f := r.PostForm
+	edit := "/admin/integrations/" + id
 	name := f.Get("name")
 	enabled := f.Get("enabled") == "on"
 	require := f.Get("require_user_pat") == "on"
@@ -413,64 +451,27 @@ func (p *Pages) UpdateIntegration(w http.ResponseWriter, r *http.Request) error 
 		patch.Projects = projectList(f.Get("projects"))
 	}
 	repos, hasRepos := pickerFromForm(f)
+	cred, sent, secret := formCredential(f)
 	if hasRepos && pickerOp(f) {
 		// Search, Add or Remove: show the choice so far, save nothing.
-		return p.showPicker(w, r, id, repos)
+		return p.redirectWith(w, r, edit+"#repositories", flash{Form: keepable(f), Resend: secret,
+			Notice: "Not saved yet: click Update to save the repositories."})
 	}
 	patch.SetRepositories, patch.Repositories = hasRepos, repos.ids()
-	if tok := strings.TrimSpace(f.Get("token")); tok != "" || f.Get("access_key_id") != "" || f.Get("password") != "" {
-		cred := relay.NewCredential(tok, strings.TrimSpace(f.Get("username")), f.Get("password"), strings.TrimSpace(f.Get("access_key_id")), strings.TrimSpace(f.Get("secret_access_key")))
+	if secret || len(sent) > 0 {
 		patch.Credential = &cred
 	}
-	in, warnings, err := p.c.Actions.UpdateIntegration(r.Context(), v.P, id, patch)
+	_, warnings, err := p.c.Actions.UpdateIntegration(r.Context(), v.P, id, patch)
 	if err != nil {
-		cur, gerr := p.c.Actions.Integration(r.Context(), v.P, id)
-		if gerr != nil {
+		if relay.ErrorCode(err) == relay.ENotFound {
 			return err
 		}
-		form := p.editForm(cur)
-		form.Name, form.Enabled, form.RequireUserPAT = name, enabled, require
-		form.Restrict, form.Projects = f.Get("projects_mode") == "restrict", f.Get("projects")
-		if hasRepos {
-			form.Repos = repos
-		}
-		p.fillPicker(r.Context(), v.P, id, &form.Repos)
 		perr := toPageError(err)
-		p.render(w, r, httperr.Status(perr.Code), "integration_edit", cur.Name, form, perr, "")
-		return nil
+		return p.redirectWith(w, r, edit, flash{Status: httperr.Status(perr.Code), Error: perr, Form: keepable(f), Resend: secret})
 	}
-	if len(warnings) > 0 {
-		// Saved, but the administrator must read the warning: show it on
-		// the page rather than redirecting it away.
-		form := p.editForm(in)
-		form.Warnings = warnings
-		p.fillPicker(r.Context(), v.P, in.ID, &form.Repos)
-		p.render(w, r, http.StatusOK, "integration_edit", in.Name, form, nil, "The integration settings were updated.")
-		return nil
-	}
-	redirect(w, r, "/admin/integrations/"+id+"?done=updated")
-	return nil
-}
-
-// showPicker renders Edit integration settings with the form as posted and
-// the repository picker worked: nothing is saved until Update.
-func (p *Pages) showPicker(w http.ResponseWriter, r *http.Request, id string, repos repoPicker) error {
-	v := viewerFrom(r.Context())
-	cur, err := p.c.Actions.Integration(r.Context(), v.P, id)
-	if err != nil {
-		return err
-	}
-	f := r.PostForm
-	form := p.editForm(cur)
-	form.Name, form.Enabled, form.RequireUserPAT = f.Get("name"), f.Get("enabled") == "on", f.Get("require_user_pat") == "on"
-	form.Restrict, form.Projects = f.Get("projects_mode") == "restrict", f.Get("projects")
-	// A search shows results; after Add or Remove the last search stays.
-	repos.Searched = f.Get("op") == "search_repositories" || repos.Query != ""
-	form.Repos = repos
-	p.fillPicker(r.Context(), v.P, id, &form.Repos)
-	notice := "Not saved yet: click Update to save the repositories."
-	p.render(w, r, http.StatusOK, "integration_edit", cur.Name, form, nil, notice)
-	return nil
+	// Saved; a warning is shown with the notice, for the administrator to
+	// read.
+	return p.redirectWith(w, r, edit, flash{Notice: "The integration settings were updated.", Warnings: warnings})
 }
 
 // TestIntegration checks the integration account against the host.
@@ -480,8 +481,6 @@ func (p *Pages) TestIntegration(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	form := p.editForm(in)
-	p.fillPicker(r.Context(), v.P, in.ID, &form.Repos)
 	// A test asks the host now: the credential live, then a fresh list of
 	// repositories (which also refreshes the picker's cache).
 	acct, err := p.c.Actions.CheckConnection(r.Context(), v.P, in.ID)
@@ -489,22 +488,22 @@ func (p *Pages) TestIntegration(w http.ResponseWriter, r *http.Request) error {
 	if err == nil {
 		repos, err = p.c.Actions.SearchRepositories(r.Context(), v.P, in.ID, action.RepositorySearch{Refresh: true})
 	}
+	var fl flash
 	if err != nil {
-		form.TestResult = "Connection failed: " + relay.ErrorMessage(err)
+		fl.TestResult = "Connection failed: " + relay.ErrorMessage(err)
 	} else {
-		form.TestOK = true
-		form.TestResult = "Connected"
+		fl.TestOK = true
+		fl.TestResult = "Connected"
 		if acct.Login != "" {
-			form.TestResult += " as " + acct.Login
+			fl.TestResult += " as " + acct.Login
 		}
 		if in.Repositories == nil {
-			form.TestResult += "; the integration account sees " + plural(len(repos), "repository", "repositories") + "."
+			fl.TestResult += "; the integration account sees " + plural(len(repos), "repository", "repositories") + "."
 		} else {
-			form.TestResult += "; it sees " + plural(len(repos), "repository", "repositories") + " of the " + strconv.Itoa(len(in.Repositories)) + " chosen."
+			fl.TestResult += "; it sees " + plural(len(repos), "repository", "repositories") + " of the " + strconv.Itoa(len(in.Repositories)) + " chosen."
 		}
 	}
-	p.render(w, r, http.StatusOK, "integration_edit", in.Name, form, nil, "")
-	return nil
+	return p.redirectWith(w, r, "/admin/integrations/"+in.ID+"#test-result", fl)
 }
 
 // ConfirmDeleteIntegration asks before deleting.
@@ -524,8 +523,7 @@ func (p *Pages) DeleteIntegration(w http.ResponseWriter, r *http.Request) error 
 	if err := p.c.Actions.DeleteIntegration(r.Context(), v.P, r.PathValue("id")); err != nil {
 		return err
 	}
-	redirect(w, r, "/admin/integrations?done=deleted")
-	return nil
+	return p.redirectWith(w, r, "/admin/integrations", flash{Notice: "The integration was deleted, with every user's token for it."})
 }
 
 func plural(n int, one, many string) string {
@@ -533,4 +531,20 @@ func plural(n int, one, many string) string {
 		return "1 " + one
 	}
 	return strconv.Itoa(n) + " " + many
+}
+
+// credentialInput is one credential field of a form, with the value sent
+// when it is not secret.
+type credentialInput struct {
+	Kind  relay.Kind
+	Field relay.CredentialField
+	Value string
+}
+
+func fieldIn(kind relay.Kind, f relay.CredentialField, sent map[string]string) credentialInput {
+	in := credentialInput{Kind: kind, Field: f}
+	if !f.Secret {
+		in.Value = sent[f.Name]
+	}
+	return in
 }

@@ -34,6 +34,28 @@ type issueData struct {
 	IntegrationNames map[string]string
 	// Failed is the action whose error the page shows ("branch", "pr").
 	Failed string
+	// Branch and PR are what the dialogs show: what the user typed when
+	// the action was refused, otherwise the defaults.
+	Branch branchDialog
+	PR     prDialog
+	// Names gives users' display names by username (built-in directory).
+	Names map[string]string
+	// ExistingURL links the pull request that already existed.
+	ExistingURL string
+	// SetupNeeded are the integrations the user cannot act through until
+	// they set up a token: the dialogs say so before they are filled in.
+	SetupNeeded []action.DevIntegration
+}
+
+type branchDialog struct {
+	IntegrationID, RepositoryID, RepositoryName, Base, Name string
+	MakeDefault                                             bool
+}
+
+type prDialog struct {
+	IntegrationID, RepositoryID, RepositoryName string
+	Source, Target, Title, Description          string
+	Draft                                       bool
 }
 
 func issueQuery(summary, typ string) string {
@@ -55,35 +77,29 @@ func issuePath(key, summary, typ string) string {
 }
 
 // Issue shows an issue's development panel. Summary and type come from
-// the query, as the tracker's Create branch action passes them.
+// the query, as the tracker's Create branch action passes them; the
+// outcome of an action posted from it comes in a flash.
 func (p *Pages) Issue(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	notice := ""
-	switch q.Get("done") {
-	case "branch":
-		notice = "Branch " + q.Get("name") + " was created."
-	case "branch-existed":
-		notice = "Branch " + q.Get("name") + " already existed at that base; it is listed below."
-	case "branch-deleted":
-		notice = "Branch " + q.Get("name") + " was deleted."
-	case "pr":
-		notice = "Pull request created; it is listed below."
-	case "pr-not-draft":
-		notice = "Pull request created as a regular pull request, because this repository or host has no draft pull requests; it is listed below."
-	}
-	return p.renderIssue(w, r, http.StatusOK, q.Get("summary"), q.Get("type"), "", nil, notice)
+	fl := p.takeFlash(r)
+	return p.renderIssue(w, r, q.Get("summary"), q.Get("type"), fl)
 }
 
-func (p *Pages) renderIssue(w http.ResponseWriter, r *http.Request, status int, summary, typ, failed string, perr *pageError, notice string) error {
+func (p *Pages) renderIssue(w http.ResponseWriter, r *http.Request, summary, typ string, fl flash) error {
 	v := viewerFrom(r.Context())
 	key, project, err := httpx.IssueKey(r)
 	if err != nil {
 		return err
 	}
-	d := issueData{Key: key, Project: project, Summary: summary, Type: typ, Failed: failed}
+	status, perr, notice := fl.status(), fl.Error, fl.Notice
+	d := issueData{Key: key, Project: project, Summary: summary, Type: typ, Failed: fl.Failed, ExistingURL: fl.NoticeURL}
 	dev, err := p.c.Actions.Development(r.Context(), v.P, key)
 	if relay.ErrorCode(err) == relay.EForbidden {
 		d.Forbidden = relay.ErrorMessage(err) + " Ask an administrator for it if you need to create branches or pull requests for this issue."
+		if p.noSuchProject(r, v, project) {
+			d.Forbidden = "There is no project " + project + ": check the issue key, or ask an administrator to add the project under Users and projects."
+			status = http.StatusNotFound
+		}
 		p.render(w, r, status, "issue", key, d, perr, notice)
 		return nil
 	}
@@ -96,6 +112,9 @@ func (p *Pages) renderIssue(w http.ResponseWriter, r *http.Request, status int, 
 		d.Dev.Integrations[i].SetupURL = withIssueContext(in.SetupURL, key, summary, typ)
 		d.Integrations = append(d.Integrations, pickerIntegration{ID: in.ID, Name: in.Name})
 		d.IntegrationNames[in.ID] = in.Name
+		if in.RequireUserPAT && in.UserTokenStatus != relay.TokenValid && in.UserTokenStatus != relay.TokenExpiring {
+			d.SetupNeeded = append(d.SetupNeeded, d.Dev.Integrations[i])
+		}
 	}
 	if d.Settings, err = p.c.Actions.Settings(r.Context(), v.P); err != nil {
 		return err
@@ -115,19 +134,73 @@ func (p *Pages) renderIssue(w http.ResponseWriter, r *http.Request, status int, 
 	default:
 		return err
 	}
+	d.Branch, d.PR = d.dialogDefaults()
+	if len(d.Dev.Branches)+len(d.Dev.PullRequests) > 0 {
+		d.Names = p.displayNames(r, v)
+	}
+	if f := fl.Form; f != nil {
+		switch fl.Failed {
+		case "branch":
+			d.Branch = branchDialog{IntegrationID: f.Get("integration_id"), RepositoryID: f.Get("repository_id"),
+				RepositoryName: f.Get("repository_name"), Base: f.Get("base"), Name: f.Get("name"), MakeDefault: f.Get("make_default") == "on"}
+		case "pr":
+			d.PR = prDialog{IntegrationID: f.Get("integration_id"), RepositoryID: f.Get("repository_id"),
+				RepositoryName: f.Get("repository_name"), Source: f.Get("source"), Target: f.Get("target"),
+				Title: f.Get("title"), Description: f.Get("description"), Draft: f.Get("draft") == "on"}
+		}
+	}
 	p.render(w, r, status, "issue", key, d, perr, notice)
 	return nil
 }
 
-// actionFailed re-renders the issue with the error of the action the user
-// tried, at the status the API would answer.
+// dialogDefaults fills the dialogs as they open on a fresh page: the
+// user's default repository, the template's branch name, and for a pull
+// request the issue's newest branch and the issue's title.
+func (d *issueData) dialogDefaults() (branchDialog, prDialog) {
+	b := branchDialog{Name: d.BranchName}
+	pr := prDialog{Title: d.Key}
+	if d.Summary != "" {
+		pr.Title += " " + d.Summary
+	}
+	if def := d.Default; def != nil {
+		b.IntegrationID, b.RepositoryID, b.RepositoryName, b.Base, b.MakeDefault = def.IntegrationID, def.RepositoryID, def.RepositoryName, def.BaseBranch, true
+		pr.IntegrationID, pr.RepositoryID, pr.RepositoryName = def.IntegrationID, def.RepositoryID, def.RepositoryName
+	}
+	var newest *relay.BranchRecord
+	for i, br := range d.Dev.Branches {
+		if newest == nil || !br.CreatedAt.Before(newest.CreatedAt) {
+			newest = &d.Dev.Branches[i]
+		}
+	}
+	if newest != nil {
+		pr.Source = newest.Name
+	}
+	return b, pr
+}
+
+// actionDone redirects to the issue with a notice.
+func (p *Pages) actionDone(w http.ResponseWriter, r *http.Request, key, notice string) error {
+	f := r.PostForm
+	return p.redirectWith(w, r, issuePath(key, f.Get("summary"), f.Get("type"))+"#development", flash{Notice: notice})
+}
+
+// actionFailed redirects to the issue with the error of the action the
+// user tried and what they typed, shown at the status the API would
+// answer.
 func (p *Pages) actionFailed(w http.ResponseWriter, r *http.Request, failed string, err error) error {
 	perr := toPageError(err)
 	if httperr.Status(perr.Code) >= 500 {
 		p.log.ErrorContext(r.Context(), "issue action failed", "path", r.URL.Path, "code", perr.Code, "err", err)
 	}
-	perr.SetupURL = withIssueContext(perr.SetupURL, r.PathValue("key"), r.PostFormValue("summary"), r.PostFormValue("type"))
-	return p.renderIssue(w, r, httperr.Status(perr.Code), r.PostFormValue("summary"), r.PostFormValue("type"), failed, perr, "")
+	key, _, kerr := httpx.IssueKey(r)
+	if kerr != nil {
+		return kerr
+	}
+	f := r.PostForm
+	perr.SetupURL = withIssueContext(perr.SetupURL, key, f.Get("summary"), f.Get("type"))
+	anchor := "#action-error"
+	return p.redirectWith(w, r, issuePath(key, f.Get("summary"), f.Get("type"))+anchor,
+		flash{Status: httperr.Status(perr.Code), Error: perr, Failed: failed, Form: keepable(f)})
 }
 
 // withIssueContext makes a setup link's way back keep the issue's summary
@@ -176,19 +249,11 @@ func (p *Pages) CreateBranch(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	done := "branch"
+	notice := "Branch " + res.Name + " was created."
 	if res.AlreadyExists {
-		done = "branch-existed"
+		notice = "Branch " + res.Name + " already existed at that base; it is listed below."
 	}
-	q := url.Values{"done": {done}, "name": {res.Name}}
-	if s := f.Get("summary"); s != "" {
-		q.Set("summary", s)
-	}
-	if t := f.Get("type"); t != "" {
-		q.Set("type", t)
-	}
-	redirect(w, r, "/issues/"+key+"?"+q.Encode()+"#development")
-	return nil
+	return p.actionDone(w, r, key, notice)
 }
 
 type deleteData struct {
@@ -196,6 +261,9 @@ type deleteData struct {
 	IntegrationID, RepositoryID, Name    string
 	Repository, IntegrationName, Summary string
 	Type                                 string
+	// PullRequests are the issue's pull requests from this branch, which
+	// deleting it closes or leaves without a source on most hosts.
+	PullRequests []relay.PullRequestRecord
 }
 
 // ConfirmDeleteBranch asks before deleting a branch.
@@ -208,6 +276,13 @@ func (p *Pages) ConfirmDeleteBranch(w http.ResponseWriter, r *http.Request) erro
 	d := deleteData{Key: key, IntegrationID: q.Get("integration_id"), RepositoryID: q.Get("repository_id"),
 		Name: q.Get("name"), Repository: q.Get("repository"), Summary: q.Get("summary"), Type: q.Get("type")}
 	d.Back = issuePath(key, d.Summary, d.Type)
+	if dev, err := p.c.Actions.Development(r.Context(), viewerFrom(r.Context()).P, key); err == nil {
+		for _, pr := range dev.PullRequests {
+			if pr.Source == d.Name && pr.IntegrationID == d.IntegrationID && pr.RepositoryID == d.RepositoryID {
+				d.PullRequests = append(d.PullRequests, pr)
+			}
+		}
+	}
 	p.render(w, r, http.StatusOK, "delete_branch", "Delete branch "+d.Name, d, nil, "")
 	return nil
 }
@@ -225,15 +300,7 @@ func (p *Pages) DeleteBranch(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return p.actionFailed(w, r, "delete", err)
 	}
-	q := url.Values{"done": {"branch-deleted"}, "name": {f.Get("name")}}
-	if s := f.Get("summary"); s != "" {
-		q.Set("summary", s)
-	}
-	if t := f.Get("type"); t != "" {
-		q.Set("type", t)
-	}
-	redirect(w, r, "/issues/"+key+"?"+q.Encode()+"#development")
-	return nil
+	return p.actionDone(w, r, key, "Branch "+f.Get("name")+" was deleted.")
 }
 
 // CreatePullRequest creates a pull request from the dialog.
@@ -254,23 +321,22 @@ func (p *Pages) CreatePullRequest(w http.ResponseWriter, r *http.Request) error 
 		Source: strings.TrimSpace(f.Get("source")), Target: strings.TrimSpace(f.Get("target")),
 		Title: strings.TrimSpace(f.Get("title")), Description: f.Get("description"), Draft: f.Get("draft") == "on",
 		Summary: f.Get("summary")})
+	if e, ok := relay.AsError(err); ok && e.Code == relay.EPullRequestExists && e.URL != "" {
+		// Not a failure: what was asked for exists. Say so, with its link,
+		// as a duplicate branch is.
+		return p.redirectWith(w, r, issuePath(key, f.Get("summary"), f.Get("type"))+"#development",
+			flash{Notice: "A pull request from " + strings.TrimSpace(f.Get("source")) + " already exists; it was not created again.", NoticeURL: e.URL})
+	}
 	if err != nil {
 		return p.actionFailed(w, r, "pr", err)
 	}
-	q := url.Values{"done": {"pr"}}
+	notice := "Pull request created; it is listed below."
 	if f.Get("draft") == "on" && !res.Draft {
 		// Asked for a draft, got a regular pull request (the action's
 		// note says why); an existing pull request is an error, not this.
-		q.Set("done", "pr-not-draft")
+		notice = "Pull request created as a regular pull request, because this repository or host has no draft pull requests; it is listed below."
 	}
-	if s := f.Get("summary"); s != "" {
-		q.Set("summary", s)
-	}
-	if t := f.Get("type"); t != "" {
-		q.Set("type", t)
-	}
-	redirect(w, r, "/issues/"+key+"?"+q.Encode()+"#development")
-	return nil
+	return p.actionDone(w, r, key, notice)
 }
 
 // OpenIssue sends the "open an issue" form of the home page to the issue.
@@ -281,4 +347,43 @@ func (p *Pages) OpenIssue(w http.ResponseWriter, r *http.Request) error {
 	}
 	redirect(w, r, issuePath(key, r.URL.Query().Get("summary"), r.URL.Query().Get("type")))
 	return nil
+}
+
+// noSuchProject says whether the built-in directory has no project key,
+// so that a mistyped key is not answered with a missing permission. Jira
+// sites answer for their own projects.
+func (p *Pages) noSuchProject(r *http.Request, v *viewer, key string) bool {
+	if v.External || v.P.TenantID != p.c.TenantID {
+		return false
+	}
+	projects, err := p.c.Directory.Projects(r.Context(), v.P.TenantID)
+	if err != nil {
+		return false
+	}
+	for _, pr := range projects {
+		if pr.Key == key {
+			return false
+		}
+	}
+	return true
+}
+
+// displayNames maps usernames to display names, for showing people as
+// people ("Bob Builder") rather than accounts. Only the built-in directory
+// is listed; elsewhere (and on failure) usernames show as they are.
+func (p *Pages) displayNames(r *http.Request, v *viewer) map[string]string {
+	if v.External || v.P.TenantID != p.c.TenantID {
+		return nil
+	}
+	users, err := p.c.Directory.Users(r.Context(), v.P.TenantID)
+	if err != nil {
+		return nil
+	}
+	names := make(map[string]string, len(users))
+	for _, u := range users {
+		if u.DisplayName != "" {
+			names[u.Username] = u.DisplayName
+		}
+	}
+	return names
 }

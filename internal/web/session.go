@@ -274,6 +274,9 @@ func (p *Pages) startSession(w http.ResponseWriter, r *http.Request, tenantID, u
 	if _, err := p.c.Store.DeleteExpiredSessions(r.Context()); err != nil {
 		p.log.WarnContext(r.Context(), "sweeping expired sessions", "err", err)
 	}
+	if _, err := p.c.Store.DeleteExpiredFlashes(r.Context()); err != nil {
+		p.log.WarnContext(r.Context(), "sweeping expired page messages", "err", err)
+	}
 	p.setSessionCookie(w, r, token, int(p.c.SessionLifetime.Seconds()))
 	return nil
 }
@@ -304,11 +307,8 @@ func (p *Pages) PasswordForm(w http.ResponseWriter, r *http.Request) error {
 	if err := noPassword(viewerFrom(r.Context())); err != nil {
 		return err
 	}
-	notice := ""
-	if r.URL.Query().Get("changed") == "1" {
-		notice = "Your password was changed. Other browsers where you were signed in are signed out."
-	}
-	p.render(w, r, http.StatusOK, "password", "Change password", nil, nil, notice)
+	fl := p.takeFlash(r)
+	p.render(w, r, fl.status(), "password", "Change password", nil, fl.Error, fl.Notice)
 	return nil
 }
 
@@ -320,9 +320,8 @@ func (p *Pages) ChangePassword(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	fail := func(field, msg string) error {
-		p.render(w, r, http.StatusUnprocessableEntity, "password", "Change password", nil,
-			&pageError{Message: msg, Fields: map[string]string{field: msg}}, "")
-		return nil
+		return p.redirectWith(w, r, "/settings/password", flash{Status: http.StatusUnprocessableEntity,
+			Error: &pageError{Message: msg, Fields: map[string]string{field: msg}}})
 	}
 	if _, err := p.c.Directory.CheckPassword(r.Context(), v.P.TenantID, v.P.Username, r.PostFormValue("current")); err != nil {
 		if relay.ErrorCode(err) == relay.EUnauthenticated {
@@ -342,8 +341,7 @@ func (p *Pages) ChangePassword(w http.ResponseWriter, r *http.Request) error {
 	if err := p.c.Store.DeleteUserSessions(r.Context(), v.P.TenantID, v.P.UserID, v.Hash); err != nil {
 		return err
 	}
-	redirect(w, r, "/settings/password?changed=1")
-	return nil
+	return p.redirectWith(w, r, "/settings/password", flash{Notice: "Your password was changed. Other browsers where you were signed in are signed out."})
 }
 
 // noPassword refuses the password pages to users who signed in through the

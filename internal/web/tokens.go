@@ -18,10 +18,12 @@ type tokenRow struct {
 	action.TokenView
 	// StatusText and StatusClass describe the token's state in words.
 	StatusText, StatusClass string
-	// KeyPair: the host takes an access key id and secret (CodeCommit).
-	KeyPair  bool
-	Selected bool
-	Error    *pageError
+	// Fields are what a token of this kind is made of, as its adapter
+	// describes it; KindLabel is the kind's name.
+	Fields    []relay.CredentialField
+	KindLabel string
+	Selected  bool
+	Error     *pageError
 }
 
 type tokensData struct {
@@ -33,9 +35,6 @@ type tokensData struct {
 	Selected    string
 	Saved       bool
 }
-
-// keyPairKinds take an access key pair rather than a token.
-var keyPairKinds = map[relay.Kind]bool{"codecommit": true}
 
 func (p *Pages) statusText(v action.TokenView) (string, string) {
 	switch v.Status {
@@ -97,13 +96,8 @@ func returnTo(s string) (string, string) {
 // Tokens is User settings → Personal access tokens.
 func (p *Pages) Tokens(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	notice := ""
-	if q.Get("saved") == "1" {
-		notice = "Your token was validated and saved."
-	} else if q.Get("removed") == "1" {
-		notice = "Your token was removed."
-	}
-	return p.renderTokens(w, r, http.StatusOK, q.Get("integration"), q.Get("return_to"), q.Get("q"), q.Get("saved") == "1", nil, notice)
+	fl := p.takeFlash(r)
+	return p.renderTokens(w, r, fl.status(), q.Get("integration"), q.Get("return_to"), q.Get("q"), fl.Saved, fl.Error, fl.Notice)
 }
 
 func (p *Pages) renderTokens(w http.ResponseWriter, r *http.Request, status int, selected, back, filter string, saved bool, perr *pageError, notice string) error {
@@ -118,10 +112,18 @@ func (p *Pages) renderTokens(w http.ResponseWriter, r *http.Request, status int,
 		if filter != "" && !strings.Contains(strings.ToLower(tv.IntegrationName), strings.ToLower(filter)) && tv.IntegrationID != selected {
 			continue
 		}
-		row := tokenRow{TokenView: tv, KeyPair: keyPairKinds[tv.Kind], Selected: tv.IntegrationID == selected}
+		kf := p.kindForm(tv.Kind)
+		row := tokenRow{TokenView: tv, Fields: kf.Credential, KindLabel: kf.Label, Selected: tv.IntegrationID == selected}
 		row.StatusText, row.StatusClass = p.statusText(tv)
 		if perr != nil && perr.For == tv.IntegrationID {
 			row.Error = perr
+			if tv.Help != "" && strings.Contains(perr.Message, tv.Help) {
+				// The help is shown just above: the refusal need not
+				// repeat it.
+				e := *perr
+				e.Message = strings.TrimSpace(strings.Replace(e.Message, tv.Help, "", 1))
+				row.Error = &e
+			}
 		}
 		d.Rows = append(d.Rows, row)
 	}
@@ -133,11 +135,8 @@ func (p *Pages) renderTokens(w http.ResponseWriter, r *http.Request, status int,
 	return nil
 }
 
-func tokensPath(id, back string, extra url.Values) string {
+func tokensPath(id, back string) string {
 	q := url.Values{}
-	for k, v := range extra {
-		q[k] = v
-	}
 	q.Set("integration", id)
 	if back != "" {
 		q.Set("return_to", back)
@@ -161,10 +160,9 @@ func (p *Pages) SaveToken(w http.ResponseWriter, r *http.Request) error {
 		if httperr.Status(perr.Code) >= 500 {
 			p.log.ErrorContext(r.Context(), "saving token failed", "code", perr.Code, "err", err)
 		}
-		return p.renderTokens(w, r, httperr.Status(perr.Code), id, back, "", false, perr, "")
+		return p.redirectWith(w, r, tokensPath(id, back), flash{Status: httperr.Status(perr.Code), Error: perr})
 	}
-	redirect(w, r, tokensPath(id, back, url.Values{"saved": {"1"}}))
-	return nil
+	return p.redirectWith(w, r, tokensPath(id, back), flash{Notice: "Your token was validated and saved.", Saved: true})
 }
 
 // RemoveToken deletes the user's PAT for an integration.
@@ -175,8 +173,7 @@ func (p *Pages) RemoveToken(w http.ResponseWriter, r *http.Request) error {
 	if err := p.c.Actions.RemoveToken(r.Context(), v.P, id); err != nil {
 		perr := toPageError(err)
 		perr.For = id
-		return p.renderTokens(w, r, httperr.Status(perr.Code), id, back, "", false, perr, "")
+		return p.redirectWith(w, r, tokensPath(id, back), flash{Status: httperr.Status(perr.Code), Error: perr})
 	}
-	redirect(w, r, tokensPath(id, back, url.Values{"removed": {"1"}}))
-	return nil
+	return p.redirectWith(w, r, tokensPath(id, back), flash{Notice: "Your token was removed."})
 }

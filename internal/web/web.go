@@ -48,6 +48,12 @@ type Store interface {
 	SignInFailures(ctx context.Context, tenantID, address, username string, now time.Time, window time.Duration) (store.SignInFailures, error)
 	RecordSignInFailure(ctx context.Context, tenantID, address, username string, now time.Time, window time.Duration, addressLimit int) error
 	ForgetSignInFailures(ctx context.Context, tenantID, address, username string) error
+	// Page messages across a redirect (flash.go).
+	PutFlash(ctx context.Context, f store.Flash) error
+	TakeFlash(ctx context.Context, sessionHash []byte, path string) (store.Flash, error)
+	DeleteExpiredFlashes(ctx context.Context) (int64, error)
+	// Names of cached repositories, for the audit log.
+	RepositoryNames(ctx context.Context, tenantID string, repositoryIDs []string) (map[string]string, error)
 }
 
 // Demo describes the demo's simulated hosts for the banner and landing page.
@@ -149,6 +155,8 @@ func New(c Config) (*Pages, error) {
 }
 
 var funcs = template.FuncMap{
+	"fieldIn": fieldIn,
+	"lower":   strings.ToLower,
 	"date": func(t time.Time) string {
 		if t.IsZero() {
 			return ""

@@ -291,7 +291,7 @@ func TestTokensPage(t *testing.T) {
 	})
 
 	t.Run("a token the host rejects is refused with the reason and not saved", func(t *testing.T) {
-		p := v.post("/settings/tokens/"+id, url.Values{"csrf": {csrf}, "token": {"ghp_CANARYunknown000000000000000000000009"}})
+		p := v.submit("/settings/tokens/"+id, url.Values{"csrf": {csrf}, "token": {"ghp_CANARYunknown000000000000000000000009"}})
 		if p.Status != http.StatusUnprocessableEntity || !strings.Contains(p.Body, "rejected this token") {
 			t.Fatalf("got %d, want 422 saying the host rejected it", p.Status)
 		}
@@ -362,7 +362,7 @@ func TestIssuePageActions(t *testing.T) {
 	})
 
 	t.Run("a failure says what happened on the issue page", func(t *testing.T) {
-		p := v.post("/issues/ABC-5/branches", url.Values{"csrf": {csrf}, "integration_id": {id}, "repository_id": {env.RepoID},
+		p := v.submit("/issues/ABC-5/branches", url.Values{"csrf": {csrf}, "integration_id": {id}, "repository_id": {env.RepoID},
 			"name": {"no key here"}})
 		if p.Status != http.StatusUnprocessableEntity || !strings.Contains(p.Body, `id="action-error"`) {
 			t.Fatalf("got %d, want 422 with the error on the page", p.Status)
@@ -538,7 +538,7 @@ func TestChangePasswordSignsOutOtherBrowsers(t *testing.T) {
 	there.signIn("bob", bobPassword)
 	csrf := here.csrf()
 
-	if p := here.post("/settings/password", url.Values{"csrf": {csrf}, "current": {"wrong"}, "new": {"new-password-0001"}, "confirm": {"new-password-0001"}}); p.Status != http.StatusUnprocessableEntity {
+	if p := here.submit("/settings/password", url.Values{"csrf": {csrf}, "current": {"wrong"}, "new": {"new-password-0001"}, "confirm": {"new-password-0001"}}); p.Status != http.StatusUnprocessableEntity {
 		t.Fatalf("a wrong current password: %d, want 422", p.Status)
 	}
 	if p := here.post("/settings/password", url.Values{"csrf": {csrf}, "current": {bobPassword}, "new": {"new-password-0001"}, "confirm": {"new-password-0001"}}); p.Status != http.StatusSeeOther {
@@ -559,7 +559,7 @@ func TestDirectoryPage(t *testing.T) {
 	v := newVisitor(t, env)
 	v.signIn("admin", adminPassword)
 	csrf := v.csrf()
-	if p := v.post("/admin/users", url.Values{"csrf": {csrf}, "username": {"dave"}}); p.Status != http.StatusUnprocessableEntity || !strings.Contains(p.Body, "initial password") {
+	if p := v.submit("/admin/users", url.Values{"csrf": {csrf}, "username": {"dave"}}); p.Status != http.StatusUnprocessableEntity || !strings.Contains(p.Body, "initial password") {
 		t.Fatalf("a user without a password: %d, want 422 asking for one", p.Status)
 	}
 	if p := v.post("/admin/users", url.Values{"csrf": {csrf}, "username": {"dave"}, "password": {"dave-password-01"}}); p.Status != http.StatusSeeOther {
@@ -607,7 +607,7 @@ func TestAddIntegrationPage(t *testing.T) {
 			"token": {token}, "projects_mode": {"restrict"}, "projects": {"abc, XYZ"}, "require_user_pat": {"on"}}
 	}
 	t.Run("a credential the host rejects is refused with the reason", func(t *testing.T) {
-		p := v.post("/admin/integrations", form("ghp_CANARYwrong0000000000000000000000000008"))
+		p := v.submit("/admin/integrations", form("ghp_CANARYwrong0000000000000000000000000008"))
 		if p.Status != http.StatusUnprocessableEntity || !strings.Contains(p.Body, "rejected the integration credential") {
 			t.Fatalf("got %d, want 422 saying the host rejected the credential\n%s", p.Status, p.Body)
 		}
@@ -642,7 +642,7 @@ func TestRequireUserPATOnTFSWithoutPATsWarns(t *testing.T) {
 	id := env.Integration(false, nil)
 	admin := newVisitor(t, env)
 	admin.signIn("admin", adminPassword)
-	p := admin.post("/admin/integrations/"+id, url.Values{"csrf": {admin.csrf()}, "name": {"TFS"}, "enabled": {"on"},
+	p := admin.submit("/admin/integrations/"+id, url.Values{"csrf": {admin.csrf()}, "name": {"TFS"}, "enabled": {"on"},
 		"projects_mode": {"all"}, "require_user_pat": {"on"}})
 	if p.Status != http.StatusOK || !strings.Contains(p.Body, "data-warning") || !strings.Contains(p.Body, "no personal access tokens") {
 		t.Fatalf("ticking Require User PAT for TFS 2015: %d, want the page with the warning\n%s", p.Status, p.Body)
@@ -655,7 +655,7 @@ func TestRequireUserPATOnTFSWithoutPATsWarns(t *testing.T) {
 	if page := bob.get("/settings/tokens"); !strings.Contains(page.Body, "Impossible on this server version") || strings.Contains(page.Body, `id="token-`+id+`"`) {
 		t.Error("User settings offers a token field for a server without PATs, or does not say why not")
 	}
-	page := bob.post("/issues/ABC-1/branches", url.Values{"csrf": {bob.csrf()}, "integration_id": {id}, "repository_id": {env.RepoID}, "name": {"ABC-1-x"}})
+	page := bob.submit("/issues/ABC-1/branches", url.Values{"csrf": {bob.csrf()}, "integration_id": {id}, "repository_id": {env.RepoID}, "name": {"ABC-1-x"}})
 	if page.Status != http.StatusUnprocessableEntity || !strings.Contains(page.Body, `id="action-error"`) {
 		t.Fatalf("creating a branch through it: %d, want 422 with the explanation", page.Status)
 	}
@@ -747,7 +747,7 @@ func TestConnectionChecksAreLive(t *testing.T) {
 		t.Fatalf("a revoked credential still shows as connected:\n%s", p.Body)
 	}
 	csrf := v.csrf()
-	p := v.post("/admin/integrations/"+id+"/test", url.Values{"csrf": {csrf}})
+	p := v.submit("/admin/integrations/"+id+"/test", url.Values{"csrf": {csrf}})
 	if !strings.Contains(p.Body, "Connection failed") {
 		t.Fatalf("Test connection with a revoked credential:\n%s", p.Body)
 	}

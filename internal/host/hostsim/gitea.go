@@ -70,6 +70,9 @@ func newGitea(s *Sim) *gitea {
 		g.notFound(w, r)
 	})
 	g.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if g.sim.webPage(w, r) {
+			return
+		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.WriteHeader(http.StatusNotFound)
 		fmt.Fprint(w, "<!doctype html><title>Page Not Found - Gitea</title><p>The page you are trying to reach either does not exist or you are not authorized to view it.</p>")

@@ -66,6 +66,9 @@ func newGitHub(s *Sim, prefix string) *gitHub {
 	api("GET", "/repos/{owner}/{repo}/pulls/{number}", OpGetPullRequest, g.getPull)
 	g.handle("GET /settings/tokens/new", OpWeb, g.tokenPage)
 	g.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if g.sim.webPage(w, r) {
+			return
+		}
 		g.error(w, http.StatusNotFound, "Not Found", ghDocs)
 	})
 	return g

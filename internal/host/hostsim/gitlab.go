@@ -78,6 +78,9 @@ func newGitLab(s *Sim, root string) *gitLab {
 	g.ops[page] = OpWeb
 	g.mux.HandleFunc(page, g.tokenPage)
 	g.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if g.sim.webPage(w, r) {
+			return
+		}
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "404 Not Found"})
 	})
 	return g

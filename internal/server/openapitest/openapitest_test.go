@@ -15,7 +15,11 @@ func TestCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	jsonCT := http.Header{"Content-Type": {"application/json"}}
-	kind := `{"kind":"codecommit","pat":false,"drafts":false,"token_help":"h","required_scopes":`
+	kind := `{"kind":"codecommit","label":"AWS CodeCommit","base_url":false,"base_url_hint":"",` +
+		`"options":[{"key":"region","label":"Region","hint":"","default":"","choices":[]}],` +
+		`"credential":[{"name":"access_key_id","label":"Access key ID","secret":false}],` +
+		`"no_pat":{"option":"","values":[],"credential":[],"warning":""},"new_token_url":"",` +
+		`"pat":false,"drafts":false,"token_help":"h","required_scopes":`
 	tests := []struct {
 		name, method, path string
 		status             int

@@ -201,31 +201,60 @@
     }
   });
 
-  // Add integration: show the fields the chosen kind needs.
+  // Add integration: show the fields the chosen kind's adapter describes
+  // (internal/web/integrations.go renders them); fields of other kinds are
+  // disabled, so they are not sent. A server without PATs signs in with
+  // its own credential, and Require User PAT is warned about at once.
   $all("[data-kind-form]").forEach(function (form) {
     var select = $("[data-kind-select]", form);
+    var requirePAT = $("[data-require-user-pat]", form);
     function update() {
       var opt = select.options[select.selectedIndex];
-      var kind = opt.value, cred = opt.getAttribute("data-credential") || "token";
+      var kind = opt.value;
       var needsBase = opt.getAttribute("data-base-url") === "true";
       $all("[data-for-base-url]", form).forEach(function (el) { el.hidden = !needsBase; });
       var baseInput = $("[data-base-url-input]", form);
       if (baseInput) { baseInput.placeholder = opt.getAttribute("data-hint") || "https://git.example.com"; baseInput.required = needsBase; }
+      var pat = null, noPAT = false;
+      $all("[data-for-kind]", form).forEach(function (el) {
+        if (el.getAttribute("data-for-kind") === kind && el.getAttribute("data-credential") === "pat") { pat = el; }
+      });
+      if (pat && pat.getAttribute("data-no-pat-option")) {
+        var ruled = $("[data-for-kind='" + kind + "'] [data-option='" + pat.getAttribute("data-no-pat-option") + "']", form);
+        var values = (pat.getAttribute("data-no-pat-values") || "").split(" ");
+        noPAT = !!ruled && values.indexOf(ruled.value) >= 0;
+      }
+      var hasNoPATFields = !!$("[data-for-kind='" + kind + "'][data-credential='no-pat']", form);
       $all("[data-for-kind]", form).forEach(function (el) {
         var on = el.getAttribute("data-for-kind") === kind;
+        var cred = el.getAttribute("data-credential");
+        if (on && cred === "pat") { on = !(noPAT && hasNoPATFields); }
+        if (on && cred === "no-pat") { on = noPAT; }
         el.hidden = !on;
-        $all("input, select", el).forEach(function (i) { i.disabled = !on; });
+        $all("input, select", el).forEach(function (i) {
+          i.disabled = !on;
+          if (cred) { i.required = on; }
+        });
       });
-      var version = $("[data-for-kind='" + kind + "'] select[name='option.server_version']", form);
-      if (version && (version.value === "2013" || version.value === "2015")) { cred = "password"; }
-      $all("[data-for-credential]", form).forEach(function (el) {
-        var on = el.getAttribute("data-for-credential") === cred;
-        el.hidden = !on;
-        $all("input", el).forEach(function (i) { i.disabled = !on; i.required = on; });
+      $all("[data-no-pat-warning]", form).forEach(function (el) {
+        el.hidden = !(el.getAttribute("data-no-pat-warning") === kind && noPAT && requirePAT && requirePAT.checked);
       });
     }
     select.addEventListener("change", update);
-    form.addEventListener("change", function (ev) { if (ev.target.name === "option.server_version") { update(); } });
+    form.addEventListener("change", function (ev) {
+      if (ev.target.hasAttribute("data-option") || ev.target === requirePAT) { update(); }
+    });
+    update();
+  });
+
+  // Integration forms: project keys only with "Restrict to projects".
+  $all("fieldset[data-projects]").forEach(function (box) {
+    var keys = $("[data-for-projects-mode=restrict]", box);
+    function update() {
+      var picked = $("input[name=projects_mode]:checked", box);
+      if (keys) { keys.hidden = !picked || picked.value !== "restrict"; }
+    }
+    $all("input[name=projects_mode]", box).forEach(function (radio) { radio.addEventListener("change", update); });
     update();
   });
 

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/gitrelay/gitrelay/internal/action"
+	"github.com/gitrelay/gitrelay/internal/app"
+	"github.com/gitrelay/gitrelay/internal/directory"
+	"github.com/gitrelay/gitrelay/internal/relay"
+	"github.com/gitrelay/gitrelay/internal/store/storetest"
+	"github.com/gitrelay/gitrelay/internal/vault"
+)
+
+// The demo shows the host's real answer to a pull request from a branch
+// with no commits of its own, and offers a branch with work to propose.
+func TestDemoRefusesAPullRequestWithoutCommitsLikeTheHost(t *testing.T) {
+	ctx := context.Background()
+	hosts, err := startDemoHosts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hosts.Close()
+	db := storetest.SQLite(t)
+	keys, err := vault.NewStaticKeys(vault.NewKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := app.New(app.Config{DB: db, Sealer: keys, Demo: hosts.info(), EgressAllow: hosts.egressAllow()})
+	if err := seedDemo(ctx, db, a, hosts, "http://gitrelay.test", &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	u, err := db.UserByUsername(ctx, relay.LocalTenant, "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob := directory.Principal(u)
+	ins, err := a.Actions.Integrations(ctx, bob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range ins {
+		t.Run(in.Name, func(t *testing.T) {
+			repos, err := a.Actions.Repositories(ctx, bob, in.ID, "")
+			if err != nil || len(repos) == 0 {
+				t.Fatalf("no repositories: %v", err)
+			}
+			var repo relay.Repository
+			for _, r := range repos {
+				if _, ok := map[string]bool{"acme/widgets": true, "platform/backend": true}[r.FullName]; ok {
+					repo = r
+				}
+			}
+			if _, err := a.Actions.CreateBranch(ctx, bob, "DEMO-1", action.BranchRequest{IntegrationID: in.ID, RepositoryID: repo.ID, Name: "DEMO-1-fresh"}); err != nil {
+				t.Fatalf("creating a branch: %v", err)
+			}
+			_, err = a.Actions.CreatePullRequest(ctx, bob, "DEMO-1", action.PullRequestRequest{IntegrationID: in.ID, RepositoryID: repo.ID,
+				Source: "DEMO-1-fresh", Title: "DEMO-1 Nothing yet"})
+			if msg := strings.ToLower(relay.ErrorMessage(err)); err == nil || !(strings.Contains(msg, "commit") || strings.Contains(msg, "no changes")) {
+				t.Errorf("a pull request from a branch without commits: %v, want the host's refusal", err)
+			}
+			if _, err := a.Actions.CreatePullRequest(ctx, bob, "DEMO-1", action.PullRequestRequest{IntegrationID: in.ID, RepositoryID: repo.ID,
+				Source: demoWorkBranch, Title: "DEMO-1 Work"}); err != nil {
+				t.Errorf("a pull request from %s: %v", demoWorkBranch, err)
+			}
+		})
+	}
+}

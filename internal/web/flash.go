@@ -1,0 +1,123 @@
+package web
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gitrelay/gitrelay/internal/relay"
+	"github.com/gitrelay/gitrelay/internal/store"
+)
+
+// Every form posts, then redirects to the page that shows the outcome
+// (POST/redirect/GET): the address bar never holds a POST address that
+// answers Not found on Enter or asks to resubmit on reload. What the
+// outcome page must show — the error with what the user typed, or a
+// notice — travels in a flash: kept in the database for the session and
+// the target page, read once, within flashLifetime. Nothing of it is in
+// the URL, so a reload shows the page as it is now.
+
+// flashLifetime bounds how long a flash waits for its page: a redirect is
+// followed at once.
+const flashLifetime = 5 * time.Minute
+
+// flashCookie says that a flash may be waiting, so that the pages viewed
+// when none is (nearly all of them) make no database read for it. It
+// holds nothing but "1": the flash itself stays on the server.
+const flashCookie = "gitrelay_flash"
+
+// flash is what a form's outcome page shows.
+type flash struct {
+	// Status is the status the outcome page answers with: the refused
+	// action's (422, 428, ...) so that the page says what the API says.
+	Status int    `json:"status,omitempty"`
+	Notice string `json:"notice,omitempty"`
+	// NoticeURL links what the notice is about (an existing pull request).
+	NoticeURL string     `json:"notice_url,omitempty"`
+	Error     *pageError `json:"error,omitempty"`
+	// Failed names the dialog whose error it is ("branch", "pr", "delete").
+	Failed string `json:"failed,omitempty"`
+	// Form is what the user sent, secrets removed (keepable).
+	Form url.Values `json:"form,omitempty"`
+	// Resend: a secret was sent, and must be typed again.
+	Resend bool `json:"resend,omitempty"`
+	// Page-specific outcomes.
+	Saved      bool     `json:"saved,omitempty"`
+	Warnings   []string `json:"warnings,omitempty"`
+	TestResult string   `json:"test_result,omitempty"`
+	TestOK     bool     `json:"test_ok,omitempty"`
+	Choose     bool     `json:"choose,omitempty"`
+}
+
+// secretFields are form fields never kept in a flash (nor anywhere).
+var secretFields = map[string]bool{"csrf": true, "token": true, "password": true, "secret_access_key": true,
+	"current": true, "new": true, "confirm": true, "current_password": true, "new_password": true, "confirm_password": true}
+
+// keepable is what of a posted form may be kept to show again: everything
+// but secrets and the CSRF token.
+func keepable(f url.Values) url.Values {
+	out := url.Values{}
+	for k, vs := range f {
+		if !secretFields[k] {
+			out[k] = append([]string(nil), vs...)
+		}
+	}
+	return out
+}
+
+// redirectWith redirects to target with fl for its page.
+func (p *Pages) redirectWith(w http.ResponseWriter, r *http.Request, target string, fl flash) error {
+	v := viewerFrom(r.Context())
+	path := target
+	if i := strings.IndexAny(path, "?#"); i >= 0 {
+		path = path[:i]
+	}
+	data, err := json.Marshal(fl)
+	if err != nil {
+		return err
+	}
+	err = p.c.Store.PutFlash(r.Context(), store.Flash{SessionHash: v.Hash, TenantID: v.P.TenantID, Path: path,
+		Data: string(data), ExpiresAt: p.now().Add(flashLifetime)})
+	if err != nil {
+		return err
+	}
+	http.SetCookie(w, &http.Cookie{Name: flashCookie, Value: "1", Path: "/", MaxAge: int(flashLifetime.Seconds()),
+		HttpOnly: true, Secure: p.secure(r), SameSite: http.SameSiteLaxMode})
+	redirect(w, r, target)
+	return nil
+}
+
+// takeFlash reads the flash for this page, if any. A flash that cannot be
+// read is dropped: the page shows as it is now.
+func (p *Pages) takeFlash(r *http.Request) flash {
+	v := viewerFrom(r.Context())
+	if v == nil || len(v.Hash) == 0 {
+		return flash{}
+	}
+	if _, err := r.Cookie(flashCookie); err != nil {
+		return flash{}
+	}
+	f, err := p.c.Store.TakeFlash(r.Context(), v.Hash, r.URL.Path)
+	if err != nil {
+		if relay.ErrorCode(err) != relay.ENotFound {
+			p.log.WarnContext(r.Context(), "reading page message", "err", err)
+		}
+		return flash{}
+	}
+	var fl flash
+	if err := json.Unmarshal([]byte(f.Data), &fl); err != nil {
+		p.log.WarnContext(r.Context(), "reading page message", "err", err)
+		return flash{}
+	}
+	return fl
+}
+
+// status is the page's status: the flash's, or 200.
+func (fl flash) status() int {
+	if fl.Status != 0 {
+		return fl.Status
+	}
+	return http.StatusOK
+}
