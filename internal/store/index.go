@@ -1,9 +1,486 @@
 package store
 
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/gitrelay/gitrelay/internal/relay"
+)
+
 // indexTables hold the index of an integration's repositories (see
 // migration 0012_index): everything in them was read from the host and can
 // be read again, so they go with their repository, integration or tenant.
 var indexTables = []string{
 	"indexed_pull_request_issues", "indexed_pull_requests", "indexed_commit_issues", "indexed_commits",
 	"indexed_branches", "index_repositories",
+}
+
+// IssueIndexLimit caps each list of an issue's index answer (commits,
+// branches, pull requests), newest first.
+const IssueIndexLimit = 500
+
+// indexInsertBatch is how many rows one INSERT of the index carries: well
+// below both dialects' limits on bound parameters.
+const indexInsertBatch = 400
+
+// IndexIntegrations lists, across tenants, the enabled integrations the
+// index reads: (tenant, integration) pairs.
+func (db *DB) IndexIntegrations(ctx context.Context) ([]relay.IndexKey, error) {
+	rows, err := db.reader().query(ctx, `SELECT tenant_id, id FROM integrations WHERE enabled ORDER BY tenant_id, id`)
+	if err != nil {
+		return nil, dbError(err, "list integrations to index", "", "")
+	}
+	defer rows.Close()
+	var out []relay.IndexKey
+	for rows.Next() {
+		var k relay.IndexKey
+		if err := rows.Scan(&k.TenantID, &k.IntegrationID); err != nil {
+			return nil, dbError(err, "list integrations to index", "", "")
+		}
+		out = append(out, k)
+	}
+	return out, dbError(rows.Err(), "list integrations to index", "", "")
+}
+
+// SyncIndexRepositories makes the integration's indexed repositories
+// repos: new ones are added, due at once; names and web addresses are
+// refreshed; repositories no longer listed lose their index, and their ids
+// are returned (so their clones can be removed). ENotFound when the
+// integration is gone.
+func (db *DB) SyncIndexRepositories(ctx context.Context, tenantID, integrationID string, repos []relay.Repository, now time.Time) ([]string, error) {
+	var removed []string
+	err := db.inTx(ctx, func(c conn) error {
+		res, err := c.exec(ctx, `UPDATE integrations SET updated_at = updated_at WHERE tenant_id = ? AND id = ?`, tenantID, integrationID)
+		if err != nil {
+			return dbError(err, "lock integration", "", "")
+		}
+		if err := mustAffect(res, "lock integration", msgIntegrationNotFound); err != nil {
+			return err
+		}
+		have := map[string]bool{}
+		rows, err := c.query(ctx, `SELECT repository_id FROM index_repositories WHERE tenant_id = ? AND integration_id = ?`, tenantID, integrationID)
+		if err != nil {
+			return dbError(err, "read indexed repositories", "", "")
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return dbError(err, "read indexed repositories", "", "")
+			}
+			have[id] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return dbError(err, "read indexed repositories", "", "")
+		}
+		want := map[string]bool{}
+		for _, r := range repos {
+			if want[r.ID] {
+				continue
+			}
+			want[r.ID] = true
+			if have[r.ID] {
+				_, err = c.exec(ctx, `UPDATE index_repositories SET full_name = ?, web_url = ?
+					WHERE tenant_id = ? AND integration_id = ? AND repository_id = ? AND (full_name <> ? OR web_url <> ?)`,
+					r.FullName, r.WebURL, tenantID, integrationID, r.ID, r.FullName, r.WebURL)
+			} else {
+				_, err = c.exec(ctx, `INSERT INTO index_repositories (tenant_id, integration_id, repository_id, full_name, web_url,
+					tips, tips_digest, commits, next_poll_at, lease_owner, leased_until, failure, disk_bytes, pr_etag)
+					VALUES (?, ?, ?, ?, ?, '{}', '', 0, ?, '', 0, '', 0, '')`,
+					tenantID, integrationID, r.ID, r.FullName, r.WebURL, micros(now))
+			}
+			if err != nil {
+				return dbError(err, "add indexed repository", msgIntegrationNotFound, "")
+			}
+		}
+		for id := range have {
+			if !want[id] {
+				removed = append(removed, id)
+				if err := deleteIndex(ctx, c, tenantID, integrationID, id); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	slices.Sort(removed)
+	return removed, err
+}
+
+// deleteIndex removes one repository's index.
+func deleteIndex(ctx context.Context, c conn, tenantID, integrationID, repositoryID string) error {
+	for _, table := range indexTables {
+		if _, err := c.exec(ctx, `DELETE FROM `+table+` WHERE tenant_id = ? AND integration_id = ? AND repository_id = ?`,
+			tenantID, integrationID, repositoryID); err != nil {
+			return dbError(err, "delete index "+table, "", "")
+		}
+	}
+	return nil
+}
+
+// IndexedRepositoryKeys lists every repository the index holds, across
+// tenants, so that clones without one can be removed.
+func (db *DB) IndexedRepositoryKeys(ctx context.Context) ([]relay.IndexKey, error) {
+	rows, err := db.reader().query(ctx, `SELECT tenant_id, integration_id, repository_id FROM index_repositories`)
+	if err != nil {
+		return nil, dbError(err, "list indexed repositories", "", "")
+	}
+	defer rows.Close()
+	var out []relay.IndexKey
+	for rows.Next() {
+		var k relay.IndexKey
+		if err := rows.Scan(&k.TenantID, &k.IntegrationID, &k.RepositoryID); err != nil {
+			return nil, dbError(err, "list indexed repositories", "", "")
+		}
+		out = append(out, k)
+	}
+	return out, dbError(rows.Err(), "list indexed repositories", "", "")
+}
+
+const indexStateColumns = `tenant_id, integration_id, repository_id, full_name, web_url, tips, tips_digest, commits,
+	last_checked_at, last_changed_at, next_poll_at, requested_at, leased_until, failure, failing_since, disk_bytes`
+
+func scanIndexState(rows *sql.Rows, now time.Time) (relay.IndexState, error) {
+	var s relay.IndexState
+	var tips string
+	var checked, changed, requested, failing sql.NullInt64
+	var next, leased int64
+	err := rows.Scan(&s.TenantID, &s.IntegrationID, &s.RepositoryID, &s.FullName, &s.WebURL, &tips, &s.TipsDigest, &s.Commits,
+		&checked, &changed, &next, &requested, &leased, &s.Failure, &failing, &s.DiskBytes)
+	if err != nil {
+		return s, err
+	}
+	if err := json.Unmarshal([]byte(tips), &s.Tips); err != nil {
+		return s, fmt.Errorf("tips of %s: %w", s.FullName, err)
+	}
+	s.LastCheckedAt, s.LastChangedAt = fromNullMicros(checked), fromNullMicros(changed)
+	s.RequestedAt, s.FailingSince = fromNullMicros(requested), fromNullMicros(failing)
+	s.NextPollAt = fromMicros(next)
+	s.Leased = leased > micros(now)
+	return s, nil
+}
+
+// ClaimDueRepositories leases up to limit repositories whose next poll is
+// due and that no replica holds, to owner until now+lease, and returns
+// them. The lease is taken in the UPDATE's own condition, so two replicas
+// never claim one repository at once (PostgreSQL re-checks the condition
+// on the row it locks; SQLite has one writer).
+func (db *DB) ClaimDueRepositories(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]relay.IndexState, error) {
+	var out []relay.IndexState
+	err := db.inTx(ctx, func(c conn) error {
+		rows, err := c.query(ctx, `UPDATE index_repositories SET lease_owner = ?, leased_until = ?
+			WHERE next_poll_at <= ? AND leased_until < ? AND (tenant_id, integration_id, repository_id) IN (
+				SELECT tenant_id, integration_id, repository_id FROM index_repositories
+				WHERE next_poll_at <= ? AND leased_until < ? ORDER BY next_poll_at LIMIT ?)
+			RETURNING `+indexStateColumns,
+			owner, micros(now.Add(lease)), micros(now), micros(now), micros(now), micros(now), limit)
+		if err != nil {
+			return dbError(err, "claim due repositories", "", "")
+		}
+		defer rows.Close()
+		for rows.Next() {
+			s, err := scanIndexState(rows, now)
+			if err != nil {
+				return dbError(err, "claim due repositories", "", "")
+			}
+			out = append(out, s)
+		}
+		return dbError(rows.Err(), "claim due repositories", "", "")
+	})
+	slices.SortFunc(out, func(a, b relay.IndexState) int { return a.NextPollAt.Compare(b.NextPollAt) })
+	return out, err
+}
+
+// IndexStates lists the integration's indexed repositories by full name.
+func (db *DB) IndexStates(ctx context.Context, tenantID, integrationID string, now time.Time) ([]relay.IndexState, error) {
+	rows, err := db.reader().query(ctx, `SELECT `+indexStateColumns+` FROM index_repositories
+		WHERE tenant_id = ? AND integration_id = ? ORDER BY full_name, repository_id`, tenantID, integrationID)
+	if err != nil {
+		return nil, dbError(err, "read index state", "", "")
+	}
+	defer rows.Close()
+	out := []relay.IndexState{}
+	for rows.Next() {
+		s, err := scanIndexState(rows, now)
+		if err != nil {
+			return nil, dbError(err, "read index state", "", "")
+		}
+		out = append(out, s)
+	}
+	return out, dbError(rows.Err(), "read index state", "", "")
+}
+
+// RequestReindex makes the integration's repository (every one when
+// repositoryID is "") read again in full at once: its tips are forgotten,
+// so every commit is walked again. It returns how many repositories it
+// queued; ENotFound when it names none.
+func (db *DB) RequestReindex(ctx context.Context, tenantID, integrationID, repositoryID string, now time.Time) (int, error) {
+	q := `UPDATE index_repositories SET tips = '{}', tips_digest = '', next_poll_at = ?, requested_at = ?
+		WHERE tenant_id = ? AND integration_id = ?`
+	args := []any{micros(now), micros(now), tenantID, integrationID}
+	if repositoryID != "" {
+		q += ` AND repository_id = ?`
+		args = append(args, repositoryID)
+	}
+	var n int64
+	err := db.inTx(ctx, func(c conn) error {
+		res, err := c.exec(ctx, q, args...)
+		if err != nil {
+			return dbError(err, "request re-index", "", "")
+		}
+		n, err = res.RowsAffected()
+		return dbError(err, "request re-index", "", "")
+	})
+	if err == nil && n == 0 && repositoryID != "" {
+		return 0, relay.Errorf(relay.ENotFound, "The repository is not indexed for this integration: it is not included in it, or the integration has not listed its repositories yet.")
+	}
+	return int(n), err
+}
+
+// FailIndex records that reading the repository failed (reason, safe to
+// show), keeping when the failures began, makes it due again at next and
+// releases owner's lease.
+func (db *DB) FailIndex(ctx context.Context, k relay.IndexKey, owner, reason string, now, next time.Time) error {
+	return db.inTx(ctx, func(c conn) error {
+		_, err := c.exec(ctx, `UPDATE index_repositories SET failure = ?,
+			failing_since = CASE WHEN failing_since IS NULL THEN ? ELSE failing_since END,
+			last_checked_at = ?, next_poll_at = ?, lease_owner = '', leased_until = 0
+			WHERE tenant_id = ? AND integration_id = ? AND repository_id = ? AND lease_owner = ?`,
+			reason, micros(now), micros(now), micros(next), k.TenantID, k.IntegrationID, k.RepositoryID, owner)
+		return dbError(err, "record index failure", "", "")
+	})
+}
+
+// SaveIndex saves one read of a repository in one transaction: the commits
+// found, the rows of the branches that changed, the new tips and schedule,
+// and releases the lease. It does nothing when owner no longer holds the
+// lease or the repository left the index meanwhile (reported false).
+func (db *DB) SaveIndex(ctx context.Context, u relay.IndexUpdate) (bool, error) {
+	tips, err := json.Marshal(u.Tips)
+	if err != nil {
+		return false, err
+	}
+	saved := false
+	err = db.inTx(ctx, func(c conn) error {
+		changedAt := sql.NullInt64{}
+		if u.Changed {
+			changedAt = nullMicros(u.CheckedAt)
+		}
+		res, err := c.exec(ctx, `UPDATE index_repositories SET tips = ?, tips_digest = ?, commits = commits + ?,
+			last_checked_at = ?, last_changed_at = COALESCE(?, last_changed_at), next_poll_at = ?,
+			requested_at = NULL, lease_owner = '', leased_until = 0, failure = '', failing_since = NULL, disk_bytes = ?
+			WHERE tenant_id = ? AND integration_id = ? AND repository_id = ? AND lease_owner = ?`,
+			string(tips), u.TipsDigest, u.Walked, micros(u.CheckedAt), changedAt, micros(u.NextPollAt), u.DiskBytes,
+			u.TenantID, u.IntegrationID, u.RepositoryID, u.Owner)
+		if err != nil {
+			return dbError(err, "save index", "", "")
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			return dbError(err, "save index", "", "")
+		}
+		saved = true
+		if err := insertCommits(ctx, c, u); err != nil {
+			return err
+		}
+		return replaceBranches(ctx, c, u)
+	})
+	return saved, err
+}
+
+func insertCommits(ctx context.Context, c conn, u relay.IndexUpdate) error {
+	for start := 0; start < len(u.Commits); start += indexInsertBatch {
+		batch := u.Commits[start:min(start+indexInsertBatch, len(u.Commits))]
+		var q, qi strings.Builder
+		q.WriteString(`INSERT INTO indexed_commits (tenant_id, integration_id, repository_id, sha, message, author_name, author_email, committed_at, branches) VALUES `)
+		qi.WriteString(`INSERT INTO indexed_commit_issues (tenant_id, issue_key, integration_id, repository_id, sha, committed_at) VALUES `)
+		args := make([]any, 0, 9*len(batch))
+		var argsi []any
+		for i, cm := range batch {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?)")
+			branches, _ := json.Marshal(cm.Branches)
+			args = append(args, u.TenantID, u.IntegrationID, u.RepositoryID, cm.SHA, cm.Message, cm.AuthorName, cm.AuthorEmail, micros(cm.At), string(branches))
+			for _, key := range cm.IssueKeys {
+				if len(argsi) > 0 {
+					qi.WriteString(", ")
+				}
+				qi.WriteString("(?, ?, ?, ?, ?, ?)")
+				argsi = append(argsi, u.TenantID, key, u.IntegrationID, u.RepositoryID, cm.SHA, micros(cm.At))
+			}
+		}
+		q.WriteString(` ON CONFLICT (tenant_id, integration_id, repository_id, sha) DO NOTHING`)
+		if _, err := c.exec(ctx, q.String(), args...); err != nil {
+			return dbError(err, "save indexed commits", "", "")
+		}
+		if len(argsi) > 0 {
+			qi.WriteString(` ON CONFLICT (tenant_id, issue_key, integration_id, repository_id, sha) DO NOTHING`)
+			if _, err := c.exec(ctx, qi.String(), argsi...); err != nil {
+				return dbError(err, "save indexed commit issues", "", "")
+			}
+		}
+	}
+	return nil
+}
+
+func replaceBranches(ctx context.Context, c conn, u relay.IndexUpdate) error {
+	for start := 0; start < len(u.ChangedBranches); start += indexInsertBatch {
+		batch := u.ChangedBranches[start:min(start+indexInsertBatch, len(u.ChangedBranches))]
+		args := []any{u.TenantID, u.IntegrationID, u.RepositoryID}
+		for _, name := range batch {
+			args = append(args, name)
+		}
+		_, err := c.exec(ctx, `DELETE FROM indexed_branches WHERE tenant_id = ? AND integration_id = ? AND repository_id = ?
+			AND name IN (?`+strings.Repeat(", ?", len(batch)-1)+`)`, args...)
+		if err != nil {
+			return dbError(err, "replace indexed branches", "", "")
+		}
+	}
+	for start := 0; start < len(u.Branches); start += indexInsertBatch {
+		batch := u.Branches[start:min(start+indexInsertBatch, len(u.Branches))]
+		var q strings.Builder
+		q.WriteString(`INSERT INTO indexed_branches (tenant_id, integration_id, repository_id, name, issue_key, sha, commit_message, commit_author, commit_at, updated_at) VALUES `)
+		args := make([]any, 0, 10*len(batch))
+		for i, b := range batch {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+			args = append(args, u.TenantID, u.IntegrationID, u.RepositoryID, b.Name, b.IssueKey, b.SHA, b.Message, b.Author, micros(b.CommitAt), micros(b.UpdatedAt))
+		}
+		q.WriteString(` ON CONFLICT (tenant_id, integration_id, repository_id, name, issue_key) DO NOTHING`)
+		if _, err := c.exec(ctx, q.String(), args...); err != nil {
+			return dbError(err, "save indexed branches", "", "")
+		}
+	}
+	return nil
+}
+
+// PutIndexedPullRequests inserts or replaces pull requests read through the
+// host API for one repository, with the issue keys each names (replacing
+// the keys it had).
+func (db *DB) PutIndexedPullRequests(ctx context.Context, k relay.IndexKey, prs []relay.IndexedPullRequest) error {
+	return db.inTx(ctx, func(c conn) error {
+		for _, p := range prs {
+			_, err := c.exec(ctx, `INSERT INTO indexed_pull_requests (tenant_id, integration_id, repository_id, number, title, state,
+				source_branch, target_branch, author, url, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+				ON CONFLICT (tenant_id, integration_id, repository_id, number) DO UPDATE SET title = excluded.title,
+				state = excluded.state, source_branch = excluded.source_branch, target_branch = excluded.target_branch,
+				author = excluded.author, url = excluded.url, updated_at = excluded.updated_at`,
+				k.TenantID, k.IntegrationID, k.RepositoryID, int64(p.Number), p.Title, p.State, p.Source, p.Target, p.Author, p.URL, micros(p.UpdatedAt))
+			if err != nil {
+				return dbError(err, "save indexed pull request", "", "")
+			}
+			if _, err := c.exec(ctx, `DELETE FROM indexed_pull_request_issues WHERE tenant_id = ? AND integration_id = ? AND repository_id = ? AND number = ?`,
+				k.TenantID, k.IntegrationID, k.RepositoryID, int64(p.Number)); err != nil {
+				return dbError(err, "save indexed pull request", "", "")
+			}
+			for _, key := range p.IssueKeys {
+				if _, err := c.exec(ctx, `INSERT INTO indexed_pull_request_issues (tenant_id, issue_key, integration_id, repository_id, number)
+					VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant_id, issue_key, integration_id, repository_id, number) DO NOTHING`,
+					k.TenantID, key, k.IntegrationID, k.RepositoryID, int64(p.Number)); err != nil {
+					return dbError(err, "save indexed pull request", "", "")
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// IssueIndex reads what the index holds for the issue from the given
+// integrations (nil: none), newest first, at most IssueIndexLimit of each.
+func (db *DB) IssueIndex(ctx context.Context, tenantID, issueKey string, integrationIDs []string) (relay.IssueIndex, error) {
+	out := relay.IssueIndex{Branches: []relay.IssueIndexBranch{}, Commits: []relay.IssueIndexCommit{}, PullRequests: []relay.IssueIndexPullRequest{}}
+	if len(integrationIDs) == 0 {
+		return out, nil
+	}
+	allowed := func(id string) bool { return slices.Contains(integrationIDs, id) }
+	c := db.hot()
+	rows, err := c.query(ctx, `SELECT b.integration_id, b.repository_id, r.full_name, r.web_url, b.name, b.sha, b.commit_message,
+		b.commit_author, b.commit_at, b.updated_at
+		FROM indexed_branches b JOIN index_repositories r ON r.tenant_id = b.tenant_id AND r.integration_id = b.integration_id
+			AND r.repository_id = b.repository_id
+		WHERE b.tenant_id = ? AND b.issue_key = ? ORDER BY b.updated_at DESC LIMIT ?`, tenantID, issueKey, IssueIndexLimit)
+	if err != nil {
+		return out, dbError(err, "read issue index", "", "")
+	}
+	for rows.Next() {
+		var b relay.IssueIndexBranch
+		var at, updated int64
+		if err := rows.Scan(&b.IntegrationID, &b.RepositoryID, &b.Repository, &b.WebURL, &b.Name, &b.SHA, &b.Message, &b.Author, &at, &updated); err != nil {
+			rows.Close()
+			return out, dbError(err, "read issue index", "", "")
+		}
+		b.IssueKey, b.CommitAt, b.UpdatedAt = issueKey, fromMicros(at), fromMicros(updated)
+		if allowed(b.IntegrationID) {
+			out.Branches = append(out.Branches, b)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return out, dbError(err, "read issue index", "", "")
+	}
+	rows, err = c.query(ctx, `SELECT ci.integration_id, ci.repository_id, r.full_name, r.web_url, c.sha, c.message, c.author_name,
+		c.author_email, c.committed_at, c.branches
+		FROM indexed_commit_issues ci
+		JOIN indexed_commits c ON c.tenant_id = ci.tenant_id AND c.integration_id = ci.integration_id
+			AND c.repository_id = ci.repository_id AND c.sha = ci.sha
+		JOIN index_repositories r ON r.tenant_id = ci.tenant_id AND r.integration_id = ci.integration_id
+			AND r.repository_id = ci.repository_id
+		WHERE ci.tenant_id = ? AND ci.issue_key = ? ORDER BY ci.committed_at DESC, c.sha LIMIT ?`, tenantID, issueKey, IssueIndexLimit)
+	if err != nil {
+		return out, dbError(err, "read issue index", "", "")
+	}
+	for rows.Next() {
+		var cm relay.IssueIndexCommit
+		var at int64
+		var branches string
+		if err := rows.Scan(&cm.IntegrationID, &cm.RepositoryID, &cm.Repository, &cm.WebURL, &cm.SHA, &cm.Message, &cm.AuthorName,
+			&cm.AuthorEmail, &at, &branches); err != nil {
+			rows.Close()
+			return out, dbError(err, "read issue index", "", "")
+		}
+		cm.At = fromMicros(at)
+		_ = json.Unmarshal([]byte(branches), &cm.Branches)
+		cm.IssueKeys = []string{issueKey}
+		if allowed(cm.IntegrationID) {
+			out.Commits = append(out.Commits, cm)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return out, dbError(err, "read issue index", "", "")
+	}
+	rows, err = c.query(ctx, `SELECT pi.integration_id, pi.repository_id, r.full_name, r.web_url, p.number, p.title, p.state,
+		p.source_branch, p.target_branch, p.author, p.url, p.updated_at
+		FROM indexed_pull_request_issues pi
+		JOIN indexed_pull_requests p ON p.tenant_id = pi.tenant_id AND p.integration_id = pi.integration_id
+			AND p.repository_id = pi.repository_id AND p.number = pi.number
+		JOIN index_repositories r ON r.tenant_id = pi.tenant_id AND r.integration_id = pi.integration_id
+			AND r.repository_id = pi.repository_id
+		WHERE pi.tenant_id = ? AND pi.issue_key = ? ORDER BY p.updated_at DESC LIMIT ?`, tenantID, issueKey, IssueIndexLimit)
+	if err != nil {
+		return out, dbError(err, "read issue index", "", "")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var p relay.IssueIndexPullRequest
+		var number, updated int64
+		if err := rows.Scan(&p.IntegrationID, &p.RepositoryID, &p.Repository, &p.WebURL, &number, &p.Title, &p.State,
+			&p.Source, &p.Target, &p.Author, &p.URL, &updated); err != nil {
+			return out, dbError(err, "read issue index", "", "")
+		}
+		p.Number, p.UpdatedAt, p.IssueKeys = int(number), fromMicros(updated), []string{issueKey}
+		if allowed(p.IntegrationID) {
+			out.PullRequests = append(out.PullRequests, p)
+		}
+	}
+	return out, dbError(rows.Err(), "read issue index", "", "")
 }

@@ -1,0 +1,19 @@
+package gitlab
+
+import (
+	"github.com/gitrelay/gitrelay/internal/host"
+	"github.com/gitrelay/gitrelay/internal/relay"
+)
+
+var _ host.GitReader = (*adapter)(nil)
+
+// GitRemote implements host.GitReader: https://HOST/GROUP/PROJECT.git, with
+// the token as the password of the user oauth2, which GitLab accepts for
+// personal, project and group access tokens (read_repository or api).
+func (a *adapter) GitRemote(cfg relay.HostConfig, repo relay.Repository, cred relay.Credential) (relay.GitRemote, error) {
+	ep, err := a.endpoints(cfg)
+	if err != nil {
+		return relay.GitRemote{}, err
+	}
+	return host.GitRemoteFromWeb(ep.web, repo, ".git", "oauth2", cred)
+}
