@@ -66,3 +66,47 @@ func (s *Service) GitRemote(ctx context.Context, tenantID, integrationID string,
 	}
 	return g.GitRemote(in.HostConfig(), repo, cred)
 }
+
+// indexReader reads the index for an issue (store.DB implements it; a
+// store without an index shows none).
+type indexReader interface {
+	IssueIndex(ctx context.Context, tenantID, issueKey string, integrationIDs []string) (relay.IssueIndex, error)
+}
+
+// commitLinker builds commits' web pages (host.Registry implements it).
+type commitLinker interface {
+	CommitURL(cfg relay.HostConfig, repoWebURL, sha string) string
+}
+
+// readIndex adds to d what the index holds for its issue from the usable
+// integrations only.
+func (s *Service) readIndex(ctx context.Context, tenantID string, d *Development, ins []relay.Integration, usable map[string]bool) error {
+	d.Indexed = relay.IssueIndex{Branches: []relay.IssueIndexBranch{}, Commits: []relay.IssueIndexCommit{}, PullRequests: []relay.IssueIndexPullRequest{}}
+	d.CommitURLs = map[string]string{}
+	r, ok := s.store.(indexReader)
+	if !ok || len(usable) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, len(usable))
+	cfgs := map[string]relay.HostConfig{}
+	for _, in := range ins {
+		if usable[in.ID] {
+			ids = append(ids, in.ID)
+			cfgs[in.ID] = in.HostConfig()
+		}
+	}
+	idx, err := r.IssueIndex(ctx, tenantID, d.IssueKey, ids)
+	if err != nil {
+		return err
+	}
+	d.Indexed = idx
+	if l, ok := s.hosts.(commitLinker); ok {
+		for _, c := range idx.Commits {
+			d.CommitURLs[c.SHA] = l.CommitURL(cfgs[c.IntegrationID], c.WebURL, c.SHA)
+		}
+		for _, b := range idx.Branches {
+			d.CommitURLs[b.SHA] = l.CommitURL(cfgs[b.IntegrationID], b.WebURL, b.SHA)
+		}
+	}
+	return nil
+}

@@ -17,6 +17,9 @@ type GitReader interface {
 	// repository whose web URL is not on the integration's host, so that
 	// the credential never goes anywhere else.
 	GitRemote(cfg relay.HostConfig, repo relay.Repository, cred relay.Credential) (relay.GitRemote, error)
+	// CommitURL is the web page of commit sha of the repository whose web
+	// page is repoWebURL.
+	CommitURL(repoWebURL, sha string) string
 }
 
 // GitRemote is the registry's entry to GitReader: EInvalid for a host kind
@@ -63,4 +66,17 @@ func GitRemoteFromWeb(webRoot string, repo relay.Repository, suffix, user string
 	}
 	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+secret))
 	return relay.GitRemote{URL: strings.TrimRight(web.String(), "/") + suffix, Authorization: relay.TokenCredential(basic)}, nil
+}
+
+// CommitURL is the registry's entry to GitReader.CommitURL: "" for a host
+// kind whose repositories are not read with git, or an unsafe link.
+func (r *Registry) CommitURL(cfg relay.HostConfig, repoWebURL, sha string) string {
+	a, err := r.adapter(cfg.Kind)
+	if err != nil {
+		return ""
+	}
+	if g, ok := a.(GitReader); ok && repoWebURL != "" {
+		return SafeLink(g.CommitURL(strings.TrimRight(repoWebURL, "/"), url.PathEscape(sha)))
+	}
+	return ""
 }

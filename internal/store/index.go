@@ -394,92 +394,70 @@ func (db *DB) PutIndexedPullRequests(ctx context.Context, k relay.IndexKey, prs 
 	})
 }
 
+// issueIndexQuery reads an issue's indexed branches, commits and pull
+// requests in one statement (one round trip on PostgreSQL, as the rest of
+// the panel), each part newest first and capped: kind, where, then
+// columns whose meaning depends on the kind.
+const issueIndexQuery = `SELECT * FROM (SELECT 'b' AS kind, b.integration_id, b.repository_id, r.full_name, r.web_url,
+		b.name AS t1, b.sha AS t2, b.commit_message AS t3, b.commit_author AS t4, '' AS t5, '' AS t6, 0 AS n,
+		b.commit_at AS at1, b.updated_at AS at2
+	FROM indexed_branches b JOIN index_repositories r ON r.tenant_id = b.tenant_id AND r.integration_id = b.integration_id
+		AND r.repository_id = b.repository_id
+	WHERE b.tenant_id = ? AND b.issue_key = ? ORDER BY b.updated_at DESC LIMIT ?) ib
+UNION ALL SELECT * FROM (SELECT 'c', ci.integration_id, ci.repository_id, r.full_name, r.web_url,
+		c.sha, c.message, c.author_name, c.author_email, c.branches, '', 0, c.committed_at, 0
+	FROM indexed_commit_issues ci
+	JOIN indexed_commits c ON c.tenant_id = ci.tenant_id AND c.integration_id = ci.integration_id
+		AND c.repository_id = ci.repository_id AND c.sha = ci.sha
+	JOIN index_repositories r ON r.tenant_id = ci.tenant_id AND r.integration_id = ci.integration_id
+		AND r.repository_id = ci.repository_id
+	WHERE ci.tenant_id = ? AND ci.issue_key = ? ORDER BY ci.committed_at DESC, c.sha LIMIT ?) ic
+UNION ALL SELECT * FROM (SELECT 'p', pi.integration_id, pi.repository_id, r.full_name, r.web_url,
+		p.title, p.state, p.source_branch, p.target_branch, p.author, p.url, p.number, p.updated_at, 0
+	FROM indexed_pull_request_issues pi
+	JOIN indexed_pull_requests p ON p.tenant_id = pi.tenant_id AND p.integration_id = pi.integration_id
+		AND p.repository_id = pi.repository_id AND p.number = pi.number
+	JOIN index_repositories r ON r.tenant_id = pi.tenant_id AND r.integration_id = pi.integration_id
+		AND r.repository_id = pi.repository_id
+	WHERE pi.tenant_id = ? AND pi.issue_key = ? ORDER BY p.updated_at DESC LIMIT ?) ip`
+
 // IssueIndex reads what the index holds for the issue from the given
-// integrations (nil: none), newest first, at most IssueIndexLimit of each.
+// integrations (nil: none), newest first, at most IssueIndexLimit of each,
+// in one statement.
 func (db *DB) IssueIndex(ctx context.Context, tenantID, issueKey string, integrationIDs []string) (relay.IssueIndex, error) {
 	out := relay.IssueIndex{Branches: []relay.IssueIndexBranch{}, Commits: []relay.IssueIndexCommit{}, PullRequests: []relay.IssueIndexPullRequest{}}
 	if len(integrationIDs) == 0 {
 		return out, nil
 	}
-	allowed := func(id string) bool { return slices.Contains(integrationIDs, id) }
-	c := db.hot()
-	rows, err := c.query(ctx, `SELECT b.integration_id, b.repository_id, r.full_name, r.web_url, b.name, b.sha, b.commit_message,
-		b.commit_author, b.commit_at, b.updated_at
-		FROM indexed_branches b JOIN index_repositories r ON r.tenant_id = b.tenant_id AND r.integration_id = b.integration_id
-			AND r.repository_id = b.repository_id
-		WHERE b.tenant_id = ? AND b.issue_key = ? ORDER BY b.updated_at DESC LIMIT ?`, tenantID, issueKey, IssueIndexLimit)
-	if err != nil {
-		return out, dbError(err, "read issue index", "", "")
-	}
-	for rows.Next() {
-		var b relay.IssueIndexBranch
-		var at, updated int64
-		if err := rows.Scan(&b.IntegrationID, &b.RepositoryID, &b.Repository, &b.WebURL, &b.Name, &b.SHA, &b.Message, &b.Author, &at, &updated); err != nil {
-			rows.Close()
-			return out, dbError(err, "read issue index", "", "")
-		}
-		b.IssueKey, b.CommitAt, b.UpdatedAt = issueKey, fromMicros(at), fromMicros(updated)
-		if allowed(b.IntegrationID) {
-			out.Branches = append(out.Branches, b)
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return out, dbError(err, "read issue index", "", "")
-	}
-	rows, err = c.query(ctx, `SELECT ci.integration_id, ci.repository_id, r.full_name, r.web_url, c.sha, c.message, c.author_name,
-		c.author_email, c.committed_at, c.branches
-		FROM indexed_commit_issues ci
-		JOIN indexed_commits c ON c.tenant_id = ci.tenant_id AND c.integration_id = ci.integration_id
-			AND c.repository_id = ci.repository_id AND c.sha = ci.sha
-		JOIN index_repositories r ON r.tenant_id = ci.tenant_id AND r.integration_id = ci.integration_id
-			AND r.repository_id = ci.repository_id
-		WHERE ci.tenant_id = ? AND ci.issue_key = ? ORDER BY ci.committed_at DESC, c.sha LIMIT ?`, tenantID, issueKey, IssueIndexLimit)
-	if err != nil {
-		return out, dbError(err, "read issue index", "", "")
-	}
-	for rows.Next() {
-		var cm relay.IssueIndexCommit
-		var at int64
-		var branches string
-		if err := rows.Scan(&cm.IntegrationID, &cm.RepositoryID, &cm.Repository, &cm.WebURL, &cm.SHA, &cm.Message, &cm.AuthorName,
-			&cm.AuthorEmail, &at, &branches); err != nil {
-			rows.Close()
-			return out, dbError(err, "read issue index", "", "")
-		}
-		cm.At = fromMicros(at)
-		_ = json.Unmarshal([]byte(branches), &cm.Branches)
-		cm.IssueKeys = []string{issueKey}
-		if allowed(cm.IntegrationID) {
-			out.Commits = append(out.Commits, cm)
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return out, dbError(err, "read issue index", "", "")
-	}
-	rows, err = c.query(ctx, `SELECT pi.integration_id, pi.repository_id, r.full_name, r.web_url, p.number, p.title, p.state,
-		p.source_branch, p.target_branch, p.author, p.url, p.updated_at
-		FROM indexed_pull_request_issues pi
-		JOIN indexed_pull_requests p ON p.tenant_id = pi.tenant_id AND p.integration_id = pi.integration_id
-			AND p.repository_id = pi.repository_id AND p.number = pi.number
-		JOIN index_repositories r ON r.tenant_id = pi.tenant_id AND r.integration_id = pi.integration_id
-			AND r.repository_id = pi.repository_id
-		WHERE pi.tenant_id = ? AND pi.issue_key = ? ORDER BY p.updated_at DESC LIMIT ?`, tenantID, issueKey, IssueIndexLimit)
+	rows, err := db.hot().query(ctx, issueIndexQuery, tenantID, issueKey, IssueIndexLimit,
+		tenantID, issueKey, IssueIndexLimit, tenantID, issueKey, IssueIndexLimit)
 	if err != nil {
 		return out, dbError(err, "read issue index", "", "")
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var p relay.IssueIndexPullRequest
-		var number, updated int64
-		if err := rows.Scan(&p.IntegrationID, &p.RepositoryID, &p.Repository, &p.WebURL, &number, &p.Title, &p.State,
-			&p.Source, &p.Target, &p.Author, &p.URL, &updated); err != nil {
+		var kind string
+		var place relay.IndexPlace
+		var t1, t2, t3, t4, t5, t6 string
+		var n, at1, at2 int64
+		if err := rows.Scan(&kind, &place.IntegrationID, &place.RepositoryID, &place.Repository, &place.WebURL,
+			&t1, &t2, &t3, &t4, &t5, &t6, &n, &at1, &at2); err != nil {
 			return out, dbError(err, "read issue index", "", "")
 		}
-		p.Number, p.UpdatedAt, p.IssueKeys = int(number), fromMicros(updated), []string{issueKey}
-		if allowed(p.IntegrationID) {
-			out.PullRequests = append(out.PullRequests, p)
+		if !slices.Contains(integrationIDs, place.IntegrationID) {
+			continue
+		}
+		switch kind {
+		case "b":
+			out.Branches = append(out.Branches, relay.IssueIndexBranch{IndexPlace: place, IndexedBranch: relay.IndexedBranch{
+				Name: t1, IssueKey: issueKey, SHA: t2, Message: t3, Author: t4, CommitAt: fromMicros(at1), UpdatedAt: fromMicros(at2)}})
+		case "c":
+			c := relay.IndexedCommit{SHA: t1, Message: t2, AuthorName: t3, AuthorEmail: t4, At: fromMicros(at1), IssueKeys: []string{issueKey}}
+			_ = json.Unmarshal([]byte(t5), &c.Branches)
+			out.Commits = append(out.Commits, relay.IssueIndexCommit{IndexPlace: place, IndexedCommit: c})
+		case "p":
+			out.PullRequests = append(out.PullRequests, relay.IssueIndexPullRequest{IndexPlace: place, IndexedPullRequest: relay.IndexedPullRequest{
+				Number: int(n), Title: t1, State: t2, Source: t3, Target: t4, Author: t5, URL: t6, UpdatedAt: fromMicros(at1), IssueKeys: []string{issueKey}}})
 		}
 	}
 	return out, dbError(rows.Err(), "read issue index", "", "")

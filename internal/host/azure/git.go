@@ -28,3 +28,6 @@ func (a *adapter) GitRemote(cfg relay.HostConfig, repo relay.Repository, cred re
 	}
 	return host.GitRemoteFromWeb(u.Scheme+"://"+u.Host, repo, "", "", cred)
 }
+
+// CommitURL implements host.GitReader.
+func (a *adapter) CommitURL(repoWebURL, sha string) string { return repoWebURL + "/commit/" + sha }

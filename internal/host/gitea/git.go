@@ -17,3 +17,6 @@ func (a *adapter) GitRemote(cfg relay.HostConfig, repo relay.Repository, cred re
 	}
 	return host.GitRemoteFromWeb(cfg.BaseURL, repo, ".git", "gitrelay", cred)
 }
+
+// CommitURL implements host.GitReader.
+func (a *adapter) CommitURL(repoWebURL, sha string) string { return repoWebURL + "/commit/" + sha }

@@ -18,3 +18,6 @@ func (a *adapter) GitRemote(cfg relay.HostConfig, repo relay.Repository, cred re
 	}
 	return host.GitRemoteFromWeb(ep.web, repo, ".git", "x-access-token", cred)
 }
+
+// CommitURL implements host.GitReader.
+func (a *adapter) CommitURL(repoWebURL, sha string) string { return repoWebURL + "/commit/" + sha }
