@@ -27,10 +27,11 @@ func TestHotRequestsDatabaseRoundTrips(t *testing.T) {
 			want int64
 		}{
 			// API token, View Development Tools, the user's tokens with
-			// the integrations' version, the issue's records.
+			// the integrations' version, the issue's records, the index
+			// (branches, commits, pull requests in one statement).
 			{"panel read", func(int) int {
 				return e.Do("GET", "/api/v1/issues/ABC-1/development", e.Bob, nil).Status
-			}, 4},
+			}, 5},
 			// API token, View Development Tools, settings with the
 			// integration and the user's token, the pending audit row,
 			// its completion with the branch record.
