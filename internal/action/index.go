@@ -2,6 +2,7 @@ package action
 
 import (
 	"context"
+	"time"
 
 	"github.com/gitrelay/gitrelay/internal/relay"
 )
@@ -109,4 +110,93 @@ func (s *Service) readIndex(ctx context.Context, tenantID string, d *Development
 		}
 	}
 	return nil
+}
+
+// indexAdmin is what the index's administration reads and changes
+// (store.DB implements it).
+type indexAdmin interface {
+	IndexStates(ctx context.Context, tenantID, integrationID string, now time.Time) ([]relay.IndexState, error)
+	RequestReindex(ctx context.Context, tenantID, integrationID, repositoryID string, now time.Time) (int, error)
+}
+
+// IndexStatus is the state of an integration's index, for its
+// administrators.
+type IndexStatus struct {
+	IntegrationID string
+	// Total repositories in the index; Indexed have been read at least
+	// once; Queued are due now (new, re-index asked, or their next check
+	// passed); Failing failed at their last read.
+	Total, Indexed, Queued, Failing int
+	Commits                         int64
+	DiskBytes                       int64
+	// LastCheckedAt is the latest check of any repository, NextCheckAt the
+	// earliest due one (zero: none).
+	LastCheckedAt, NextCheckAt time.Time
+	Repositories               []relay.IndexState
+}
+
+// IndexStatusOf sums up an integration's repositories' states.
+func IndexStatusOf(integrationID string, states []relay.IndexState, now time.Time) IndexStatus {
+	st := IndexStatus{IntegrationID: integrationID, Total: len(states), Repositories: states}
+	for _, r := range states {
+		if !r.LastCheckedAt.IsZero() && r.TipsDigest != "" {
+			st.Indexed++
+		}
+		if !r.NextPollAt.After(now) || !r.RequestedAt.IsZero() {
+			st.Queued++
+		}
+		if r.Failure != "" {
+			st.Failing++
+		}
+		st.Commits += r.Commits
+		st.DiskBytes += r.DiskBytes
+		if r.LastCheckedAt.After(st.LastCheckedAt) {
+			st.LastCheckedAt = r.LastCheckedAt
+		}
+		if st.NextCheckAt.IsZero() || r.NextPollAt.Before(st.NextCheckAt) {
+			st.NextCheckAt = r.NextPollAt
+		}
+	}
+	return st
+}
+
+// IndexStatus reports the integration's index (administrators only).
+func (s *Service) IndexStatus(ctx context.Context, p relay.Principal, integrationID string) (IndexStatus, error) {
+	a, err := s.indexAdmin(ctx, p, integrationID)
+	if err != nil {
+		return IndexStatus{}, err
+	}
+	states, err := a.IndexStates(ctx, p.TenantID, integrationID, s.now())
+	if err != nil {
+		return IndexStatus{}, err
+	}
+	return IndexStatusOf(integrationID, states, s.now()), nil
+}
+
+// Reindex asks for the integration's repository (every one when
+// repositoryID is "") to be read again in full at once (administrators
+// only), and returns the status after the request.
+func (s *Service) Reindex(ctx context.Context, p relay.Principal, integrationID, repositoryID string) (IndexStatus, error) {
+	a, err := s.indexAdmin(ctx, p, integrationID)
+	if err != nil {
+		return IndexStatus{}, err
+	}
+	if _, err := a.RequestReindex(ctx, p.TenantID, integrationID, repositoryID, s.now()); err != nil {
+		return IndexStatus{}, err
+	}
+	return s.IndexStatus(ctx, p, integrationID)
+}
+
+func (s *Service) indexAdmin(ctx context.Context, p relay.Principal, integrationID string) (indexAdmin, error) {
+	if err := requireAdmin(p); err != nil {
+		return nil, err
+	}
+	if _, err := s.store.Integration(ctx, p.TenantID, integrationID); err != nil {
+		return nil, err
+	}
+	a, ok := s.store.(indexAdmin)
+	if !ok {
+		return nil, relay.Errorf(relay.EInternal, "This store keeps no index.")
+	}
+	return a, nil
 }

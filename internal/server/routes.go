@@ -29,6 +29,9 @@ func (s *Server) routes() []route {
 		{"DELETE", "/api/v1/integrations/{id}", "user", s.deleteIntegration},
 		{"GET", "/api/v1/integrations/{id}/repositories", "user", s.listRepositories},
 		{"GET", "/api/v1/integrations/{id}/repositories/{repo_id}/branches", "user", s.listBranches},
+		{"GET", "/api/v1/integrations/{id}/index", "user", s.getIndex},
+		{"POST", "/api/v1/integrations/{id}/index", "user", s.reindex},
+		{"POST", "/api/v1/integrations/{id}/repositories/{repo_id}/index", "user", s.reindex},
 
 		{"GET", "/api/v1/me/api-tokens", "user", s.myAPITokens},
 		{"DELETE", "/api/v1/me/api-tokens/{id}", "user", s.revokeMyAPIToken},
