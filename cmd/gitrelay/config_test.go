@@ -34,6 +34,7 @@ var serveSettings = []struct {
 	{"trusted-proxies", "GITRELAY_TRUSTED_PROXIES", "", "10.0.0.0/8", "192.168.0.0/16", nil, func(c serveConfig) string { return c.app.ClientAddr.String() }},
 	{"egress-allow", "GITRELAY_EGRESS_ALLOW", "", "10.20.0.0/16", "gitlab.corp.example", nil, func(c serveConfig) string { return c.app.EgressAllow.String() }},
 	{"admin-password-file", "GITRELAY_ADMIN_PASSWORD_FILE", "", "/run/a", "/run/b", nil, func(c serveConfig) string { return c.adminPasswordFile }},
+	{"index", "GITRELAY_INDEX", "on", "off", "false", nil, func(c serveConfig) string { return c.index }},
 }
 
 func envOf(vars map[string]string) func(string) string {

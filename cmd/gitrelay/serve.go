@@ -29,6 +29,8 @@ type serveConfig struct {
 	// unattended first start; empty means a generated one, printed once.
 	adminPasswordFile string
 	logLevel          string
+	// index is --index as given: on or off.
+	index string
 	// app is the application's configuration, without what serve opens
 	// (database, keys, logger).
 	app app.Config
@@ -63,6 +65,8 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 		"file holding the first administrator's password, for an unattended first start (default: generate one and print it once)")
 	fs.fromEnv("admin-password-file", "GITRELAY_ADMIN_PASSWORD_FILE")
 	egress := egressFlag(fs)
+	fs.StringVar(&c.index, "index", "on", "on or off: read every repository of every integration with git, so issues list all their branches, commits and pull requests (needs git; see docs/indexing.md)")
+	fs.fromEnv("index", "GITRELAY_INDEX")
 	if pos, err := parse(fs, args); err != nil {
 		return c, err
 	} else if len(pos) > 0 {
@@ -80,6 +84,14 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	if err != nil {
 		return c, err
 	}
+	var indexOn bool
+	switch strings.ToLower(c.index) {
+	case "on", "true", "1":
+		indexOn = true
+	case "off", "false", "0":
+	default:
+		return c, usagef("%s must be on or off, not %q", fs.flagOrEnv("index"), c.index)
+	}
 	if *jiraAppID != "" && *publicURL == "" {
 		return c, usagef("with --jira-app-id, set --public-url to the https URL Jira reaches gitrelay at")
 	}
@@ -92,7 +104,8 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 		// The client secret comes from the environment only, never a flag,
 		// so that it stays out of process listings.
 		Jira: app.JiraConfig{AppID: *jiraAppID, ClientID: *jiraClientID, ClientSecret: getenv("GITRELAY_JIRA_CLIENT_SECRET"),
-			JWKSURL: getenv("GITRELAY_JIRA_JWKS_URL"), AuthURL: getenv("GITRELAY_JIRA_AUTH_URL"), APIURL: getenv("GITRELAY_JIRA_API_URL")}}
+			JWKSURL: getenv("GITRELAY_JIRA_JWKS_URL"), AuthURL: getenv("GITRELAY_JIRA_AUTH_URL"), APIURL: getenv("GITRELAY_JIRA_API_URL")},
+		Index: app.IndexConfig{Enabled: indexOn}}
 	return c, nil
 }
 
@@ -140,10 +153,14 @@ func runServer(ctx context.Context, c serveConfig, stdout, stderr io.Writer) err
 	}
 	cfg := c.app
 	cfg.DB, cfg.Sealer, cfg.Logger, cfg.EgressAllow = db, keys, log, allow
+	cfg.Index.DataDir = c.dataDir
 	if demoHosts != nil {
 		cfg.Demo = demoHosts.info()
 	}
 	a := app.New(cfg)
+	if a.Indexer != nil {
+		defer a.Indexer.Close()
+	}
 	// Tokens saved before tokens were bound to their host's origin are
 	// bound now, or deleted with a notice when gitrelay cannot tell which
 	// host they were validated against.
@@ -210,6 +227,8 @@ func serveHTTP(ctx context.Context, ln net.Listener, a *app.App, hostTimeout tim
 	// call) are completed by asking the host; so are any that time out
 	// while this one runs.
 	go reconcileLoop(ctx, a.Actions, hostTimeout, log)
+	// Reads the integrations' repositories into the index.
+	go a.RunIndex(ctx, app.IndexConfig{})
 	if a.Devinfo != nil {
 		// Pushes development information to Jira from the durable queue.
 		go a.Devinfo.Run(ctx)

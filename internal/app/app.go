@@ -20,6 +20,7 @@ import (
 	"github.com/gitrelay/gitrelay/internal/host/github"
 	"github.com/gitrelay/gitrelay/internal/host/gitlab"
 	"github.com/gitrelay/gitrelay/internal/httpx"
+	"github.com/gitrelay/gitrelay/internal/index"
 	"github.com/gitrelay/gitrelay/internal/jira"
 	"github.com/gitrelay/gitrelay/internal/relay"
 	"github.com/gitrelay/gitrelay/internal/server"
@@ -59,6 +60,9 @@ type Config struct {
 	// ClientAddr tells client addresses, believing X-Forwarded-For only
 	// from the trusted proxies it was given (--trusted-proxies).
 	ClientAddr clientip.Resolver
+	// Index reads every repository of every integration (off when not
+	// Enabled).
+	Index IndexConfig
 }
 
 // JiraConfig configures the Jira Cloud connection (see docs/jira.md).
@@ -82,6 +86,10 @@ type App struct {
 	// Devinfo pushes development information to Jira; nil without Jira.
 	// Run it (Devinfo.Run) for the life of the server.
 	Devinfo *jira.Devinfo
+	// Indexer reads the integrations' repositories; nil when indexing is
+	// off or git is missing. Run it (RunIndex) for the life of the server
+	// and Close it after.
+	Indexer *index.Indexer
 }
 
 // Endpoints overrides the addresses of the hosted services (github,
@@ -120,6 +128,7 @@ func New(c Config) *App {
 	}
 	// Every line logged with a request's context carries its request id.
 	c.Logger = slog.New(httpx.LogHandler(c.Logger.Handler()))
+	givenClient := c.HTTPClient
 	if c.HTTPClient == nil {
 		c.HTTPClient = NewHTTPClient(c)
 	}
@@ -184,7 +193,15 @@ func New(c Config) *App {
 		TenantID: relay.LocalTenant, Logger: c.Logger, Metrics: metrics, Ready: c.DB.Ping, Version: c.Version,
 		Web: pages, JiraRoutes: jiraRoutes, HSTS: https,
 	})
-	return &App{Actions: actions, Directory: dir, Hosts: hosts, Server: srv, Metrics: metrics, Devinfo: devinfo}
+	a := &App{Actions: actions, Directory: dir, Hosts: hosts, Server: srv, Metrics: metrics, Devinfo: devinfo}
+	if c.Index.Enabled {
+		ix, err := newIndexer(c, a, givenClient)
+		if err != nil {
+			c.Logger.Warn("indexing is off", "err", err)
+		}
+		a.Indexer = ix
+	}
+	return a
 }
 
 // NewHTTPClient is the outbound client New builds when c.HTTPClient is
