@@ -110,6 +110,7 @@ func (s *Server) pages() []page {
 		{"GET", "/admin/integrations/{id}", web.Admin, w.EditIntegration},
 		{"POST", "/admin/integrations/{id}", web.Admin, w.UpdateIntegration},
 		{"POST", "/admin/integrations/{id}/test", web.Admin, w.TestIntegration},
+		{"POST", "/admin/integrations/{id}/index", web.Admin, w.ReindexIntegration},
 		{"GET", "/admin/integrations/{id}/delete", web.Admin, w.ConfirmDeleteIntegration},
 		{"POST", "/admin/integrations/{id}/delete", web.Admin, w.DeleteIntegration},
 		{"GET", "/admin/settings", web.Admin, w.Settings},

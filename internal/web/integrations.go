@@ -162,6 +162,8 @@ type integrationForm struct {
 	TestOK         bool
 	PAT            bool
 	Repos          repoPicker
+	// Index is the index's state (the settings page only).
+	Index *indexSection
 }
 
 // repoPicker is the Repositories part of the integration forms: all
@@ -393,9 +395,12 @@ func (p *Pages) EditIntegration(w http.ResponseWriter, r *http.Request) error {
 		}
 	case "updated":
 		notice = "The integration settings were updated."
+	case "reindex":
+		notice = "The repositories will be read again in full within seconds."
 	}
 	form := p.editForm(in)
 	p.fillPicker(r.Context(), v.P, in.ID, &form.Repos)
+	p.fillIndex(r, in.ID, &form)
 	p.render(w, r, http.StatusOK, "integration_edit", in.Name, form, nil, notice)
 	return nil
 }
