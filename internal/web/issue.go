@@ -23,8 +23,8 @@ type pickerIntegration struct {
 type issueData struct {
 	Key, Project, Summary, Type string
 	// Forbidden explains why the development panel is not shown.
-	Forbidden    string
-	Dev action.Development
+	Forbidden string
+	Dev       action.Development
 	// Panel is Dev as the API answers it: what gitrelay created merged
 	// with what the index found, and the indexed commits.
 	Panel        httpx.Development
