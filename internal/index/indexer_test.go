@@ -61,6 +61,9 @@ type world struct {
 	clock *clock
 	argv  string // where the git wrapper logs each run's arguments and environment
 	data  string
+	// ixAccess and gitPath are what the indexer was given.
+	ixAccess *access
+	gitPath  string
 }
 
 func newWorld(t *testing.T, db *store.DB) *world {
@@ -100,10 +103,11 @@ func newWorld(t *testing.T, db *store.DB) *world {
 	}
 	c := &clock{t: time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)}
 	data := t.TempDir()
+	acc := &access{adapter: github.Cloud(github.WithAPIURL(srv.URL + "/")), repos: []relay.Repository{
+		{ID: "1", Name: "widgets", FullName: r.FullName(), DefaultBranch: "main", WebURL: srv.URL + "/acme/widgets"}}}
 	ix, err := index.New(index.Config{
-		Store: db,
-		Access: &access{adapter: github.Cloud(github.WithAPIURL(srv.URL + "/")), repos: []relay.Repository{
-			{ID: "1", Name: "widgets", FullName: r.FullName(), DefaultBranch: "main", WebURL: srv.URL + "/acme/widgets"}}},
+		Store:   db,
+		Access:  acc,
 		HTTP:    host.NewHTTPClient(host.ClientConfig{Egress: host.Egress{Allow: allow}, Timeout: time.Minute}),
 		DataDir: data,
 		Git:     wrapper,
@@ -116,7 +120,7 @@ func newWorld(t *testing.T, db *store.DB) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = ix.Close() })
-	return &world{sim: sim, git: g, db: db, ix: ix, clock: c, argv: argv, data: data}
+	return &world{sim: sim, git: g, db: db, ix: ix, clock: c, argv: argv, data: data, ixAccess: acc, gitPath: wrapper}
 }
 
 func (w *world) commit(t *testing.T, branch string, messages ...string) string {
@@ -298,6 +302,40 @@ func TestIndexRecordsAFailingRepositoryWithItsReason(t *testing.T) {
 		}
 		if !s.NextPollAt.After(w.clock.now()) {
 			t.Errorf("a failing repository is due again at once (%v)", s.NextPollAt)
+		}
+	})
+}
+
+// Git's HTTP obeys the egress policy: a repository on a refused address
+// is not read, git never runs, and the reason names the address class.
+func TestIndexRefusesWhatTheEgressPolicyRefuses(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		w := newWorld(t, db)
+		ctx := context.Background()
+		strict, err := index.New(index.Config{
+			Store: db, Access: w.ixAccess, DataDir: t.TempDir(), Git: w.gitPath, Now: w.clock.now,
+			// The default policy: loopback refused.
+			HTTP: host.NewHTTPClient(host.ClientConfig{Timeout: time.Minute}),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer strict.Close()
+		if err := strict.Discover(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := strict.PollDue(ctx); err != nil {
+			t.Fatal(err)
+		}
+		s := w.state(t)
+		if !strings.Contains(s.Failure, "loopback") {
+			t.Errorf("got failure %q, want the egress refusal naming the loopback class", s.Failure)
+		}
+		if log, _ := os.ReadFile(w.argv); len(log) != 0 {
+			t.Errorf("git ran although the host was refused:\n%s", log)
+		}
+		if got := w.git.Stats("acme/widgets"); got.Refs+got.Fetches+got.Refused != 0 {
+			t.Errorf("the refused host received %+v", got)
 		}
 	})
 }
