@@ -74,9 +74,17 @@ type indexReader interface {
 	IssueIndex(ctx context.Context, tenantID, issueKey string, integrationIDs []string) (relay.IssueIndex, error)
 }
 
-// commitLinker builds commits' web pages (host.Registry implements it).
+// commitLinker builds commits' and branches' web pages (host.Registry
+// implements it).
 type commitLinker interface {
 	CommitURL(cfg relay.HostConfig, repoWebURL, sha string) string
+	BranchURL(cfg relay.HostConfig, repoWebURL, name string) string
+}
+
+// BranchKey names a branch of a repository of an integration, for
+// Development.BranchURLs.
+func BranchKey(integrationID, repositoryID, name string) string {
+	return integrationID + "\x00" + repositoryID + "\x00" + name
 }
 
 // readIndex adds to d what the index holds for its issue from the usable
@@ -84,6 +92,7 @@ type commitLinker interface {
 func (s *Service) readIndex(ctx context.Context, tenantID string, d *Development, ins []relay.Integration, usable map[string]bool) error {
 	d.Indexed = relay.IssueIndex{Branches: []relay.IssueIndexBranch{}, Commits: []relay.IssueIndexCommit{}, PullRequests: []relay.IssueIndexPullRequest{}}
 	d.CommitURLs = map[string]string{}
+	d.BranchURLs = map[string]string{}
 	r, ok := s.store.(indexReader)
 	if !ok || len(usable) == 0 {
 		return nil
@@ -107,6 +116,7 @@ func (s *Service) readIndex(ctx context.Context, tenantID string, d *Development
 		}
 		for _, b := range idx.Branches {
 			d.CommitURLs[b.SHA] = l.CommitURL(cfgs[b.IntegrationID], b.WebURL, b.SHA)
+			d.BranchURLs[BranchKey(b.IntegrationID, b.RepositoryID, b.Name)] = l.BranchURL(cfgs[b.IntegrationID], b.WebURL, b.Name)
 		}
 	}
 	return nil

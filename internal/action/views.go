@@ -16,9 +16,11 @@ type Development struct {
 	// Indexed is what gitrelay read itself from the repositories of the
 	// integrations associated with the issue's project (see
 	// internal/index), whoever did the work; CommitURLs are the commits'
-	// web pages, by sha.
+	// web pages, by sha, and BranchURLs the indexed branches', by
+	// BranchKey.
 	Indexed    relay.IssueIndex
 	CommitURLs map[string]string
+	BranchURLs map[string]string
 }
 
 // DevIntegration is an integration usable from the issue, with the user's

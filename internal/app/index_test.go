@@ -86,6 +86,9 @@ func TestAPushShowsOnTheIssueForEveryKind(t *testing.T) {
 					indexed.LastCommit == nil || indexed.LastCommit.SHA != sha || indexed.ActedAs != nil {
 					t.Errorf("got pushed branch %+v, want it indexed, active, at the pushed commit, without attribution", indexed)
 				}
+				if indexed != nil && !strings.Contains(indexed.URL, f.BranchURLContains("feature/ABC-1-login")) {
+					t.Errorf("got the pushed branch's link %q, want the host's branch page (%q)", indexed.URL, f.BranchURLContains("feature/ABC-1-login"))
+				}
 				if created == nil || created.Origin != httpx.OriginGitrelay || created.ActedAs == nil || created.CreatedBy == "" {
 					t.Errorf("got created branch %+v, want it from gitrelay with its attribution", created)
 				}

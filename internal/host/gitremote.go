@@ -18,8 +18,9 @@ type GitReader interface {
 	// the credential never goes anywhere else.
 	GitRemote(cfg relay.HostConfig, repo relay.Repository, cred relay.Credential) (relay.GitRemote, error)
 	// CommitURL is the web page of commit sha of the repository whose web
-	// page is repoWebURL.
+	// page is repoWebURL; BranchURL that of its branch name.
 	CommitURL(repoWebURL, sha string) string
+	BranchURL(repoWebURL, name string) string
 }
 
 // GitRemote is the registry's entry to GitReader: EInvalid for a host kind
@@ -79,4 +80,17 @@ func (r *Registry) CommitURL(cfg relay.HostConfig, repoWebURL, sha string) strin
 		return SafeLink(g.CommitURL(strings.TrimRight(repoWebURL, "/"), url.PathEscape(sha)))
 	}
 	return ""
+}
+
+// BranchURL is the registry's entry to GitReader.BranchURL: the
+// repository's page for a host kind without one, "" for an unsafe link.
+func (r *Registry) BranchURL(cfg relay.HostConfig, repoWebURL, name string) string {
+	a, err := r.adapter(cfg.Kind)
+	if err != nil {
+		return SafeLink(repoWebURL)
+	}
+	if g, ok := a.(GitReader); ok && repoWebURL != "" {
+		return SafeLink(g.BranchURL(strings.TrimRight(repoWebURL, "/"), name))
+	}
+	return SafeLink(repoWebURL)
 }

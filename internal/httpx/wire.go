@@ -175,7 +175,7 @@ func DevelopmentOf(d action.Development) Development {
 			continue
 		}
 		seen[k] = true
-		out.Branches = append(out.Branches, BranchRecord{Name: b.Name, URL: branchURL(b.WebURL, b.Name), IntegrationID: b.IntegrationID,
+		out.Branches = append(out.Branches, BranchRecord{Name: b.Name, URL: d.BranchURLs[action.BranchKey(b.IntegrationID, b.RepositoryID, b.Name)], IntegrationID: b.IntegrationID,
 			RepositoryID: b.RepositoryID, Repository: b.Repository, Origin: OriginIndexed, State: branchState(k, true),
 			LastCommit: lastCommit(b), UpdatedAt: b.UpdatedAt.UTC()})
 	}
@@ -241,10 +241,6 @@ func DevelopmentOf(d action.Development) Development {
 	}
 	return out
 }
-
-// branchURL is an indexed branch's link: the repository's web page (each
-// host names its branch pages its own way).
-func branchURL(repoWebURL, _ string) string { return repoWebURL }
 
 // BranchCreated answers Create branch. A repeated request that finds the
 // branch already at the requested base is the same success (201), with

@@ -31,3 +31,8 @@ func (a *adapter) GitRemote(cfg relay.HostConfig, repo relay.Repository, cred re
 
 // CommitURL implements host.GitReader.
 func (a *adapter) CommitURL(repoWebURL, sha string) string { return repoWebURL + "/commit/" + sha }
+
+// BranchURL implements host.GitReader.
+func (a *adapter) BranchURL(repoWebURL, name string) string {
+	return repoWebURL + "?version=GB" + url.QueryEscape(name)
+}

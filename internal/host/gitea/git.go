@@ -1,6 +1,9 @@
 package gitea
 
 import (
+	"net/url"
+	"strings"
+
 	"github.com/gitrelay/gitrelay/internal/host"
 	"github.com/gitrelay/gitrelay/internal/relay"
 )
@@ -20,3 +23,17 @@ func (a *adapter) GitRemote(cfg relay.HostConfig, repo relay.Repository, cred re
 
 // CommitURL implements host.GitReader.
 func (a *adapter) CommitURL(repoWebURL, sha string) string { return repoWebURL + "/commit/" + sha }
+
+// BranchURL implements host.GitReader.
+func (a *adapter) BranchURL(repoWebURL, name string) string {
+	return repoWebURL + "/src/branch/" + pathEscapeRef(name)
+}
+
+// pathEscapeRef escapes each segment of a ref name, keeping its slashes.
+func pathEscapeRef(name string) string {
+	parts := strings.Split(name, "/")
+	for i, p := range parts {
+		parts[i] = url.PathEscape(p)
+	}
+	return strings.Join(parts, "/")
+}
