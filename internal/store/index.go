@@ -462,3 +462,29 @@ func (db *DB) IssueIndex(ctx context.Context, tenantID, issueKey string, integra
 	}
 	return out, dbError(rows.Err(), "read issue index", "", "")
 }
+
+// PullRequestCursor is where the repository's pull-request read through
+// the host API stands: the updated time of the newest pull request read
+// (zero: none yet) and the list's last ETag ("" : none). ENotFound when
+// the repository is not indexed.
+func (db *DB) PullRequestCursor(ctx context.Context, k relay.IndexKey) (time.Time, string, error) {
+	var cursor sql.NullInt64
+	var etag string
+	err := db.reader().queryRow(ctx, `SELECT pr_cursor, pr_etag FROM index_repositories
+		WHERE tenant_id = ? AND integration_id = ? AND repository_id = ?`, k.TenantID, k.IntegrationID, k.RepositoryID).Scan(&cursor, &etag)
+	if err != nil {
+		return time.Time{}, "", dbError(err, "read pull request cursor", "The repository is not indexed.", "")
+	}
+	return fromNullMicros(cursor), etag, nil
+}
+
+// SetPullRequestCursor saves where the repository's pull-request read
+// stands (see PullRequestCursor).
+func (db *DB) SetPullRequestCursor(ctx context.Context, k relay.IndexKey, cursor time.Time, etag string) error {
+	return db.inTx(ctx, func(c conn) error {
+		_, err := c.exec(ctx, `UPDATE index_repositories SET pr_cursor = ?, pr_etag = ?
+			WHERE tenant_id = ? AND integration_id = ? AND repository_id = ?`,
+			nullMicros(cursor), etag, k.TenantID, k.IntegrationID, k.RepositoryID)
+		return dbError(err, "save pull request cursor", "", "")
+	})
+}

@@ -129,6 +129,13 @@ func TestIndexedPullRequestsAreFoundByEveryKeyTheyName(t *testing.T) {
 			Source: "ABC-1-x", Target: "main", Author: "bob", URL: "https://git.example/acme/api/pull/7", UpdatedAt: at(0), IssueKeys: []string{"ABC-1", "ABC-2"}}}))
 		must(t, db.PutIndexedPullRequests(ctx, k, []relay.IndexedPullRequest{{Number: 7, Title: "ABC-2 only", State: "merged",
 			Source: "ABC-1-x", Target: "main", Author: "bob", URL: "https://git.example/acme/api/pull/7", UpdatedAt: at(1), IssueKeys: []string{"ABC-2"}}}))
+		if at, etag, err := db.PullRequestCursor(ctx, k); err != nil || !at.IsZero() || etag != "" {
+			t.Errorf("a new repository's pull request cursor: %v %q %v, want none", at, etag, err)
+		}
+		must(t, db.SetPullRequestCursor(ctx, k, at(1), `W/"abc"`))
+		if got, etag, err := db.PullRequestCursor(ctx, k); err != nil || !got.Equal(at(1)) || etag != `W/"abc"` {
+			t.Errorf("got cursor %v %q %v, want minute 1 and the ETag", got, etag, err)
+		}
 		one, _ := db.IssueIndex(ctx, "t1", "ABC-1", []string{"i1"})
 		two, _ := db.IssueIndex(ctx, "t1", "ABC-2", []string{"i1"})
 		if len(one.PullRequests) != 0 {
