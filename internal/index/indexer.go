@@ -424,8 +424,13 @@ func (x *Indexer) read(ctx context.Context, s relay.IndexState) error {
 				Message: t.message, Author: t.author, CommitAt: t.at, UpdatedAt: now})
 		}
 	}
-	update.Changed = true
-	update.NextPollAt = NextPoll(now, now)
+	// A repository cloned again on this replica with refs it had already
+	// read elsewhere has not changed.
+	update.Changed = d != s.TipsDigest
+	update.NextPollAt = NextPoll(now, s.LastChangedAt)
+	if update.Changed {
+		update.NextPollAt = NextPoll(now, now)
+	}
 	update.DiskBytes = diskUsage(dir)
 	_, err = x.c.Store.SaveIndex(ctx, update)
 	return err

@@ -488,3 +488,26 @@ func (db *DB) SetPullRequestCursor(ctx context.Context, k relay.IndexKey, cursor
 		return dbError(err, "save pull request cursor", "", "")
 	})
 }
+
+// PollSoon makes the repository due at once (a webhook told of a change),
+// without forgetting what was read: the next poll reads it
+// incrementally. It reports whether the repository is indexed.
+func (db *DB) PollSoon(ctx context.Context, k relay.IndexKey, now time.Time) (bool, error) {
+	var n int64
+	err := db.inTx(ctx, func(c conn) error {
+		res, err := c.exec(ctx, `UPDATE index_repositories SET next_poll_at = ?
+			WHERE tenant_id = ? AND integration_id = ? AND repository_id = ? AND next_poll_at > ?`,
+			micros(now), k.TenantID, k.IntegrationID, k.RepositoryID, micros(now))
+		if err != nil {
+			return dbError(err, "make repository due", "", "")
+		}
+		n, err = res.RowsAffected()
+		if err != nil || n > 0 {
+			return dbError(err, "make repository due", "", "")
+		}
+		// Already due: still report whether it is indexed at all.
+		return c.queryRow(ctx, `SELECT COUNT(*) FROM index_repositories WHERE tenant_id = ? AND integration_id = ? AND repository_id = ?`,
+			k.TenantID, k.IntegrationID, k.RepositoryID).Scan(&n)
+	})
+	return n > 0, err
+}

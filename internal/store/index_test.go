@@ -85,6 +85,15 @@ func TestIndexClaimsEachDueRepositoryOnceAndSavesWhatWasRead(t *testing.T) {
 			t.Errorf("got failing state %+v, want the reason, since minute 0, next at minute 5", states[1])
 		}
 
+		if ok, err := db.PollSoon(ctx, states[0].IndexKey, at(0)); err != nil || !ok {
+			t.Errorf("poll soon: %v %v, want done", ok, err)
+		}
+		if ok, _ := db.PollSoon(ctx, relay.IndexKey{TenantID: "t1", IntegrationID: "i1", RepositoryID: "404"}, at(0)); ok {
+			t.Error("poll soon of an unknown repository reported done")
+		}
+		if soon, _ := db.IndexStates(ctx, "t1", "i1", at(0)); !soon[0].NextPollAt.Equal(at(0)) || soon[0].TipsDigest != "d1" {
+			t.Errorf("after poll soon got %+v, want due now with its tips kept", soon[0])
+		}
 		n, err := db.RequestReindex(ctx, "t1", "i1", "1", at(0))
 		must(t, err)
 		if n != 1 {
