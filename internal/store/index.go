@@ -166,8 +166,8 @@ func scanIndexState(rows *sql.Rows, now time.Time) (relay.IndexState, error) {
 	return s, nil
 }
 
-// ClaimDueRepositories leases up to limit repositories whose next poll is
-// due and that no replica holds, to owner until now+lease, and returns
+// ClaimDueRepositories leases up to limit repositories of enabled
+// integrations whose next poll is due and that no replica holds, to owner until now+lease, and returns
 // them. The lease is taken in the UPDATE's own condition, so two replicas
 // never claim one repository at once (PostgreSQL re-checks the condition
 // on the row it locks; SQLite has one writer).
@@ -176,8 +176,9 @@ func (db *DB) ClaimDueRepositories(ctx context.Context, owner string, now time.T
 	err := db.inTx(ctx, func(c conn) error {
 		rows, err := c.query(ctx, `UPDATE index_repositories SET lease_owner = ?, leased_until = ?
 			WHERE next_poll_at <= ? AND leased_until < ? AND (tenant_id, integration_id, repository_id) IN (
-				SELECT tenant_id, integration_id, repository_id FROM index_repositories
-				WHERE next_poll_at <= ? AND leased_until < ? ORDER BY next_poll_at LIMIT ?)
+				SELECT r.tenant_id, r.integration_id, r.repository_id FROM index_repositories r
+				JOIN integrations i ON i.tenant_id = r.tenant_id AND i.id = r.integration_id
+				WHERE r.next_poll_at <= ? AND r.leased_until < ? AND i.enabled ORDER BY r.next_poll_at LIMIT ?)
 			RETURNING `+indexStateColumns,
 			owner, micros(now.Add(lease)), micros(now), micros(now), micros(now), micros(now), limit)
 		if err != nil {

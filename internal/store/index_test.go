@@ -155,3 +155,19 @@ func TestIndexedPullRequestsAreFoundByEveryKeyTheyName(t *testing.T) {
 		}
 	})
 }
+
+func TestIndexDoesNotPollDisabledIntegrations(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		in := newIntegration("t1", "i1")
+		in.Enabled = false
+		must(t, db.CreateIntegration(ctx, in, credential(in), auditFor(relay.ActionIntegrationCreate)))
+		_, err := db.SyncIndexRepositories(ctx, "t1", "i1", []relay.Repository{repo("1", "acme/api")}, at(0))
+		must(t, err)
+		claimed, err := db.ClaimDueRepositories(ctx, "replica-a", at(0), time.Minute, 10)
+		must(t, err)
+		if len(claimed) != 0 {
+			t.Errorf("claimed %d repositories of a disabled integration, want none", len(claimed))
+		}
+	})
+}
