@@ -74,6 +74,11 @@ type indexReader interface {
 	IssueIndex(ctx context.Context, tenantID, issueKey string, integrationIDs []string) (relay.IssueIndex, error)
 }
 
+// authorDirectory finds directory users by email (store.DB implements it).
+type authorDirectory interface {
+	UsersByEmail(ctx context.Context, tenantID string, emails []string) (map[string]relay.User, error)
+}
+
 // commitLinker builds commits' and branches' web pages (host.Registry
 // implements it).
 type commitLinker interface {
@@ -93,6 +98,7 @@ func (s *Service) readIndex(ctx context.Context, tenantID string, d *Development
 	d.Indexed = relay.IssueIndex{Branches: []relay.IssueIndexBranch{}, Commits: []relay.IssueIndexCommit{}, PullRequests: []relay.IssueIndexPullRequest{}}
 	d.CommitURLs = map[string]string{}
 	d.BranchURLs = map[string]string{}
+	d.Authors = map[string]relay.User{}
 	r, ok := s.store.(indexReader)
 	if !ok || len(usable) == 0 {
 		return nil
@@ -110,6 +116,16 @@ func (s *Service) readIndex(ctx context.Context, tenantID string, d *Development
 		return err
 	}
 	d.Indexed = idx
+	d.Authors = map[string]relay.User{}
+	if ad, ok := s.store.(authorDirectory); ok && len(idx.Commits) > 0 {
+		emails := make([]string, 0, len(idx.Commits))
+		for _, c := range idx.Commits {
+			emails = append(emails, c.AuthorEmail)
+		}
+		if d.Authors, err = ad.UsersByEmail(ctx, tenantID, emails); err != nil {
+			return err
+		}
+	}
 	if l, ok := s.hosts.(commitLinker); ok {
 		for _, c := range idx.Commits {
 			d.CommitURLs[c.SHA] = l.CommitURL(cfgs[c.IntegrationID], c.WebURL, c.SHA)

@@ -21,6 +21,9 @@ type Development struct {
 	Indexed    relay.IssueIndex
 	CommitURLs map[string]string
 	BranchURLs map[string]string
+	// Authors are the directory's users whose email wrote indexed
+	// commits, by lower-cased email.
+	Authors map[string]relay.User
 }
 
 // DevIntegration is an integration usable from the issue, with the user's

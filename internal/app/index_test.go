@@ -14,6 +14,7 @@ import (
 	"github.com/gitrelay/gitrelay/internal/host/hostsim"
 	"github.com/gitrelay/gitrelay/internal/httpx"
 	"github.com/gitrelay/gitrelay/internal/index"
+	"github.com/gitrelay/gitrelay/internal/relay"
 	"github.com/gitrelay/gitrelay/internal/store"
 	"github.com/gitrelay/gitrelay/internal/store/storetest"
 )
@@ -248,6 +249,45 @@ func TestTheIndexLoopFindsAPush(t *testing.T) {
 				t.Fatal("the loop did not index the push within a minute")
 			}
 			time.Sleep(20 * time.Millisecond)
+		}
+	})
+}
+
+// A commit whose author email is a directory user's names that user.
+func TestIndexedCommitsNameTheDirectoryUserOfTheirEmail(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := apptest.New(t, db, apptest.Options{Index: true})
+		ctx := context.Background()
+		bob, err := db.UserByUsername(ctx, relay.LocalTenant, "bob")
+		if err != nil {
+			t.Fatal(err)
+		}
+		bob.Email = "bob@example.com"
+		if err := db.UpdateUser(ctx, bob); err != nil {
+			t.Fatal(err)
+		}
+		e.Integration(false, nil)
+		if _, err := e.Git.Commit(apptest.Repo, "main",
+			hostsim.Change{Message: "ABC-4 By bob", AuthorName: "B.", AuthorEmail: "Bob@Example.com"},
+			hostsim.Change{Message: "ABC-4 By a stranger", AuthorName: "S.", AuthorEmail: "stranger@example.com"}); err != nil {
+			t.Fatal(err)
+		}
+		indexNow(t, e)
+		d := development(t, e, "ABC-4")
+		if len(d.Commits) != 2 {
+			t.Fatalf("got commits %+v, want two", d.Commits)
+		}
+		for _, c := range d.Commits {
+			switch c.Message {
+			case "ABC-4 By bob":
+				if c.AuthorUser == nil || c.AuthorUser.Username != "bob" {
+					t.Errorf("bob's commit names %+v, want the directory user bob", c.AuthorUser)
+				}
+			default:
+				if c.AuthorUser != nil {
+					t.Errorf("a stranger's commit names %+v", c.AuthorUser)
+				}
+			}
 		}
 	})
 }

@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"strings"
 	"time"
 
 	"github.com/gitrelay/gitrelay/internal/action"
@@ -99,6 +100,14 @@ type Commit struct {
 	IntegrationID string    `json:"integration_id"`
 	RepositoryID  string    `json:"repository_id"`
 	Repository    string    `json:"repository"`
+	// AuthorUser is the directory user whose email wrote the commit.
+	AuthorUser *AuthorUser `json:"author_user,omitempty"`
+}
+
+// AuthorUser is a directory user who wrote a commit.
+type AuthorUser struct {
+	Username    string `json:"username"`
+	DisplayName string `json:"display_name"`
 }
 
 // DevIntegration is an integration usable from an issue, with the user's
@@ -191,6 +200,9 @@ func DevelopmentOf(d action.Development) Development {
 		out.Commits = append(out.Commits, Commit{SHA: c.SHA, ShortSHA: short, Message: c.Message, AuthorName: c.AuthorName,
 			AuthorEmail: c.AuthorEmail, Date: c.At.UTC(), URL: d.CommitURLs[c.SHA], Branches: branches,
 			IntegrationID: c.IntegrationID, RepositoryID: c.RepositoryID, Repository: c.Repository})
+		if u, ok := d.Authors[strings.ToLower(c.AuthorEmail)]; ok {
+			out.Commits[len(out.Commits)-1].AuthorUser = &AuthorUser{Username: u.Username, DisplayName: u.DisplayName}
+		}
 	}
 	type prPlace struct {
 		integration, repository string

@@ -512,3 +512,38 @@ func (db *DB) PollSoon(ctx context.Context, k relay.IndexKey, now time.Time) (bo
 	})
 	return n > 0, err
 }
+
+// UsersByEmail finds the directory's users whose email is one of emails
+// (ignoring case), by lower-cased email, so that indexed commits name the
+// directory user who wrote them.
+func (db *DB) UsersByEmail(ctx context.Context, tenantID string, emails []string) (map[string]relay.User, error) {
+	out := map[string]relay.User{}
+	seen := map[string]bool{}
+	args := []any{tenantID}
+	for _, e := range emails {
+		e = strings.ToLower(strings.TrimSpace(e))
+		if e != "" && !seen[e] {
+			seen[e] = true
+			args = append(args, e)
+		}
+	}
+	if len(args) == 1 {
+		return out, nil
+	}
+	rows, err := db.reader().query(ctx, `SELECT `+userColumns+` FROM users WHERE tenant_id = ? AND LOWER(email) IN (?`+
+		strings.Repeat(", ?", len(args)-2)+`) ORDER BY username`, args...)
+	if err != nil {
+		return nil, dbError(err, "find users by email", "", "")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, dbError(err, "find users by email", "", "")
+		}
+		if k := strings.ToLower(u.Email); out[k].ID == "" {
+			out[k] = u
+		}
+	}
+	return out, dbError(rows.Err(), "find users by email", "", "")
+}
