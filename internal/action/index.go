@@ -2,6 +2,7 @@ package action
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/gitrelay/gitrelay/internal/relay"
@@ -115,6 +116,18 @@ func (s *Service) readIndex(ctx context.Context, tenantID string, d *Development
 	if err != nil {
 		return err
 	}
+	// A repository taken out of the integration leaves the index at the
+	// next pass; until then it is not shown.
+	byID := map[string]relay.Integration{}
+	for _, in := range ins {
+		byID[in.ID] = in
+	}
+	included := func(integrationID, repositoryID string) bool {
+		return byID[integrationID].IncludesRepository(repositoryID)
+	}
+	idx.Branches = slices.DeleteFunc(idx.Branches, func(b relay.IssueIndexBranch) bool { return !included(b.IntegrationID, b.RepositoryID) })
+	idx.Commits = slices.DeleteFunc(idx.Commits, func(c relay.IssueIndexCommit) bool { return !included(c.IntegrationID, c.RepositoryID) })
+	idx.PullRequests = slices.DeleteFunc(idx.PullRequests, func(p relay.IssueIndexPullRequest) bool { return !included(p.IntegrationID, p.RepositoryID) })
 	d.Indexed = idx
 	d.Authors = map[string]relay.User{}
 	if ad, ok := s.store.(authorDirectory); ok && len(idx.Commits) > 0 {

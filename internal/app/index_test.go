@@ -291,3 +291,29 @@ func TestIndexedCommitsNameTheDirectoryUserOfTheirEmail(t *testing.T) {
 		}
 	})
 }
+
+// A repository taken out of the integration no longer shows on issues,
+// and leaves the index and its clone at the next pass.
+func TestARepositoryTakenOutOfTheIntegrationLeavesTheIssue(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := apptest.New(t, db, apptest.Options{Index: true})
+		id := e.Integration(false, nil)
+		if _, err := e.Git.Commit(apptest.Repo, "main", hostsim.Change{Message: "ABC-5 Fix"}); err != nil {
+			t.Fatal(err)
+		}
+		indexNow(t, e)
+		if d := development(t, e, "ABC-5"); len(d.Commits) != 1 {
+			t.Fatalf("got commits %+v, want one", d.Commits)
+		}
+		if r := e.Do("PATCH", "/api/v1/integrations/"+id, e.Admin, map[string]any{"repositories": []string{}}); r.Status != http.StatusOK {
+			t.Fatalf("patch: %d %s", r.Status, r.Body)
+		}
+		if d := development(t, e, "ABC-5"); len(d.Commits) != 0 {
+			t.Errorf("a repository no longer included still shows %+v", d.Commits)
+		}
+		indexNow(t, e)
+		if n := cloneCount(t, e); n != 0 {
+			t.Errorf("%d clones remain of a repository no longer included", n)
+		}
+	})
+}
