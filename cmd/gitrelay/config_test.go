@@ -39,6 +39,7 @@ var serveSettings = []struct {
 	{"index-rate-share", "GITRELAY_INDEX_RATE_SHARE", "0.5", "0.25", "0.75", nil, func(c serveConfig) string {
 		return strconv.FormatFloat(c.app.IndexRateShare, 'f', -1, 64)
 	}},
+	{"index", "GITRELAY_INDEX", "on", "off", "false", nil, func(c serveConfig) string { return c.index }},
 }
 
 func envOf(vars map[string]string) func(string) string {

@@ -7,6 +7,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -50,8 +53,11 @@ var demoIssues = []web.DemoIssue{
 type demoHosts struct {
 	ghe, gitlab       *hostsim.Sim
 	gheURL, gitlabURL string
-	servers           []*http.Server
-	addrs             []string // the listeners' IP addresses
+	// gitDir holds the simulated repositories served over git, which the
+	// index reads.
+	gitDir  string
+	servers []*http.Server
+	addrs   []string // the listeners' IP addresses
 }
 
 // egressAllow is the allow list entry of the simulated hosts' addresses.
@@ -62,11 +68,22 @@ func (d *demoHosts) egressAllow() host.Allowlist {
 func startDemoHosts() (*demoHosts, error) {
 	d := &demoHosts{ghe: hostsim.New(), gitlab: hostsim.New()}
 	var err error
-	if d.gheURL, err = d.serve(d.ghe.GitHubEnterprise()); err != nil {
+	if d.gitDir, err = os.MkdirTemp("", "gitrelay-demo-git-"); err != nil {
+		return nil, err
+	}
+	gheGit := d.ghe.Git(filepath.Join(d.gitDir, "ghe"))
+	gitlabGit := d.gitlab.Git(filepath.Join(d.gitDir, "gitlab"))
+	for _, dir := range []string{"ghe", "gitlab"} {
+		if err := os.MkdirAll(filepath.Join(d.gitDir, dir), 0o700); err != nil {
+			d.Close()
+			return nil, err
+		}
+	}
+	if d.gheURL, err = d.serve(gheGit.Wrap(hostsim.LayoutOwnerRepo, d.ghe.GitHubEnterprise())); err != nil {
 		d.Close()
 		return nil, err
 	}
-	if d.gitlabURL, err = d.serve(d.gitlab.GitLab()); err != nil {
+	if d.gitlabURL, err = d.serve(gitlabGit.Wrap(hostsim.LayoutOwnerRepo, d.gitlab.GitLab())); err != nil {
 		d.Close()
 		return nil, err
 	}
@@ -105,6 +122,22 @@ func startDemoHosts() (*demoHosts, error) {
 		sim.AddBranch(repo, demoWorkBranch, "")
 		sim.Commit(repo, demoWorkBranch)
 	}
+	// Work done outside gitrelay, for the index to find: a developer's
+	// branch and commits naming DEMO-2. Without git on the machine the
+	// demo runs without them (and without the index).
+	if _, err := exec.LookPath("git"); err == nil {
+		if _, err := gheGit.Commit("acme/widgets", "feature/DEMO-2-login-timeout",
+			hostsim.Change{Message: "DEMO-2 Retry the login request once on a timeout", AuthorName: "Dana Developer", AuthorEmail: "dana@example.com"},
+			hostsim.Change{Message: "DEMO-2 Raise the login timeout to 30 s on slow networks", AuthorName: "Dana Developer", AuthorEmail: "dana@example.com"}); err != nil {
+			d.Close()
+			return nil, err
+		}
+		if _, err := gitlabGit.Commit("platform/backend", "main",
+			hostsim.Change{Message: "Log slow logins (DEMO-2)", AuthorName: "Sam Ops", AuthorEmail: "sam@example.com"}); err != nil {
+			d.Close()
+			return nil, err
+		}
+	}
 	return d, nil
 }
 
@@ -131,6 +164,9 @@ func (d *demoHosts) Close() {
 	}
 	for _, s := range d.servers {
 		_ = s.Close()
+	}
+	if d.gitDir != "" {
+		_ = os.RemoveAll(d.gitDir)
 	}
 }
 

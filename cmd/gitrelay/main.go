@@ -54,7 +54,7 @@ const usage = `gitrelay — create branches and pull requests on git hosts from 
 Usage:
   gitrelay serve [--addr 127.0.0.1:8080] [--public-url URL] [--host-timeout 20s] [--demo]
                  [--jira-app-id ID --jira-client-id ID] [--trusted-proxies CIDRS]
-                 [--egress-allow CIDRS,HOSTS] [--admin-password-file FILE] [--index-rate-share 50%]
+                 [--egress-allow CIDRS,HOSTS] [--admin-password-file FILE] [--index-rate-share 50%] [--index on|off]
   gitrelay users add USERNAME [--admin] [--name NAME] [--email EMAIL]
   gitrelay users api-token USERNAME [--token-name NAME]
   gitrelay projects add KEY [--name NAME]
@@ -63,6 +63,7 @@ Usage:
   gitrelay audit reconcile [--older-than DURATION] [--host-timeout 20s] [--egress-allow LIST] [--jira-app-id ID]
   gitrelay audit tenants
   gitrelay audit export --tenant ID [--since TIME] [--until TIME] [--limit N]
+  gitrelay index status [--tenant ID]   (one JSON line per integration: indexed, queued, failing, disk)
   gitrelay migrate
   gitrelay healthcheck [--addr 127.0.0.1:8080] [--timeout 5s]   (exit 0 when /readyz answers 200)
   gitrelay version
@@ -96,6 +97,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdKeys(ctx, rest, getenv, stdout, stderr)
 	case "audit":
 		return cmdAudit(ctx, rest, getenv, stdout, stderr)
+	case "index":
+		return cmdIndex(ctx, rest, getenv, stdout, stderr)
 	case "migrate":
 		return cmdMigrate(ctx, rest, getenv, stdout, stderr)
 	case "healthcheck":

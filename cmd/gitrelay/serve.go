@@ -35,6 +35,8 @@ type serveConfig struct {
 	// otlpEndpoint, when set, sends traces to this OTLP/HTTP collector;
 	// serviceName names gitrelay in them.
 	otlpEndpoint, serviceName string
+	// index is --index as given: on or off.
+	index string
 	// app is the application's configuration, without what serve opens
 	// (database, keys, logger).
 	app app.Config
@@ -73,6 +75,8 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.fromEnv("admin-password-file", "GITRELAY_ADMIN_PASSWORD_FILE")
 	egress := egressFlag(fs)
 	indexRateShare := indexRateShareFlag(fs)
+	fs.StringVar(&c.index, "index", "on", "on or off: read every repository of every integration with git, so issues list all their branches, commits and pull requests (needs git; see docs/indexing.md)")
+	fs.fromEnv("index", "GITRELAY_INDEX")
 	if pos, err := parse(fs, args); err != nil {
 		return c, err
 	} else if len(pos) > 0 {
@@ -94,6 +98,14 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	if err != nil {
 		return c, err
 	}
+	var indexOn bool
+	switch strings.ToLower(c.index) {
+	case "on", "true", "1":
+		indexOn = true
+	case "off", "false", "0":
+	default:
+		return c, usagef("%s must be on or off, not %q", fs.flagOrEnv("index"), c.index)
+	}
 	if *jiraAppID != "" && *publicURL == "" {
 		return c, usagef("with --jira-app-id, set --public-url to the https URL Jira reaches gitrelay at")
 	}
@@ -110,7 +122,8 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 		// so that it stays out of process listings.
 		Jira: app.JiraConfig{AppID: *jiraAppID, ClientID: *jiraClientID, ClientSecret: getenv("GITRELAY_JIRA_CLIENT_SECRET"),
 			JWKSURL: getenv("GITRELAY_JIRA_JWKS_URL"), AuthURL: getenv("GITRELAY_JIRA_AUTH_URL"), APIURL: getenv("GITRELAY_JIRA_API_URL")},
-		MetricsElsewhere: c.metricsAddr != ""}
+		MetricsElsewhere: c.metricsAddr != "",
+		Index:            app.IndexConfig{Enabled: indexOn}}
 	return c, nil
 }
 
@@ -180,10 +193,14 @@ func runServer(ctx context.Context, c serveConfig, stdout, stderr io.Writer) err
 	}
 	cfg := c.app
 	cfg.DB, cfg.Sealer, cfg.Logger, cfg.EgressAllow, cfg.Jobs = db, keys, log, allow, runner
+	cfg.Index.DataDir = c.dataDir
 	if demoHosts != nil {
 		cfg.Demo = demoHosts.info()
 	}
 	a := app.New(cfg)
+	if a.Indexer != nil {
+		defer a.Indexer.Close()
+	}
 	// Tokens saved before tokens were bound to their host's origin are
 	// bound now, or deleted with a notice when gitrelay cannot tell which
 	// host they were validated against.
@@ -267,6 +284,8 @@ func serveHTTP(ctx context.Context, ln net.Listener, a *app.App, runner *jobs.Ru
 	if err := runner.Start(context.WithoutCancel(ctx)); err != nil {
 		return err
 	}
+	// Reads the integrations' repositories into the index.
+	go a.RunIndex(ctx, app.IndexConfig{})
 	defer func() {
 		// Running jobs get the time requests get to finish; those cut
 		// short are worked again later, here or on another replica.

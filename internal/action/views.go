@@ -13,6 +13,17 @@ type Development struct {
 	Branches     []relay.BranchRecord
 	PullRequests []relay.PullRequestRecord
 	Integrations []DevIntegration
+	// Indexed is what gitrelay read itself from the repositories of the
+	// integrations associated with the issue's project (see
+	// internal/index), whoever did the work; CommitURLs are the commits'
+	// web pages, by sha, and BranchURLs the indexed branches', by
+	// BranchKey.
+	Indexed    relay.IssueIndex
+	CommitURLs map[string]string
+	BranchURLs map[string]string
+	// Authors are the directory's users whose email wrote indexed
+	// commits, by lower-cased email.
+	Authors map[string]relay.User
 }
 
 // DevIntegration is an integration usable from the issue, with the user's
@@ -80,6 +91,9 @@ func (s *Service) Development(ctx context.Context, p relay.Principal, issueKey s
 		if usable[b.IntegrationID] {
 			d.Branches = append(d.Branches, b)
 		}
+	}
+	if err := s.readIndex(ctx, p.TenantID, &d, got.Integrations, usable); err != nil {
+		return Development{}, err
 	}
 	for _, pr := range got.PullRequests {
 		if usable[pr.IntegrationID] {

@@ -20,6 +20,7 @@ import (
 	"github.com/gitrelay/gitrelay/internal/host/github"
 	"github.com/gitrelay/gitrelay/internal/host/gitlab"
 	"github.com/gitrelay/gitrelay/internal/httpx"
+	"github.com/gitrelay/gitrelay/internal/index"
 	"github.com/gitrelay/gitrelay/internal/jira"
 	"github.com/gitrelay/gitrelay/internal/jobs"
 	"github.com/gitrelay/gitrelay/internal/relay"
@@ -78,6 +79,9 @@ type Config struct {
 	// Indexer is told when a verified webhook delivery queued a read of a
 	// repository; nil leaves the queue (repository_changes) to be read.
 	Indexer webhook.Indexer
+	// Index reads every repository of every integration (off when not
+	// Enabled).
+	Index IndexConfig
 }
 
 // JiraConfig configures the Jira Cloud connection (see docs/jira.md).
@@ -106,6 +110,10 @@ type App struct {
 	// RateBudget holds indexing reads (host.ForIndexing) to their share
 	// of each integration account's rate limit, and tells what is left.
 	RateBudget *host.RateBudget
+	// Indexer reads the integrations' repositories; nil when indexing is
+	// off or git is missing. Run it (RunIndex) for the life of the server
+	// and Close it after.
+	Indexer *index.Indexer
 }
 
 // Endpoints overrides the addresses of the hosted services (github,
@@ -149,6 +157,7 @@ func New(c Config) *App {
 	if c.RateBudget == nil {
 		c.RateBudget = host.NewRateBudget(c.IndexRateShare, nil, nil)
 	}
+	givenClient := c.HTTPClient
 	if c.HTTPClient == nil {
 		c.HTTPClient = newHTTPClient(c, metrics.ObserveHostRequest)
 	}
@@ -218,7 +227,15 @@ func New(c Config) *App {
 		registerJobs(c.Jobs, actions, devinfo, c.HostTimeout, c.Logger)
 		metrics.Register(c.Jobs.Collectors()...)
 	}
-	return &App{Actions: actions, Directory: dir, Hosts: hosts, Server: srv, Metrics: metrics, Devinfo: devinfo, Webhooks: hooks, RateBudget: c.RateBudget}
+	a := &App{Actions: actions, Directory: dir, Hosts: hosts, Server: srv, Metrics: metrics, Devinfo: devinfo, Webhooks: hooks, RateBudget: c.RateBudget}
+	if c.Index.Enabled {
+		ix, err := newIndexer(c, a, givenClient)
+		if err != nil {
+			c.Logger.Warn("indexing is off", "err", err)
+		}
+		a.Indexer = ix
+	}
+	return a
 }
 
 // NewHTTPClient is the outbound client New builds when c.HTTPClient is

@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"strings"
 	"time"
 
 	"github.com/gitrelay/gitrelay/internal/action"
@@ -22,32 +23,91 @@ type ActedAs struct {
 // ActedAsOf is the wire form of an identity.
 func ActedAsOf(a relay.ActedAs) ActedAs { return ActedAs{Via: a.Via, Login: a.Login} }
 
-// BranchRecord is a branch listed on an issue.
+// Origins of what an issue lists: created through gitrelay (with its
+// attribution), or found by the index in a repository.
+const (
+	OriginGitrelay = "gitrelay"
+	OriginIndexed  = "indexed"
+)
+
+// Branch states: the index saw the branch and a pull request from it is
+// open, or not; or the index has not seen it (yet).
+const (
+	BranchActive          = "active"
+	BranchPullRequestOpen = "pull_request_open"
+	BranchUnindexed       = "unindexed"
+)
+
+// BranchRecord is a branch listed on an issue. ActedAs, CreatedBy and
+// CreatedAt are set for branches created through gitrelay only.
 type BranchRecord struct {
-	Name          string    `json:"name"`
-	URL           string    `json:"url"`
-	IntegrationID string    `json:"integration_id"`
-	RepositoryID  string    `json:"repository_id"`
-	Repository    string    `json:"repository"`
-	ActedAs       ActedAs   `json:"acted_as"`
-	CreatedBy     string    `json:"created_by"`
-	CreatedAt     time.Time `json:"created_at"`
+	Name          string     `json:"name"`
+	URL           string     `json:"url"`
+	IntegrationID string     `json:"integration_id"`
+	RepositoryID  string     `json:"repository_id"`
+	Repository    string     `json:"repository"`
+	Origin        string     `json:"origin"`
+	State         string     `json:"state"`
+	LastCommit    *CommitRef `json:"last_commit,omitempty"`
+	UpdatedAt     time.Time  `json:"updated_at"`
+	ActedAs       *ActedAs   `json:"acted_as,omitempty"`
+	CreatedBy     string     `json:"created_by,omitempty"`
+	CreatedAt     *time.Time `json:"created_at,omitempty"`
 }
 
-// PullRequestRecord is a pull request listed on an issue.
+// CommitRef is a branch's last commit.
+type CommitRef struct {
+	SHA     string    `json:"sha"`
+	Message string    `json:"message"`
+	Author  string    `json:"author"`
+	Date    time.Time `json:"date"`
+	URL     string    `json:"url"`
+}
+
+// PullRequestRecord is a pull request listed on an issue. State is open,
+// draft, merged or declined. ActedAs, CreatedBy and CreatedAt are set for
+// pull requests created through gitrelay only; Author for indexed ones.
 type PullRequestRecord struct {
-	Number        int       `json:"number"`
-	Title         string    `json:"title"`
+	Number        int        `json:"number"`
+	Title         string     `json:"title"`
+	URL           string     `json:"url"`
+	Source        string     `json:"source"`
+	Target        string     `json:"target"`
+	Draft         bool       `json:"draft"`
+	IntegrationID string     `json:"integration_id"`
+	RepositoryID  string     `json:"repository_id"`
+	Repository    string     `json:"repository"`
+	Origin        string     `json:"origin"`
+	State         string     `json:"state"`
+	LastCommit    *CommitRef `json:"last_commit,omitempty"`
+	UpdatedAt     time.Time  `json:"updated_at"`
+	Author        string     `json:"author,omitempty"`
+	ActedAs       *ActedAs   `json:"acted_as,omitempty"`
+	CreatedBy     string     `json:"created_by,omitempty"`
+	CreatedAt     *time.Time `json:"created_at,omitempty"`
+}
+
+// Commit is a commit whose message names the issue.
+type Commit struct {
+	SHA           string    `json:"sha"`
+	ShortSHA      string    `json:"short_sha"`
+	Message       string    `json:"message"`
+	AuthorName    string    `json:"author_name"`
+	AuthorEmail   string    `json:"author_email"`
+	Date          time.Time `json:"date"`
 	URL           string    `json:"url"`
-	Source        string    `json:"source"`
-	Target        string    `json:"target"`
-	Draft         bool      `json:"draft"`
+	Branches      []string  `json:"branches"`
 	IntegrationID string    `json:"integration_id"`
 	RepositoryID  string    `json:"repository_id"`
 	Repository    string    `json:"repository"`
-	ActedAs       ActedAs   `json:"acted_as"`
-	CreatedBy     string    `json:"created_by"`
-	CreatedAt     time.Time `json:"created_at"`
+	// AuthorUser is the directory user whose email wrote the commit.
+	AuthorUser *AuthorUser `json:"author_user,omitempty"`
+}
+
+// AuthorUser is a directory user who wrote a commit.
+type AuthorUser struct {
+	Username    string `json:"username"`
+	DisplayName string `json:"display_name"`
 }
 
 // DevIntegration is an integration usable from an issue, with the user's
@@ -65,24 +125,127 @@ type DevIntegration struct {
 type Development struct {
 	IssueKey     string              `json:"issue_key"`
 	Branches     []BranchRecord      `json:"branches"`
+	Commits      []Commit            `json:"commits"`
 	PullRequests []PullRequestRecord `json:"pull_requests"`
 	Integrations []DevIntegration    `json:"integrations"`
 }
 
-// DevelopmentOf is the wire form of an issue's development panel.
+// DevelopmentOf is the wire form of an issue's development panel: what
+// gitrelay created (with its attribution) merged with what the index found
+// — one entry per branch (integration, repository, name) and per pull
+// request (integration, repository, number) — and the indexed commits.
 func DevelopmentOf(d action.Development) Development {
-	out := Development{IssueKey: d.IssueKey, Branches: make([]BranchRecord, 0, len(d.Branches)),
-		PullRequests: make([]PullRequestRecord, 0, len(d.PullRequests)), Integrations: make([]DevIntegration, 0, len(d.Integrations))}
-	for _, b := range d.Branches {
-		out.Branches = append(out.Branches, BranchRecord{Name: b.Name, URL: b.URL, IntegrationID: b.IntegrationID,
-			RepositoryID: b.RepositoryID, Repository: b.Repository, ActedAs: ActedAsOf(b.ActedAs),
-			CreatedBy: b.CreatedBy, CreatedAt: b.CreatedAt.UTC()})
+	out := Development{IssueKey: d.IssueKey, Branches: []BranchRecord{}, Commits: []Commit{}, PullRequests: []PullRequestRecord{}, Integrations: []DevIntegration{}}
+	type place struct{ integration, repository, name string }
+	openFrom := map[place]bool{}
+	for _, pr := range d.Indexed.PullRequests {
+		if pr.State == "open" || pr.State == "draft" {
+			openFrom[place{pr.IntegrationID, pr.RepositoryID, pr.Source}] = true
+		}
 	}
 	for _, pr := range d.PullRequests {
-		out.PullRequests = append(out.PullRequests, PullRequestRecord{Number: pr.Number, Title: pr.Title, URL: pr.URL,
+		openFrom[place{pr.IntegrationID, pr.RepositoryID, pr.Source}] = true
+	}
+	indexedBranch := map[place]relay.IssueIndexBranch{}
+	for _, b := range d.Indexed.Branches {
+		indexedBranch[place{b.IntegrationID, b.RepositoryID, b.Name}] = b
+	}
+	branchState := func(k place, indexed bool) string {
+		switch {
+		case !indexed:
+			return BranchUnindexed
+		case openFrom[k]:
+			return BranchPullRequestOpen
+		}
+		return BranchActive
+	}
+	lastCommit := func(b relay.IssueIndexBranch) *CommitRef {
+		return &CommitRef{SHA: b.SHA, Message: b.Message, Author: b.Author, Date: b.CommitAt.UTC(), URL: d.CommitURLs[b.SHA]}
+	}
+	seen := map[place]bool{}
+	for _, b := range d.Branches {
+		k := place{b.IntegrationID, b.RepositoryID, b.Name}
+		seen[k] = true
+		acted, created := ActedAsOf(b.ActedAs), b.CreatedAt.UTC()
+		w := BranchRecord{Name: b.Name, URL: b.URL, IntegrationID: b.IntegrationID,
+			RepositoryID: b.RepositoryID, Repository: b.Repository, Origin: OriginGitrelay, UpdatedAt: created,
+			ActedAs: &acted, CreatedBy: b.CreatedBy, CreatedAt: &created}
+		ib, indexed := indexedBranch[k]
+		w.State = branchState(k, indexed)
+		if indexed {
+			w.LastCommit = lastCommit(ib)
+			w.UpdatedAt = ib.UpdatedAt.UTC()
+		}
+		out.Branches = append(out.Branches, w)
+	}
+	for _, b := range d.Indexed.Branches {
+		k := place{b.IntegrationID, b.RepositoryID, b.Name}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		out.Branches = append(out.Branches, BranchRecord{Name: b.Name, URL: d.BranchURLs[action.BranchKey(b.IntegrationID, b.RepositoryID, b.Name)], IntegrationID: b.IntegrationID,
+			RepositoryID: b.RepositoryID, Repository: b.Repository, Origin: OriginIndexed, State: branchState(k, true),
+			LastCommit: lastCommit(b), UpdatedAt: b.UpdatedAt.UTC()})
+	}
+	for _, c := range d.Indexed.Commits {
+		short := c.SHA
+		if len(short) > 7 {
+			short = short[:7]
+		}
+		branches := c.Branches
+		if branches == nil {
+			branches = []string{}
+		}
+		out.Commits = append(out.Commits, Commit{SHA: c.SHA, ShortSHA: short, Message: c.Message, AuthorName: c.AuthorName,
+			AuthorEmail: c.AuthorEmail, Date: c.At.UTC(), URL: d.CommitURLs[c.SHA], Branches: branches,
+			IntegrationID: c.IntegrationID, RepositoryID: c.RepositoryID, Repository: c.Repository})
+		if u, ok := d.Authors[strings.ToLower(c.AuthorEmail)]; ok {
+			out.Commits[len(out.Commits)-1].AuthorUser = &AuthorUser{Username: u.Username, DisplayName: u.DisplayName}
+		}
+	}
+	type prPlace struct {
+		integration, repository string
+		number                  int
+	}
+	indexedPR := map[prPlace]relay.IssueIndexPullRequest{}
+	for _, pr := range d.Indexed.PullRequests {
+		indexedPR[prPlace{pr.IntegrationID, pr.RepositoryID, pr.Number}] = pr
+	}
+	seenPR := map[prPlace]bool{}
+	for _, pr := range d.PullRequests {
+		k := prPlace{pr.IntegrationID, pr.RepositoryID, pr.Number}
+		seenPR[k] = true
+		acted, created := ActedAsOf(pr.ActedAs), pr.CreatedAt.UTC()
+		w := PullRequestRecord{Number: pr.Number, Title: pr.Title, URL: pr.URL,
 			Source: pr.Source, Target: pr.Target, Draft: pr.Draft, IntegrationID: pr.IntegrationID,
-			RepositoryID: pr.RepositoryID, Repository: pr.Repository, ActedAs: ActedAsOf(pr.ActedAs),
-			CreatedBy: pr.CreatedBy, CreatedAt: pr.CreatedAt.UTC()})
+			RepositoryID: pr.RepositoryID, Repository: pr.Repository, Origin: OriginGitrelay, State: "open", UpdatedAt: created,
+			ActedAs: &acted, CreatedBy: pr.CreatedBy, CreatedAt: &created}
+		if pr.Draft {
+			w.State = "draft"
+		}
+		if ip, ok := indexedPR[k]; ok {
+			w.State, w.Title, w.UpdatedAt, w.Author = ip.State, ip.Title, ip.UpdatedAt.UTC(), ip.Author
+			w.Draft = ip.State == "draft"
+		}
+		out.PullRequests = append(out.PullRequests, w)
+	}
+	for _, pr := range d.Indexed.PullRequests {
+		k := prPlace{pr.IntegrationID, pr.RepositoryID, pr.Number}
+		if seenPR[k] {
+			continue
+		}
+		out.PullRequests = append(out.PullRequests, PullRequestRecord{Number: pr.Number, Title: pr.Title, URL: pr.URL,
+			Source: pr.Source, Target: pr.Target, Draft: pr.State == "draft", IntegrationID: pr.IntegrationID,
+			RepositoryID: pr.RepositoryID, Repository: pr.Repository, Origin: OriginIndexed, State: pr.State,
+			UpdatedAt: pr.UpdatedAt.UTC(), Author: pr.Author})
+	}
+	// A pull request's last commit is its source branch's, when indexed.
+	for i := range out.PullRequests {
+		pr := &out.PullRequests[i]
+		if b, ok := indexedBranch[place{pr.IntegrationID, pr.RepositoryID, pr.Source}]; ok {
+			pr.LastCommit = lastCommit(b)
+		}
 	}
 	for _, in := range d.Integrations {
 		out.Integrations = append(out.Integrations, DevIntegration{ID: in.ID, Name: in.Name, Kind: string(in.Kind),

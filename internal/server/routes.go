@@ -36,6 +36,9 @@ func (s *Server) routes() []route {
 		{"GET", "/api/v1/integrations/{id}/repositories/{repo_id}/branches", "user", s.listBranches},
 		{"GET", "/api/v1/integrations/{id}/webhook", "user", s.getWebhook},
 		{"POST", "/api/v1/integrations/{id}/webhook/rotate", "user", s.rotateWebhook},
+		{"GET", "/api/v1/integrations/{id}/index", "user", s.getIndex},
+		{"POST", "/api/v1/integrations/{id}/index", "user", s.reindex},
+		{"POST", "/api/v1/integrations/{id}/repositories/{repo_id}/index", "user", s.reindex},
 
 		{"GET", "/api/v1/me/api-tokens", "user", s.myAPITokens},
 		{"DELETE", "/api/v1/me/api-tokens/{id}", "user", s.revokeMyAPIToken},
@@ -114,6 +117,7 @@ func (s *Server) pages() []page {
 		{"GET", "/admin/integrations/{id}", web.Admin, w.EditIntegration},
 		{"POST", "/admin/integrations/{id}", web.Admin, w.UpdateIntegration},
 		{"POST", "/admin/integrations/{id}/test", web.Admin, w.TestIntegration},
+		{"POST", "/admin/integrations/{id}/index", web.Admin, w.ReindexIntegration},
 		{"GET", "/admin/integrations/{id}/delete", web.Admin, w.ConfirmDeleteIntegration},
 		{"POST", "/admin/integrations/{id}/delete", web.Admin, w.DeleteIntegration},
 		{"GET", "/admin/settings", web.Admin, w.Settings},

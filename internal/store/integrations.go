@@ -176,10 +176,11 @@ func (db *DB) DeleteIntegration(ctx context.Context, tenantID, id string, e rela
 		if err != nil {
 			return dbError(err, "delete integration tokens", "", "")
 		}
-		// The cached repository list and the users' token notices go with
-		// the integration (no cascade, as for tokens: deleting is explicit
-		// and in this transaction).
-		for _, table := range []string{"repository_cache", "repository_cache_syncs", "repository_reads", "user_token_notices", "integration_webhooks", "repository_changes"} {
+		// The cached repository list, the index and the users' token
+		// notices go with the integration (no cascade, as for tokens:
+		// deleting is explicit and in this transaction). The clones on disk
+		// are removed by the indexer when it finds no index row for them.
+		for _, table := range append([]string{"repository_cache", "repository_cache_syncs", "repository_reads", "user_token_notices", "integration_webhooks", "repository_changes"}, indexTables...) {
 			if _, err := c.exec(ctx, `DELETE FROM `+table+` WHERE tenant_id = ? AND integration_id = ?`, tenantID, id); err != nil {
 				return dbError(err, "delete integration "+table, "", "")
 			}

@@ -183,12 +183,15 @@ func (db *DB) JiraSystemToken(ctx context.Context, tenantID string) ([]byte, tim
 // order foreign keys accept: everything that lets anyone act for the site
 // (sessions, API tokens, users, grants, PATs, integrations and their
 // credentials, Sign in with Atlassian grants, the system token) and what
-// only serves acting (settings, cached repository lists, queued pushes).
+// only serves acting (settings, cached repository lists, the index, queued
+// pushes).
 // The audit trail (audit_events), the records of what was created and
 // Jira's refusals (devinfo_failures) stay, as history.
 var jiraTenantTables = []string{
 	"web_flashes", "web_sessions", "web_repo_defaults", "api_tokens", "project_grants", "users", "projects",
-	"repository_cache", "repository_cache_syncs", "repository_reads", "integration_webhooks", "repository_changes", "user_tokens", "user_token_notices", "integrations", "settings", "signin_failures",
+	"repository_cache", "repository_cache_syncs", "repository_reads", "integration_webhooks", "repository_changes",
+	"index_repositories", "indexed_branches", "indexed_commits", "indexed_commit_issues", "indexed_pull_requests", "indexed_pull_request_issues",
+	"user_tokens", "user_token_notices", "integrations", "settings", "signin_failures",
 	"jira_oauth_grants", "devinfo_queue", "devinfo_sequences", "jira_installations",
 }
 

@@ -159,6 +159,8 @@ type integrationForm struct {
 	Sent   map[string]string
 	Resend bool
 	Repos  repoPicker
+	// Index is the index's state (the settings page only).
+	Index *indexSection
 }
 
 // repoPicker is the Repositories part of the integration forms: all
@@ -432,6 +434,7 @@ func (p *Pages) EditIntegration(w http.ResponseWriter, r *http.Request) error {
 	form.Warnings = append(form.Warnings, fl.Warnings...)
 	form.TestResult, form.TestOK = fl.TestResult, fl.TestOK
 	p.fillPicker(r.Context(), v.P, in.ID, &form.Repos)
+	p.fillIndex(r, in.ID, &form)
 	p.render(w, r, fl.status(), "integration_edit", in.Name, form, fl.Error, fl.Notice)
 	return nil
 }

@@ -23,8 +23,11 @@ type pickerIntegration struct {
 type issueData struct {
 	Key, Project, Summary, Type string
 	// Forbidden explains why the development panel is not shown.
-	Forbidden    string
-	Dev          action.Development
+	Forbidden string
+	Dev       action.Development
+	// Panel is Dev as the API answers it: what gitrelay created merged
+	// with what the index found, and the indexed commits.
+	Panel        httpx.Development
 	Integrations []pickerIntegration
 	BranchName   string
 	NameError    string
@@ -107,6 +110,7 @@ func (p *Pages) renderIssue(w http.ResponseWriter, r *http.Request, summary, typ
 		return err
 	}
 	d.Dev = dev
+	d.Panel = httpx.DevelopmentOf(dev)
 	d.IntegrationNames = map[string]string{}
 	for i, in := range dev.Integrations {
 		d.Dev.Integrations[i].SetupURL = withIssueContext(in.SetupURL, key, summary, typ)

@@ -170,6 +170,7 @@ var funcs = template.FuncMap{
 		return t.UTC().Format("2006-01-02")
 	},
 	"join":         strings.Join,
+	"bytes":        byteSize,
 	"list":         func(s ...string) []string { return s },
 	"auditActions": func() []string { return auditActions },
 	"json": func(v any) (string, error) {
@@ -380,4 +381,18 @@ func (p *Pages) NotFound(w http.ResponseWriter, r *http.Request) error {
 // page does not send the form again).
 func redirect(w http.ResponseWriter, r *http.Request, path string) {
 	http.Redirect(w, r, path, http.StatusSeeOther)
+}
+
+// byteSize is a size for people: 512 B, 3.4 MiB.
+func byteSize(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

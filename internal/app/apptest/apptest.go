@@ -46,9 +46,11 @@ const (
 // administrator "admin", users "bob" (View Development Tools on ABC) and
 // "carol" (no grant), and project ABC.
 type Env struct {
-	T          testing.TB
-	DB         *store.DB
-	Sim        *hostsim.Sim
+	T   testing.TB
+	DB  *store.DB
+	Sim *hostsim.Sim
+	// Git serves Sim's repositories over git (with Options.Index).
+	Git        *hostsim.Git
 	HostURL    string // the simulated host's base URL (GHES layout)
 	App        *app.App
 	URL        string // gitrelay's base URL
@@ -128,6 +130,10 @@ type Options struct {
 	InProcess bool
 	// Fixture picks the host kind (default GitHubEnterprise).
 	Fixture *Fixture
+	// Index serves the simulated repositories over git (Env.Git) and turns
+	// gitrelay's index on (Env.App.Indexer), which the test drives itself.
+	// Not with InProcess.
+	Index bool
 }
 
 // New boots gitrelay on db.
@@ -153,7 +159,12 @@ func New(t testing.TB, db *store.DB, opts ...Options) *Env {
 		e.HostURL = "http://ghe.sim.test"
 		hc = &http.Client{Transport: timedTransport{inner: e.Sim.Transport(), total: &e.hostTime, env: e}}
 	} else {
-		hs := httptest.NewServer(e.Fixture.Serve(e.Sim))
+		front := e.Fixture.Serve(e.Sim)
+		if o.Index {
+			e.Git = e.Sim.Git(t.TempDir())
+			front = e.Git.Wrap(e.Fixture.GitLayout, front)
+		}
+		hs := httptest.NewServer(front)
 		t.Cleanup(hs.Close)
 		e.HostURL = hs.URL
 	}
@@ -171,11 +182,19 @@ func New(t testing.TB, db *store.DB, opts ...Options) *Env {
 	// egress policy refuses: allowed the way an operator would.
 	cfg := app.Config{DB: db, Sealer: keys, Logger: logger, HTTPClient: hc, HostTimeout: o.HostTimeout, Version: "test", Now: e.Now,
 		EgressAllow: host.MustAllowlist(hosttest.LoopbackAllowed)}
+	if o.Index {
+		cfg.Index = app.IndexConfig{Enabled: true, DataDir: t.TempDir()}
+	}
 	if e.Fixture.Endpoints != nil {
 		ep := e.Fixture.Endpoints(e.HostURL)
 		cfg.GitHubAPIURL, cfg.GitLabURL = ep.GitHubAPIURL, ep.GitLabURL
 	}
 	e.App = app.New(cfg)
+	if e.App.Indexer != nil {
+		t.Cleanup(func() { _ = e.App.Indexer.Close() })
+	} else if o.Index {
+		t.Fatal("the index is off: is git installed? (scripts/ensure-git)")
+	}
 	if _, err := app.Bootstrap(ctx, db, e.App.Directory, ""); err != nil {
 		t.Fatal(err)
 	}

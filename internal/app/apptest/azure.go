@@ -28,6 +28,7 @@ func azureFixture(kind relay.Kind, integration func(hostURL string) map[string]a
 			return ""
 		},
 		BranchURLContains: func(branch string) string { return "/acme/_git/widgets?version=GB" + url.QueryEscape(branch) },
+		GitLayout:         hostsim.LayoutAzure,
 	}
 }
 

@@ -15,6 +15,7 @@ func CodeCommit() Fixture {
 	return Fixture{
 		Kind:  codecommit.Kind,
 		Serve: func(sim *hostsim.Sim) http.Handler { return sim.CodeCommit() },
+		NoGit: true,
 		Integration: func(hostURL string) map[string]any {
 			return map[string]any{"kind": "codecommit", "options": map[string]string{
 				"region": "eu-west-1", "endpoint": hostURL, "sts_endpoint": hostURL,

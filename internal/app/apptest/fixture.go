@@ -36,6 +36,11 @@ type Fixture struct {
 	// Endpoints, for hosted kinds that take no base URL (github, gitlab),
 	// points gitrelay at the simulator at hostURL.
 	Endpoints func(hostURL string) app.Endpoints
+	// GitLayout is how the host names its repositories' git URLs, for the
+	// simulator's git server (Options.Index).
+	GitLayout hostsim.Layout
+	// NoGit is set for a host kind the index does not read with git.
+	NoGit bool
 }
 
 // GitHubEnterprise is the fixture of kind github-enterprise.

@@ -1,0 +1,241 @@
+package action
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/gitrelay/gitrelay/internal/relay"
+)
+
+// gitHosts is what the index needs from the host registry: how to read a
+// repository with git (host.Registry implements it).
+type gitHosts interface {
+	GitRemote(cfg relay.HostConfig, repo relay.Repository, cred relay.Credential) (relay.GitRemote, error)
+}
+
+// IndexRepositories lists the repositories the index reads for an
+// integration: every repository it includes that its account sees, from
+// the repository cache, read again from the host when stale. A disabled
+// integration indexes nothing.
+func (s *Service) IndexRepositories(ctx context.Context, tenantID, integrationID string) ([]relay.Repository, error) {
+	in, err := s.store.Integration(ctx, tenantID, integrationID)
+	if err != nil {
+		return nil, err
+	}
+	if !in.Enabled {
+		return []relay.Repository{}, nil
+	}
+	if _, err := s.syncRepositoriesIfStale(ctx, in, false); err != nil {
+		return nil, err
+	}
+	repos, err := s.store.SearchRepositories(ctx, in.TenantID, in.ID, "", 0)
+	if err != nil {
+		return nil, err
+	}
+	included := make([]relay.Repository, 0, len(repos))
+	for _, r := range repos {
+		if in.IncludesRepository(r.ID) {
+			included = append(included, r)
+		}
+	}
+	return included, nil
+}
+
+// GitRemote is how the index reads repo with git as the integration
+// account: the integration credential is opened here, as every credential
+// is, and leaves only as the Authorization header value for the
+// repository's own host.
+func (s *Service) GitRemote(ctx context.Context, tenantID, integrationID string, repo relay.Repository) (relay.GitRemote, error) {
+	in, err := s.store.Integration(ctx, tenantID, integrationID)
+	if err != nil {
+		return relay.GitRemote{}, err
+	}
+	if !in.Enabled {
+		return relay.GitRemote{}, relay.Errorf(relay.EIntegrationDisabled, "Integration %s is disabled.", in.Name)
+	}
+	g, ok := s.hosts.(gitHosts)
+	if !ok {
+		return relay.GitRemote{}, relay.Errorf(relay.EInvalid, "Repositories of %s are not read with git.", in.Kind)
+	}
+	sealed, err := s.store.IntegrationCredential(ctx, in.TenantID, in.ID)
+	if err != nil {
+		return relay.GitRemote{}, err
+	}
+	cred, err := relay.OpenCredential(s.sealer, sealed, relay.IntegrationSecretOwner(in.TenantID, in.ID))
+	if err != nil {
+		return relay.GitRemote{}, err
+	}
+	return g.GitRemote(in.HostConfig(), repo, cred)
+}
+
+// indexReader reads the index for an issue (store.DB implements it; a
+// store without an index shows none).
+type indexReader interface {
+	IssueIndex(ctx context.Context, tenantID, issueKey string, integrationIDs []string) (relay.IssueIndex, error)
+}
+
+// authorDirectory finds directory users by email (store.DB implements it).
+type authorDirectory interface {
+	UsersByEmail(ctx context.Context, tenantID string, emails []string) (map[string]relay.User, error)
+}
+
+// commitLinker builds commits' and branches' web pages (host.Registry
+// implements it).
+type commitLinker interface {
+	CommitURL(cfg relay.HostConfig, repoWebURL, sha string) string
+	BranchURL(cfg relay.HostConfig, repoWebURL, name string) string
+}
+
+// BranchKey names a branch of a repository of an integration, for
+// Development.BranchURLs.
+func BranchKey(integrationID, repositoryID, name string) string {
+	return integrationID + "\x00" + repositoryID + "\x00" + name
+}
+
+// readIndex adds to d what the index holds for its issue from the usable
+// integrations only.
+func (s *Service) readIndex(ctx context.Context, tenantID string, d *Development, ins []relay.Integration, usable map[string]bool) error {
+	d.Indexed = relay.IssueIndex{Branches: []relay.IssueIndexBranch{}, Commits: []relay.IssueIndexCommit{}, PullRequests: []relay.IssueIndexPullRequest{}}
+	d.CommitURLs = map[string]string{}
+	d.BranchURLs = map[string]string{}
+	d.Authors = map[string]relay.User{}
+	r, ok := s.store.(indexReader)
+	if !ok || len(usable) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, len(usable))
+	cfgs := map[string]relay.HostConfig{}
+	for _, in := range ins {
+		if usable[in.ID] {
+			ids = append(ids, in.ID)
+			cfgs[in.ID] = in.HostConfig()
+		}
+	}
+	idx, err := r.IssueIndex(ctx, tenantID, d.IssueKey, ids)
+	if err != nil {
+		return err
+	}
+	// A repository taken out of the integration leaves the index at the
+	// next pass; until then it is not shown.
+	byID := map[string]relay.Integration{}
+	for _, in := range ins {
+		byID[in.ID] = in
+	}
+	included := func(integrationID, repositoryID string) bool {
+		return byID[integrationID].IncludesRepository(repositoryID)
+	}
+	idx.Branches = slices.DeleteFunc(idx.Branches, func(b relay.IssueIndexBranch) bool { return !included(b.IntegrationID, b.RepositoryID) })
+	idx.Commits = slices.DeleteFunc(idx.Commits, func(c relay.IssueIndexCommit) bool { return !included(c.IntegrationID, c.RepositoryID) })
+	idx.PullRequests = slices.DeleteFunc(idx.PullRequests, func(p relay.IssueIndexPullRequest) bool { return !included(p.IntegrationID, p.RepositoryID) })
+	d.Indexed = idx
+	d.Authors = map[string]relay.User{}
+	if ad, ok := s.store.(authorDirectory); ok && len(idx.Commits) > 0 {
+		emails := make([]string, 0, len(idx.Commits))
+		for _, c := range idx.Commits {
+			emails = append(emails, c.AuthorEmail)
+		}
+		if d.Authors, err = ad.UsersByEmail(ctx, tenantID, emails); err != nil {
+			return err
+		}
+	}
+	if l, ok := s.hosts.(commitLinker); ok {
+		for _, c := range idx.Commits {
+			d.CommitURLs[c.SHA] = l.CommitURL(cfgs[c.IntegrationID], c.WebURL, c.SHA)
+		}
+		for _, b := range idx.Branches {
+			d.CommitURLs[b.SHA] = l.CommitURL(cfgs[b.IntegrationID], b.WebURL, b.SHA)
+			d.BranchURLs[BranchKey(b.IntegrationID, b.RepositoryID, b.Name)] = l.BranchURL(cfgs[b.IntegrationID], b.WebURL, b.Name)
+		}
+	}
+	return nil
+}
+
+// indexAdmin is what the index's administration reads and changes
+// (store.DB implements it).
+type indexAdmin interface {
+	IndexStates(ctx context.Context, tenantID, integrationID string, now time.Time) ([]relay.IndexState, error)
+	RequestReindex(ctx context.Context, tenantID, integrationID, repositoryID string, now time.Time) (int, error)
+}
+
+// IndexStatus is the state of an integration's index, for its
+// administrators.
+type IndexStatus struct {
+	IntegrationID string
+	// Total repositories in the index; Indexed have been read at least
+	// once; Queued are due now (new, re-index asked, or their next check
+	// passed); Failing failed at their last read.
+	Total, Indexed, Queued, Failing int
+	Commits                         int64
+	DiskBytes                       int64
+	// LastCheckedAt is the latest check of any repository, NextCheckAt the
+	// earliest due one (zero: none).
+	LastCheckedAt, NextCheckAt time.Time
+	Repositories               []relay.IndexState
+}
+
+// IndexStatusOf sums up an integration's repositories' states.
+func IndexStatusOf(integrationID string, states []relay.IndexState, now time.Time) IndexStatus {
+	st := IndexStatus{IntegrationID: integrationID, Total: len(states), Repositories: states}
+	for _, r := range states {
+		if !r.LastCheckedAt.IsZero() && r.TipsDigest != "" {
+			st.Indexed++
+		}
+		if !r.NextPollAt.After(now) || !r.RequestedAt.IsZero() {
+			st.Queued++
+		}
+		if r.Failure != "" {
+			st.Failing++
+		}
+		st.Commits += r.Commits
+		st.DiskBytes += r.DiskBytes
+		if r.LastCheckedAt.After(st.LastCheckedAt) {
+			st.LastCheckedAt = r.LastCheckedAt
+		}
+		if st.NextCheckAt.IsZero() || r.NextPollAt.Before(st.NextCheckAt) {
+			st.NextCheckAt = r.NextPollAt
+		}
+	}
+	return st
+}
+
+// IndexStatus reports the integration's index (administrators only).
+func (s *Service) IndexStatus(ctx context.Context, p relay.Principal, integrationID string) (IndexStatus, error) {
+	a, err := s.indexAdmin(ctx, p, integrationID)
+	if err != nil {
+		return IndexStatus{}, err
+	}
+	states, err := a.IndexStates(ctx, p.TenantID, integrationID, s.now())
+	if err != nil {
+		return IndexStatus{}, err
+	}
+	return IndexStatusOf(integrationID, states, s.now()), nil
+}
+
+// Reindex asks for the integration's repository (every one when
+// repositoryID is "") to be read again in full at once (administrators
+// only), and returns the status after the request.
+func (s *Service) Reindex(ctx context.Context, p relay.Principal, integrationID, repositoryID string) (IndexStatus, error) {
+	a, err := s.indexAdmin(ctx, p, integrationID)
+	if err != nil {
+		return IndexStatus{}, err
+	}
+	if _, err := a.RequestReindex(ctx, p.TenantID, integrationID, repositoryID, s.now()); err != nil {
+		return IndexStatus{}, err
+	}
+	return s.IndexStatus(ctx, p, integrationID)
+}
+
+func (s *Service) indexAdmin(ctx context.Context, p relay.Principal, integrationID string) (indexAdmin, error) {
+	if err := requireAdmin(p); err != nil {
+		return nil, err
+	}
+	if _, err := s.store.Integration(ctx, p.TenantID, integrationID); err != nil {
+		return nil, err
+	}
+	a, ok := s.store.(indexAdmin)
+	if !ok {
+		return nil, relay.Errorf(relay.EInternal, "This store keeps no index.")
+	}
+	return a, nil
+}

@@ -1,0 +1,4 @@
+package index
+
+// ParseRefs exposes parseRefs to the fuzz target.
+var ParseRefs = parseRefs

@@ -1,0 +1,271 @@
+package index
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// git runs the system git binary on the index's clones, isolated from
+// every configuration but its own: no system or user configuration, no
+// credential helper, no prompt, and only the http protocol (to the
+// gateway, which is the only address git is ever given).
+type git struct {
+	path string // the git binary
+	home string // an empty directory, git's HOME
+}
+
+// gitConfig are the settings every git run gets on its command line. They
+// name no secret: git never holds one (see gateway).
+var gitConfig = []string{
+	"-c", "credential.helper=",
+	"-c", "core.askPass=",
+	"-c", "protocol.allow=never",
+	"-c", "protocol.http.allow=always",
+	"-c", "http.followRedirects=false",
+	"-c", "http.proxy=",
+	"-c", "fetch.writeCommitGraph=true",
+}
+
+func (g git) command(ctx context.Context, dir string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, g.path, append(slicesClone(gitConfig), args...)...)
+	cmd.Dir = dir
+	cmd.Env = []string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + g.home,
+		"GIT_CONFIG_NOSYSTEM=1",
+		"GIT_CONFIG_GLOBAL=" + os.DevNull,
+		"GIT_TERMINAL_PROMPT=0",
+		"GIT_ASKPASS=",
+		"LC_ALL=C",
+	}
+	cmd.WaitDelay = 5 * time.Second
+	return cmd
+}
+
+func slicesClone(s []string) []string { return append([]string(nil), s...) }
+
+// run runs git and returns its output; an error carries the first line of
+// what git said.
+func (g git) run(ctx context.Context, dir string, stdin io.Reader, args ...string) ([]byte, error) {
+	cmd := g.command(ctx, dir, args...)
+	cmd.Stdin = stdin
+	var stderr bytes.Buffer
+	cmd.Stderr = &limitedBuffer{buf: &stderr, left: 8 << 10}
+	out, err := cmd.Output()
+	if err != nil {
+		msg, _, _ := strings.Cut(strings.TrimSpace(stderr.String()), "\n")
+		return out, &gitError{op: args[0], msg: msg, err: err}
+	}
+	return out, nil
+}
+
+type gitError struct {
+	op, msg string
+	err     error
+}
+
+func (e *gitError) Error() string {
+	if e.msg == "" {
+		return fmt.Sprintf("git %s: %v", e.op, e.err)
+	}
+	return fmt.Sprintf("git %s: %s", e.op, e.msg)
+}
+
+type limitedBuffer struct {
+	buf  *bytes.Buffer
+	left int
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	if b.left > 0 {
+		n := min(len(p), b.left)
+		b.buf.Write(p[:n])
+		b.left -= n
+	}
+	return len(p), nil
+}
+
+// cloned reports whether dir holds a complete clone.
+func cloned(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, "HEAD"))
+	return err == nil
+}
+
+// clone makes a bare, blob-less partial clone of url at dir: commits and
+// trees only, blobs never fetched. It is made beside dir and renamed into
+// place, so an interrupted clone leaves no half clone behind.
+func (g git) clone(ctx context.Context, url, realURL, dir string) error {
+	tmp := dir + ".tmp"
+	if err := os.RemoveAll(tmp); err != nil {
+		return err
+	}
+	if _, err := g.run(ctx, filepath.Dir(dir), nil, "clone", "--bare", "--filter=blob:none", "--no-tags", "--quiet", url, tmp); err != nil {
+		_ = os.RemoveAll(tmp)
+		return err
+	}
+	for _, kv := range [][2]string{
+		{"remote.origin.fetch", "+refs/heads/*:refs/heads/*"},
+		{"remote.origin.url", realURL},
+		{"gc.autoDetach", "false"},
+	} {
+		if _, err := g.run(ctx, tmp, nil, "config", kv[0], kv[1]); err != nil {
+			_ = os.RemoveAll(tmp)
+			return err
+		}
+	}
+	return os.Rename(tmp, dir)
+}
+
+// fetch brings the clone up to date from url (still blob-less: the clone
+// remembers its filter), deleting branches the host deleted.
+func (g git) fetch(ctx context.Context, url, realURL, dir string) error {
+	if _, err := g.run(ctx, dir, nil, "config", "remote.origin.url", url); err != nil {
+		return err
+	}
+	_, err := g.run(ctx, dir, nil, "fetch", "--prune", "--no-tags", "--quiet", "origin")
+	// The clone keeps the repository's own address, not the run's.
+	if _, cerr := g.run(context.WithoutCancel(ctx), dir, nil, "config", "remote.origin.url", realURL); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// walked is one commit git log gave.
+type walked struct {
+	sha, authorName, authorEmail string
+	at                           time.Time
+	ref                          string // the branch it was reached from
+	message                      string
+}
+
+// walk streams the commits reachable from the refs in from and from none
+// of the shas in not (the previous tips: commits read before are not read
+// again), newest first, to fn. Missing old tips (a re-cloned repository)
+// are ignored.
+func (g git) walk(ctx context.Context, dir string, from []string, not []string, fn func(walked) error) error {
+	if len(from) == 0 {
+		return nil
+	}
+	var in bytes.Buffer
+	for _, r := range from {
+		in.WriteString(r + "\n")
+	}
+	for _, sha := range not {
+		in.WriteString("^" + sha + "\n")
+	}
+	cmd := g.command(ctx, dir, "log", "--stdin", "--ignore-missing", "--source", "--no-color",
+		"--format=%x1e%H%x00%an%x00%ae%x00%ct%x00%S%x00%B")
+	cmd.Stdin = &in
+	var stderr bytes.Buffer
+	cmd.Stderr = &limitedBuffer{buf: &stderr, left: 8 << 10}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	sc := bufio.NewScanner(out)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	sc.Split(splitRecords)
+	var ferr error
+	for sc.Scan() {
+		rec := sc.Text()
+		if rec == "" {
+			continue
+		}
+		parts := strings.SplitN(rec, "\x00", 6)
+		if len(parts) != 6 {
+			continue
+		}
+		secs, _ := strconv.ParseInt(parts[3], 10, 64)
+		if ferr = fn(walked{sha: parts[0], authorName: parts[1], authorEmail: parts[2], at: time.Unix(secs, 0).UTC(),
+			ref: strings.TrimPrefix(parts[4], "refs/heads/"), message: strings.TrimRight(parts[5], "\n")}); ferr != nil {
+			break
+		}
+	}
+	if ferr != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return ferr
+	}
+	serr := sc.Err()
+	if err := cmd.Wait(); err != nil {
+		msg, _, _ := strings.Cut(strings.TrimSpace(stderr.String()), "\n")
+		return &gitError{op: "log", msg: msg, err: err}
+	}
+	return serr
+}
+
+// splitRecords splits git log's output at the record separator (0x1e).
+func splitRecords(data []byte, atEOF bool) (int, []byte, error) {
+	start := 0
+	if len(data) > 0 && data[0] == 0x1e {
+		start = 1
+	}
+	if i := bytes.IndexByte(data[start:], 0x1e); i >= 0 {
+		return start + i, data[start : start+i], nil
+	}
+	if atEOF && len(data) > start {
+		return len(data), data[start:], nil
+	}
+	if atEOF {
+		return len(data), nil, nil
+	}
+	return 0, nil, nil
+}
+
+// tipCommit is the last commit of a branch, as the panel shows it.
+type tipCommit struct {
+	message, author string
+	at              time.Time
+}
+
+// tips reads the commits at shas (first line, author, date).
+func (g git) tips(ctx context.Context, dir string, shas []string) (map[string]tipCommit, error) {
+	out := map[string]tipCommit{}
+	if len(shas) == 0 {
+		return out, nil
+	}
+	var in bytes.Buffer
+	for _, s := range shas {
+		in.WriteString(s + "\n")
+	}
+	b, err := g.run(ctx, dir, &in, "log", "--stdin", "--no-walk=unsorted", "--ignore-missing", "--no-color", "--format=%H%x00%an%x00%ct%x00%s")
+	if err != nil {
+		return nil, err
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		parts := strings.SplitN(line, "\x00", 4)
+		if len(parts) != 4 {
+			continue
+		}
+		secs, _ := strconv.ParseInt(parts[2], 10, 64)
+		out[parts[0]] = tipCommit{message: parts[3], author: parts[1], at: time.Unix(secs, 0).UTC()}
+	}
+	return out, nil
+}
+
+// diskUsage is the size of the files under dir.
+func diskUsage(dir string) int64 {
+	var n int64
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if info, err := d.Info(); err == nil {
+				n += info.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}

@@ -1,0 +1,482 @@
+// Package index reads every repository of every integration, so that an
+// issue lists all the work on it — branches, commits and pull requests
+// from every repository — and not only what gitrelay created.
+//
+// Branches and commits are read with git itself: per repository a bare,
+// blob-less partial clone under the data directory, brought up to date
+// with `git fetch --prune`. A poll first asks for the refs (one GET of
+// info/refs, what `git ls-remote` does) and fetches nothing when they are
+// unchanged; otherwise it fetches and walks the commits reachable from the
+// new tips and from none of the previous ones, so every commit is read
+// once. Git never talks to a host itself, nor holds a credential: see
+// gateway.
+//
+// Work is shared between replicas through the database: PollDue claims due
+// repositories under a lease (store.ClaimDueRepositories), so that no
+// repository is read twice at once and a replica that dies mid-read only
+// delays it until the lease ends.
+package index
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gitrelay/gitrelay/internal/relay"
+)
+
+// Store is what the index keeps in the database (store.DB implements it).
+type Store interface {
+	IndexIntegrations(ctx context.Context) ([]relay.IndexKey, error)
+	SyncIndexRepositories(ctx context.Context, tenantID, integrationID string, repos []relay.Repository, now time.Time) ([]string, error)
+	IndexedRepositoryKeys(ctx context.Context) ([]relay.IndexKey, error)
+	ClaimDueRepositories(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]relay.IndexState, error)
+	SaveIndex(ctx context.Context, u relay.IndexUpdate) (bool, error)
+	FailIndex(ctx context.Context, k relay.IndexKey, owner, reason string, now, next time.Time) error
+}
+
+// Access is what the index asks the action path for (action.Service
+// implements it): the repositories an integration includes, and how to
+// read one with git as the integration account.
+type Access interface {
+	IndexRepositories(ctx context.Context, tenantID, integrationID string) ([]relay.Repository, error)
+	GitRemote(ctx context.Context, tenantID, integrationID string, repo relay.Repository) (relay.GitRemote, error)
+}
+
+// Poller polls the repositories that are due. It is the unit of work a
+// scheduler runs (today Indexer.Run's loop; a job queue's worker as well):
+// safe to call from any number of replicas at once.
+type Poller interface {
+	PollDue(ctx context.Context) (int, error)
+}
+
+// Defaults of Config.
+const (
+	DefaultLease         = 10 * time.Minute
+	DefaultBatch         = 8
+	DefaultMaxFetchBytes = 2 << 30
+	// MinPoll and MaxPoll bound the time between two polls of a
+	// repository: a repository that changed minutes ago is polled every
+	// minute, one dormant for a month once a day.
+	MinPoll = time.Minute
+	MaxPoll = 24 * time.Hour
+	// failureRetry is the first wait after a failed read; it grows with
+	// the failure's age, up to MaxFailureRetry.
+	failureRetry    = 5 * time.Minute
+	MaxFailureRetry = 6 * time.Hour
+)
+
+// Config configures an Indexer.
+type Config struct {
+	Store  Store
+	Access Access
+	// HTTP is gitrelay's outbound client (host.NewHTTPClient), with a
+	// timeout long enough for a first clone.
+	HTTP *http.Client
+	// DataDir holds the clones, under DataDir/index.
+	DataDir string
+	// Git is the git binary (default: "git" on PATH).
+	Git string
+	// KnownProjects tells which project keys a tenant knows (nil: any
+	// upper-case key counts).
+	KnownProjects func(ctx context.Context, tenantID string) (func(project string) bool, error)
+	Now           func() time.Time
+	Log           *slog.Logger
+	// Owner names this replica's leases (default: a random id).
+	Owner string
+	// Lease is how long a claimed repository stays this replica's.
+	Lease time.Duration
+	// Batch is how many repositories one PollDue claims.
+	Batch int
+	// MaxFetchBytes caps what one read of a repository receives.
+	MaxFetchBytes int64
+}
+
+// Indexer reads repositories into the index.
+type Indexer struct {
+	c   Config
+	git git
+	gw  *gateway
+	dir string
+
+	// locks keeps one read per clone in this process (the lease keeps it
+	// across replicas).
+	mu    sync.Mutex
+	locks map[string]*sync.Mutex
+}
+
+var _ Poller = (*Indexer)(nil)
+
+// New starts an Indexer (its gateway listens on a loopback port); Close it.
+func New(c Config) (*Indexer, error) {
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	if c.Owner == "" {
+		c.Owner = relay.NewID()
+	}
+	if c.Lease <= 0 {
+		c.Lease = DefaultLease
+	}
+	if c.Batch <= 0 {
+		c.Batch = DefaultBatch
+	}
+	if c.MaxFetchBytes <= 0 {
+		c.MaxFetchBytes = DefaultMaxFetchBytes
+	}
+	if c.Git == "" {
+		c.Git = "git"
+	}
+	path, err := exec.LookPath(c.Git)
+	if err != nil {
+		return nil, fmt.Errorf("index: git is not installed (%w); install git or turn indexing off", err)
+	}
+	dir := filepath.Join(c.DataDir, "index")
+	home := filepath.Join(dir, ".home")
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return nil, fmt.Errorf("index: %w", err)
+	}
+	gw, err := newGateway(c.HTTP)
+	if err != nil {
+		return nil, fmt.Errorf("index: %w", err)
+	}
+	return &Indexer{c: c, git: git{path: path, home: home}, gw: gw, dir: dir, locks: map[string]*sync.Mutex{}}, nil
+}
+
+// Close stops the gateway.
+func (x *Indexer) Close() error { return x.gw.Close() }
+
+// Dir is where the clones live.
+func (x *Indexer) Dir() string { return x.dir }
+
+// ClonePath is where the clone of a repository lives: a digest of its key,
+// so that no name from a host becomes a path.
+func (x *Indexer) ClonePath(k relay.IndexKey) string {
+	sum := sha256.Sum256([]byte(k.TenantID + "\x00" + k.IntegrationID + "\x00" + k.RepositoryID))
+	return filepath.Join(x.dir, hex.EncodeToString(sum[:16])+".git")
+}
+
+// Run discovers repositories every discoverEvery and polls due ones every
+// pollEvery, until ctx ends.
+func (x *Indexer) Run(ctx context.Context, pollEvery, discoverEvery time.Duration) {
+	var lastDiscover time.Time
+	t := time.NewTicker(pollEvery)
+	defer t.Stop()
+	for {
+		if x.c.Now().Sub(lastDiscover) >= discoverEvery {
+			if err := x.Discover(ctx); err != nil && ctx.Err() == nil {
+				x.c.Log.Warn("index: listing repositories failed", "err", err)
+			}
+			lastDiscover = x.c.Now()
+		}
+		for {
+			n, err := x.PollDue(ctx)
+			if err != nil && ctx.Err() == nil {
+				x.c.Log.Warn("index: poll failed", "err", err)
+			}
+			if n < x.c.Batch || err != nil {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Discover makes the index's repositories those the integrations include:
+// new repositories are due at once; repositories no longer included, and
+// integrations removed, lose their index and clones.
+func (x *Indexer) Discover(ctx context.Context) error {
+	ins, err := x.c.Store.IndexIntegrations(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, in := range ins {
+		if err := x.DiscoverIntegration(ctx, in.TenantID, in.IntegrationID); err != nil {
+			errs = append(errs, fmt.Errorf("integration %s: %w", in.IntegrationID, err))
+		}
+	}
+	if err := x.RemoveOrphanClones(ctx); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// DiscoverIntegration is Discover for one integration.
+func (x *Indexer) DiscoverIntegration(ctx context.Context, tenantID, integrationID string) error {
+	repos, err := x.c.Access.IndexRepositories(ctx, tenantID, integrationID)
+	if err != nil {
+		return err
+	}
+	removed, err := x.c.Store.SyncIndexRepositories(ctx, tenantID, integrationID, repos, x.c.Now())
+	if err != nil {
+		return err
+	}
+	for _, id := range removed {
+		x.removeClone(relay.IndexKey{TenantID: tenantID, IntegrationID: integrationID, RepositoryID: id})
+	}
+	return nil
+}
+
+// RemoveOrphanClones deletes the clones of repositories the index no
+// longer holds (a deleted integration or Jira site).
+func (x *Indexer) RemoveOrphanClones(ctx context.Context) error {
+	keys, err := x.c.Store.IndexedRepositoryKeys(ctx)
+	if err != nil {
+		return err
+	}
+	keep := map[string]bool{}
+	for _, k := range keys {
+		keep[filepath.Base(x.ClonePath(k))] = true
+	}
+	entries, err := os.ReadDir(x.dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if strings.HasSuffix(name, ".git") && !keep[name] {
+			_ = os.RemoveAll(filepath.Join(x.dir, name))
+		}
+	}
+	return nil
+}
+
+func (x *Indexer) removeClone(k relay.IndexKey) {
+	dir := x.ClonePath(k)
+	l := x.lock(dir)
+	l.Lock()
+	defer l.Unlock()
+	_ = os.RemoveAll(dir)
+	_ = os.RemoveAll(dir + ".tmp")
+}
+
+func (x *Indexer) lock(dir string) *sync.Mutex {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	l := x.locks[dir]
+	if l == nil {
+		l = &sync.Mutex{}
+		x.locks[dir] = l
+	}
+	return l
+}
+
+// PollDue claims up to Config.Batch due repositories and reads each, and
+// returns how many it claimed. A failed read is recorded on its
+// repository (reason, since when) and retried later; it does not fail the
+// poll.
+func (x *Indexer) PollDue(ctx context.Context) (int, error) {
+	due, err := x.c.Store.ClaimDueRepositories(ctx, x.c.Owner, x.c.Now(), x.c.Lease, x.c.Batch)
+	if err != nil {
+		return 0, err
+	}
+	for _, s := range due {
+		if err := x.read(ctx, s); err != nil {
+			if ctx.Err() != nil {
+				return len(due), ctx.Err()
+			}
+			now := x.c.Now()
+			since := s.FailingSince
+			if since.IsZero() {
+				since = now
+			}
+			wait := min(max(failureRetry, now.Sub(since)/4), MaxFailureRetry)
+			if ferr := x.c.Store.FailIndex(ctx, s.IndexKey, x.c.Owner, reason(err), now, now.Add(wait)); ferr != nil {
+				return len(due), ferr
+			}
+			x.c.Log.Info("index: read failed", "integration", s.IntegrationID, "repository", s.FullName, "reason", reason(err))
+		}
+	}
+	return len(due), nil
+}
+
+// reason is what the administrator's status shows for a failed read:
+// gitrelay's own messages as they are, git's first line of complaint.
+func reason(err error) string {
+	var re *relay.Error
+	if errors.As(err, &re) {
+		return re.Message
+	}
+	return err.Error()
+}
+
+// NextPoll is when a repository is polled again, by how recently it
+// changed: a fortieth of the time since its last change, between MinPoll
+// and MaxPoll.
+func NextPoll(now, lastChanged time.Time) time.Time {
+	if lastChanged.IsZero() {
+		return now.Add(MaxPoll)
+	}
+	return now.Add(min(max(now.Sub(lastChanged)/40, MinPoll), MaxPoll))
+}
+
+// read polls one claimed repository.
+func (x *Indexer) read(ctx context.Context, s relay.IndexState) error {
+	repo := relay.Repository{ID: s.RepositoryID, FullName: s.FullName, WebURL: s.WebURL}
+	remote, err := x.c.Access.GitRemote(ctx, s.TenantID, s.IntegrationID, repo)
+	if err != nil {
+		return err
+	}
+	refs, err := readRefs(ctx, x.c.HTTP, remote)
+	if err != nil {
+		return err
+	}
+	now := x.c.Now()
+	dir := x.ClonePath(s.IndexKey)
+	d := digest(refs)
+	update := relay.IndexUpdate{IndexKey: s.IndexKey, Owner: x.c.Owner, Tips: refs, TipsDigest: d, CheckedAt: now}
+	if d == s.TipsDigest && cloned(dir) {
+		// Nothing changed: one request, nothing fetched.
+		update.NextPollAt = NextPoll(now, s.LastChangedAt)
+		update.DiskBytes = s.DiskBytes
+		_, err := x.c.Store.SaveIndex(ctx, update)
+		return err
+	}
+	l := x.lock(dir)
+	l.Lock()
+	defer l.Unlock()
+	if err := x.sync(ctx, remote, dir); err != nil {
+		return err
+	}
+	known := func(string) bool { return true }
+	if x.c.KnownProjects != nil {
+		if known, err = x.c.KnownProjects(ctx, s.TenantID); err != nil {
+			return err
+		}
+	}
+	// Walk from the branches that moved or appeared, stopping at every
+	// previous tip.
+	var from, not []string
+	var changed []string
+	for ref, sha := range refs {
+		name, ok := strings.CutPrefix(ref, "refs/heads/")
+		if ok && s.Tips[ref] != sha {
+			from = append(from, ref)
+			changed = append(changed, name)
+		}
+	}
+	for ref, sha := range s.Tips {
+		if strings.HasPrefix(ref, "refs/heads/") {
+			not = append(not, sha)
+			if _, kept := refs[ref]; !kept {
+				changed = append(changed, strings.TrimPrefix(ref, "refs/heads/"))
+			}
+		}
+	}
+	slices.Sort(from)
+	slices.Sort(not)
+	not = slices.Compact(not)
+	err = x.git.walk(ctx, dir, from, not, func(c walked) error {
+		update.Walked++
+		keys := Keys(c.message, known)
+		if len(keys) == 0 {
+			return nil
+		}
+		first, _, _ := strings.Cut(c.message, "\n")
+		update.Commits = append(update.Commits, relay.IndexedCommit{SHA: c.sha, Message: first, AuthorName: c.authorName,
+			AuthorEmail: c.authorEmail, At: c.at, Branches: []string{c.ref}, IssueKeys: keys})
+		return nil
+	})
+	if err != nil {
+		return gitFailure(err)
+	}
+	// The rows of the branches that changed are replaced: those whose name
+	// names an issue get their last commit.
+	slices.Sort(changed)
+	update.ChangedBranches = slices.Compact(changed)
+	var tipShas []string
+	type named struct{ name, sha string }
+	var keyed []named
+	for _, name := range update.ChangedBranches {
+		sha, ok := refs["refs/heads/"+name]
+		if ok && len(Keys(name, known)) > 0 {
+			keyed = append(keyed, named{name, sha})
+			tipShas = append(tipShas, sha)
+		}
+	}
+	tips, err := x.git.tips(ctx, dir, tipShas)
+	if err != nil {
+		return gitFailure(err)
+	}
+	for _, b := range keyed {
+		t := tips[b.sha]
+		for _, key := range Keys(b.name, known) {
+			update.Branches = append(update.Branches, relay.IndexedBranch{Name: b.name, IssueKey: key, SHA: b.sha,
+				Message: t.message, Author: t.author, CommitAt: t.at, UpdatedAt: now})
+		}
+	}
+	// A repository cloned again on this replica with refs it had already
+	// read elsewhere has not changed.
+	update.Changed = d != s.TipsDigest
+	update.NextPollAt = NextPoll(now, s.LastChangedAt)
+	if update.Changed {
+		update.NextPollAt = NextPoll(now, now)
+	}
+	update.DiskBytes = diskUsage(dir)
+	_, err = x.c.Store.SaveIndex(ctx, update)
+	return err
+}
+
+// sync clones the repository, or fetches into its clone, through the
+// gateway.
+func (x *Indexer) sync(ctx context.Context, remote relay.GitRemote, dir string) error {
+	url, run, closeRun := x.gw.open(remote, x.c.MaxFetchBytes)
+	defer closeRun()
+	var err error
+	if cloned(dir) {
+		err = x.git.fetch(ctx, url, remote.URL, dir)
+	} else {
+		err = x.git.clone(ctx, url, remote.URL, dir)
+	}
+	if gwErr := run.failure(); gwErr != nil {
+		return gwErr
+	}
+	if err != nil {
+		return gitFailure(err)
+	}
+	return nil
+}
+
+// gitFailure words a git failure for the administrator.
+func gitFailure(err error) error {
+	var ge *gitError
+	if errors.As(err, &ge) {
+		return relay.Errorf(relay.EHostError, "git could not read the repository: %s", redactGateway(ge.msg))
+	}
+	return err
+}
+
+// redactGateway replaces the run's loopback address in git's words by what
+// it stands for.
+func redactGateway(msg string) string {
+	for {
+		i := strings.Index(msg, "http://127.0.0.1:")
+		if i < 0 {
+			return msg
+		}
+		end := strings.IndexAny(msg[i:], " '\"")
+		if end < 0 {
+			end = len(msg) - i
+		}
+		msg = msg[:i] + "the repository" + msg[i+end:]
+	}
+}

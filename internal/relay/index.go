@@ -1,0 +1,129 @@
+package relay
+
+import "time"
+
+// IndexKey names one repository of one integration in the index.
+type IndexKey struct {
+	TenantID      string
+	IntegrationID string
+	RepositoryID  string
+}
+
+// IndexState is the index's state of one repository: what was read last,
+// when it is read next, and why it failed, if it did.
+type IndexState struct {
+	IndexKey
+	FullName string
+	WebURL   string
+	// Tips are the refs as of the last complete read (ref name → sha) and
+	// TipsDigest a digest of them ("" = never read).
+	Tips       map[string]string
+	TipsDigest string
+	// Commits counts the commits walked so far.
+	Commits       int64
+	LastCheckedAt time.Time // zero: never
+	LastChangedAt time.Time // zero: never
+	NextPollAt    time.Time
+	// RequestedAt is when an administrator asked for a re-index not yet
+	// done (zero: none).
+	RequestedAt time.Time
+	// Leased is true while a replica reads the repository.
+	Leased bool
+	// Failure is why the last read failed ("" when it succeeded), safe to
+	// show; FailingSince is when the failures began.
+	Failure      string
+	FailingSince time.Time
+	DiskBytes    int64
+}
+
+// IndexedCommit is a commit whose message names an issue.
+type IndexedCommit struct {
+	SHA         string
+	Message     string // first line
+	AuthorName  string
+	AuthorEmail string
+	At          time.Time
+	Branches    []string
+	IssueKeys   []string
+}
+
+// IndexedBranch is a branch whose name names an issue, with its last
+// commit.
+type IndexedBranch struct {
+	Name      string
+	IssueKey  string
+	SHA       string
+	Message   string // the last commit's first line
+	Author    string
+	CommitAt  time.Time
+	UpdatedAt time.Time
+}
+
+// IndexUpdate is what one read of a repository found, saved at once.
+type IndexUpdate struct {
+	IndexKey
+	// Owner is the lease holder saving it; the update is refused when the
+	// lease passed to someone else.
+	Owner      string
+	Tips       map[string]string
+	TipsDigest string
+	Changed    bool
+	Walked     int64
+	Commits    []IndexedCommit
+	// Branches replace every indexed row of the branches named in
+	// ChangedBranches (moved, created or deleted).
+	ChangedBranches []string
+	Branches        []IndexedBranch
+	CheckedAt       time.Time
+	NextPollAt      time.Time
+	DiskBytes       int64
+}
+
+// IndexedPullRequest is a pull request read through the host API whose
+// title, source branch or description names an issue. State is open,
+// draft, merged or declined.
+type IndexedPullRequest struct {
+	Number    int
+	Title     string
+	State     string
+	Source    string
+	Target    string
+	Author    string
+	URL       string
+	UpdatedAt time.Time
+	IssueKeys []string
+}
+
+// IssueIndex is what the index holds for one issue, from the given
+// integrations' repositories.
+type IssueIndex struct {
+	Branches     []IssueIndexBranch
+	Commits      []IssueIndexCommit
+	PullRequests []IssueIndexPullRequest
+}
+
+// IndexPlace says where an indexed item was found.
+type IndexPlace struct {
+	IntegrationID string
+	RepositoryID  string
+	Repository    string // full name
+	WebURL        string // the repository's web page
+}
+
+// IssueIndexBranch is an indexed branch of an issue.
+type IssueIndexBranch struct {
+	IndexPlace
+	IndexedBranch
+}
+
+// IssueIndexCommit is an indexed commit of an issue.
+type IssueIndexCommit struct {
+	IndexPlace
+	IndexedCommit
+}
+
+// IssueIndexPullRequest is an indexed pull request of an issue.
+type IssueIndexPullRequest struct {
+	IndexPlace
+	IndexedPullRequest
+}
