@@ -13,9 +13,12 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -24,6 +27,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -64,6 +68,8 @@ const (
 	// few enough that many gitrelay processes (or parallel test packages)
 	// stay under the server's max_connections.
 	postgresMaxConns = 16
+	// postgresMaxIdleConns is how many of them stay open between requests.
+	postgresMaxIdleConns = 4
 )
 
 // Config says where the database is.
@@ -208,7 +214,7 @@ func (db *DB) openPostgres(ctx context.Context, databaseURL string) error {
 		return fmt.Errorf("store: open postgres: %w", err)
 	}
 	pool.SetMaxOpenConns(postgresMaxConns)
-	pool.SetMaxIdleConns(4)
+	pool.SetMaxIdleConns(postgresMaxIdleConns)
 	pool.SetConnMaxIdleTime(5 * time.Minute)
 	if err := pool.PingContext(ctx); err != nil {
 		pool.Close()
@@ -277,25 +283,53 @@ func (db *DB) conn(q querier) conn {
 	return conn{q: q, postgres: db.dialect == DialectPostgres, trips: &db.trips}
 }
 
-func (c conn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	c.trips.Add(1)
-	return c.q.ExecContext(ctx, rebind(c.postgres, query), args...)
+// exec runs a statement. On a pool (outside a transaction), a statement
+// the database refused because its connection was terminated before it
+// ran is sent again on another connection (see retries).
+func (c conn) exec(ctx context.Context, query string, args ...any) (res sql.Result, err error) {
+	_, pooled := c.q.(*sql.DB)
+	for attempt := 1; ; attempt++ {
+		c.trips.Add(1)
+		res, err = c.q.ExecContext(ctx, rebind(c.postgres, query), args...)
+		if !pooled || attempt >= retries || !notRun(err) || ctx.Err() != nil {
+			return res, lostConnection(err)
+		}
+	}
 }
 
-func (c conn) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	c.trips.Add(1)
-	if st := c.stmt(ctx, query); st != nil {
-		return st.QueryContext(ctx, args...)
+// query runs a read. On a pool, a read that met a lost connection is sent
+// again on another one: reading twice changes nothing.
+func (c conn) query(ctx context.Context, query string, args ...any) (rows *sql.Rows, err error) {
+	_, pooled := c.q.(*sql.DB)
+	for attempt := 1; ; attempt++ {
+		c.trips.Add(1)
+		if st := c.stmt(ctx, query); st != nil {
+			rows, err = st.QueryContext(ctx, args...)
+		} else {
+			rows, err = c.q.QueryContext(ctx, rebind(c.postgres, query), args...)
+		}
+		if !pooled || attempt >= retries || !connectionLost(err) || ctx.Err() != nil {
+			return rows, lostConnection(err)
+		}
 	}
-	return c.q.QueryContext(ctx, rebind(c.postgres, query), args...)
 }
 
-func (c conn) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	c.trips.Add(1)
-	if st := c.stmt(ctx, query); st != nil {
-		return st.QueryRowContext(ctx, args...)
+// queryRow is query for one row; on a pool it is sent again like query.
+// (The error of a *sql.Row cannot be replaced: callers that answer
+// people pass it through dbError, which words a lost connection.)
+func (c conn) queryRow(ctx context.Context, query string, args ...any) (row *sql.Row) {
+	_, pooled := c.q.(*sql.DB)
+	for attempt := 1; ; attempt++ {
+		c.trips.Add(1)
+		if st := c.stmt(ctx, query); st != nil {
+			row = st.QueryRowContext(ctx, args...)
+		} else {
+			row = c.q.QueryRowContext(ctx, rebind(c.postgres, query), args...)
+		}
+		if !pooled || attempt >= retries || !connectionLost(row.Err()) || ctx.Err() != nil {
+			return row
+		}
 	}
-	return c.q.QueryRowContext(ctx, rebind(c.postgres, query), args...)
 }
 
 // stmt returns the kept prepared statement for query, preparing it the
@@ -345,23 +379,88 @@ func (db *DB) hot() conn {
 // inTx runs fn in one write transaction, committing when fn returns nil.
 // fn must use only the conn it is given: on SQLite the write pool has a
 // single connection, which the transaction holds.
+//
+// A transaction whose BEGIN met a lost connection is begun again on
+// another one: nothing of it ran. Once a statement of it ran, it is not
+// repeated (fn may have acted on what it read); a lost connection then
+// fails it with relay.EBusy, which asks the person to try again.
 func (db *DB) inTx(ctx context.Context, fn func(c conn) error) error {
-	db.trips.Add(1)
-	tx, err := db.write.BeginTx(ctx, nil)
+	var tx *sql.Tx
+	var err error
+	for attempt := 1; ; attempt++ {
+		db.trips.Add(1)
+		tx, err = db.write.BeginTx(ctx, nil)
+		if err == nil || attempt >= retries || !connectionLost(err) || ctx.Err() != nil {
+			break
+		}
+	}
 	if err != nil {
-		return fmt.Errorf("store: begin: %w", err)
+		return fmt.Errorf("store: begin: %w", lostConnection(err))
 	}
 	// Also on panic: a transaction left open would hold SQLite's only
 	// write connection forever. After Commit this is a harmless no-op.
 	defer func() { _ = tx.Rollback() }()
 	if err := fn(db.conn(tx)); err != nil {
-		return err
+		return lostConnection(err)
 	}
 	db.trips.Add(1)
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: commit: %w", err)
+		return fmt.Errorf("store: commit: %w", lostConnection(err))
 	}
 	return nil
+}
+
+// retries bounds how many times a statement or a BEGIN that met a lost
+// connection is sent: each failure removes one dead connection from the
+// pool, and after PostgreSQL's connections were all terminated at once,
+// every idle one (postgresMaxIdleConns) is dead.
+const retries = postgresMaxIdleConns + 1
+
+// connectionLost is true for an error that says the statement's
+// connection is gone: PostgreSQL terminated its backend (an administrator,
+// a failover, a restart: SQLSTATE class 57P) or the connection broke.
+// The pool discards such a connection; the next statement gets another.
+func connectionLost(err error) bool {
+	if err == nil {
+		return false
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return strings.HasPrefix(pe.Code, "57P") // admin_shutdown, crash_shutdown, cannot_connect_now...
+	}
+	return notRun(err) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed) ||
+		strings.Contains(err.Error(), "conn closed")
+}
+
+// notRun is true for an error that says a statement did not run at all:
+// PostgreSQL refused it because its backend was being terminated (its
+// session's FATAL answer), or the driver found the connection dead before
+// sending anything.
+func notRun(err error) bool {
+	if err == nil {
+		return false
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03"
+	}
+	return errors.Is(err, driver.ErrBadConn) || pgconn.SafeToRetry(err)
+}
+
+// lostConnection words err for the person when it is a lost connection
+// that was not (or could not safely be) retried: relay.EBusy, answered
+// 503 with Retry-After, rather than an internal error. Other errors are
+// returned as they are.
+func lostConnection(err error) error {
+	if !connectionLost(err) {
+		return err
+	}
+	if _, ok := relay.AsError(err); ok {
+		return err
+	}
+	return &relay.Error{Code: relay.EBusy, RetryAfter: time.Second, Err: err,
+		Message: "gitrelay lost its connection to its database while doing this, so it may not have been saved. Try again in a moment."}
 }
 
 // rebind turns `?` placeholders into Postgres' `$1, $2, ...`. Our SQL
@@ -407,6 +506,8 @@ func dbError(err error, op, notFound, conflict string) error {
 		return &relay.Error{Code: relay.EConflict, Message: conflict, Err: err}
 	case isForeignKeyViolation(err) && notFound != "":
 		return &relay.Error{Code: relay.ENotFound, Message: notFound, Err: err}
+	case connectionLost(err):
+		return lostConnection(err)
 	}
 	return fmt.Errorf("store: %s: %w", op, err)
 }
