@@ -81,6 +81,7 @@ type Store interface {
 	DeleteJiraGrant(ctx context.Context, tenantID, accountID string) error
 
 	EnqueueDevinfo(ctx context.Context, op store.DevinfoOp, minSequence int64, hooks ...store.TxHook) (store.DevinfoOp, error)
+	EnqueueDevinfoTx(ctx context.Context, tx *sql.Tx, op store.DevinfoOp, minSequence int64) (store.DevinfoOp, error)
 	DueDevinfo(ctx context.Context, now time.Time, limit int) ([]store.DevinfoOp, error)
 	DueDevinfoTenants(ctx context.Context, now time.Time) ([]string, error)
 	ClaimDevinfo(ctx context.Context, tenantID string, now time.Time, lease time.Duration, limit int) ([]store.DevinfoOp, error)
@@ -126,11 +127,14 @@ type DevinfoConfig struct {
 }
 
 // Devinfo queues every branch and pull request created or deleted through
-// gitrelay for Jira tenants (it is the action path's EventSink) and pushes
-// the queue to Jira's development information API.
+// gitrelay for Jira tenants and pushes the queue to Jira's development
+// information API. It is the store's RecordHooks: each change is queued in
+// the transaction that records it and completes its audit row, so a
+// completed write is never left untold (its EventSink methods queue in a
+// transaction of their own, for callers outside the action path).
 //
 // The queue (devinfo_queue) is the ordered outbox; background jobs
-// (UseJobs) push it. Each queued op enqueues, in its own transaction, a
+// (UseJobs) push it. Each queued op enqueues, in the same transaction, a
 // devinfo_push job for its tenant, of which at most one is queued or
 // running at a time across every replica; the job claims the tenant's due
 // ops (ClaimDevinfo) and pushes them, so each op reaches Jira once and in
@@ -265,6 +269,52 @@ func (d *Devinfo) PullRequestCreated(ctx context.Context, pr relay.PullRequestRe
 	d.enqueue(ctx, pr.TenantID, opUpsertPullRequest, pullRequestOp{IssueKey: pr.IssueKey, IntegrationID: pr.IntegrationID,
 		RepositoryID: pr.RepositoryID, Repository: pr.Repository, Number: pr.Number, Title: pr.Title, URL: pr.URL,
 		Source: pr.Source, Target: pr.Target, Login: pr.ActedAs.Login, At: pr.CreatedAt})
+}
+
+var _ store.RecordHooks = (*Devinfo)(nil)
+
+// Wants says which tenants' records are queued for Jira: those of Jira
+// installations (the built-in directory has no Jira to tell).
+func (d *Devinfo) Wants(tenantID string) bool { return tenantID != relay.LocalTenant }
+
+// BranchRecorded queues the branch for Jira, in the transaction that
+// records it (see store.RecordHooks).
+func (d *Devinfo) BranchRecorded(ctx context.Context, tx *sql.Tx, b relay.BranchRecord) error {
+	return d.enqueueTx(ctx, tx, b.TenantID, opUpsertBranch, branchOp{IssueKey: b.IssueKey, IntegrationID: b.IntegrationID,
+		RepositoryID: b.RepositoryID, Repository: b.Repository, Name: b.Name, URL: b.URL, Login: b.ActedAs.Login, At: b.CreatedAt})
+}
+
+// BranchForgotten queues the branch's removal from Jira, in the
+// transaction that forgets it.
+func (d *Devinfo) BranchForgotten(ctx context.Context, tx *sql.Tx, b relay.BranchRecord) error {
+	return d.enqueueTx(ctx, tx, b.TenantID, opDeleteBranch, branchOp{IssueKey: b.IssueKey, IntegrationID: b.IntegrationID,
+		RepositoryID: b.RepositoryID, Repository: b.Repository, Name: b.Name, Login: b.ActedAs.Login, At: b.CreatedAt})
+}
+
+// PullRequestRecorded queues the pull request for Jira, in the
+// transaction that records it.
+func (d *Devinfo) PullRequestRecorded(ctx context.Context, tx *sql.Tx, pr relay.PullRequestRecord) error {
+	return d.enqueueTx(ctx, tx, pr.TenantID, opUpsertPullRequest, pullRequestOp{IssueKey: pr.IssueKey, IntegrationID: pr.IntegrationID,
+		RepositoryID: pr.RepositoryID, Repository: pr.Repository, Number: pr.Number, Title: pr.Title, URL: pr.URL,
+		Source: pr.Source, Target: pr.Target, Login: pr.ActedAs.Login, At: pr.CreatedAt})
+}
+
+// enqueueTx queues an op, and the job that pushes it, in tx.
+func (d *Devinfo) enqueueTx(ctx context.Context, tx *sql.Tx, tenantID, op string, payload any) error {
+	if !d.Wants(tenantID) {
+		return nil
+	}
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return err
+	}
+	if _, err := d.store.EnqueueDevinfoTx(ctx, tx, store.DevinfoOp{TenantID: tenantID, Op: op, Payload: b, CreatedAt: d.now()}, d.now().UnixMilli()); err != nil {
+		return err
+	}
+	if d.jobs != nil {
+		return d.jobs.EnqueueTx(ctx, tx, DevinfoPushArgs{TenantID: tenantID}, jobs.OnePerArgs())
+	}
+	return nil
 }
 
 func (d *Devinfo) enqueue(ctx context.Context, tenantID, op string, payload any) {

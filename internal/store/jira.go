@@ -366,27 +366,49 @@ func (db *DB) EnqueueDevinfo(ctx context.Context, op DevinfoOp, minSequence int6
 		op.NextAttemptAt = op.CreatedAt
 	}
 	err := db.inTx(ctx, func(c conn) error {
-		var last int64
-		err := c.queryRow(ctx, `SELECT last_value FROM devinfo_sequences WHERE tenant_id = ?`, op.TenantID).Scan(&last)
-		if err != nil && err != sql.ErrNoRows {
-			return dbError(err, "read devinfo sequence", "", "")
-		}
-		op.Sequence = max(last+1, minSequence)
-		_, err = c.exec(ctx, `INSERT INTO devinfo_sequences (tenant_id, last_value) VALUES (?, ?)
-			ON CONFLICT (tenant_id) DO UPDATE SET last_value = excluded.last_value`, op.TenantID, op.Sequence)
-		if err != nil {
-			return dbError(err, "write devinfo sequence", "", "")
-		}
-		_, err = c.exec(ctx, `INSERT INTO devinfo_queue (tenant_id, id, op, payload, sequence, attempts,
-			next_attempt_at, last_error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			op.TenantID, op.ID, op.Op, string(op.Payload), op.Sequence, op.Attempts,
-			micros(op.NextAttemptAt), op.LastError, micros(op.CreatedAt))
-		if err != nil {
-			return dbError(err, "enqueue devinfo", "", "")
+		var err error
+		if op, err = enqueueDevinfo(ctx, c, op, minSequence); err != nil {
+			return err
 		}
 		return runHooks(ctx, c, hooks)
 	})
 	return op, err
+}
+
+// EnqueueDevinfoTx is EnqueueDevinfo inside tx, a transaction of the store
+// (given to a RecordHooks method): the op commits with what tx records.
+func (db *DB) EnqueueDevinfoTx(ctx context.Context, tx *sql.Tx, op DevinfoOp, minSequence int64) (DevinfoOp, error) {
+	if op.ID == "" {
+		op.ID = relay.NewID()
+	}
+	op.CreatedAt = db.orNow(op.CreatedAt)
+	if op.NextAttemptAt.IsZero() {
+		op.NextAttemptAt = op.CreatedAt
+	}
+	return enqueueDevinfo(ctx, db.conn(tx), op, minSequence)
+}
+
+// enqueueDevinfo queues op on c, in a transaction.
+func enqueueDevinfo(ctx context.Context, c conn, op DevinfoOp, minSequence int64) (DevinfoOp, error) {
+	var last int64
+	err := c.queryRow(ctx, `SELECT last_value FROM devinfo_sequences WHERE tenant_id = ?`, op.TenantID).Scan(&last)
+	if err != nil && err != sql.ErrNoRows {
+		return op, dbError(err, "read devinfo sequence", "", "")
+	}
+	op.Sequence = max(last+1, minSequence)
+	_, err = c.exec(ctx, `INSERT INTO devinfo_sequences (tenant_id, last_value) VALUES (?, ?)
+		ON CONFLICT (tenant_id) DO UPDATE SET last_value = excluded.last_value`, op.TenantID, op.Sequence)
+	if err != nil {
+		return op, dbError(err, "write devinfo sequence", "", "")
+	}
+	_, err = c.exec(ctx, `INSERT INTO devinfo_queue (tenant_id, id, op, payload, sequence, attempts,
+		next_attempt_at, last_error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		op.TenantID, op.ID, op.Op, string(op.Payload), op.Sequence, op.Attempts,
+		micros(op.NextAttemptAt), op.LastError, micros(op.CreatedAt))
+	if err != nil {
+		return op, dbError(err, "enqueue devinfo", "", "")
+	}
+	return op, nil
 }
 
 // runHooks runs hooks on c's transaction.

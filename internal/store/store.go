@@ -105,6 +105,8 @@ type DB struct {
 	integrations integrationCache
 	// prepared keeps the hot reads' statements on SQLite (see hot).
 	prepared sync.Map // query text → *sql.Stmt
+	// recordHooks are told of recorded changes (SetRecordHooks).
+	recordHooks RecordHooks
 }
 
 // Open connects to the database described by cfg. It does not migrate; call
