@@ -28,7 +28,7 @@ func (db *DB) AppendAudit(ctx context.Context, e relay.AuditEvent) error {
 	if e.Completes {
 		return db.changeWithAudit(ctx, e.TenantID, e, "", "", "")
 	}
-	return db.inTx(ctx, func(c conn) error {
+	return db.inTxRepeatable(ctx, func(c conn) error {
 		return db.insertAudit(ctx, c, e.TenantID, e)
 	})
 }
@@ -147,7 +147,7 @@ func (db *DB) changeWithAuditHook(ctx context.Context, tenantID string, e relay.
 		}
 		return dbError(err, what, "", conflict)
 	}
-	return db.inTx(ctx, func(c conn) error {
+	return db.inTxRepeatable(ctx, func(c conn) error {
 		for _, p := range parts {
 			if _, err := c.exec(ctx, p.stmt, p.args...); err != nil {
 				return dbError(err, p.what, "", p.conflict)

@@ -365,9 +365,10 @@ func (db *DB) EnqueueDevinfo(ctx context.Context, op DevinfoOp, minSequence int6
 	if op.NextAttemptAt.IsZero() {
 		op.NextAttemptAt = op.CreatedAt
 	}
-	err := db.inTx(ctx, func(c conn) error {
+	queued := op
+	err := db.inTxRepeatable(ctx, func(c conn) error {
 		var err error
-		if op, err = enqueueDevinfo(ctx, c, op, minSequence); err != nil {
+		if op, err = enqueueDevinfo(ctx, c, queued, minSequence); err != nil {
 			return err
 		}
 		return runHooks(ctx, c, hooks)

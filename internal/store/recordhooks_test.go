@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"os"
 	"testing"
 
 	"github.com/gitrelay/gitrelay/internal/relay"
@@ -116,4 +117,64 @@ func equalStrings(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// terminating hooks terminate their transaction's own connection the
+// first time, as pg_terminate_backend or a failover would mid-change.
+type terminating struct {
+	queueing
+	t     *testing.T
+	admin *sql.DB
+	done  bool
+}
+
+func (h *terminating) BranchRecorded(ctx context.Context, tx *sql.Tx, b relay.BranchRecord) error {
+	if !h.done {
+		h.done = true
+		var pid int
+		if err := tx.QueryRowContext(ctx, "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+			return err
+		}
+		terminate(h.t, h.admin, []int{pid})
+		if _, err := tx.ExecContext(ctx, "SELECT 1"); err == nil {
+			h.t.Fatal("a statement on a terminated connection succeeded, so the scenario proves nothing")
+		} else {
+			return err
+		}
+	}
+	return h.queueing.BranchRecorded(ctx, tx, b)
+}
+
+// A change whose connection PostgreSQL terminates in the middle of its
+// transaction did not commit, and is made again, whole, on another
+// connection: the host write it completes is recorded once, with its
+// Jira change queued once.
+func TestAChangeWhoseConnectionIsTerminatedIsMadeAgain(t *testing.T) {
+	db := storetest.Postgres(t)
+	ctx := context.Background()
+	admin, err := sql.Open("pgx", os.Getenv(storetest.EnvDatabaseURL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = admin.Close() })
+	h := &terminating{queueing: queueing{db: db}, t: t, admin: admin}
+	db.SetRecordHooks(h)
+
+	w := pendingWrite("w1", "t1", relay.ActionBranchCreate, "ABC-1-w1", 1)
+	must(t, db.BeginHostWrite(ctx, w))
+	e := w.Event
+	e.Outcome, e.Completes = relay.OutcomeSuccess, true
+	must(t, db.RecordBranch(ctx, relay.BranchRecord{ID: relay.NewID(), TenantID: "t1", IssueKey: "ABC-1",
+		IntegrationID: "i1", RepositoryID: "r1", Repository: "acme/r1", Name: "ABC-1-w1"}, e))
+	if !h.done {
+		t.Fatal("the hook never ran")
+	}
+	if got := auditEvent(t, db, "t1", "w1").Outcome; got != relay.OutcomeSuccess {
+		t.Errorf("audit row %q, want success", got)
+	}
+	ops, err := db.QueuedDevinfo(ctx, "t1", 100)
+	must(t, err)
+	if len(ops) != 1 {
+		t.Errorf("%d devinfo ops queued, want 1", len(ops))
+	}
 }

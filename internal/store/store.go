@@ -385,35 +385,60 @@ func (db *DB) hot() conn {
 // A transaction whose BEGIN met a lost connection is begun again on
 // another one: nothing of it ran. Once a statement of it ran, it is not
 // repeated (fn may have acted on what it read); a lost connection then
-// fails it with relay.EBusy, which asks the person to try again.
+// fails it with relay.EBusy, which asks the person to try again. See
+// inTxRepeatable for transactions that may be run again.
 func (db *DB) inTx(ctx context.Context, fn func(c conn) error) error {
-	var tx *sql.Tx
-	var err error
+	return db.runTx(ctx, fn, false)
+}
+
+// inTxRepeatable is inTx for an fn that only sends statements on c, with
+// no effect outside the transaction (it sets nothing the caller reads
+// unless it sets it anew each time): when a statement of it meets a lost
+// connection before COMMIT, the transaction did not commit, and it is run
+// again, whole, on another connection. The write paths of every action
+// use it, so that a terminated connection does not fail a change the host
+// already made.
+func (db *DB) inTxRepeatable(ctx context.Context, fn func(c conn) error) error {
+	return db.runTx(ctx, fn, true)
+}
+
+func (db *DB) runTx(ctx context.Context, fn func(c conn) error, repeatable bool) error {
 	for attempt := 1; ; attempt++ {
-		db.trips.Add(1)
-		tx, err = db.write.BeginTx(ctx, nil)
-		if err == nil || attempt >= retries || !connectionLost(err) || ctx.Err() != nil {
-			break
+		began, committing, err := db.txOnce(ctx, fn)
+		if err == nil {
+			return nil
+		}
+		again := connectionLost(err) && !committing && (!began || repeatable)
+		if !again || attempt >= retries || ctx.Err() != nil {
+			return err
 		}
 	}
+}
+
+// txOnce runs fn in one transaction, and says how far it got: whether
+// BEGIN succeeded, and whether COMMIT was sent (after which a lost
+// connection leaves the outcome unknown).
+func (db *DB) txOnce(ctx context.Context, fn func(c conn) error) (began, committing bool, err error) {
+	db.trips.Add(1)
+	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("store: begin: %w", lostConnection(err))
+		return false, false, fmt.Errorf("store: begin: %w", lostConnection(err))
 	}
 	// Also on panic: a transaction left open would hold SQLite's only
 	// write connection forever. After Commit this is a harmless no-op.
 	defer func() { _ = tx.Rollback() }()
 	if err := fn(db.conn(tx)); err != nil {
-		return lostConnection(err)
+		return true, false, lostConnection(err)
 	}
 	db.trips.Add(1)
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: commit: %w", lostConnection(err))
+		return true, true, fmt.Errorf("store: commit: %w", lostConnection(err))
 	}
-	return nil
+	return true, true, nil
 }
 
-// retries bounds how many times a statement or a BEGIN that met a lost
-// connection is sent: each failure removes one dead connection from the
+// retries bounds how many times a statement or a transaction that met a
+// lost connection is sent: each failure removes one dead connection from the
 // pool, and after PostgreSQL's connections were all terminated at once,
 // every idle one (postgresMaxIdleConns) is dead.
 const retries = postgresMaxIdleConns + 1
