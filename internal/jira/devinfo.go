@@ -154,15 +154,29 @@ type Devinfo struct {
 	jobs      *jobs.Runner
 }
 
+// pushTimeout bounds one devinfo_push job, far shorter than the job
+// engine's default: a replica killed mid-push holds its claim on the
+// tenant's ops until the claim ends, and Jira must not wait minutes for
+// the changes it held. A job stops taking new batches after half of it;
+// the sweep enqueues the rest.
+const pushTimeout = 2 * time.Minute
+
 // claimLease is how long a push holds its claim on a tenant's ops: longer
-// than a job may run (jobs.DefaultJobTimeout), so a claim never ends while
-// its push still runs, and short enough that a push whose process died is
-// taken over minutes later.
-const claimLease = jobs.DefaultJobTimeout + time.Minute
+// than a push job may run, so a claim never ends while its push still
+// runs, and short enough that a push whose process died is taken over
+// soon after.
+const claimLease = pushTimeout + 30*time.Second
 
 // DevinfoPushArgs is the job pushing one tenant's due ops to Jira.
 type DevinfoPushArgs struct {
 	TenantID string `json:"tenant_id"`
+	// Swept marks the push the sweep enqueues. It is unique apart from
+	// the one a queued op enqueues, and per minute, so that a push job
+	// left running by a process that died (which the job engine gives up
+	// on only after its longest job's timeout) does not keep the sweep
+	// from taking over the tenant's ops once their claim ended. The claim
+	// keeps concurrent pushes from sending the same ops.
+	Swept bool `json:"swept,omitempty"`
 }
 
 // Kind names the job.
@@ -180,14 +194,20 @@ type devinfoPushWorker struct {
 	d *Devinfo
 }
 
-// Work pushes the tenant's due ops until none is left due.
+// Timeout bounds the job (pushTimeout).
+func (w *devinfoPushWorker) Timeout(*river.Job[DevinfoPushArgs]) time.Duration { return pushTimeout }
+
+// Work pushes the tenant's due ops until none is left due, or half its
+// time is spent (the sweep enqueues the rest).
 func (w *devinfoPushWorker) Work(ctx context.Context, j *river.Job[DevinfoPushArgs]) error {
-	for {
+	start := time.Now()
+	for time.Since(start) < pushTimeout/2 {
 		n, err := w.d.PushTenant(ctx, j.Args.TenantID)
 		if err != nil || n == 0 {
 			return err
 		}
 	}
+	return nil
 }
 
 type devinfoSweepWorker struct {
@@ -202,7 +222,7 @@ func (w *devinfoSweepWorker) Work(ctx context.Context, _ *river.Job[DevinfoSweep
 		return err
 	}
 	for _, t := range tenants {
-		if err := w.d.jobs.Enqueue(ctx, DevinfoPushArgs{TenantID: t}, jobs.OnePerArgs()); err != nil {
+		if err := w.d.jobs.Enqueue(ctx, DevinfoPushArgs{TenantID: t, Swept: true}, jobs.OnePerArgsPer(time.Minute)); err != nil {
 			return err
 		}
 	}
