@@ -480,8 +480,8 @@ func (db *DB) DueDevinfoTenants(ctx context.Context, now time.Time) ([]string, e
 // the tenant's ops reach Jira in order and each once.
 func (db *DB) ClaimDevinfo(ctx context.Context, tenantID string, now time.Time, lease time.Duration, limit int) ([]DevinfoOp, error) {
 	var ids []string
-	err := db.inTx(ctx, func(c conn) error {
-		ids = nil
+	err := db.inTxRepeatable(ctx, func(c conn) error {
+		ids = nil // also when run again after a lost connection
 		if db.dialect == DialectPostgres {
 			// Claims of one tenant take turns; SQLite's write
 			// transaction already excludes every other writer.
@@ -550,7 +550,7 @@ func (db *DB) ClaimDevinfo(ctx context.Context, tenantID string, now time.Time, 
 // an attempt: the push stopped (its process is shutting down) before it
 // could tell Jira.
 func (db *DB) ReleaseDevinfo(ctx context.Context, tenantID string, ids []string) error {
-	return db.inTx(ctx, func(c conn) error {
+	return db.inTxRepeatable(ctx, func(c conn) error {
 		for _, id := range ids {
 			if _, err := c.exec(ctx, `UPDATE devinfo_queue SET claimed_until = 0 WHERE tenant_id = ? AND id = ?`, tenantID, id); err != nil {
 				return dbError(err, "release devinfo", "", "")
@@ -600,7 +600,9 @@ func (db *DB) devinfoOpsOn(ctx context.Context, c conn, where string, args ...an
 // failures, in one transaction.
 func (db *DB) CompleteDevinfo(ctx context.Context, tenantID string, ids []string, failures []DevinfoFailure) error {
 	now := db.now()
-	return db.inTx(ctx, func(c conn) error {
+	// Repeatable: after Jira accepted the ops, a lost connection must not
+	// put them back in the queue to be pushed again.
+	return db.inTxRepeatable(ctx, func(c conn) error {
 		for _, id := range ids {
 			if _, err := c.exec(ctx, `DELETE FROM devinfo_queue WHERE tenant_id = ? AND id = ?`, tenantID, id); err != nil {
 				return dbError(err, "complete devinfo", "", "")
@@ -631,7 +633,7 @@ func (db *DB) CompleteDevinfo(ctx context.Context, tenantID string, ids []string
 // RetryDevinfo postpones the tenant's ops ids to at, counting the attempt
 // and remembering why it failed.
 func (db *DB) RetryDevinfo(ctx context.Context, tenantID string, ids []string, at time.Time, reason string) error {
-	return db.inTx(ctx, func(c conn) error {
+	return db.inTxRepeatable(ctx, func(c conn) error {
 		for _, id := range ids {
 			_, err := c.exec(ctx, `UPDATE devinfo_queue SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?,
 				claimed_until = 0 WHERE tenant_id = ? AND id = ?`, micros(at), reason, tenantID, id)
