@@ -21,6 +21,7 @@ package action
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"time"
@@ -667,6 +668,11 @@ func (s *Service) succeed(ev relay.AuditEvent) relay.AuditEvent {
 func (s *Service) failed(ev relay.AuditEvent, err error) relay.AuditEvent {
 	ev.ErrorCode = relay.ErrorCode(err)
 	ev.Outcome = outcomeOf(ev.ErrorCode)
+	if ev.Completes && ev.Outcome == relay.OutcomeRefused {
+		// The write was sent (its pending row says so): whatever the
+		// host answered, it was the host that said no, not gitrelay.
+		ev.Outcome = relay.OutcomeFailed
+	}
 	if ev.Detail == "" {
 		ev.Detail = relay.ErrorMessage(err)
 	}
@@ -688,6 +694,13 @@ func (s *Service) fail(ctx context.Context, ev relay.AuditEvent, act *actor, err
 	}
 	if relay.ErrorCode(err) == relay.EInternal {
 		s.log.ErrorContext(ctx, "action failed", "action", ev.Action, "err", err)
+	}
+	if ev.Completes && errors.Is(err, relay.ErrOutcomeUnknown) {
+		// The host may have acted: its pending row stays, and
+		// reconciliation completes it once it has asked the host.
+		s.log.WarnContext(ctx, "a host write's answer was lost; reconciliation will settle it",
+			"action", ev.Action, "audit", ev.ID, "err", err)
+		return err
 	}
 	if aerr := s.store.AppendAudit(ctx, s.failed(ev, err)); aerr != nil {
 		s.log.ErrorContext(ctx, "recording audit event", "action", ev.Action, "err", aerr)

@@ -295,3 +295,98 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// A write whose answer is cut off after the host acted is the host's
+// failure to confirm, not gitrelay's: the person hears 502 host_error
+// saying the result will show on the issue, the row stays pending, and
+// reconciliation completes it from what the host holds.
+func TestAWriteWhoseAnswerIsLostIsSettledByReconciliation(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := apptest.New(t, db)
+		ctx := context.Background()
+		id := e.Integration(false, nil)
+
+		e.Sim.Inject(hostsim.Fault{Op: hostsim.OpCreateBranch, Cut: true, Times: 1})
+		r := e.CreateBranch(e.Bob, id, "ABC-1-cut")
+		wantStatus(t, r, http.StatusBadGateway, relay.EHostError)
+		if msg := r.ErrorField("message"); !strings.Contains(msg, "did not confirm") || !strings.Contains(msg, "the issue shows the result") {
+			t.Errorf("message = %q, want it to say the host did not confirm and the issue will show the result", msg)
+		}
+		if _, made := e.Sim.Branches(apptest.Repo)["ABC-1-cut"]; !made {
+			t.Fatal("the host did not create the branch, so the scenario proves nothing")
+		}
+		rows := auditRows(t, e, "action="+relay.ActionBranchCreate)
+		if len(rows) != 1 || rows[0]["outcome"] != relay.OutcomePending {
+			t.Fatalf("audit after a lost answer = %v, want one pending row", rows)
+		}
+
+		got, err := e.App.Actions.ReconcilePending(ctx, 0)
+		must(t, err)
+		if want := (action.Reconciled{Succeeded: 1}); got != want {
+			t.Fatalf("reconciled %+v, want %+v", got, want)
+		}
+		rows = auditRows(t, e, "action="+relay.ActionBranchCreate)
+		if len(rows) != 1 || rows[0]["outcome"] != relay.OutcomeSuccess {
+			t.Errorf("audit after reconciliation = %v, want the row completed as success", rows)
+		}
+		dev := e.Do("GET", "/api/v1/issues/ABC-1/development", e.Bob, nil).JSON()
+		if bs := dev["branches"].([]any); len(bs) != 1 || bs[0].(map[string]any)["name"] != "ABC-1-cut" {
+			t.Errorf("branches on the issue = %v, want the reconciled one", bs)
+		}
+	})
+}
+
+// Once a write was sent, the host answered it: a host's refusal that
+// reads like a validation error (a branch name in the way of another) is
+// audited as failed, never as refused, which says nothing was sent.
+func TestAWriteTheHostRefusesIsAuditedAsFailed(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := apptest.New(t, db)
+		id := e.Integration(false, nil)
+		e.Sim.AddBranch(apptest.Repo, "ABC-1-a/b", "")
+		wantStatus(t, e.CreateBranch(e.Bob, id, "ABC-1-a"), http.StatusUnprocessableEntity, relay.EInvalidBranchName)
+		rows := auditRows(t, e, "action="+relay.ActionBranchCreate)
+		if len(rows) != 1 || rows[0]["outcome"] != relay.OutcomeFailed || rows[0]["error_code"] != relay.EInvalidBranchName {
+			t.Errorf("audit = %v, want one failed row with invalid_branch_name", rows)
+		}
+		// A name gitrelay itself refuses is never sent, and is refused.
+		wantStatus(t, e.CreateBranch(e.Bob, id, "ABC-1 bad"), http.StatusUnprocessableEntity, relay.EInvalidBranchName)
+		if rows := auditRows(t, e, "action="+relay.ActionBranchCreate+"&outcome=refused"); len(rows) != 1 {
+			t.Errorf("refused rows = %v, want the name gitrelay refused", rows)
+		}
+	})
+}
+
+// Users racing to create the same branch all see it: one created it, the
+// others hear it already existed (the green notice), and every audit row
+// of a write that was sent is a success.
+func TestUsersRacingForOneBranchAllGetIt(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := apptest.New(t, db)
+		id := e.Integration(false, nil)
+		const n = 6
+		results := make([]apptest.Response, n)
+		var wg sync.WaitGroup
+		for i := range results {
+			wg.Go(func() { results[i] = e.CreateBranch(e.Bob, id, "ABC-1-shared") })
+		}
+		wg.Wait()
+		already := 0
+		for i, r := range results {
+			if r.Status != http.StatusCreated && r.Status != http.StatusOK {
+				t.Fatalf("racer %d: got %d %s, want success", i, r.Status, r.Body)
+			}
+			if r.JSON()["already_existed"] == true {
+				already++
+			}
+		}
+		if already != n-1 {
+			t.Errorf("%d racers heard the branch already existed, want %d", already, n-1)
+		}
+		for _, row := range auditRows(t, e, "action="+relay.ActionBranchCreate) {
+			if row["outcome"] != relay.OutcomeSuccess {
+				t.Errorf("audit row %v, want success", row)
+			}
+		}
+	})
+}

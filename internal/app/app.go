@@ -183,7 +183,9 @@ func New(c Config) *App {
 		devinfo = jira.NewDevinfo(jira.DevinfoConfig{Store: c.DB, Sealer: c.Sealer, Hosts: reader, HTTPClient: c.HTTPClient,
 			PublicURL: c.PublicURL, Logger: c.Logger, Now: c.Now})
 		acfg.Directory = jira.Composite{Local: dir, Jira: jdir}
-		acfg.Events = devinfo
+		// Changes are queued for Jira in the transaction that records
+		// them, not after it.
+		c.DB.SetRecordHooks(devinfo)
 	}
 	actions = action.New(acfg)
 	var jiraRoutes []jira.Route

@@ -30,6 +30,8 @@ const MaxRetryAfter = time.Hour
 
 // TransportError classifies a request that got no HTTP answer from the host
 // named hostName ("GitHub", "GitLab at git.example.com"), after elapsed:
+//   - a write whose answer was lost after it was sent (*UnconfirmedError)
+//     → relay.EHostError, with relay.ErrOutcomeUnknown in its chain;
 //   - the caller's deadline or a network timeout → relay.EHostTimeout;
 //   - an address the egress policy refuses → relay.EHostNotAllowed;
 //   - an answer longer than the client's cap → relay.EHostError;
@@ -57,7 +59,12 @@ func TransportError(hostName string, err error, elapsed time.Duration) *relay.Er
 	var recordErr tls.RecordHeaderError
 	var notAllowed *NotAllowedError
 	var tooLarge *BodyTooLargeError
+	var unconfirmed *UnconfirmedError
 	switch {
+	case errors.As(err, &unconfirmed):
+		// The host may have acted: the write-ahead audit row stays
+		// pending until reconciliation has asked the host.
+		return fail(relay.EHostError, "%s did not confirm the change: the connection closed before its answer was complete, so it may or may not have been made. gitrelay checks with %s, and the issue shows the result within a few minutes; look there before trying again.", hostName, hostName)
 	case errors.As(err, &notAllowed):
 		return fail(relay.EHostNotAllowed, "gitrelay does not connect to %s: %s, which this server does not reach. Check the integration's address; if the server operator means gitrelay to reach it, they allow it with %s.",
 			hostName, notAllowed.what(), EgressSetting)
@@ -275,6 +282,10 @@ func RedactError(err error, secrets ...string) error {
 	}
 	msg := err.Error()
 	if clean := RedactString(msg, secrets...); clean != msg {
+		if errors.Is(err, relay.ErrOutcomeUnknown) {
+			// What the action path decides the audit by survives.
+			return fmt.Errorf("%w: %s", relay.ErrOutcomeUnknown, clean)
+		}
 		return errors.New(clean)
 	}
 	return err

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/gitrelay/gitrelay/internal/relay"
 )
 
 // The retry policy's defaults.
@@ -139,9 +141,18 @@ type retryTransport struct {
 }
 
 func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	ctx := req.Context()
-	busy, marked := ctx.Value(readOnlyKey{}).(BusyFunc)
+	_, marked := req.Context().Value(readOnlyKey{}).(BusyFunc)
 	read := marked || req.Method == http.MethodGet || req.Method == http.MethodHead
+	resp, err := t.roundTrip(req, read)
+	if read {
+		return resp, err
+	}
+	return confirmed(req, resp, err)
+}
+
+func (t *retryTransport) roundTrip(req *http.Request, read bool) (*http.Response, error) {
+	ctx := req.Context()
+	busy, _ := ctx.Value(readOnlyKey{}).(BusyFunc)
 	p := t.policy
 	for attempt := 1; ; attempt++ {
 		resp, err := t.base.RoundTrip(req)
@@ -298,4 +309,49 @@ func dropped(err error) bool {
 		// net/http's own words for a keep-alive connection the server
 		// closed; the error has no exported identity.
 		strings.Contains(err.Error(), "server closed idle connection")
+}
+
+// UnconfirmedError is the error of a write whose answer was lost after
+// the request was sent: the connection closed or was reset before the
+// answer began or before its end. The host may have acted, so the write's
+// outcome is unknown (relay.ErrOutcomeUnknown is in its chain);
+// TransportError words it for the person.
+type UnconfirmedError struct {
+	Method string
+	// Status is the answer's status when its headers arrived, else 0.
+	Status int
+	Err    error
+}
+
+func (e *UnconfirmedError) Error() string {
+	if e.Status != 0 {
+		return fmt.Sprintf("%s answered HTTP %d, then the connection closed before the answer's end: %v", e.Method, e.Status, e.Err)
+	}
+	return fmt.Sprintf("%s sent, then the connection closed before an answer: %v", e.Method, e.Err)
+}
+
+func (e *UnconfirmedError) Unwrap() []error { return []error{relay.ErrOutcomeUnknown, e.Err} }
+
+// confirmed returns a write's answer only once it is whole: its body is
+// read here (answers to writes are small, and capped), so that an answer
+// cut short, like a connection that closed before any answer, is an
+// *UnconfirmedError rather than a truncated body the adapter would take
+// for a malformed answer, or a refusal without its reason.
+func confirmed(req *http.Request, resp *http.Response, err error) (*http.Response, error) {
+	if err != nil {
+		if dropped(err) && !unsent(err) {
+			return nil, &UnconfirmedError{Method: req.Method, Err: err}
+		}
+		return resp, err
+	}
+	if resp.Body == nil || resp.Body == http.NoBody {
+		return resp, nil
+	}
+	body, rerr := io.ReadAll(resp.Body)
+	if rerr != nil && dropped(rerr) {
+		_ = resp.Body.Close()
+		return nil, &UnconfirmedError{Method: req.Method, Status: resp.StatusCode, Err: rerr}
+	}
+	resp.Body = &rejoined{Reader: io.MultiReader(bytes.NewReader(body), errReader{rerr}), Closer: resp.Body}
+	return resp, nil
 }

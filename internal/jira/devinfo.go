@@ -81,6 +81,7 @@ type Store interface {
 	DeleteJiraGrant(ctx context.Context, tenantID, accountID string) error
 
 	EnqueueDevinfo(ctx context.Context, op store.DevinfoOp, minSequence int64, hooks ...store.TxHook) (store.DevinfoOp, error)
+	EnqueueDevinfoTx(ctx context.Context, tx *sql.Tx, op store.DevinfoOp, minSequence int64) (store.DevinfoOp, error)
 	DueDevinfo(ctx context.Context, now time.Time, limit int) ([]store.DevinfoOp, error)
 	DueDevinfoTenants(ctx context.Context, now time.Time) ([]string, error)
 	ClaimDevinfo(ctx context.Context, tenantID string, now time.Time, lease time.Duration, limit int) ([]store.DevinfoOp, error)
@@ -126,11 +127,14 @@ type DevinfoConfig struct {
 }
 
 // Devinfo queues every branch and pull request created or deleted through
-// gitrelay for Jira tenants (it is the action path's EventSink) and pushes
-// the queue to Jira's development information API.
+// gitrelay for Jira tenants and pushes the queue to Jira's development
+// information API. It is the store's RecordHooks: each change is queued in
+// the transaction that records it and completes its audit row, so a
+// completed write is never left untold (its EventSink methods queue in a
+// transaction of their own, for callers outside the action path).
 //
 // The queue (devinfo_queue) is the ordered outbox; background jobs
-// (UseJobs) push it. Each queued op enqueues, in its own transaction, a
+// (UseJobs) push it. Each queued op enqueues, in the same transaction, a
 // devinfo_push job for its tenant, of which at most one is queued or
 // running at a time across every replica; the job claims the tenant's due
 // ops (ClaimDevinfo) and pushes them, so each op reaches Jira once and in
@@ -150,15 +154,29 @@ type Devinfo struct {
 	jobs      *jobs.Runner
 }
 
+// pushTimeout bounds one devinfo_push job, far shorter than the job
+// engine's default: a replica killed mid-push holds its claim on the
+// tenant's ops until the claim ends, and Jira must not wait minutes for
+// the changes it held. A job stops taking new batches after half of it;
+// the sweep enqueues the rest.
+const pushTimeout = 2 * time.Minute
+
 // claimLease is how long a push holds its claim on a tenant's ops: longer
-// than a job may run (jobs.DefaultJobTimeout), so a claim never ends while
-// its push still runs, and short enough that a push whose process died is
-// taken over minutes later.
-const claimLease = jobs.DefaultJobTimeout + time.Minute
+// than a push job may run, so a claim never ends while its push still
+// runs, and short enough that a push whose process died is taken over
+// soon after.
+const claimLease = pushTimeout + 30*time.Second
 
 // DevinfoPushArgs is the job pushing one tenant's due ops to Jira.
 type DevinfoPushArgs struct {
 	TenantID string `json:"tenant_id"`
+	// Swept marks the push the sweep enqueues. It is unique apart from
+	// the one a queued op enqueues, and per minute, so that a push job
+	// left running by a process that died (which the job engine gives up
+	// on only after its longest job's timeout) does not keep the sweep
+	// from taking over the tenant's ops once their claim ended. The claim
+	// keeps concurrent pushes from sending the same ops.
+	Swept bool `json:"swept,omitempty"`
 }
 
 // Kind names the job.
@@ -176,14 +194,20 @@ type devinfoPushWorker struct {
 	d *Devinfo
 }
 
-// Work pushes the tenant's due ops until none is left due.
+// Timeout bounds the job (pushTimeout).
+func (w *devinfoPushWorker) Timeout(*river.Job[DevinfoPushArgs]) time.Duration { return pushTimeout }
+
+// Work pushes the tenant's due ops until none is left due, or half its
+// time is spent (the sweep enqueues the rest).
 func (w *devinfoPushWorker) Work(ctx context.Context, j *river.Job[DevinfoPushArgs]) error {
-	for {
+	start := time.Now()
+	for time.Since(start) < pushTimeout/2 {
 		n, err := w.d.PushTenant(ctx, j.Args.TenantID)
 		if err != nil || n == 0 {
 			return err
 		}
 	}
+	return nil
 }
 
 type devinfoSweepWorker struct {
@@ -198,7 +222,7 @@ func (w *devinfoSweepWorker) Work(ctx context.Context, _ *river.Job[DevinfoSweep
 		return err
 	}
 	for _, t := range tenants {
-		if err := w.d.jobs.Enqueue(ctx, DevinfoPushArgs{TenantID: t}, jobs.OnePerArgs()); err != nil {
+		if err := w.d.jobs.Enqueue(ctx, DevinfoPushArgs{TenantID: t, Swept: true}, jobs.OnePerArgsPer(time.Minute)); err != nil {
 			return err
 		}
 	}
@@ -265,6 +289,52 @@ func (d *Devinfo) PullRequestCreated(ctx context.Context, pr relay.PullRequestRe
 	d.enqueue(ctx, pr.TenantID, opUpsertPullRequest, pullRequestOp{IssueKey: pr.IssueKey, IntegrationID: pr.IntegrationID,
 		RepositoryID: pr.RepositoryID, Repository: pr.Repository, Number: pr.Number, Title: pr.Title, URL: pr.URL,
 		Source: pr.Source, Target: pr.Target, Login: pr.ActedAs.Login, At: pr.CreatedAt})
+}
+
+var _ store.RecordHooks = (*Devinfo)(nil)
+
+// Wants says which tenants' records are queued for Jira: those of Jira
+// installations (the built-in directory has no Jira to tell).
+func (d *Devinfo) Wants(tenantID string) bool { return tenantID != relay.LocalTenant }
+
+// BranchRecorded queues the branch for Jira, in the transaction that
+// records it (see store.RecordHooks).
+func (d *Devinfo) BranchRecorded(ctx context.Context, tx *sql.Tx, b relay.BranchRecord) error {
+	return d.enqueueTx(ctx, tx, b.TenantID, opUpsertBranch, branchOp{IssueKey: b.IssueKey, IntegrationID: b.IntegrationID,
+		RepositoryID: b.RepositoryID, Repository: b.Repository, Name: b.Name, URL: b.URL, Login: b.ActedAs.Login, At: b.CreatedAt})
+}
+
+// BranchForgotten queues the branch's removal from Jira, in the
+// transaction that forgets it.
+func (d *Devinfo) BranchForgotten(ctx context.Context, tx *sql.Tx, b relay.BranchRecord) error {
+	return d.enqueueTx(ctx, tx, b.TenantID, opDeleteBranch, branchOp{IssueKey: b.IssueKey, IntegrationID: b.IntegrationID,
+		RepositoryID: b.RepositoryID, Repository: b.Repository, Name: b.Name, Login: b.ActedAs.Login, At: b.CreatedAt})
+}
+
+// PullRequestRecorded queues the pull request for Jira, in the
+// transaction that records it.
+func (d *Devinfo) PullRequestRecorded(ctx context.Context, tx *sql.Tx, pr relay.PullRequestRecord) error {
+	return d.enqueueTx(ctx, tx, pr.TenantID, opUpsertPullRequest, pullRequestOp{IssueKey: pr.IssueKey, IntegrationID: pr.IntegrationID,
+		RepositoryID: pr.RepositoryID, Repository: pr.Repository, Number: pr.Number, Title: pr.Title, URL: pr.URL,
+		Source: pr.Source, Target: pr.Target, Login: pr.ActedAs.Login, At: pr.CreatedAt})
+}
+
+// enqueueTx queues an op, and the job that pushes it, in tx.
+func (d *Devinfo) enqueueTx(ctx context.Context, tx *sql.Tx, tenantID, op string, payload any) error {
+	if !d.Wants(tenantID) {
+		return nil
+	}
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return err
+	}
+	if _, err := d.store.EnqueueDevinfoTx(ctx, tx, store.DevinfoOp{TenantID: tenantID, Op: op, Payload: b, CreatedAt: d.now()}, d.now().UnixMilli()); err != nil {
+		return err
+	}
+	if d.jobs != nil {
+		return d.jobs.EnqueueTx(ctx, tx, DevinfoPushArgs{TenantID: tenantID}, jobs.OnePerArgs())
+	}
+	return nil
 }
 
 func (d *Devinfo) enqueue(ctx context.Context, tenantID, op string, payload any) {

@@ -149,11 +149,11 @@ func newEnv(t *testing.T, db *store.DB) *env {
 	})
 	e.devinfo = jira.NewDevinfo(jira.DevinfoConfig{Store: db, Sealer: keys, Hosts: reader,
 		HTTPClient: hc, PublicURL: e.url, Logger: logger, Now: e.clock.Now})
+	db.SetRecordHooks(e.devinfo) // as the app wires it
 	e.actions = action.New(action.Config{
 		Store: db, Hosts: hosts, Sealer: keys,
 		Directory: jira.Composite{Local: directory.New(db, e.clock.Now), Jira: e.jdir},
 		Links:     server.Links{Base: e.url}, Now: e.clock.Now, HostTimeout: 2 * time.Second, Logger: logger,
-		Events: e.devinfo,
 	})
 	e.signin = jira.NewSignIn(jira.SignInConfig{ClientID: "client-id", ClientSecret: "client-secret-CANARY",
 		PublicURL: e.url, AuthURL: e.fake.URL, APIURL: e.fake.URL, Store: db, Sealer: keys, Directory: e.jdir,

@@ -207,6 +207,16 @@ func OnePerArgs() *river.InsertOpts {
 	}}}
 }
 
+// OnePerArgsPer is OnePerArgs within each period of time: a job left
+// running by a process that died (which River gives up on only after
+// RescueStuckJobsAfter) keeps another with the same args from being
+// inserted until the period ends, not until it is rescued.
+func OnePerArgsPer(period time.Duration) *river.InsertOpts {
+	opts := OnePerArgs()
+	opts.UniqueOpts.ByPeriod = period
+	return opts
+}
+
 // Every makes the elected leader among the processes enqueue args every
 // interval. Every process also enqueues it when it starts, so that a
 // restart does not wait an interval, nor for a leader to be elected (after

@@ -108,6 +108,13 @@ func ErrorMessage(err error) string {
 	return "An internal error occurred. It has been logged; please try again or contact your administrator."
 }
 
+// ErrOutcomeUnknown is in the chain of an error from a host write whose
+// answer was lost after the request was sent (the connection closed or
+// was reset before the answer was whole): the host may or may not have
+// acted, so the attempt is neither a success nor a failure until
+// reconciliation has asked the host.
+var ErrOutcomeUnknown = errors.New("the host's answer to a write was lost")
+
 // AsError returns the *Error in err's chain, if any.
 func AsError(err error) (*Error, bool) {
 	var e *Error

@@ -28,7 +28,7 @@ func (db *DB) AppendAudit(ctx context.Context, e relay.AuditEvent) error {
 	if e.Completes {
 		return db.changeWithAudit(ctx, e.TenantID, e, "", "", "")
 	}
-	return db.inTx(ctx, func(c conn) error {
+	return db.inTxRepeatable(ctx, func(c conn) error {
 		return db.insertAudit(ctx, c, e.TenantID, e)
 	})
 }
@@ -99,6 +99,12 @@ func (db *DB) auditWrite(tenantID string, e relay.AuditEvent) (settle string, se
 // (begin, change, audit, commit): this is the write every action ends
 // with. SQLite runs a transaction, whose statements cost no round trips.
 func (db *DB) changeWithAudit(ctx context.Context, tenantID string, e relay.AuditEvent, what, conflict, stmt string, args ...any) error {
+	return db.changeWithAuditHook(ctx, tenantID, e, nil, what, conflict, stmt, args...)
+}
+
+// changeWithAuditHook is changeWithAudit, running hook (when not nil) in
+// the same transaction after the change and the audit.
+func (db *DB) changeWithAuditHook(ctx context.Context, tenantID string, e relay.AuditEvent, hook TxHook, what, conflict, stmt string, args ...any) error {
 	settle, settleArgs, audit, auditArgs, err := db.auditWrite(tenantID, e)
 	if err != nil {
 		return err
@@ -122,7 +128,7 @@ func (db *DB) changeWithAudit(ctx context.Context, tenantID string, e relay.Audi
 		parts = append(parts, part{settle, settleArgs, "settle host write", ""})
 	}
 	parts = append(parts, part{audit, auditArgs, "append audit", "an audit event with this id already exists"})
-	if db.dialect == DialectPostgres {
+	if db.dialect == DialectPostgres && hook == nil {
 		var with []string
 		var all []any
 		for i, p := range parts[:len(parts)-1] {
@@ -141,11 +147,14 @@ func (db *DB) changeWithAudit(ctx context.Context, tenantID string, e relay.Audi
 		}
 		return dbError(err, what, "", conflict)
 	}
-	return db.inTx(ctx, func(c conn) error {
+	return db.inTxRepeatable(ctx, func(c conn) error {
 		for _, p := range parts {
 			if _, err := c.exec(ctx, p.stmt, p.args...); err != nil {
 				return dbError(err, p.what, "", p.conflict)
 			}
+		}
+		if hook != nil {
+			return runHooks(ctx, c, []TxHook{hook})
 		}
 		return nil
 	})

@@ -73,3 +73,23 @@ func TablesWithTenants(ctx context.Context, db *DB) ([]string, error) {
 	}
 	return names, rows.Err()
 }
+
+// PoolBackends returns the PostgreSQL backend process ids of n connections
+// of db's pool, which are idle in the pool again when it returns (n at most
+// the idle connections the pool keeps).
+func PoolBackends(ctx context.Context, db *DB, n int) ([]int, error) {
+	var pids []int
+	for range n {
+		c, err := db.write.Conn(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer c.Close()
+		var pid int
+		if err := c.QueryRowContext(ctx, "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+			return nil, err
+		}
+		pids = append(pids, pid)
+	}
+	return pids, nil
+}

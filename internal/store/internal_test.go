@@ -4,11 +4,16 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/gitrelay/gitrelay/internal/relay"
 )
@@ -200,5 +205,27 @@ func TestPanicInTransactionReleasesTheWriter(t *testing.T) {
 	defer cancel()
 	if err := db.AppendAudit(ctx, relay.AuditEvent{TenantID: "t1"}); err != nil {
 		t.Fatalf("write after a panic: %v", err)
+	}
+}
+
+// A statement that met a terminated or broken connection, and could not
+// safely be sent again, asks the person to try again (busy, with a
+// Retry-After), rather than being an internal error; other driver errors
+// stay as they are.
+func TestALostConnectionIsBusy(t *testing.T) {
+	for _, err := range []error{
+		&pgconn.PgError{Code: "57P01", Message: "terminating connection due to administrator command"},
+		fmt.Errorf("write: %w", syscall.EPIPE),
+		io.ErrUnexpectedEOF,
+	} {
+		got := dbError(err, "record branch", "", "")
+		e, ok := relay.AsError(got)
+		if !ok || e.Code != relay.EBusy || e.RetryAfter <= 0 || !errors.Is(got, err) {
+			t.Errorf("dbError(%v) = %v, want busy with a Retry-After, keeping the cause", err, got)
+		}
+	}
+	other := &pgconn.PgError{Code: "42P01", Message: "relation does not exist"}
+	if got := dbError(other, "record branch", "", ""); relay.ErrorCode(got) != relay.EInternal {
+		t.Errorf("dbError(%v) = %v, want an internal error", other, got)
 	}
 }

@@ -368,28 +368,51 @@ func (db *DB) EnqueueDevinfo(ctx context.Context, op DevinfoOp, minSequence int6
 	if op.NextAttemptAt.IsZero() {
 		op.NextAttemptAt = op.CreatedAt
 	}
-	err := db.inTx(ctx, func(c conn) error {
-		var last int64
-		err := c.queryRow(ctx, `SELECT last_value FROM devinfo_sequences WHERE tenant_id = ?`, op.TenantID).Scan(&last)
-		if err != nil && err != sql.ErrNoRows {
-			return dbError(err, "read devinfo sequence", "", "")
-		}
-		op.Sequence = max(last+1, minSequence)
-		_, err = c.exec(ctx, `INSERT INTO devinfo_sequences (tenant_id, last_value) VALUES (?, ?)
-			ON CONFLICT (tenant_id) DO UPDATE SET last_value = excluded.last_value`, op.TenantID, op.Sequence)
-		if err != nil {
-			return dbError(err, "write devinfo sequence", "", "")
-		}
-		_, err = c.exec(ctx, `INSERT INTO devinfo_queue (tenant_id, id, op, payload, sequence, attempts,
-			next_attempt_at, last_error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			op.TenantID, op.ID, op.Op, string(op.Payload), op.Sequence, op.Attempts,
-			micros(op.NextAttemptAt), op.LastError, micros(op.CreatedAt))
-		if err != nil {
-			return dbError(err, "enqueue devinfo", "", "")
+	queued := op
+	err := db.inTxRepeatable(ctx, func(c conn) error {
+		var err error
+		if op, err = enqueueDevinfo(ctx, c, queued, minSequence); err != nil {
+			return err
 		}
 		return runHooks(ctx, c, hooks)
 	})
 	return op, err
+}
+
+// EnqueueDevinfoTx is EnqueueDevinfo inside tx, a transaction of the store
+// (given to a RecordHooks method): the op commits with what tx records.
+func (db *DB) EnqueueDevinfoTx(ctx context.Context, tx *sql.Tx, op DevinfoOp, minSequence int64) (DevinfoOp, error) {
+	if op.ID == "" {
+		op.ID = relay.NewID()
+	}
+	op.CreatedAt = db.orNow(op.CreatedAt)
+	if op.NextAttemptAt.IsZero() {
+		op.NextAttemptAt = op.CreatedAt
+	}
+	return enqueueDevinfo(ctx, db.conn(tx), op, minSequence)
+}
+
+// enqueueDevinfo queues op on c, in a transaction.
+func enqueueDevinfo(ctx context.Context, c conn, op DevinfoOp, minSequence int64) (DevinfoOp, error) {
+	var last int64
+	err := c.queryRow(ctx, `SELECT last_value FROM devinfo_sequences WHERE tenant_id = ?`, op.TenantID).Scan(&last)
+	if err != nil && err != sql.ErrNoRows {
+		return op, dbError(err, "read devinfo sequence", "", "")
+	}
+	op.Sequence = max(last+1, minSequence)
+	_, err = c.exec(ctx, `INSERT INTO devinfo_sequences (tenant_id, last_value) VALUES (?, ?)
+		ON CONFLICT (tenant_id) DO UPDATE SET last_value = excluded.last_value`, op.TenantID, op.Sequence)
+	if err != nil {
+		return op, dbError(err, "write devinfo sequence", "", "")
+	}
+	_, err = c.exec(ctx, `INSERT INTO devinfo_queue (tenant_id, id, op, payload, sequence, attempts,
+		next_attempt_at, last_error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		op.TenantID, op.ID, op.Op, string(op.Payload), op.Sequence, op.Attempts,
+		micros(op.NextAttemptAt), op.LastError, micros(op.CreatedAt))
+	if err != nil {
+		return op, dbError(err, "enqueue devinfo", "", "")
+	}
+	return op, nil
 }
 
 // runHooks runs hooks on c's transaction.
@@ -460,8 +483,8 @@ func (db *DB) DueDevinfoTenants(ctx context.Context, now time.Time) ([]string, e
 // the tenant's ops reach Jira in order and each once.
 func (db *DB) ClaimDevinfo(ctx context.Context, tenantID string, now time.Time, lease time.Duration, limit int) ([]DevinfoOp, error) {
 	var ids []string
-	err := db.inTx(ctx, func(c conn) error {
-		ids = nil
+	err := db.inTxRepeatable(ctx, func(c conn) error {
+		ids = nil // also when run again after a lost connection
 		if db.dialect == DialectPostgres {
 			// Claims of one tenant take turns; SQLite's write
 			// transaction already excludes every other writer.
@@ -530,7 +553,7 @@ func (db *DB) ClaimDevinfo(ctx context.Context, tenantID string, now time.Time, 
 // an attempt: the push stopped (its process is shutting down) before it
 // could tell Jira.
 func (db *DB) ReleaseDevinfo(ctx context.Context, tenantID string, ids []string) error {
-	return db.inTx(ctx, func(c conn) error {
+	return db.inTxRepeatable(ctx, func(c conn) error {
 		for _, id := range ids {
 			if _, err := c.exec(ctx, `UPDATE devinfo_queue SET claimed_until = 0 WHERE tenant_id = ? AND id = ?`, tenantID, id); err != nil {
 				return dbError(err, "release devinfo", "", "")
@@ -580,7 +603,9 @@ func (db *DB) devinfoOpsOn(ctx context.Context, c conn, where string, args ...an
 // failures, in one transaction.
 func (db *DB) CompleteDevinfo(ctx context.Context, tenantID string, ids []string, failures []DevinfoFailure) error {
 	now := db.now()
-	return db.inTx(ctx, func(c conn) error {
+	// Repeatable: after Jira accepted the ops, a lost connection must not
+	// put them back in the queue to be pushed again.
+	return db.inTxRepeatable(ctx, func(c conn) error {
 		for _, id := range ids {
 			if _, err := c.exec(ctx, `DELETE FROM devinfo_queue WHERE tenant_id = ? AND id = ?`, tenantID, id); err != nil {
 				return dbError(err, "complete devinfo", "", "")
@@ -611,7 +636,7 @@ func (db *DB) CompleteDevinfo(ctx context.Context, tenantID string, ids []string
 // RetryDevinfo postpones the tenant's ops ids to at, counting the attempt
 // and remembering why it failed.
 func (db *DB) RetryDevinfo(ctx context.Context, tenantID string, ids []string, at time.Time, reason string) error {
-	return db.inTx(ctx, func(c conn) error {
+	return db.inTxRepeatable(ctx, func(c conn) error {
 		for _, id := range ids {
 			_, err := c.exec(ctx, `UPDATE devinfo_queue SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?,
 				claimed_until = 0 WHERE tenant_id = ? AND id = ?`, micros(at), reason, tenantID, id)

@@ -2,10 +2,39 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 
 	"github.com/gitrelay/gitrelay/internal/relay"
 )
+
+// RecordHooks are told of each branch or pull request a successful host
+// write recorded (or, for a deleted branch, forgot), inside the
+// transaction that records it and completes its audit row: what they
+// write commits with it or not at all. The Jira pusher queues the change
+// for Jira there, so that no completed write is ever left untold, even
+// when the process dies right after. They must use only tx.
+type RecordHooks interface {
+	// Wants says whether the tenant's records concern the hooks at all;
+	// when not, recording takes its faster path.
+	Wants(tenantID string) bool
+	BranchRecorded(ctx context.Context, tx *sql.Tx, b relay.BranchRecord) error
+	BranchForgotten(ctx context.Context, tx *sql.Tx, b relay.BranchRecord) error
+	PullRequestRecorded(ctx context.Context, tx *sql.Tx, pr relay.PullRequestRecord) error
+}
+
+// SetRecordHooks installs h (nil: none). Call it before the store serves.
+func (db *DB) SetRecordHooks(h RecordHooks) { db.recordHooks = h }
+
+// recordHook is the hook that tells db's RecordHooks of a record change
+// audited by e: none unless e is a success of a tenant they want.
+func (db *DB) recordHook(e relay.AuditEvent, hook func(RecordHooks) TxHook) TxHook {
+	h := db.recordHooks
+	if h == nil || e.Outcome != relay.OutcomeSuccess || !h.Wants(e.TenantID) {
+		return nil
+	}
+	return hook(h)
+}
 
 const branchColumns = `tenant_id, id, issue_key, integration_id, repository_id, repository, name, url,
 	via, login, created_by, created_at`
@@ -15,7 +44,9 @@ const branchColumns = `tenant_id, id, issue_key, integration_id, repository_id, 
 // replaced, since the branch was created again. It records e.
 func (db *DB) RecordBranch(ctx context.Context, b relay.BranchRecord, e relay.AuditEvent) error {
 	created := db.orNow(b.CreatedAt)
-	return db.changeWithAudit(ctx, b.TenantID, e, "record branch", "a branch record with this id already exists",
+	return db.changeWithAuditHook(ctx, b.TenantID, e, db.recordHook(e, func(h RecordHooks) TxHook {
+		return func(ctx context.Context, tx *sql.Tx) error { return h.BranchRecorded(ctx, tx, b) }
+	}), "record branch", "a branch record with this id already exists",
 		`INSERT INTO branch_records (`+branchColumns+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (tenant_id, integration_id, repository_id, name) DO UPDATE SET
@@ -34,7 +65,12 @@ func (db *DB) RecordBranch(ctx context.Context, b relay.BranchRecord, e relay.Au
 // one, and records e either way: the deletion happened on the host whether
 // or not gitrelay had created the branch.
 func (db *DB) ForgetBranch(ctx context.Context, tenantID, integrationID, repositoryID, name string, e relay.AuditEvent) error {
-	return db.changeWithAudit(ctx, tenantID, e, "forget branch", "",
+	forgotten := relay.BranchRecord{TenantID: tenantID, IssueKey: e.IssueKey, IntegrationID: integrationID,
+		RepositoryID: repositoryID, Repository: e.Repository, Name: name, ActedAs: relay.ActedAs{Via: e.Via, Login: e.Login},
+		CreatedBy: e.Username, CreatedAt: db.orNow(e.At)}
+	return db.changeWithAuditHook(ctx, tenantID, e, db.recordHook(e, func(h RecordHooks) TxHook {
+		return func(ctx context.Context, tx *sql.Tx) error { return h.BranchForgotten(ctx, tx, forgotten) }
+	}), "forget branch", "",
 		`DELETE FROM branch_records
 			WHERE tenant_id = ? AND integration_id = ? AND repository_id = ? AND name = ?`,
 		tenantID, integrationID, repositoryID, name)
@@ -54,7 +90,9 @@ const pullRequestColumns = `tenant_id, id, issue_key, integration_id, repository
 // record of the same (integration, repository id, number), and records e.
 func (db *DB) RecordPullRequest(ctx context.Context, pr relay.PullRequestRecord, e relay.AuditEvent) error {
 	created := db.orNow(pr.CreatedAt)
-	return db.changeWithAudit(ctx, pr.TenantID, e, "record pull request", "a pull request record with this id already exists",
+	return db.changeWithAuditHook(ctx, pr.TenantID, e, db.recordHook(e, func(h RecordHooks) TxHook {
+		return func(ctx context.Context, tx *sql.Tx) error { return h.PullRequestRecorded(ctx, tx, pr) }
+	}), "record pull request", "a pull request record with this id already exists",
 		`INSERT INTO pull_request_records (`+pullRequestColumns+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (tenant_id, integration_id, repository_id, number) DO UPDATE SET

@@ -13,9 +13,12 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -24,6 +27,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -64,6 +68,8 @@ const (
 	// few enough that many gitrelay processes (or parallel test packages)
 	// stay under the server's max_connections.
 	postgresMaxConns = 16
+	// postgresMaxIdleConns is how many of them stay open between requests.
+	postgresMaxIdleConns = 4
 )
 
 // Config says where the database is.
@@ -99,6 +105,8 @@ type DB struct {
 	integrations integrationCache
 	// prepared keeps the hot reads' statements on SQLite (see hot).
 	prepared sync.Map // query text → *sql.Stmt
+	// recordHooks are told of recorded changes (SetRecordHooks).
+	recordHooks RecordHooks
 }
 
 // Open connects to the database described by cfg. It does not migrate; call
@@ -208,7 +216,7 @@ func (db *DB) openPostgres(ctx context.Context, databaseURL string) error {
 		return fmt.Errorf("store: open postgres: %w", err)
 	}
 	pool.SetMaxOpenConns(postgresMaxConns)
-	pool.SetMaxIdleConns(4)
+	pool.SetMaxIdleConns(postgresMaxIdleConns)
 	pool.SetConnMaxIdleTime(5 * time.Minute)
 	if err := pool.PingContext(ctx); err != nil {
 		pool.Close()
@@ -305,43 +313,71 @@ func (c conn) checking() conn {
 	return c
 }
 
-func (c conn) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+// exec runs a statement. On a pool (outside a transaction), a statement
+// the database refused because its connection was terminated before it
+// ran is sent again on another connection (see retries).
+func (c conn) exec(ctx context.Context, query string, args ...any) (res sql.Result, err error) {
 	if err := c.settle(ctx); err != nil {
 		return nil, err
 	}
-	c.trips.Add(1)
 	ctx, span := c.startSpan(ctx, query)
-	res, err := c.q.ExecContext(ctx, rebind(c.postgres, query), args...)
-	endSpan(span, err)
-	return res, err
+	defer func() { endSpan(span, err) }()
+	_, pooled := c.q.(*sql.DB)
+	for attempt := 1; ; attempt++ {
+		c.trips.Add(1)
+		res, err = c.q.ExecContext(ctx, rebind(c.postgres, query), args...)
+		if !pooled || attempt >= retries || !notRun(err) || ctx.Err() != nil {
+			return res, lostConnection(err)
+		}
+	}
 }
 
+// query runs a read. On a pool, a read that met a lost connection is sent
+// again on another one: reading twice changes nothing.
 func (c conn) query(ctx context.Context, query string, args ...any) (rows *sql.Rows, err error) {
 	if err := c.settle(ctx); err != nil {
 		return nil, err
 	}
-	c.trips.Add(1)
 	ctx, span := c.startSpan(ctx, query)
 	// The span ends when the answer begins; reading the rows is the
 	// caller's.
 	defer func() { endSpan(span, err) }()
-	if st := c.stmt(ctx, query); st != nil {
-		return st.QueryContext(ctx, args...)
+	_, pooled := c.q.(*sql.DB)
+	for attempt := 1; ; attempt++ {
+		c.trips.Add(1)
+		if st := c.stmt(ctx, query); st != nil {
+			rows, err = st.QueryContext(ctx, args...)
+		} else {
+			rows, err = c.q.QueryContext(ctx, rebind(c.postgres, query), args...)
+		}
+		if !pooled || attempt >= retries || !connectionLost(err) || ctx.Err() != nil {
+			return rows, lostConnection(err)
+		}
 	}
-	return c.q.QueryContext(ctx, rebind(c.postgres, query), args...)
 }
 
+// queryRow is query for one row; on a pool it is sent again like query.
+// (The error of a *sql.Row cannot be replaced: callers that answer
+// people pass it through dbError, which words a lost connection.)
 func (c conn) queryRow(ctx context.Context, query string, args ...any) row {
 	if err := c.settle(ctx); err != nil {
 		return row{err: err}
 	}
-	c.trips.Add(1)
 	ctx, span := c.startSpan(ctx, query)
 	defer endSpan(span, nil)
-	if st := c.stmt(ctx, query); st != nil {
-		return row{r: st.QueryRowContext(ctx, args...)}
+	_, pooled := c.q.(*sql.DB)
+	for attempt := 1; ; attempt++ {
+		c.trips.Add(1)
+		var r *sql.Row
+		if st := c.stmt(ctx, query); st != nil {
+			r = st.QueryRowContext(ctx, args...)
+		} else {
+			r = c.q.QueryRowContext(ctx, rebind(c.postgres, query), args...)
+		}
+		if !pooled || attempt >= retries || !connectionLost(r.Err()) || ctx.Err() != nil {
+			return row{r: r}
+		}
 	}
-	return row{r: c.q.QueryRowContext(ctx, rebind(c.postgres, query), args...)}
 }
 
 // row is a *sql.Row, or the error that kept its statement from being
@@ -427,26 +463,116 @@ func (db *DB) hot() conn {
 // inTx runs fn in one write transaction, committing when fn returns nil.
 // fn must use only the conn it is given: on SQLite the write pool has a
 // single connection, which the transaction holds.
+//
+// A transaction whose BEGIN met a lost connection is begun again on
+// another one: nothing of it ran. Once a statement of it ran, it is not
+// repeated (fn may have acted on what it read); a lost connection then
+// fails it with relay.EBusy, which asks the person to try again. See
+// inTxRepeatable for transactions that may be run again.
 func (db *DB) inTx(ctx context.Context, fn func(c conn) error) error {
+	return db.runTx(ctx, fn, false)
+}
+
+// inTxRepeatable is inTx for an fn that only sends statements on c, with
+// no effect outside the transaction (it sets nothing the caller reads
+// unless it sets it anew each time): when a statement of it meets a lost
+// connection before COMMIT, the transaction did not commit, and it is run
+// again, whole, on another connection. The write paths of every action
+// use it, so that a terminated connection does not fail a change the host
+// already made.
+func (db *DB) inTxRepeatable(ctx context.Context, fn func(c conn) error) error {
+	return db.runTx(ctx, fn, true)
+}
+
+func (db *DB) runTx(ctx context.Context, fn func(c conn) error, repeatable bool) error {
 	if err := db.reader().settle(ctx); err != nil {
 		return err
 	}
+	for attempt := 1; ; attempt++ {
+		began, committing, err := db.txOnce(ctx, fn)
+		if err == nil {
+			return nil
+		}
+		again := connectionLost(err) && !committing && (!began || repeatable)
+		if !again || attempt >= retries || ctx.Err() != nil {
+			return err
+		}
+	}
+}
+
+// txOnce runs fn in one transaction, and says how far it got: whether
+// BEGIN succeeded, and whether COMMIT was sent (after which a lost
+// connection leaves the outcome unknown).
+func (db *DB) txOnce(ctx context.Context, fn func(c conn) error) (began, committing bool, err error) {
 	db.trips.Add(1)
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("store: begin: %w", err)
+		return false, false, fmt.Errorf("store: begin: %w", lostConnection(err))
 	}
 	// Also on panic: a transaction left open would hold SQLite's only
 	// write connection forever. After Commit this is a harmless no-op.
 	defer func() { _ = tx.Rollback() }()
 	if err := fn(db.conn(tx)); err != nil {
-		return err
+		return true, false, lostConnection(err)
 	}
 	db.trips.Add(1)
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: commit: %w", err)
+		return true, true, fmt.Errorf("store: commit: %w", lostConnection(err))
 	}
-	return nil
+	return true, true, nil
+}
+
+// retries bounds how many times a statement or a transaction that met a
+// lost connection is sent: each failure removes one dead connection from the
+// pool, and after PostgreSQL's connections were all terminated at once,
+// every idle one (postgresMaxIdleConns) is dead.
+const retries = postgresMaxIdleConns + 1
+
+// connectionLost is true for an error that says the statement's
+// connection is gone: PostgreSQL terminated its backend (an administrator,
+// a failover, a restart: SQLSTATE class 57P) or the connection broke.
+// The pool discards such a connection; the next statement gets another.
+func connectionLost(err error) bool {
+	if err == nil {
+		return false
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return strings.HasPrefix(pe.Code, "57P") // admin_shutdown, crash_shutdown, cannot_connect_now...
+	}
+	return notRun(err) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed) ||
+		strings.Contains(err.Error(), "conn closed")
+}
+
+// notRun is true for an error that says a statement did not run at all:
+// PostgreSQL refused it because its backend was being terminated (its
+// session's FATAL answer), or the driver found the connection dead before
+// sending anything.
+func notRun(err error) bool {
+	if err == nil {
+		return false
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03"
+	}
+	return errors.Is(err, driver.ErrBadConn) || pgconn.SafeToRetry(err)
+}
+
+// lostConnection words err for the person when it is a lost connection
+// that was not (or could not safely be) retried: relay.EBusy, answered
+// 503 with Retry-After, rather than an internal error. Other errors are
+// returned as they are.
+func lostConnection(err error) error {
+	if !connectionLost(err) {
+		return err
+	}
+	if _, ok := relay.AsError(err); ok {
+		return err
+	}
+	return &relay.Error{Code: relay.EBusy, RetryAfter: time.Second, Err: err,
+		Message: "gitrelay lost its connection to its database while doing this, so it may not have been saved. Try again in a moment."}
 }
 
 // rebind turns `?` placeholders into Postgres' `$1, $2, ...`. Our SQL
@@ -492,6 +618,8 @@ func dbError(err error, op, notFound, conflict string) error {
 		return &relay.Error{Code: relay.EConflict, Message: conflict, Err: err}
 	case isForeignKeyViolation(err) && notFound != "":
 		return &relay.Error{Code: relay.ENotFound, Message: notFound, Err: err}
+	case connectionLost(err):
+		return lostConnection(err)
 	}
 	return fmt.Errorf("store: %s: %w", op, err)
 }

@@ -777,6 +777,51 @@ var scenarios = []scenario{
 		}
 	}},
 
+	{"a write whose answer is lost after the host acted has an unknown outcome", func(f *fixture) {
+		token := f.full(alice)
+		r := f.repo(f.client(token), widgets)
+		base := f.sim.Branches(widgets)["main"]
+		// (A deletion's answer has no body to cut: hosts answer 204.)
+		f.sim.AddBranch(widgets, "ABC-22-pr", "")
+		f.sim.AddBranch(widgets, "ABC-22-taken", "")
+		for _, w := range []struct {
+			op    hostsim.Op
+			call  func(c relay.HostClient) error
+			acted func() bool
+		}{
+			{hostsim.OpCreateBranch, func(c relay.HostClient) error {
+				_, err := c.CreateBranch(f.t.Context(), r, "ABC-22", base)
+				return err
+			}, func() bool { _, ok := f.sim.Branches(widgets)["ABC-22"]; return ok }},
+			{hostsim.OpCreatePullRequest, func(c relay.HostClient) error {
+				_, err := c.CreatePullRequest(f.t.Context(), r, relay.NewPullRequest{Source: "ABC-22-pr", Target: "main", Title: "ABC-22"})
+				return err
+			}, func() bool { return len(f.sim.PullRequests(widgets)) == 1 }},
+			// A refusal cut short is no refusal the adapter can word:
+			// without its reason, it is as unknown as a success.
+			{hostsim.OpCreateBranch, func(c relay.HostClient) error {
+				_, err := c.CreateBranch(f.t.Context(), r, "ABC-22-taken", base)
+				return err
+			}, func() bool { return true }},
+		} {
+			c := f.client(token)
+			f.sim.Inject(hostsim.Fault{Op: w.op, Cut: true, Times: 1})
+			before := len(f.writes(w.op))
+			err := w.call(c)
+			f.want(err, relay.EHostError, "%s with its answer cut short", w.op)
+			if !errors.Is(err, relay.ErrOutcomeUnknown) {
+				f.t.Errorf("%s with its answer cut short: %v, want relay.ErrOutcomeUnknown in its chain", w.op, err)
+			}
+			if n := len(f.writes(w.op)) - before; n != 1 {
+				f.t.Errorf("%s with its answer cut short sent %d requests, want 1 (never repeated)", w.op, n)
+			}
+			if !w.acted() {
+				f.t.Errorf("%s with its answer cut short: the simulator did not act, so the scenario proves nothing", w.op)
+			}
+			f.sim.ClearFaults()
+		}
+	}},
+
 	{"a host that does not answer times out", func(f *fixture) {
 		token := f.full(alice)
 		r := f.repo(f.client(token), widgets)
