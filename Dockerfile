@@ -1,5 +1,5 @@
-# gitrelay's container image: a static binary on a minimal base, run as a
-# non-root user, listening on 0.0.0.0:8080, with its data in /data.
+# gitrelay's container image: a static binary on a slim base with git, run
+# as a non-root user, listening on 0.0.0.0:8080, with its data in /data.
 #
 #   docker build -t gitrelay --build-arg VERSION=1.2.3 .
 #   docker run -p 8080:8080 -v gitrelay-data:/data gitrelay
@@ -17,13 +17,19 @@ RUN GITRELAY_VERSION="$VERSION" scripts/build /out/gitrelay
 # The data volume's mount point, owned by the user gitrelay runs as.
 RUN mkdir -p /out/data
 
-# distroless/static: CA certificates, time zones, /etc/passwd with the
-# user nonroot (65532); no shell, no package manager.
-FROM gcr.io/distroless/static-debian12:nonroot
+# Debian slim with git, which the index runs to read repositories (see
+# docs/indexing.md), CA certificates and time zones; gitrelay runs as the
+# unprivileged user 65532, whose home is the data volume.
+FROM debian:bookworm-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends git ca-certificates tzdata \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --gid 65532 gitrelay \
+ && useradd --uid 65532 --gid 65532 --home-dir /data --no-create-home --shell /usr/sbin/nologin gitrelay
 COPY --from=build /out/gitrelay /gitrelay
 COPY --from=build --chown=65532:65532 /out/data /data
 USER 65532:65532
-ENV GITRELAY_ADDR=0.0.0.0:8080 GITRELAY_DATA=/data
+ENV GITRELAY_ADDR=0.0.0.0:8080 GITRELAY_DATA=/data HOME=/data
 VOLUME /data
 EXPOSE 8080
 # GET /readyz through the binary itself: the image has no curl or wget.

@@ -165,6 +165,12 @@ func TestContainerImageBuildsRunsAndPassesItsHealthCheck(t *testing.T) {
 	if env["GITRELAY_DATA"] == "" || !slices.Contains(d.all(final, "VOLUME"), env["GITRELAY_DATA"]) {
 		t.Fatalf("Dockerfile: GITRELAY_DATA=%q is not a VOLUME (%v)", env["GITRELAY_DATA"], d.all(final, "VOLUME"))
 	}
+	// The index reads repositories with the system git: the image has it.
+	if !slices.ContainsFunc(d.all(final, "RUN"), func(run string) bool {
+		return strings.Contains(run, "apt-get install") && slices.Contains(strings.Fields(run), "git")
+	}) {
+		t.Fatalf("Dockerfile: the runtime stage does not install git (RUN %v); the index needs it", d.all(final, "RUN"))
+	}
 	entry := d.all(final, "ENTRYPOINT")
 	cmdLine := d.all(final, "CMD")
 	health := d.all(final, "HEALTHCHECK")
