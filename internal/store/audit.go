@@ -28,7 +28,10 @@ func (db *DB) AppendAudit(ctx context.Context, e relay.AuditEvent) error {
 	if e.Completes {
 		return db.changeWithAudit(ctx, e.TenantID, e, "", "", "")
 	}
-	return db.inTxRepeatable(ctx, func(c conn) error {
+	if e.ID == "" {
+		e.ID = relay.NewID()
+	}
+	return db.inTxAudited(ctx, e.TenantID, e, func(c conn) error {
 		return db.insertAudit(ctx, c, e.TenantID, e)
 	})
 }
@@ -105,6 +108,9 @@ func (db *DB) changeWithAudit(ctx context.Context, tenantID string, e relay.Audi
 // changeWithAuditHook is changeWithAudit, running hook (when not nil) in
 // the same transaction after the change and the audit.
 func (db *DB) changeWithAuditHook(ctx context.Context, tenantID string, e relay.AuditEvent, hook TxHook, what, conflict, stmt string, args ...any) error {
+	if e.ID == "" {
+		e.ID = relay.NewID()
+	}
 	settle, settleArgs, audit, auditArgs, err := db.auditWrite(tenantID, e)
 	if err != nil {
 		return err
@@ -142,12 +148,19 @@ func (db *DB) changeWithAuditHook(ctx context.Context, tenantID string, e relay.
 			q = "WITH " + strings.Join(with, ", ") + " " + q
 		}
 		_, err := db.conn(db.write).exec(ctx, q, all...)
+		if err != nil && connectionLost(err) && !notRun(err) {
+			// One statement commits itself: when its answer was lost,
+			// whether it ran is told by the event (see inTxAudited).
+			if done, probeErr := db.auditedProbe(tenantID, e)(ctx); probeErr == nil && done {
+				return nil
+			}
+		}
 		if what == "" {
 			what = "append audit"
 		}
 		return dbError(err, what, "", conflict)
 	}
-	return db.inTxRepeatable(ctx, func(c conn) error {
+	return db.inTxAudited(ctx, tenantID, e, func(c conn) error {
 		for _, p := range parts {
 			if _, err := c.exec(ctx, p.stmt, p.args...); err != nil {
 				return dbError(err, p.what, "", p.conflict)

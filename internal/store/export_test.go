@@ -93,3 +93,10 @@ func PoolBackends(ctx context.Context, db *DB, n int) ([]int, error) {
 	}
 	return pids, nil
 }
+
+// SetCommitFault makes every transaction of db commit through fault, which
+// is given the real commit: a test can make a COMMIT and lose its answer,
+// or lose the connection before committing.
+func SetCommitFault(db *DB, fault func(commit func() error) error) {
+	db.commitFault = fault
+}

@@ -107,6 +107,9 @@ type DB struct {
 	prepared sync.Map // query text → *sql.Stmt
 	// recordHooks are told of recorded changes (SetRecordHooks).
 	recordHooks RecordHooks
+	// commitFault, when set (tests only), commits a transaction in place
+	// of tx.Commit: it can lose the answer to a COMMIT that was made.
+	commitFault func(commit func() error) error
 }
 
 // Open connects to the database described by cfg. It does not migrate; call
@@ -470,7 +473,7 @@ func (db *DB) hot() conn {
 // fails it with relay.EBusy, which asks the person to try again. See
 // inTxRepeatable for transactions that may be run again.
 func (db *DB) inTx(ctx context.Context, fn func(c conn) error) error {
-	return db.runTx(ctx, fn, false)
+	return db.runTx(ctx, fn, false, nil)
 }
 
 // inTxRepeatable is inTx for an fn that only sends statements on c, with
@@ -481,10 +484,30 @@ func (db *DB) inTx(ctx context.Context, fn func(c conn) error) error {
 // use it, so that a terminated connection does not fail a change the host
 // already made.
 func (db *DB) inTxRepeatable(ctx context.Context, fn func(c conn) error) error {
-	return db.runTx(ctx, fn, true)
+	return db.runTx(ctx, fn, true, nil)
 }
 
-func (db *DB) runTx(ctx context.Context, fn func(c conn) error, repeatable bool) error {
+// inTxAudited is inTxRepeatable for a transaction that records the audit
+// event e (its ID set by the caller) with its outcome. When the connection
+// is lost while COMMIT is answered, whether it committed is not known; the
+// event tells: it is asked for on another connection, and the transaction
+// is reported done when it is there, or run again when it is not. So a
+// person is not told "try again" about a change that was made.
+func (db *DB) inTxAudited(ctx context.Context, tenantID string, e relay.AuditEvent, fn func(c conn) error) error {
+	return db.runTx(ctx, fn, true, db.auditedProbe(tenantID, e))
+}
+
+// auditedProbe asks whether e is recorded with its outcome.
+func (db *DB) auditedProbe(tenantID string, e relay.AuditEvent) func(context.Context) (bool, error) {
+	return func(ctx context.Context) (bool, error) {
+		var n int
+		err := db.conn(db.write).queryRow(context.WithoutCancel(ctx), `SELECT COUNT(*) FROM audit_events WHERE tenant_id = ? AND id = ? AND outcome = ?`,
+			tenantID, e.ID, e.Outcome).Scan(&n)
+		return n > 0, err
+	}
+}
+
+func (db *DB) runTx(ctx context.Context, fn func(c conn) error, repeatable bool, committed func(context.Context) (bool, error)) error {
 	if err := db.reader().settle(ctx); err != nil {
 		return err
 	}
@@ -492,6 +515,16 @@ func (db *DB) runTx(ctx context.Context, fn func(c conn) error, repeatable bool)
 		began, committing, err := db.txOnce(ctx, fn)
 		if err == nil {
 			return nil
+		}
+		if committing && committed != nil && connectionLost(err) {
+			done, probeErr := committed(ctx)
+			if probeErr == nil && done {
+				return nil
+			}
+			if probeErr == nil && attempt < retries && ctx.Err() == nil {
+				continue // it did not commit: run it again
+			}
+			return err
 		}
 		again := connectionLost(err) && !committing && (!began || repeatable)
 		if !again || attempt >= retries || ctx.Err() != nil {
@@ -516,7 +549,11 @@ func (db *DB) txOnce(ctx context.Context, fn func(c conn) error) (began, committ
 		return true, false, lostConnection(err)
 	}
 	db.trips.Add(1)
-	if err := tx.Commit(); err != nil {
+	commit := tx.Commit
+	if db.commitFault != nil {
+		commit = func() error { return db.commitFault(tx.Commit) }
+	}
+	if err := commit(); err != nil {
 		return true, true, fmt.Errorf("store: commit: %w", lostConnection(err))
 	}
 	return true, true, nil

@@ -64,7 +64,10 @@ func (db *DB) PutUserToken(ctx context.Context, t relay.UserToken, e relay.Audit
 		return fmt.Errorf("store: encode account scopes: %w", err)
 	}
 	updated := db.orNow(t.UpdatedAt)
-	return db.inTxRepeatable(ctx, func(c conn) error {
+	if e.ID == "" {
+		e.ID = relay.NewID()
+	}
+	return db.inTxAudited(ctx, t.TenantID, e, func(c conn) error {
 		_, err := c.exec(ctx, `INSERT INTO user_tokens (`+userTokenColumns+`)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (tenant_id, user_id, integration_id) DO UPDATE SET

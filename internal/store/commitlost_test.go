@@ -1,0 +1,83 @@
+package store_test
+
+import (
+	"context"
+	"io"
+	"testing"
+
+	"github.com/gitrelay/gitrelay/internal/relay"
+	"github.com/gitrelay/gitrelay/internal/store"
+	"github.com/gitrelay/gitrelay/internal/store/storetest"
+)
+
+// A connection lost while COMMIT is answered leaves it unknown whether the
+// transaction committed. A change recorded with its audit event is not
+// answered "try again" for that: the event, asked for on another
+// connection, tells whether it committed; if it did, the change is done
+// (once); if not, it is made again.
+func TestAChangeWhoseCommitAnswerIsLostIsToldByItsAuditEvent(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		createIntegration(t, db, newIntegration("t1", "i1"))
+		tokenSaves := func() int {
+			t.Helper()
+			events, err := db.Audit(ctx, "t1", relay.AuditFilter{Action: relay.ActionTokenSave})
+			must(t, err)
+			return len(events)
+		}
+
+		for _, tt := range []struct {
+			name  string
+			fault func(commit func() error) error
+		}{
+			// The database committed; its answer never arrived.
+			{"committed, answer lost", func(commit func() error) error {
+				if err := commit(); err != nil {
+					return err
+				}
+				return io.ErrUnexpectedEOF
+			}},
+			// The connection broke before COMMIT reached the database.
+			{"not committed", func(func() error) error { return io.ErrUnexpectedEOF }},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				before := tokenSaves()
+				faults := 0
+				store.SetCommitFault(db, func(commit func() error) error {
+					faults++
+					if faults > 1 {
+						return commit()
+					}
+					return tt.fault(commit)
+				})
+				defer store.SetCommitFault(db, nil)
+
+				tok := newToken("t1", "alice", "i1")
+				tok.Account.Login = "alice-" + tt.name
+				if err := db.PutUserToken(ctx, tok, auditFor(relay.ActionTokenSave)); err != nil {
+					t.Fatalf("saving a token whose COMMIT answer was lost: %v, want success", err)
+				}
+				got, err := db.UserToken(ctx, "t1", "alice", "i1")
+				must(t, err)
+				if got.Account.Login != tok.Account.Login {
+					t.Errorf("saved token's login = %q, want %q", got.Account.Login, tok.Account.Login)
+				}
+				if n := tokenSaves() - before; n != 1 {
+					t.Errorf("%d token.save events recorded, want exactly 1", n)
+				}
+			})
+		}
+
+		t.Run("a transaction without an audit event is still busy", func(t *testing.T) {
+			store.SetCommitFault(db, func(commit func() error) error {
+				if err := commit(); err != nil {
+					return err
+				}
+				return io.ErrUnexpectedEOF
+			})
+			defer store.SetCommitFault(db, nil)
+			err := db.SetUserTokenStatus(ctx, "t1", "alice", "i1", relay.TokenExpired, t0)
+			wantCode(t, err, relay.EBusy, "")
+		})
+	})
+}
