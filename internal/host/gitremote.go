@@ -94,3 +94,13 @@ func (r *Registry) BranchURL(cfg relay.HostConfig, repoWebURL, name string) stri
 	}
 	return SafeLink(repoWebURL)
 }
+
+// PathEscapeRef escapes each segment of a ref name for a web address,
+// keeping its slashes (hosts show feature/ABC-1 at …/tree/feature/ABC-1).
+func PathEscapeRef(name string) string {
+	parts := strings.Split(name, "/")
+	for i, p := range parts {
+		parts[i] = url.PathEscape(p)
+	}
+	return strings.Join(parts, "/")
+}

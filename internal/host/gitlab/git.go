@@ -1,9 +1,6 @@
 package gitlab
 
 import (
-	"net/url"
-	"strings"
-
 	"github.com/gitrelay/gitrelay/internal/host"
 	"github.com/gitrelay/gitrelay/internal/relay"
 )
@@ -26,14 +23,5 @@ func (a *adapter) CommitURL(repoWebURL, sha string) string { return repoWebURL +
 
 // BranchURL implements host.GitReader.
 func (a *adapter) BranchURL(repoWebURL, name string) string {
-	return repoWebURL + "/-/tree/" + pathEscapeRef(name)
-}
-
-// pathEscapeRef escapes each segment of a ref name, keeping its slashes.
-func pathEscapeRef(name string) string {
-	parts := strings.Split(name, "/")
-	for i, p := range parts {
-		parts[i] = url.PathEscape(p)
-	}
-	return strings.Join(parts, "/")
+	return repoWebURL + "/-/tree/" + host.PathEscapeRef(name)
 }
