@@ -77,16 +77,7 @@ func NewRateBudget(share float64, now func() time.Time, sleep func(ctx context.C
 		now = time.Now
 	}
 	if sleep == nil {
-		sleep = func(ctx context.Context, d time.Duration) error {
-			t := time.NewTimer(d)
-			defer t.Stop()
-			select {
-			case <-t.C:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
+		sleep = sleepCtx
 	}
 	return &RateBudget{share: share, now: now, sleep: sleep, accounts: map[string]*rateState{}, named: map[string]string{}}
 }

@@ -87,7 +87,7 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 		p.MaxWait = DefaultMaxRetryWait
 	}
 	if p.Sleep == nil {
-		p.Sleep = sleep
+		p.Sleep = sleepCtx
 	}
 	if p.Logger == nil {
 		p.Logger = slog.Default()
@@ -95,7 +95,8 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	return p
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
+// sleepCtx waits d, or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
