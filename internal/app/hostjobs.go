@@ -87,17 +87,21 @@ func (w *repositoryRefreshSweeper) Work(ctx context.Context, _ *river.Job[Reposi
 		return err
 	}
 	for _, l := range due {
-		// One refresh per integration queued or running (within the
-		// sweep's period, so that a job a dead process left running does
-		// not block the next); the repository_reads lease keeps two
-		// replicas from reading one list at once in any case.
 		if err := w.jobs.Enqueue(ctx, RepositoryRefreshArgs{TenantID: l.TenantID, IntegrationID: l.IntegrationID},
-			jobs.OnePerArgsPer(RepositoryRefreshSweepEvery)); err != nil {
+			RepositoryRefreshOpts()); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// RepositoryRefreshOpts keeps one refresh per integration queued or
+// running, however many sweeps enqueue it. A refresh a dead process left
+// running blocks the next until River rescues it (the job timeout and a
+// minute): meanwhile a user finding the list stale reads it, as without
+// the job. The repository_reads lease keeps two replicas from reading one
+// list at once in any case.
+func RepositoryRefreshOpts() *river.InsertOpts { return jobs.OnePerArgs() }
 
 type repositoryRefresher struct {
 	river.WorkerDefaults[RepositoryRefreshArgs]
@@ -120,6 +124,9 @@ func (w *repositoryRefresher) Work(ctx context.Context, j *river.Job[RepositoryR
 func registerHostJobs(r *jobs.Runner, actions *action.Service, db *store.DB, now func() time.Time, log *slog.Logger) {
 	if now == nil {
 		now = time.Now
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
 	jobs.Register(r, &tokenCheckWorker{actions: actions, log: log})
 	r.Every(TokenCheckEvery, TokenCheckArgs{})
