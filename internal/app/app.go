@@ -227,6 +227,7 @@ func New(c Config) *App {
 	})
 	if c.Jobs != nil {
 		registerJobs(c.Jobs, actions, devinfo, c.HostTimeout, c.Logger)
+		registerHostJobs(c.Jobs, actions, c.DB, c.Now, c.Logger)
 		metrics.Register(c.Jobs.Collectors()...)
 	}
 	a := &App{Actions: actions, Directory: dir, Hosts: hosts, Server: srv, Metrics: metrics, Devinfo: devinfo, Webhooks: hooks, RateBudget: c.RateBudget}

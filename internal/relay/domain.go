@@ -348,7 +348,11 @@ const (
 	// ActionTokenDropped: gitrelay deleted a user's token because the
 	// integration's host changed (or it could not tell which host the
 	// token was validated against).
-	ActionTokenDropped      = "token.dropped"
+	ActionTokenDropped = "token.dropped"
+	// ActionTokenChecked: the periodic token check found a user's saved
+	// token refused by its host and marked it (revoked, expired or
+	// lacking a scope).
+	ActionTokenChecked      = "token.checked"
 	ActionIntegrationCreate = "integration.create"
 	ActionIntegrationUpdate = "integration.update"
 	ActionIntegrationDelete = "integration.delete"

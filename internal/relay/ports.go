@@ -61,6 +61,18 @@ type TokenStore interface {
 	// naming the token's user, in one transaction; it reports whether it
 	// deleted the token.
 	DropUnboundUserToken(ctx context.Context, t UserToken, prev []byte, reason string, e AuditEvent) (bool, error)
+	// DueTokenChecks lists, across every tenant, at most limit valid
+	// tokens bound to an origin and neither checked nor saved since
+	// before, the longest unchecked first.
+	DueTokenChecks(ctx context.Context, before time.Time, limit int) ([]UserToken, error)
+	// TokenChecked records that t was checked at, unless its sealed value
+	// changed since it was read.
+	TokenChecked(ctx context.Context, t UserToken, at time.Time) error
+	// MarkCheckedToken sets t's status as the host's refusal found by a
+	// check at time at, and records e naming the token's user, in one
+	// transaction; unless t's sealed value changed since it was read or it
+	// is no longer valid. It reports whether it marked the token.
+	MarkCheckedToken(ctx context.Context, t UserToken, status TokenStatus, at time.Time, e AuditEvent) (bool, error)
 }
 
 // AuditLog records and reads action attempts.

@@ -129,3 +129,38 @@ func (db *DB) RepositoriesSyncedAt(ctx context.Context, tenantID, integrationID 
 func likeEscape(s string) string {
 	return strings.NewReplacer("!", "!!", "%", "!%", "_", "!_").Replace(s)
 }
+
+// RepositoryList names an integration's cached repository list.
+type RepositoryList struct {
+	TenantID, IntegrationID string
+	SyncedAt                time.Time
+}
+
+// RepositoryListsDue lists, across every tenant, at most limit cached
+// repository lists of enabled integrations last replaced before before,
+// the oldest first. Integrations whose list was never read are not
+// listed: nobody has asked for it yet.
+func (db *DB) RepositoryListsDue(ctx context.Context, before time.Time, limit int) ([]RepositoryList, error) {
+	rows, err := db.reader().query(ctx, `SELECT s.tenant_id, s.integration_id, s.synced_at
+		FROM repository_cache_syncs s JOIN integrations i ON i.tenant_id = s.tenant_id AND i.id = s.integration_id
+		WHERE i.enabled = ? AND s.synced_at < ?
+		ORDER BY s.synced_at, s.tenant_id, s.integration_id LIMIT ?`, true, micros(before), limit)
+	if err != nil {
+		return nil, dbError(err, "list repository lists due", "", "")
+	}
+	defer rows.Close()
+	var out []RepositoryList
+	for rows.Next() {
+		var l RepositoryList
+		var us int64
+		if err := rows.Scan(&l.TenantID, &l.IntegrationID, &us); err != nil {
+			return nil, dbError(err, "list repository lists due", "", "")
+		}
+		l.SyncedAt = fromMicros(us)
+		out = append(out, l)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, dbError(err, "list repository lists due", "", "")
+	}
+	return out, nil
+}

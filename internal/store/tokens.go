@@ -68,8 +68,9 @@ func (db *DB) PutUserToken(ctx context.Context, t relay.UserToken, e relay.Audit
 		e.ID = relay.NewID()
 	}
 	return db.inTxAudited(ctx, t.TenantID, e, func(c conn) error {
-		_, err := c.exec(ctx, `INSERT INTO user_tokens (`+userTokenColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		// A save validates the token with the host: it counts as a check.
+		_, err := c.exec(ctx, `INSERT INTO user_tokens (`+userTokenColumns+`, checked_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (tenant_id, user_id, integration_id) DO UPDATE SET
 				account_login = excluded.account_login,
 				account_name = excluded.account_name,
@@ -79,9 +80,11 @@ func (db *DB) PutUserToken(ctx context.Context, t relay.UserToken, e relay.Audit
 				validated_at = excluded.validated_at,
 				updated_at = excluded.updated_at,
 				origin = excluded.origin,
-				token_sealed = excluded.token_sealed`,
+				token_sealed = excluded.token_sealed,
+				checked_at = excluded.checked_at`,
 			t.TenantID, t.UserID, t.IntegrationID, t.Account.Login, t.Account.Name, scopes,
-			nullTimePtr(t.Account.ExpiresAt), string(t.Status), nullMicros(t.ValidatedAt), micros(updated), t.Origin, t.Sealed)
+			nullTimePtr(t.Account.ExpiresAt), string(t.Status), nullMicros(t.ValidatedAt), micros(updated), t.Origin, t.Sealed,
+			micros(updated))
 		if err != nil {
 			return dbError(err, "put user token", msgIntegrationNotFound, "")
 		}
