@@ -469,7 +469,7 @@ func TestShasAreDeterministic(t *testing.T) {
 
 func TestSimulatorRules(t *testing.T) {
 	sim, srv := world(t)
-	sim.AddRepo(hostsim.Repo{Owner: "acme", Name: "strict", Writers: []string{"alice"}, RejectEmptyPullRequests: true})
+	sim.AddRepo(hostsim.Repo{Owner: "acme", Name: "strict", Writers: []string{"alice"}})
 	main := sim.Branches("acme/strict")["main"]
 	sim.AddBranch("acme/strict", "ABC-1", main)
 	pull := func() answer {
