@@ -41,7 +41,8 @@ func TestRequireUserPATOnEveryKind(t *testing.T) {
 					t.Errorf("branch url %v does not contain %q", r.JSON()["url"], f.BranchURLContains("ABC-1-mine"))
 				}
 				wantStatus(t, e.CreateBranch(e.Bob, id, "ABC-1-mine"), http.StatusCreated, "") // repeat: already there
-				e.Push("ABC-1-mine")                                                           // then bob pushes work to propose
+				// Then bob pushes work to propose.
+				e.Push("ABC-1-mine")
 				pr := e.Do("POST", "/api/v1/issues/ABC-1/pull-requests", e.Bob, map[string]any{
 					"integration_id": id, "repository_id": e.RepoID, "source": "ABC-1-mine"})
 				wantStatus(t, pr, http.StatusCreated, "")
