@@ -497,6 +497,17 @@ func TestSimulatorRules(t *testing.T) {
 	}
 }
 
+// A test that needs GitHub to take a pull request from a branch with no
+// commits of its own says so on the repository.
+func TestAllowEmptyPullRequestsOptsOutOfGitHubsRefusal(t *testing.T) {
+	sim, srv := world(t)
+	sim.AddRepo(hostsim.Repo{Owner: "acme", Name: "lenient", Writers: []string{"alice"}, AllowEmptyPullRequests: true})
+	sim.AddBranch("acme/lenient", "ABC-1", sim.Branches("acme/lenient")["main"])
+	if a := call(t, "POST", srv.URL+"/repos/acme/lenient/pulls", "Bearer classic-alice", `{"title":"t","head":"ABC-1","base":"main"}`); a.status != 201 {
+		t.Errorf("an empty pull request where allowed = %d %s, want 201", a.status, a.raw)
+	}
+}
+
 func TestConcurrentUseIsSafe(t *testing.T) {
 	sim, srv := world(t)
 	main := sim.Branches("acme/widgets")["main"]
