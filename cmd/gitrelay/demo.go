@@ -93,9 +93,9 @@ func startDemoHosts() (*demoHosts, error) {
 	d.ghe.AddToken(hostsim.Token{Value: demoGHEBobWeak, Login: demoBobLogin, Name: "Bob", Scopes: []string{"read:user"}})
 	d.gitlab.AddToken(hostsim.Token{Value: demoGitLabBob, Login: demoBobLogin, Name: "Bob", Scopes: []string{"api"}})
 
-	// The demo's hosts refuse a pull request from a branch with no commits
-	// of its own, as real hosts do ("No commits between"); a branch with
-	// work on it is there to propose.
+	// The simulated GitHub Enterprise refuses a pull request from a branch
+	// with no commits of its own, as GitHub does ("No commits between"); a
+	// branch with work on it is there to propose.
 	writers := []string{demoBotLogin, demoBobLogin}
 	for _, r := range []hostsim.Repo{
 		{Owner: "acme", Name: "widgets", Private: true, Writers: writers},
@@ -103,7 +103,6 @@ func startDemoHosts() (*demoHosts, error) {
 		{Owner: "acme", Name: "payments", Private: true, Writers: writers},
 		{Owner: "tools", Name: "widgets", Writers: writers},
 	} {
-		r.RejectEmptyPullRequests = true
 		d.ghe.AddRepo(r)
 	}
 	for _, r := range []hostsim.Repo{
@@ -111,7 +110,6 @@ func startDemoHosts() (*demoHosts, error) {
 		{Owner: "platform", Name: "frontend", Private: true, Writers: writers},
 		{Owner: "infra", Name: "widgets", Private: true, Writers: writers},
 	} {
-		r.RejectEmptyPullRequests = true
 		d.gitlab.AddRepo(r)
 	}
 	for _, sim := range []*hostsim.Sim{d.ghe, d.gitlab} {

@@ -254,6 +254,7 @@ func TestServeEndToEnd(t *testing.T) {
 			if status != 201 || body["name"] != "ABC-7-add-the-thing" || body["acted_as"].(map[string]any)["login"] != "bob-gh" {
 				t.Fatalf("create branch: %d %v", status, body)
 			}
+			sim.Commit("acme/api", "ABC-7-add-the-thing") // the developer pushes work to propose
 			status, body, _ = p.do("POST", "/api/v1/issues/ABC-7/pull-requests", bob, map[string]any{
 				"integration_id": id, "repository_id": repoID, "source": "ABC-7-add-the-thing"})
 			if status != 201 || body["acted_as"].(map[string]any)["via"] != "user_token" {

@@ -53,7 +53,10 @@ func (w *world) act(ctx context.Context, u *user) {
 		start := time.Now()
 		a := w.do(ctx, u, "POST", "/issues/"+t.project+"-1/branches", map[string]any{
 			"integration_id": t.integrationID, "repository_id": fmt.Sprint(t.repos[0].ID), "name": sharedBranch(t)})
-		w.record(actSharedBranch, a, start, func() { u.shared = true })
+		w.record(actSharedBranch, a, start, func() {
+			u.shared = true
+			w.sim.Commit(t.repos[0].FullName(), sharedBranch(t))
+		})
 	case roll < 75:
 		var b *ownBranch
 		for _, c := range u.branches {
@@ -116,7 +119,13 @@ func (w *world) createBranch(ctx context.Context, u *user) {
 	start := time.Now()
 	a := w.do(ctx, u, "POST", "/issues/"+u.issue+"/branches", map[string]any{
 		"integration_id": t.integrationID, "repository_id": fmt.Sprint(b.repo.ID), "name": b.name})
-	w.record(actCreateBranch, a, start, func() { u.branches = append(u.branches, b) })
+	w.record(actCreateBranch, a, start, func() {
+		// The developer pushes work before proposing it: the simulated
+		// GitHub refuses a pull request from a branch with no commits of
+		// its own, as GitHub does. Only this user deletes the branch.
+		w.sim.Commit(b.repo.FullName(), b.name)
+		u.branches = append(u.branches, b)
+	})
 }
 
 // record classifies an answer; ok runs on success.

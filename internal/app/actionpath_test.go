@@ -138,6 +138,7 @@ func TestHostWritesArePendingWhileTheHostWorks(t *testing.T) {
 		e := apptest.New(t, db, apptest.Options{Fixture: &f})
 		id := e.Integration(false, nil)
 		wantStatus(t, e.CreateBranch(e.Bob, id, "ABC-1-fix"), http.StatusCreated, "")
+		e.Push("ABC-1-fix")
 		wantStatus(t, e.Do("POST", "/api/v1/issues/ABC-1/pull-requests", e.Bob, map[string]any{
 			"integration_id": id, "repository_id": e.RepoID, "source": "ABC-1-fix"}), http.StatusCreated, "")
 		wantStatus(t, e.Do("DELETE", "/api/v1/issues/ABC-1/branches?integration_id="+id+"&repository_id="+e.RepoID+"&name=ABC-1-fix", e.Bob, nil),
@@ -186,7 +187,7 @@ func TestReconcilingPendingHostWrites(t *testing.T) {
 		main := e.Sim.Branches(apptest.Repo)["main"]
 		e.Sim.AddBranch(apptest.Repo, "ABC-1-made", main)
 		e.Sim.AddBranch(apptest.Repo, "ABC-1-kept", main)
-		e.Sim.AddBranch(apptest.Repo, "ABC-1-src", main)
+		e.Sim.AddBranch(apptest.Repo, "ABC-1-src", "") // with a commit of its own to propose
 		openPullRequest(t, e, "ABC-1-src", "main")
 
 		long := time.Now().Add(-time.Hour)

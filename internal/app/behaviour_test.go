@@ -56,6 +56,7 @@ func TestDefaultActsAsIntegrationAccount(t *testing.T) {
 		if !strings.Contains(r.JSON()["url"].(string), "/acme/widgets/tree/ABC-1-fix-login") {
 			t.Errorf("branch url = %v", r.JSON()["url"])
 		}
+		e.Push("ABC-1-fix-login")
 		pr := e.Do("POST", "/api/v1/issues/ABC-1/pull-requests", e.Bob, map[string]any{
 			"integration_id": id, "repository_id": e.RepoID, "source": "ABC-1-fix-login", "title": "ABC-1 Fix login"})
 		wantStatus(t, pr, http.StatusCreated, "")
@@ -132,6 +133,7 @@ func TestUserTokenActsForEveryAction(t *testing.T) {
 		if acted := r.JSON()["acted_as"].(map[string]any); acted["via"] != "user_token" || acted["login"] != apptest.BobLogin {
 			t.Fatalf("acted_as = %v", acted)
 		}
+		e.Push("ABC-1-mine")
 		pr := e.Do("POST", "/api/v1/issues/ABC-1/pull-requests", e.Bob, map[string]any{
 			"integration_id": id, "repository_id": e.RepoID, "source": "ABC-1-mine"})
 		wantStatus(t, pr, http.StatusCreated, "")
@@ -361,6 +363,7 @@ func TestConflictsAndRepeats(t *testing.T) {
 		}
 
 		// A pull request that exists: 409 with its url.
+		e.Push("ABC-1-twice")
 		body := map[string]any{"integration_id": id, "repository_id": e.RepoID, "source": "ABC-1-twice"}
 		pr := e.Do("POST", "/api/v1/issues/ABC-1/pull-requests", e.Bob, body)
 		wantStatus(t, pr, http.StatusCreated, "")
@@ -383,6 +386,7 @@ func TestConflictsAndRepeats(t *testing.T) {
 		nd := repos[0]["id"].(string)
 		wantStatus(t, e.Do("POST", "/api/v1/issues/ABC-1/branches", e.Bob, map[string]any{
 			"integration_id": id, "repository_id": nd, "name": "ABC-1-d"}), http.StatusCreated, "")
+		e.Sim.Commit("acme/nodrafts", "ABC-1-d")
 		draft := e.Do("POST", "/api/v1/issues/ABC-1/pull-requests", e.Bob, map[string]any{
 			"integration_id": id, "repository_id": nd, "source": "ABC-1-d", "draft": true})
 		wantStatus(t, draft, http.StatusCreated, "")
@@ -391,6 +395,7 @@ func TestConflictsAndRepeats(t *testing.T) {
 		}
 		// And a draft where drafts work stays a draft.
 		wantStatus(t, e.CreateBranch(e.Bob, id, "ABC-1-dd"), http.StatusCreated, "")
+		e.Push("ABC-1-dd")
 		d2 := e.Do("POST", "/api/v1/issues/ABC-1/pull-requests", e.Bob, map[string]any{
 			"integration_id": id, "repository_id": e.RepoID, "source": "ABC-1-dd", "draft": true})
 		if d2.JSON()["draft"] != true {

@@ -40,6 +40,9 @@ func TestRequireUserPATOnEveryKind(t *testing.T) {
 				if !strings.Contains(r.JSON()["url"].(string), f.BranchURLContains("ABC-1-mine")) {
 					t.Errorf("branch url %v does not contain %q", r.JSON()["url"], f.BranchURLContains("ABC-1-mine"))
 				}
+				wantStatus(t, e.CreateBranch(e.Bob, id, "ABC-1-mine"), http.StatusCreated, "") // repeat: already there
+				// Then bob pushes work to propose.
+				e.Push("ABC-1-mine")
 				pr := e.Do("POST", "/api/v1/issues/ABC-1/pull-requests", e.Bob, map[string]any{
 					"integration_id": id, "repository_id": e.RepoID, "source": "ABC-1-mine"})
 				wantStatus(t, pr, http.StatusCreated, "")
@@ -49,7 +52,6 @@ func TestRequireUserPATOnEveryKind(t *testing.T) {
 				if again.ErrorField("url") == "" || again.ErrorField("url") != pr.JSON()["url"] {
 					t.Errorf("existing pull request url = %q, want %v", again.ErrorField("url"), pr.JSON()["url"])
 				}
-				wantStatus(t, e.CreateBranch(e.Bob, id, "ABC-1-mine"), http.StatusCreated, "") // repeat: already there
 				del := e.Do("DELETE", "/api/v1/issues/ABC-1/branches?integration_id="+id+"&repository_id="+e.RepoID+"&name=ABC-1-mine", e.Bob, nil)
 				wantStatus(t, del, http.StatusNoContent, "")
 				for _, w := range e.Writes() {

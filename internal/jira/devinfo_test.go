@@ -32,6 +32,7 @@ func (e *env) journey() (integrationID, repoID, branch string) {
 		e.t.Fatalf("creating the branch: %d %s", r.Status, r.Body)
 	}
 	branch = r.JSON()["name"].(string)
+	e.sim.Commit("acme/widgets", branch) // work to propose: GitHub refuses an empty pull request
 	r = e.do("POST", "/forge/issues/ABC-1/pull-requests", e.bob(), map[string]any{"integration_id": integrationID, "repository_id": repoID, "source": branch})
 	if r.Status != http.StatusCreated {
 		e.t.Fatalf("creating the pull request: %d %s", r.Status, r.Body)

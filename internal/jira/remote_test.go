@@ -269,7 +269,8 @@ func TestRequireUserPATJourneyForAJiraUser(t *testing.T) {
 			t.Fatalf("development panel: got %d %s, want the branch listed", r.Status, r.Body)
 		}
 
-		// Pull request, then delete the branch.
+		// Pull request (once there is work on the branch), then delete the branch.
+		e.sim.Commit("acme/widgets", branch)
 		r = e.do("POST", "/forge/issues/ABC-1/pull-requests", e.bob(), map[string]any{"integration_id": id, "repository_id": repo, "source": branch})
 		if r.Status != http.StatusCreated || r.JSON()["title"] != "ABC-1 Fix login on Safari" {
 			t.Fatalf("creating the pull request: got %d %s, want 201 titled from Jira", r.Status, r.Body)

@@ -87,6 +87,8 @@ type auditData struct {
 	Limited      bool
 	// RepoNames names, by event id, repositories recorded by id.
 	RepoNames map[string]string
+	// UserNames are display names by user id.
+	UserNames map[string]string
 }
 
 type auditFilterForm struct {
@@ -160,6 +162,7 @@ func (p *Pages) Audit(w http.ResponseWriter, r *http.Request) error {
 	}
 	d.Events = events
 	d.RepoNames = p.repositoryNames(r, v, events)
+	d.UserNames = p.userNames(r, v, events)
 	p.render(w, r, http.StatusOK, "audit", "Audit log", d, nil, "")
 	return nil
 }
@@ -290,6 +293,32 @@ func (p *Pages) Home(w http.ResponseWriter, r *http.Request) error {
 	}
 	p.render(w, r, http.StatusOK, "home", "gitrelay", d, nil, "")
 	return nil
+}
+
+// userNames gives the display names of the events' users, by user id, as
+// people know each other ("Bob Builder", not "bob"); the page shows the
+// username where there is none (a user deleted since, or an account the
+// directory does not hold).
+func (p *Pages) userNames(r *http.Request, v *viewer, events []relay.AuditEvent) map[string]string {
+	out := map[string]string{}
+	tried := map[string]bool{}
+	for _, e := range events {
+		if e.UserID == "" || tried[e.UserID] {
+			continue
+		}
+		tried[e.UserID] = true
+		u, err := p.c.Store.User(r.Context(), v.P.TenantID, e.UserID)
+		if err != nil {
+			if relay.ErrorCode(err) != relay.ENotFound {
+				p.log.WarnContext(r.Context(), "naming users in the audit log", "err", err)
+			}
+			continue
+		}
+		if name := strings.TrimSpace(u.DisplayName); name != "" {
+			out[e.UserID] = name
+		}
+	}
+	return out
 }
 
 // repositoryNames names, by event id, the repositories that events

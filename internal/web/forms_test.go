@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gitrelay/gitrelay/internal/app/apptest"
+	"github.com/gitrelay/gitrelay/internal/relay"
 )
 
 // selectedOption is the option chosen in the select named name.
@@ -214,6 +216,7 @@ func TestDeleteConfirmationNamesPullRequestsFromTheBranch(t *testing.T) {
 	if r := env.CreateBranch(env.Bob, id, "ABC-1-pr"); r.Status != http.StatusCreated {
 		t.Fatalf("creating the branch: %d %s", r.Status, r.Body)
 	}
+	env.Push("ABC-1-pr")
 	pr := env.Do("POST", "/api/v1/issues/ABC-1/pull-requests", env.Bob, map[string]any{"integration_id": id, "repository_id": env.RepoID, "source": "ABC-1-pr", "title": "The open one"})
 	if pr.Status != http.StatusCreated {
 		t.Fatalf("creating the pull request: %d %s", pr.Status, pr.Body)
@@ -312,5 +315,43 @@ func TestAuditNamesARefusedAttemptsRepository(t *testing.T) {
 	row := regexp.MustCompile(`(?s)<tr><td data-label="When">[^\n]*branch.create.*?</tr>`).FindString(body)
 	if row == "" || !strings.Contains(row, apptest.Repo) {
 		t.Errorf("the refused attempt's row does not name the repository %s:\n%s", apptest.Repo, row)
+	}
+}
+
+// The audit log names people as they know each other, by display name,
+// with the username at hand; a user deleted since keeps the username the
+// row recorded.
+func TestAuditShowsUsersByDisplayName(t *testing.T) {
+	env := newEnv(t)
+	ctx := context.Background()
+	bob, err := env.DB.UserByUsername(ctx, relay.LocalTenant, "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob.DisplayName = "Bob Builder"
+	if err := env.DB.UpdateUser(ctx, bob); err != nil {
+		t.Fatal(err)
+	}
+	id := env.Integration(false, nil)
+	env.CreateBranch(env.Bob, id, "ABC-1-by-bob")
+	env.CreateBranch(env.Carol, id, "ABC-1-by-carol")
+	carol, err := env.DB.UserByUsername(ctx, relay.LocalTenant, "carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.DB.DeleteUser(ctx, relay.LocalTenant, carol.ID); err != nil {
+		t.Fatal(err)
+	}
+	v := newVisitor(t, env)
+	v.signIn("admin", adminPassword)
+	body := v.get("/admin/audit?action=branch.create").Body
+	rowOf := func(ref string) string {
+		return regexp.MustCompile(`(?s)<tr><td data-label="When">(?:[^<]|<[^/]|</[^t]|</t[^r])*?` + regexp.QuoteMeta(ref) + `.*?</tr>`).FindString(body)
+	}
+	if row := rowOf("ABC-1-by-bob"); !strings.Contains(row, `<td data-label="User"><span title="bob">Bob Builder</span></td>`) {
+		t.Errorf("bob's row does not show his display name with his username at hand:\n%s", row)
+	}
+	if row := rowOf("ABC-1-by-carol"); !strings.Contains(row, `<td data-label="User">carol</td>`) {
+		t.Errorf("the deleted user's row does not keep her username:\n%s", row)
 	}
 }

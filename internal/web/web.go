@@ -52,8 +52,9 @@ type Store interface {
 	PutFlash(ctx context.Context, f store.Flash) error
 	TakeFlash(ctx context.Context, sessionHash []byte, path string) (store.Flash, error)
 	DeleteExpiredFlashes(ctx context.Context) (int64, error)
-	// Names of cached repositories, for the audit log.
+	// Names of cached repositories and of users, for the audit log.
 	RepositoryNames(ctx context.Context, tenantID string, repositoryIDs []string) (map[string]string, error)
+	User(ctx context.Context, tenantID, id string) (relay.User, error)
 }
 
 // Demo describes the demo's simulated hosts for the banner and landing page.

@@ -365,5 +365,10 @@ func (e *Env) CreateBranch(apiToken, integrationID, name string) Response {
 		"integration_id": integrationID, "repository_id": e.RepoID, "name": name})
 }
 
+// Push moves a branch of the test repository forward by a commit, as a
+// developer pushing work does: some hosts (GitHub) refuse a pull request
+// from a branch with no commits of its own.
+func (e *Env) Push(branch string) { e.Sim.Commit(Repo, branch) }
+
 // Writes returns the simulator's write log.
 func (e *Env) Writes() []hostsim.Write { return e.Sim.Writes() }

@@ -56,10 +56,11 @@ func TestContract(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			hosttest.Run(t, hosttest.Env{
-				Serve:   serve,
-				Adapter: tc.adapter,
-				Full:    codeWrite,
-				Limited: limited,
+				AcceptsEmptyPullRequests: true,
+				Serve:                    serve,
+				Adapter:                  tc.adapter,
+				Full:                     codeWrite,
+				Limited:                  limited,
 			})
 		})
 	}
@@ -71,7 +72,8 @@ func TestContractPasswordServers(t *testing.T) {
 	for _, version := range []string{"2013", "2015"} {
 		t.Run(version, func(t *testing.T) {
 			hosttest.Run(t, hosttest.Env{
-				Serve: serve,
+				AcceptsEmptyPullRequests: true,
+				Serve:                    serve,
 				Adapter: func(u string) (host.Adapter, relay.HostConfig) {
 					return azure.Server(), relay.HostConfig{Kind: azure.KindServer, BaseURL: u, Options: map[string]string{"server_version": version}}
 				},

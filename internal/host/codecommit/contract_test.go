@@ -38,11 +38,12 @@ func without(actions []string, drop string) []string {
 
 func TestContract(t *testing.T) {
 	hosttest.Run(t, hosttest.Env{
-		NoDisplayName: true,
-		Serve:         func(s *hostsim.Sim) http.Handler { return s.CodeCommit() },
-		Adapter:       simulated,
-		Credential:    credential,
-		Full:          hostsim.Token{Scopes: codecommit.IAMActions()},
+		AcceptsEmptyPullRequests: true,
+		NoDisplayName:            true,
+		Serve:                    func(s *hostsim.Sim) http.Handler { return s.CodeCommit() },
+		Adapter:                  simulated,
+		Credential:               credential,
+		Full:                     hostsim.Token{Scopes: codecommit.IAMActions()},
 		Limited: []hosttest.Limited{
 			{Name: "a key whose policies lack codecommit:CreateBranch", Code: relay.EScopeMissing,
 				Token: hostsim.Token{Scopes: without(codecommit.IAMActions(), "codecommit:CreateBranch")}},

@@ -22,8 +22,9 @@ func serve(s *hostsim.Sim) http.Handler { return s.Gitea() }
 
 func TestContractScopedToken(t *testing.T) {
 	hosttest.Run(t, hosttest.Env{
-		DraftsNeverRefused: true,
-		Serve:              serve,
+		AcceptsEmptyPullRequests: true,
+		DraftsNeverRefused:       true,
+		Serve:                    serve,
 		Adapter: func(u string) (host.Adapter, relay.HostConfig) {
 			return gitea.New(), relay.HostConfig{Kind: gitea.Kind, BaseURL: u}
 		},
@@ -36,8 +37,9 @@ func TestContractScopedToken(t *testing.T) {
 // account may; administrators also paste the API root as the base URL.
 func TestContractUnscopedTokenAndAPIRootURL(t *testing.T) {
 	hosttest.Run(t, hosttest.Env{
-		DraftsNeverRefused: true,
-		Serve:              serve,
+		AcceptsEmptyPullRequests: true,
+		DraftsNeverRefused:       true,
+		Serve:                    serve,
 		Adapter: func(u string) (host.Adapter, relay.HostConfig) {
 			return gitea.New(), relay.HostConfig{Kind: gitea.Kind, BaseURL: u + "/api/v1/"}
 		},

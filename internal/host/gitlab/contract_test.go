@@ -24,9 +24,10 @@ var (
 
 func TestContractGitLabCom(t *testing.T) {
 	hosttest.Run(t, hosttest.Env{
-		DraftsNeverRefused: true,
-		ExpiryIsDate:       true,
-		Serve:              (*hostsim.Sim).GitLab,
+		AcceptsEmptyPullRequests: true,
+		DraftsNeverRefused:       true,
+		ExpiryIsDate:             true,
+		Serve:                    (*hostsim.Sim).GitLab,
 		Adapter: func(u string) (host.Adapter, relay.HostConfig) {
 			return gitlab.Cloud(gitlab.WithURL(u)), relay.HostConfig{Kind: gitlab.KindCloud}
 		},
@@ -40,9 +41,10 @@ func TestContractGitLabCom(t *testing.T) {
 // A server under a relative root, with the API root pasted as the base URL.
 func TestContractSelfManagedUnderRelativeRoot(t *testing.T) {
 	hosttest.Run(t, hosttest.Env{
-		DraftsNeverRefused: true,
-		ExpiryIsDate:       true,
-		Serve:              func(s *hostsim.Sim) http.Handler { return s.GitLabUnder("/gitlab") },
+		AcceptsEmptyPullRequests: true,
+		DraftsNeverRefused:       true,
+		ExpiryIsDate:             true,
+		Serve:                    func(s *hostsim.Sim) http.Handler { return s.GitLabUnder("/gitlab") },
 		Adapter: func(u string) (host.Adapter, relay.HostConfig) {
 			return gitlab.SelfManaged(), relay.HostConfig{Kind: gitlab.KindSelfManaged, BaseURL: u + "/gitlab/api/v4/"}
 		},

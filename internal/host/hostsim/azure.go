@@ -735,8 +735,6 @@ func (a *azure) createPull(w http.ResponseWriter, r *http.Request, c caller, roo
 		a.error(w, http.StatusBadRequest, "Draft pull requests are not enabled for this repository.", "InvalidArgumentValueException", 0)
 	case failSameBranch:
 		a.error(w, http.StatusBadRequest, "TF401402: The source and target branches of a pull request cannot be the same.", "InvalidArgumentValueException", 0)
-	case failNoCommits:
-		a.error(w, http.StatusBadRequest, "The source branch has no commits that the target branch lacks.", "InvalidArgumentValueException", 0)
 	default:
 		a.error(w, http.StatusBadRequest, "Value cannot be null.\r\nParameter name: "+f.field, "ArgumentNullException", 0)
 	}

@@ -880,7 +880,7 @@ func (c *codeCommit) createPullRequest(k ccCaller, body []byte, action string) (
 		return nil, &awsError{http.StatusBadRequest, "ReferenceDoesNotExistException", "The specified reference does not exist: " + t.SourceReference}
 	case failBaseMissing:
 		return nil, &awsError{http.StatusBadRequest, "ReferenceDoesNotExistException", "The specified reference does not exist: " + t.DestinationReference}
-	case failSameBranch, failNoCommits:
+	case failSameBranch:
 		return nil, &awsError{http.StatusBadRequest, "SourceAndDestinationAreSameException", "The source branch and destination branch are the same. You must specify different branches for the source and destination."}
 	default:
 		return nil, &awsError{http.StatusBadRequest, "InvalidTitleException", "The pull request cannot be created as given."}

@@ -632,7 +632,7 @@ func (g *gitea) createPull(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusCreated, g.prJSON(r, v, p))
 	case failHeadMissing, failBaseMissing:
 		g.notFound(w, r)
-	case failSameBranch, failNoCommits:
+	case failSameBranch:
 		g.error(w, r, http.StatusUnprocessableEntity, "Invalid PullRequest: There are no changes between the head and the base")
 	case failPRExists:
 		g.error(w, r, http.StatusConflict, fmt.Sprintf(

@@ -681,9 +681,9 @@ func (g *gitHub) createPull(w http.ResponseWriter, r *http.Request) {
 		invalid("head", "invalid")
 		return
 	}
-	p, f := g.sim.createPR(v.FullName(), PR{
+	p, f := g.sim.openPR(v.FullName(), PR{
 		Title: body.Title, Body: body.Body, Source: source, Target: body.Base, Draft: body.Draft, Author: c.login,
-	})
+	}, prRules{refuseDrafts: true, refuseEmpty: true})
 	switch f.kind {
 	case failNone:
 		writeJSON(w, http.StatusCreated, g.prJSON(r, v, p))

@@ -854,8 +854,6 @@ func (g *gitLab) createMR(w http.ResponseWriter, r *http.Request) {
 		conflict("You can't use same project/branch for source and target")
 	case failPRExists:
 		conflict(fmt.Sprintf("Another open merge request already exists for this source branch: !%d", f.pr.Number))
-	case failNoCommits:
-		g.error(w, http.StatusUnprocessableEntity, []string{"There are no changes between the source and target branches"})
 	default:
 		g.error(w, http.StatusBadRequest, map[string][]string{f.field: {"can't be blank"}})
 	}

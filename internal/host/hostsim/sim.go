@@ -61,12 +61,12 @@ type Repo struct {
 	Readers []string
 	// DraftsUnsupported makes the host refuse draft pull requests.
 	DraftsUnsupported bool
-	// RejectEmptyPullRequests makes the host refuse a pull request whose
-	// source branch points at the same commit as its target, as real hosts
-	// do ("No commits between"). Off by default so that a branch created a
-	// moment ago can be proposed at once in tests and the demo; use
-	// Sim.Commit to move a branch forward.
-	RejectEmptyPullRequests bool
+	// AllowEmptyPullRequests lets a front-end whose host refuses a pull
+	// request from a branch with no commits of its own (GitHub: "No commits
+	// between") accept one all the same. Off by default, so that the
+	// simulator behaves like the host: move a branch forward with
+	// Sim.Commit before proposing it.
+	AllowEmptyPullRequests bool
 }
 
 // FullName is "owner/name".
@@ -732,19 +732,34 @@ func (s *Sim) deleteBranch(fullName, name string) failure {
 	return failure{}
 }
 
+// prRules are the refusals that differ between hosts.
+type prRules struct {
+	// refuseDrafts refuses a draft in a repository marked
+	// DraftsUnsupported (GitHub, Azure DevOps); GitLab and Gitea mark
+	// drafts by title and never refuse them.
+	refuseDrafts bool
+	// refuseEmpty refuses a pull request whose source branch has no commits
+	// that its target lacks, unless the repository is marked
+	// AllowEmptyPullRequests. GitHub refuses one; GitLab (whose "Create
+	// merge request" on an issue opens one from a fresh branch), Gitea
+	// (which refuses only head = base by name), Azure DevOps and CodeCommit
+	// (which document no such refusal) accept one.
+	refuseEmpty bool
+}
+
 // createPR opens a pull request from p.Source to p.Target, refusing a
-// draft in a repository marked DraftsUnsupported (as GitHub does).
+// draft in a repository marked DraftsUnsupported.
 func (s *Sim) createPR(fullName string, p PR) (PR, failure) {
-	return s.openPR(fullName, p, true)
+	return s.openPR(fullName, p, prRules{refuseDrafts: true})
 }
 
 // createPRAnyDraft is createPR for hosts that never refuse drafts (GitLab
 // and Gitea mark them by title): DraftsUnsupported does not apply.
 func (s *Sim) createPRAnyDraft(fullName string, p PR) (PR, failure) {
-	return s.openPR(fullName, p, false)
+	return s.openPR(fullName, p, prRules{})
 }
 
-func (s *Sim) openPR(fullName string, p PR, refuseDrafts bool) (PR, failure) {
+func (s *Sim) openPR(fullName string, p PR, rules prRules) (PR, failure) {
 	var ev *HookEvent
 	defer s.emitLater(&ev)
 	s.mu.Lock()
@@ -769,10 +784,10 @@ func (s *Sim) openPR(fullName string, p PR, refuseDrafts bool) (PR, failure) {
 			return PR{}, failure{kind: failPRExists, pr: *o}
 		}
 	}
-	if refuseDrafts && p.Draft && r.DraftsUnsupported {
+	if rules.refuseDrafts && p.Draft && r.DraftsUnsupported {
 		return PR{}, failure{kind: failDraftUnsupported}
 	}
-	if r.RejectEmptyPullRequests && src == dst {
+	if rules.refuseEmpty && !r.AllowEmptyPullRequests && src == dst {
 		return PR{}, failure{kind: failNoCommits}
 	}
 	p.Number = len(r.prs) + 1

@@ -469,7 +469,7 @@ func TestShasAreDeterministic(t *testing.T) {
 
 func TestSimulatorRules(t *testing.T) {
 	sim, srv := world(t)
-	sim.AddRepo(hostsim.Repo{Owner: "acme", Name: "strict", Writers: []string{"alice"}, RejectEmptyPullRequests: true})
+	sim.AddRepo(hostsim.Repo{Owner: "acme", Name: "strict", Writers: []string{"alice"}})
 	main := sim.Branches("acme/strict")["main"]
 	sim.AddBranch("acme/strict", "ABC-1", main)
 	pull := func() answer {
@@ -494,6 +494,17 @@ func TestSimulatorRules(t *testing.T) {
 	a := call(t, "POST", srv.URL+"/repos/acme/strict/git/refs", "Bearer classic-alice", `{"ref":"refs/heads/y","sha":"0000000000000000000000000000000000000000"}`)
 	if a.status != 422 || a.body["message"] != "Object does not exist" {
 		t.Errorf("an unknown base = %d %s", a.status, a.raw)
+	}
+}
+
+// A test that needs GitHub to take a pull request from a branch with no
+// commits of its own says so on the repository.
+func TestAllowEmptyPullRequestsOptsOutOfGitHubsRefusal(t *testing.T) {
+	sim, srv := world(t)
+	sim.AddRepo(hostsim.Repo{Owner: "acme", Name: "lenient", Writers: []string{"alice"}, AllowEmptyPullRequests: true})
+	sim.AddBranch("acme/lenient", "ABC-1", sim.Branches("acme/lenient")["main"])
+	if a := call(t, "POST", srv.URL+"/repos/acme/lenient/pulls", "Bearer classic-alice", `{"title":"t","head":"ABC-1","base":"main"}`); a.status != 201 {
+		t.Errorf("an empty pull request where allowed = %d %s, want 201", a.status, a.raw)
 	}
 }
 

@@ -69,6 +69,11 @@ type Env struct {
 	// can refuse (GitLab's and Gitea's title prefixes): the refusal
 	// scenario does not apply.
 	DraftsNeverRefused bool
+	// AcceptsEmptyPullRequests says the host opens a pull request from a
+	// branch with no commits of its own (GitLab, Gitea, Azure DevOps,
+	// CodeCommit); otherwise it refuses one, as GitHub does ("No commits
+	// between"), and the adapter must say what to do about it.
+	AcceptsEmptyPullRequests bool
 	// NoDisplayName says the host has no display names (AWS IAM users):
 	// Validate's Name is then not compared.
 	NoDisplayName bool
@@ -516,6 +521,30 @@ var scenarios = []scenario{
 		if found.Number != pr.Number || found.URL != pr.URL {
 			f.t.Errorf("FindPullRequest = %+v, want %+v", found, pr)
 		}
+	}},
+
+	{"a pull request from a branch with no commits of its own gets the host's answer", func(f *fixture) {
+		c := f.client(f.full(alice))
+		r := f.repo(c, widgets)
+		f.sim.AddBranch(widgets, "ABC-30", f.sim.Branches(widgets)["main"])
+		pr, err := c.CreatePullRequest(f.t.Context(), r, relay.NewPullRequest{Source: "ABC-30", Target: "main", Title: "ABC-30"})
+		if f.env.AcceptsEmptyPullRequests {
+			f.ok(err, "CreatePullRequest from a branch without commits")
+			if on := f.sim.PullRequests(widgets); len(on) != 1 || on[0].Number != pr.Number || on[0].Source != "ABC-30" {
+				f.t.Errorf("host has %+v, want the pull request %+v", on, pr)
+			}
+			return
+		}
+		e := f.want(err, relay.EInvalid, "CreatePullRequest from a branch without commits")
+		if want := `There is nothing to propose yet: "ABC-30" has no commits that "main" lacks. Push a commit to "ABC-30" first.`; e.Message != want {
+			f.t.Errorf("message = %q, want %q", e.Message, want)
+		}
+		if on := f.sim.PullRequests(widgets); len(on) != 0 {
+			f.t.Errorf("host has %+v after the refusal, want none", on)
+		}
+		f.sim.Commit(widgets, "ABC-30")
+		_, err = c.CreatePullRequest(f.t.Context(), r, relay.NewPullRequest{Source: "ABC-30", Target: "main", Title: "ABC-30"})
+		f.ok(err, "CreatePullRequest after a commit")
 	}},
 
 	{"finding a pull request that is not open is not found", func(f *fixture) {

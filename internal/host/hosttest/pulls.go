@@ -35,6 +35,7 @@ func RunPullRequests(t *testing.T, env Env, conditional bool) {
 	for _, name := range []string{"ABC-1-login", "ABC-2-logout"} {
 		_, err := c.CreateBranch(t.Context(), repo, name, main)
 		f.ok(err, "CreateBranch(%s)", name)
+		f.sim.Commit(widgets, name) // work to propose: some hosts refuse an empty pull request
 	}
 	_, err := c.CreatePullRequest(t.Context(), repo, relay.NewPullRequest{Source: "ABC-1-login", Target: repo.DefaultBranch, Title: "ABC-1 Login", Description: "Fixes ABC-1"})
 	f.ok(err, "CreatePullRequest(ABC-1)")
