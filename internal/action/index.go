@@ -223,7 +223,21 @@ func (s *Service) Reindex(ctx context.Context, p relay.Principal, integrationID,
 	if _, err := a.RequestReindex(ctx, p.TenantID, integrationID, repositoryID, s.now()); err != nil {
 		return IndexStatus{}, err
 	}
+	if s.indexNow != nil {
+		// The request is saved: failing to start the read now only
+		// leaves it to the next scheduled poll.
+		if err := s.indexNow(ctx, p.TenantID, integrationID, repositoryID); err != nil {
+			s.log.WarnContext(ctx, "index: starting the re-index now failed; the next poll reads it", "err", err)
+		}
+	}
 	return s.IndexStatus(ctx, p, integrationID)
+}
+
+// OnReindex makes Reindex call f after saving a request, to read the
+// repositories it made due at once rather than at the next scheduled
+// poll. Call it before serving.
+func (s *Service) OnReindex(f func(ctx context.Context, tenantID, integrationID, repositoryID string) error) {
+	s.indexNow = f
 }
 
 func (s *Service) indexAdmin(ctx context.Context, p relay.Principal, integrationID string) (indexAdmin, error) {

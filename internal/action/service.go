@@ -71,6 +71,8 @@ type Service struct {
 	repoSyncs   repositorySyncs
 	// replica names this process's leases (see repositoryReadLeases).
 	replica string
+	// indexNow starts the reads a re-index request made due (OnReindex).
+	indexNow func(ctx context.Context, tenantID, integrationID, repositoryID string) error
 }
 
 // New builds a Service.

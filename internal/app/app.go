@@ -111,8 +111,8 @@ type App struct {
 	// of each integration account's rate limit, and tells what is left.
 	RateBudget *host.RateBudget
 	// Indexer reads the integrations' repositories; nil when indexing is
-	// off or git is missing. Run it (RunIndex) for the life of the server
-	// and Close it after.
+	// off or git is missing. With Config.Jobs its work runs as jobs
+	// (registerIndexJobs); Close it when the server stops.
 	Indexer *index.Indexer
 }
 
@@ -216,6 +216,16 @@ func New(c Config) *App {
 		// runtime condition.
 		panic(err)
 	}
+	if c.Indexer == nil && c.Jobs != nil && c.Index.Enabled {
+		// A verified delivery queued the change durably: a job reads it
+		// now (draining the queue, making the repository due, polling).
+		runner := c.Jobs
+		c.Indexer = webhook.IndexerFunc(func(ctx context.Context, tenantID, integrationID, repo string) {
+			if err := indexNow(ctx, runner, tenantID, integrationID, repo); err != nil {
+				c.Logger.WarnContext(ctx, "index: queueing the read of a changed repository failed; the next poll reads it", "err", err)
+			}
+		})
+	}
 	hooks := webhook.New(webhook.Config{Store: c.DB, Sealer: c.Sealer, Indexer: c.Indexer, PublicURL: c.PublicURL,
 		Now: c.Now, Logger: c.Logger, Observe: metrics.ObserveWebhook})
 	srv := server.New(server.Config{
@@ -223,17 +233,25 @@ func New(c Config) *App {
 		TenantID: relay.LocalTenant, Logger: c.Logger, Metrics: metrics, Ready: c.DB.Ping, Version: c.Version,
 		Web: pages, JiraRoutes: jiraRoutes, HSTS: https, MetricsElsewhere: c.MetricsElsewhere, Webhooks: hooks,
 	})
-	if c.Jobs != nil {
-		registerJobs(c.Jobs, actions, devinfo, c.HostTimeout, c.Logger)
-		metrics.Register(c.Jobs.Collectors()...)
-	}
 	a := &App{Actions: actions, Directory: dir, Hosts: hosts, Server: srv, Metrics: metrics, Devinfo: devinfo, Webhooks: hooks, RateBudget: c.RateBudget}
 	if c.Index.Enabled {
 		ix, err := newIndexer(c, a, givenClient)
 		if err != nil {
 			c.Logger.Warn("indexing is off", "err", err)
+		} else {
+			a.Indexer = ix
 		}
-		a.Indexer = ix
+	}
+	if c.Jobs != nil {
+		registerJobs(c.Jobs, actions, devinfo, c.HostTimeout, c.Logger)
+		if a.Indexer != nil {
+			registerIndexJobs(c.Jobs, a.Indexer, c.DB, c.Index, c.Now, c.Logger)
+			runner := c.Jobs
+			actions.OnReindex(func(ctx context.Context, tenantID, integrationID, repositoryID string) error {
+				return indexNow(ctx, runner, tenantID, integrationID, repositoryID)
+			})
+		}
+		metrics.Register(c.Jobs.Collectors()...)
 	}
 	return a
 }

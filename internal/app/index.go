@@ -16,8 +16,9 @@ type IndexConfig struct {
 	// DataDir holds the clones (under DataDir/index).
 	DataDir string
 	// PollEvery is how often due repositories are looked for (default
-	// 10 s); DiscoverEvery how often each integration's repository list
-	// is compared with the index (default 5 minutes).
+	// DefaultIndexPollEvery); DiscoverEvery how often each integration's
+	// repository list is compared with the index (default
+	// DefaultIndexDiscoverEvery). Both run as jobs (Config.Jobs).
 	PollEvery, DiscoverEvery time.Duration
 	// MaxFetchBytes caps what one read of a repository receives.
 	MaxFetchBytes int64
@@ -63,17 +64,3 @@ func knownProjects(c Config) func(ctx context.Context, tenantID string) (func(st
 	}
 }
 
-// RunIndex runs the index until ctx ends, when it is on.
-func (a *App) RunIndex(ctx context.Context, c IndexConfig) {
-	if a.Indexer == nil {
-		return
-	}
-	poll, discover := c.PollEvery, c.DiscoverEvery
-	if poll <= 0 {
-		poll = 10 * time.Second
-	}
-	if discover <= 0 {
-		discover = 5 * time.Minute
-	}
-	a.Indexer.Run(ctx, poll, discover)
-}

@@ -54,9 +54,9 @@ type Access interface {
 	GitRemote(ctx context.Context, tenantID, integrationID string, repo relay.Repository) (relay.GitRemote, error)
 }
 
-// Poller polls the repositories that are due. It is the unit of work a
-// scheduler runs (today Indexer.Run's loop; a job queue's worker as well):
-// safe to call from any number of replicas at once.
+// Poller polls the repositories that are due. It is the unit of work the
+// job queue's poll jobs run: safe to call from any number of replicas at
+// once.
 type Poller interface {
 	PollDue(ctx context.Context) (int, error)
 }
@@ -168,36 +168,6 @@ func (x *Indexer) Dir() string { return x.dir }
 func (x *Indexer) ClonePath(k relay.IndexKey) string {
 	sum := sha256.Sum256([]byte(k.TenantID + "\x00" + k.IntegrationID + "\x00" + k.RepositoryID))
 	return filepath.Join(x.dir, hex.EncodeToString(sum[:16])+".git")
-}
-
-// Run discovers repositories every discoverEvery and polls due ones every
-// pollEvery, until ctx ends.
-func (x *Indexer) Run(ctx context.Context, pollEvery, discoverEvery time.Duration) {
-	var lastDiscover time.Time
-	t := time.NewTicker(pollEvery)
-	defer t.Stop()
-	for {
-		if x.c.Now().Sub(lastDiscover) >= discoverEvery {
-			if err := x.Discover(ctx); err != nil && ctx.Err() == nil {
-				x.c.Log.Warn("index: listing repositories failed", "err", err)
-			}
-			lastDiscover = x.c.Now()
-		}
-		for {
-			n, err := x.PollDue(ctx)
-			if err != nil && ctx.Err() == nil {
-				x.c.Log.Warn("index: poll failed", "err", err)
-			}
-			if n < x.c.Batch || err != nil {
-				break
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }
 
 // Discover makes the index's repositories those the integrations include:
@@ -343,7 +313,7 @@ func (x *Indexer) read(ctx context.Context, s relay.IndexState) error {
 	now := x.c.Now()
 	dir := x.ClonePath(s.IndexKey)
 	d := digest(refs)
-	update := relay.IndexUpdate{IndexKey: s.IndexKey, Owner: x.c.Owner, Tips: refs, TipsDigest: d, CheckedAt: now}
+	update := relay.IndexUpdate{IndexKey: s.IndexKey, Owner: x.c.Owner, Tips: refs, TipsDigest: d, CheckedAt: now, DueAt: s.NextPollAt}
 	if d == s.TipsDigest && cloned(dir) {
 		// Nothing changed: one request, nothing fetched.
 		update.NextPollAt = NextPoll(now, s.LastChangedAt)
