@@ -69,6 +69,20 @@ func (s *Service) GitRemote(ctx context.Context, tenantID, integrationID string,
 	return g.GitRemote(in.HostConfig(), repo, cred)
 }
 
+// IndexClient is the host client of the integration account, for the
+// index's reads through the host's API (pull requests). Like GitRemote,
+// the credential is opened here and stays in the client.
+func (s *Service) IndexClient(ctx context.Context, tenantID, integrationID string) (relay.HostClient, error) {
+	in, err := s.store.Integration(ctx, tenantID, integrationID)
+	if err != nil {
+		return nil, err
+	}
+	if !in.Enabled {
+		return nil, relay.Errorf(relay.EIntegrationDisabled, "Integration %s is disabled.", in.Name)
+	}
+	return s.integrationClient(ctx, in)
+}
+
 // indexReader reads the index for an issue (store.DB implements it; a
 // store without an index shows none).
 type indexReader interface {

@@ -41,6 +41,10 @@ func newIndexer(c Config, a *App, hc *http.Client) (*index.Indexer, error) {
 	return index.New(index.Config{
 		Store: c.DB, Access: a.Actions, HTTP: hc, DataDir: c.Index.DataDir, Git: c.Index.Git,
 		KnownProjects: knownProjects(c), Now: c.Now, Log: c.Logger, MaxFetchBytes: c.Index.MaxFetchBytes,
+		Paused: func(integration string) bool {
+			st, ok := a.RateBudget.StateOf(integration)
+			return ok && !st.PausedUntil.IsZero()
+		},
 	})
 }
 
@@ -63,4 +67,3 @@ func knownProjects(c Config) func(ctx context.Context, tenantID string) (func(st
 		return func(p string) bool { return known[p] }, nil
 	}
 }
-

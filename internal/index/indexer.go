@@ -33,6 +33,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gitrelay/gitrelay/internal/host"
 	"github.com/gitrelay/gitrelay/internal/relay"
 )
 
@@ -101,6 +102,10 @@ type Config struct {
 	Batch int
 	// MaxFetchBytes caps what one read of a repository receives.
 	MaxFetchBytes int64
+	// Paused tells whether the integration's account (BudgetName) has
+	// spent its indexing share of the host's rate limit: its pull requests
+	// are then not read until the budget's reset (nil: never).
+	Paused func(integration string) bool
 }
 
 // Indexer reads repositories into the index.
@@ -301,6 +306,9 @@ func NextPoll(now, lastChanged time.Time) time.Time {
 
 // read polls one claimed repository.
 func (x *Indexer) read(ctx context.Context, s relay.IndexState) error {
+	// Every read is an indexing read, held to the integration's share of
+	// the host's rate limit (host.RateBudget).
+	ctx = host.ForIndexing(ctx, BudgetName(s.TenantID, s.IntegrationID))
 	repo := relay.Repository{ID: s.RepositoryID, FullName: s.FullName, WebURL: s.WebURL}
 	remote, err := x.c.Access.GitRemote(ctx, s.TenantID, s.IntegrationID, repo)
 	if err != nil {
@@ -314,8 +322,18 @@ func (x *Indexer) read(ctx context.Context, s relay.IndexState) error {
 	dir := x.ClonePath(s.IndexKey)
 	d := digest(refs)
 	update := relay.IndexUpdate{IndexKey: s.IndexKey, Owner: x.c.Owner, Tips: refs, TipsDigest: d, CheckedAt: now, DueAt: s.NextPollAt}
+	known := func(string) bool { return true }
+	if x.c.KnownProjects != nil {
+		if known, err = x.c.KnownProjects(ctx, s.TenantID); err != nil {
+			return err
+		}
+	}
+	if err := x.readPullRequests(ctx, s, known); err != nil {
+		return err
+	}
 	if d == s.TipsDigest && cloned(dir) {
-		// Nothing changed: one request, nothing fetched.
+		// Nothing changed: one request, nothing fetched (and the pull
+		// requests' one conditional request).
 		update.NextPollAt = NextPoll(now, s.LastChangedAt)
 		update.DiskBytes = s.DiskBytes
 		_, err := x.c.Store.SaveIndex(ctx, update)
@@ -326,12 +344,6 @@ func (x *Indexer) read(ctx context.Context, s relay.IndexState) error {
 	defer l.Unlock()
 	if err := x.sync(ctx, remote, dir); err != nil {
 		return err
-	}
-	known := func(string) bool { return true }
-	if x.c.KnownProjects != nil {
-		if known, err = x.c.KnownProjects(ctx, s.TenantID); err != nil {
-			return err
-		}
 	}
 	// Walk from the branches that moved or appeared, stopping at every
 	// previous tip.
