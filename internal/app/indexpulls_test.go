@@ -1,6 +1,10 @@
 package app_test
 
 import (
+	"net/http"
+	"time"
+
+	"github.com/gitrelay/gitrelay/internal/relay"
 	"testing"
 
 	"github.com/gitrelay/gitrelay/internal/app/apptest"
@@ -70,4 +74,49 @@ func TestPullRequestsOpenedOnTheHostShowOnTheIssue(t *testing.T) {
 			})
 		})
 	}
+}
+
+// An integration the host rate-limits pauses its indexing reads of pull
+// requests until the host's reset, while commits are still read (git is
+// not counted against the API's limit) and users' actions keep working;
+// after the reset the pull requests are read.
+func TestARateLimitedIntegrationPausesIndexingWhileActionsKeepWorking(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := apptest.New(t, db, apptest.Options{Index: true, RateBudgetOnEnvClock: true})
+		id := e.Integration(false, nil)
+		if _, err := e.Git.Commit(apptest.Repo, "feature/ABC-6-limits", hostsim.Change{Message: "ABC-6 Limits"}); err != nil {
+			t.Fatal(err)
+		}
+		e.Sim.OpenPullRequest(apptest.Repo, hostsim.PR{Title: "ABC-6 Limits", Source: "feature/ABC-6-limits", Target: "main", Author: apptest.BobLogin})
+		e.Sim.Inject(hostsim.Fault{Op: hostsim.OpListPullRequests, RetryAfter: time.Hour, Times: 1})
+		indexNow(t, e)
+
+		d := development(t, e, "ABC-6")
+		if len(d.Commits) != 1 || indexedPullRequests(d) != 0 {
+			t.Fatalf("while rate-limited: got %d commits and %d indexed pull requests, want the commit and no pull request", len(d.Commits), indexedPullRequests(d))
+		}
+		if st, ok := e.App.RateBudget.StateOf(index.BudgetName(relay.LocalTenant, id)); !ok || !st.PausedUntil.After(e.Now()) {
+			t.Fatalf("the integration's budget = %+v, %v; want indexing paused", st, ok)
+		}
+		if r := e.CreateBranch(e.Bob, id, "ABC-1-while-paused"); r.Status != http.StatusCreated {
+			t.Fatalf("an action while indexing is paused: %d %s", r.Status, r.Body)
+		}
+
+		e.Advance(time.Hour + time.Minute)
+		e.Advance(index.MaxPoll)
+		indexNow(t, e)
+		if n := indexedPullRequests(development(t, e, "ABC-6")); n != 1 {
+			t.Errorf("after the reset: %d indexed pull requests, want the one naming ABC-6", n)
+		}
+	})
+}
+
+func indexedPullRequests(d httpx.Development) int {
+	n := 0
+	for _, p := range d.PullRequests {
+		if p.Origin == httpx.OriginIndexed {
+			n++
+		}
+	}
+	return n
 }

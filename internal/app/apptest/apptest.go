@@ -140,6 +140,9 @@ type Options struct {
 	// the defaults).
 	Jobs          bool
 	IndexSchedule app.IndexConfig
+	// RateBudgetOnEnvClock makes the rate budget of indexing reads run on
+	// Env.Now, so that Advance ends a pause the host asked for.
+	RateBudgetOnEnvClock bool
 }
 
 // New boots gitrelay on db.
@@ -191,6 +194,9 @@ func New(t testing.TB, db *store.DB, opts ...Options) *Env {
 	if o.Index {
 		cfg.Index = o.IndexSchedule
 		cfg.Index.Enabled, cfg.Index.DataDir = true, t.TempDir()
+	}
+	if o.RateBudgetOnEnvClock {
+		cfg.RateBudget = host.NewRateBudget(0, e.Now, nil)
 	}
 	var runner *jobs.Runner
 	if o.Jobs {
