@@ -186,6 +186,42 @@ type IndexStatus struct {
 	// earliest due one (zero: none).
 	LastCheckedAt, NextCheckAt time.Time
 	Repositories               []relay.IndexState
+	// Webhook is what the integration's webhook received; nil before its
+	// secret was made (no webhook set up).
+	Webhook *IndexWebhook
+	// Budget is the integration account's rate limit as the host last
+	// reported it to an indexing read; nil before one did.
+	Budget *IndexBudget
+}
+
+// IndexWebhook counts an integration's webhook deliveries.
+type IndexWebhook struct {
+	// Received were verified; Refused were not (forged, unsigned, too
+	// large).
+	Received, Refused int64
+	LastDeliveryAt    time.Time // zero: never
+	LastRefusedAt     time.Time // zero: never
+}
+
+// IndexBudget is an integration account's rate limit: Remaining of Limit
+// until Reset, of which indexing leaves Reserved to users' actions;
+// PausedUntil (zero: not paused) is when indexing reads resume.
+type IndexBudget struct {
+	Limit, Remaining, Reserved int
+	Reset, PausedUntil         time.Time
+}
+
+// webhookReader reads an integration's webhook counters (store.DB
+// implements it).
+type webhookReader interface {
+	Webhook(ctx context.Context, tenantID, integrationID string) (relay.Webhook, error)
+}
+
+// UseRateBudget makes IndexStatus tell the integration account's rate
+// budget, as f reports it (ok false: not known yet). Call it before
+// serving.
+func (s *Service) UseRateBudget(f func(tenantID, integrationID string) (IndexBudget, bool)) {
+	s.rateBudget = f
 }
 
 // IndexStatusOf sums up an integration's repositories' states.
@@ -223,7 +259,21 @@ func (s *Service) IndexStatus(ctx context.Context, p relay.Principal, integratio
 	if err != nil {
 		return IndexStatus{}, err
 	}
-	return IndexStatusOf(integrationID, states, s.now()), nil
+	st := IndexStatusOf(integrationID, states, s.now())
+	if wr, ok := s.store.(webhookReader); ok {
+		switch w, err := wr.Webhook(ctx, p.TenantID, integrationID); {
+		case err == nil:
+			st.Webhook = &IndexWebhook{Received: w.Deliveries, Refused: w.Refused, LastDeliveryAt: w.LastDeliveryAt, LastRefusedAt: w.LastRefusedAt}
+		case relay.ErrorCode(err) != relay.ENotFound:
+			return IndexStatus{}, err
+		}
+	}
+	if s.rateBudget != nil {
+		if b, ok := s.rateBudget(p.TenantID, integrationID); ok {
+			st.Budget = &b
+		}
+	}
+	return st, nil
 }
 
 // Reindex asks for the integration's repository (every one when

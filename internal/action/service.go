@@ -73,6 +73,9 @@ type Service struct {
 	replica string
 	// indexNow starts the reads a re-index request made due (OnReindex).
 	indexNow func(ctx context.Context, tenantID, integrationID, repositoryID string) error
+	// rateBudget tells an integration account's rate budget
+	// (UseRateBudget).
+	rateBudget func(tenantID, integrationID string) (IndexBudget, bool)
 }
 
 // New builds a Service.

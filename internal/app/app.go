@@ -205,17 +205,6 @@ func New(c Config) *App {
 			OnUninstall: func(tenantID string) { signIn.Forget(tenantID, "") }})
 		jiraRoutes = append(remote.Routes(), signIn.Routes()...)
 	}
-	https := strings.HasPrefix(strings.ToLower(c.PublicURL), "https://")
-	pages, err := web.New(web.Config{
-		Actions: actions, Directory: dir, DirStore: c.DB, Store: c.DB, Hosts: hosts, Kinds: hosts.Kinds(),
-		TenantID: relay.LocalTenant, Logger: c.Logger, Now: c.Now, Demo: c.Demo,
-		SecureCookies: https, External: external, ClientAddr: c.ClientAddr,
-	})
-	if err != nil {
-		// The templates are embedded: this is a build defect, not a
-		// runtime condition.
-		panic(err)
-	}
 	if c.Indexer == nil && c.Jobs != nil && c.Index.Enabled {
 		// A verified delivery queued the change durably: a job reads it
 		// now (draining the queue, making the repository due, polling).
@@ -228,12 +217,28 @@ func New(c Config) *App {
 	}
 	hooks := webhook.New(webhook.Config{Store: c.DB, Sealer: c.Sealer, Indexer: c.Indexer, PublicURL: c.PublicURL,
 		Now: c.Now, Logger: c.Logger, Observe: metrics.ObserveWebhook})
+	https := strings.HasPrefix(strings.ToLower(c.PublicURL), "https://")
+	pages, err := web.New(web.Config{
+		Actions: actions, Directory: dir, DirStore: c.DB, Store: c.DB, Hosts: hosts, Kinds: hosts.Kinds(),
+		TenantID: relay.LocalTenant, Logger: c.Logger, Now: c.Now, Demo: c.Demo,
+		SecureCookies: https, External: external, ClientAddr: c.ClientAddr, Webhooks: hooks,
+	})
+	if err != nil {
+		// The templates are embedded: this is a build defect, not a
+		// runtime condition.
+		panic(err)
+	}
 	srv := server.New(server.Config{
 		Actions: actions, Directory: dir, Hosts: hosts, Kinds: hosts.Kinds(),
 		TenantID: relay.LocalTenant, Logger: c.Logger, Metrics: metrics, Ready: c.DB.Ping, Version: c.Version,
 		Web: pages, JiraRoutes: jiraRoutes, HSTS: https, MetricsElsewhere: c.MetricsElsewhere, Webhooks: hooks,
 	})
 	a := &App{Actions: actions, Directory: dir, Hosts: hosts, Server: srv, Metrics: metrics, Devinfo: devinfo, Webhooks: hooks, RateBudget: c.RateBudget}
+	budget := c.RateBudget
+	actions.UseRateBudget(func(tenantID, integrationID string) (action.IndexBudget, bool) {
+		st, ok := budget.StateOf(index.BudgetName(tenantID, integrationID))
+		return action.IndexBudget{Limit: st.Limit, Remaining: st.Remaining, Reserved: st.Reserved, Reset: st.Reset, PausedUntil: st.PausedUntil}, ok
+	})
 	if c.Index.Enabled {
 		ix, err := newIndexer(c, a, givenClient)
 		if err != nil {

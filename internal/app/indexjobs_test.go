@@ -83,6 +83,16 @@ func TestAPushReachesTheIssueThroughItsWebhook(t *testing.T) {
 					t.Fatalf("the host's deliveries = %+v, want the push accepted (202)", got)
 				}
 				waitFor(t, e, "ABC-7", hasCommit("ABC-7 Pushed with a webhook"))
+				st := e.Do("GET", "/api/v1/integrations/"+id+"/index", e.Admin, nil).JSON()
+				accepted := 0
+				for _, d := range e.Sim.Deliveries() {
+					if d.Status == http.StatusAccepted {
+						accepted++
+					}
+				}
+				if w, _ := st["webhook"].(map[string]any); w == nil || w["received"] != float64(accepted) || w["refused"] != float64(0) || w["last_delivery_at"] == nil {
+					t.Errorf("the index status's webhook = %v, want the %d deliveries received", st["webhook"], accepted)
+				}
 				changes, err := db.RepositoryChanges(context.Background(), 10)
 				if err != nil || len(changes) != 0 {
 					t.Errorf("queued repository changes after the read: %+v, %v; want none", changes, err)

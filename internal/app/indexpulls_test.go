@@ -98,6 +98,10 @@ func TestARateLimitedIntegrationPausesIndexingWhileActionsKeepWorking(t *testing
 		if st, ok := e.App.RateBudget.StateOf(index.BudgetName(relay.LocalTenant, id)); !ok || !st.PausedUntil.After(e.Now()) {
 			t.Fatalf("the integration's budget = %+v, %v; want indexing paused", st, ok)
 		}
+		st := e.Do("GET", "/api/v1/integrations/"+id+"/index", e.Admin, nil).JSON()
+		if b, _ := st["rate_budget"].(map[string]any); b == nil || b["paused_until"] == nil || b["remaining"] != float64(0) || b["reset_at"] == nil {
+			t.Errorf("the index status's rate budget = %v, want none remaining, paused until the reset", st["rate_budget"])
+		}
 		if r := e.CreateBranch(e.Bob, id, "ABC-1-while-paused"); r.Status != http.StatusCreated {
 			t.Fatalf("an action while indexing is paused: %d %s", r.Status, r.Body)
 		}
