@@ -26,8 +26,8 @@ import (
 	"github.com/gitrelay/gitrelay/internal/httperr"
 	"github.com/gitrelay/gitrelay/internal/httpx"
 	"github.com/gitrelay/gitrelay/internal/relay"
-	"github.com/gitrelay/gitrelay/internal/webhook"
 	"github.com/gitrelay/gitrelay/internal/store"
+	"github.com/gitrelay/gitrelay/internal/webhook"
 )
 
 //go:embed templates/*.html
