@@ -106,6 +106,11 @@ type Config struct {
 	// spent its indexing share of the host's rate limit: its pull requests
 	// are then not read until the budget's reset (nil: never).
 	Paused func(integration string) bool
+	// Saved, when set, is told what a read saved that names issues (new
+	// commits, the branches that changed, the pull requests listed), after
+	// it is saved: to tell the issue tracker (Jira's development
+	// information).
+	Saved func(ctx context.Context, s relay.IndexState, commits []relay.IndexedCommit, branches []relay.IndexedBranch, prs []relay.IndexedPullRequest)
 }
 
 // Indexer reads repositories into the index.
@@ -414,7 +419,10 @@ func (x *Indexer) read(ctx context.Context, s relay.IndexState) error {
 		update.NextPollAt = NextPoll(now, now)
 	}
 	update.DiskBytes = diskUsage(dir)
-	_, err = x.c.Store.SaveIndex(ctx, update)
+	saved, err := x.c.Store.SaveIndex(ctx, update)
+	if err == nil && saved && x.c.Saved != nil && len(update.Commits)+len(update.Branches) > 0 {
+		x.c.Saved(ctx, s, update.Commits, update.Branches, nil)
+	}
 	return err
 }
 

@@ -95,6 +95,17 @@ func (x *Indexer) readPullRequests(ctx context.Context, s relay.IndexState, know
 		if err := st.PutIndexedPullRequests(ctx, s.IndexKey, prs); err != nil {
 			return err
 		}
+		if x.c.Saved != nil {
+			var named []relay.IndexedPullRequest
+			for _, p := range prs {
+				if len(p.IssueKeys) > 0 {
+					named = append(named, p)
+				}
+			}
+			if len(named) > 0 {
+				x.c.Saved(ctx, s, nil, nil, named)
+			}
+		}
 	}
 	return st.SetPullRequestCursor(ctx, s.IndexKey, page.Next.UpdatedAt, page.Next.ETag)
 }
