@@ -67,6 +67,12 @@ type indexPollWorker struct {
 	log *slog.Logger
 }
 
+// Timeout lets a poll job run as long as one first clone may take
+// (GitTimeout) rather than the queue's default. A job running past the
+// queue's rescue time is worked again elsewhere meanwhile: harmless, as
+// each repository is read under its lease.
+func (w *indexPollWorker) Timeout(*river.Job[IndexPollArgs]) time.Duration { return GitTimeout }
+
 func (w *indexPollWorker) Work(ctx context.Context, _ *river.Job[IndexPollArgs]) error {
 	// The changes webhooks queued make their repositories due first, so
 	// that this very job reads them.
