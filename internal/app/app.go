@@ -77,7 +77,9 @@ type Config struct {
 	// caller serves App.Metrics.Handler() there.
 	MetricsElsewhere bool
 	// Indexer is told when a verified webhook delivery queued a read of a
-	// repository; nil leaves the queue (repository_changes) to be read.
+	// repository. nil, with the index on and Jobs set, queues an
+	// index_poll job at once (see indexjobs.go); the queue
+	// (repository_changes) is drained by every index_poll job.
 	Indexer webhook.Indexer
 	// Index reads every repository of every integration (off when not
 	// Enabled).
