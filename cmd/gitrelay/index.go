@@ -45,11 +45,20 @@ func cmdIndex(ctx context.Context, args []string, getenv func(string) string, st
 		if err != nil {
 			return err
 		}
+		st := action.IndexStatusOf(in.ID, states, now)
+		switch w, err := db.Webhook(ctx, *tenant, in.ID); {
+		case err == nil:
+			st.Webhook = &action.IndexWebhook{Received: w.Deliveries, Refused: w.Refused, LastDeliveryAt: w.LastDeliveryAt, LastRefusedAt: w.LastRefusedAt}
+		case relay.ErrorCode(err) != relay.ENotFound:
+			return err
+		}
+		// The rate budget lives in the serving processes' memory: the
+		// API's answer tells it (rate_budget is null here).
 		if err := enc.Encode(struct {
 			Name    string `json:"name"`
 			Enabled bool   `json:"enabled"`
 			httpx.IndexStatus
-		}{in.Name, in.Enabled, httpx.IndexStatusOf(action.IndexStatusOf(in.ID, states, now))}); err != nil {
+		}{in.Name, in.Enabled, httpx.IndexStatusOf(st)}); err != nil {
 			return err
 		}
 	}

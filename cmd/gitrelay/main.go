@@ -63,7 +63,7 @@ Usage:
   gitrelay audit reconcile [--older-than DURATION] [--host-timeout 20s] [--egress-allow LIST] [--jira-app-id ID]
   gitrelay audit tenants
   gitrelay audit export --tenant ID [--since TIME] [--until TIME] [--limit N]
-  gitrelay index status [--tenant ID]   (one JSON line per integration: indexed, queued, failing, disk)
+  gitrelay index status [--tenant ID]   (one JSON line per integration: indexed, queued, failing, disk, webhook deliveries)
   gitrelay migrate
   gitrelay healthcheck [--addr 127.0.0.1:8080] [--timeout 5s]   (exit 0 when /readyz answers 200)
   gitrelay version

@@ -279,13 +279,12 @@ func serveHTTP(ctx context.Context, ln net.Listener, a *app.App, runner *jobs.Ru
 		IdleTimeout:       120 * time.Second,
 	}
 	// The background work (app.Config.Jobs): host writes left pending
-	// are completed by asking the host, and development information is
-	// pushed to Jira from its durable queue, each job on one replica.
+	// are completed by asking the host, development information is
+	// pushed to Jira from its durable queue, and the index reads the
+	// integrations' repositories, each job on one replica.
 	if err := runner.Start(context.WithoutCancel(ctx)); err != nil {
 		return err
 	}
-	// Reads the integrations' repositories into the index.
-	go a.RunIndex(ctx, app.IndexConfig{})
 	defer func() {
 		// Running jobs get the time requests get to finish; those cut
 		// short are worked again later, here or on another replica.

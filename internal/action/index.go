@@ -69,6 +69,20 @@ func (s *Service) GitRemote(ctx context.Context, tenantID, integrationID string,
 	return g.GitRemote(in.HostConfig(), repo, cred)
 }
 
+// IndexClient is the host client of the integration account, for the
+// index's reads through the host's API (pull requests). Like GitRemote,
+// the credential is opened here and stays in the client.
+func (s *Service) IndexClient(ctx context.Context, tenantID, integrationID string) (relay.HostClient, error) {
+	in, err := s.store.Integration(ctx, tenantID, integrationID)
+	if err != nil {
+		return nil, err
+	}
+	if !in.Enabled {
+		return nil, relay.Errorf(relay.EIntegrationDisabled, "Integration %s is disabled.", in.Name)
+	}
+	return s.integrationClient(ctx, in)
+}
+
 // indexReader reads the index for an issue (store.DB implements it; a
 // store without an index shows none).
 type indexReader interface {
@@ -172,6 +186,42 @@ type IndexStatus struct {
 	// earliest due one (zero: none).
 	LastCheckedAt, NextCheckAt time.Time
 	Repositories               []relay.IndexState
+	// Webhook is what the integration's webhook received; nil before its
+	// secret was made (no webhook set up).
+	Webhook *IndexWebhook
+	// Budget is the integration account's rate limit as the host last
+	// reported it to an indexing read; nil before one did.
+	Budget *IndexBudget
+}
+
+// IndexWebhook counts an integration's webhook deliveries.
+type IndexWebhook struct {
+	// Received were verified; Refused were not (forged, unsigned, too
+	// large).
+	Received, Refused int64
+	LastDeliveryAt    time.Time // zero: never
+	LastRefusedAt     time.Time // zero: never
+}
+
+// IndexBudget is an integration account's rate limit: Remaining of Limit
+// until Reset, of which indexing leaves Reserved to users' actions;
+// PausedUntil (zero: not paused) is when indexing reads resume.
+type IndexBudget struct {
+	Limit, Remaining, Reserved int
+	Reset, PausedUntil         time.Time
+}
+
+// webhookReader reads an integration's webhook counters (store.DB
+// implements it).
+type webhookReader interface {
+	Webhook(ctx context.Context, tenantID, integrationID string) (relay.Webhook, error)
+}
+
+// UseRateBudget makes IndexStatus tell the integration account's rate
+// budget, as f reports it (ok false: not known yet). Call it before
+// serving.
+func (s *Service) UseRateBudget(f func(tenantID, integrationID string) (IndexBudget, bool)) {
+	s.rateBudget = f
 }
 
 // IndexStatusOf sums up an integration's repositories' states.
@@ -209,7 +259,21 @@ func (s *Service) IndexStatus(ctx context.Context, p relay.Principal, integratio
 	if err != nil {
 		return IndexStatus{}, err
 	}
-	return IndexStatusOf(integrationID, states, s.now()), nil
+	st := IndexStatusOf(integrationID, states, s.now())
+	if wr, ok := s.store.(webhookReader); ok {
+		switch w, err := wr.Webhook(ctx, p.TenantID, integrationID); {
+		case err == nil:
+			st.Webhook = &IndexWebhook{Received: w.Deliveries, Refused: w.Refused, LastDeliveryAt: w.LastDeliveryAt, LastRefusedAt: w.LastRefusedAt}
+		case relay.ErrorCode(err) != relay.ENotFound:
+			return IndexStatus{}, err
+		}
+	}
+	if s.rateBudget != nil {
+		if b, ok := s.rateBudget(p.TenantID, integrationID); ok {
+			st.Budget = &b
+		}
+	}
+	return st, nil
 }
 
 // Reindex asks for the integration's repository (every one when
@@ -223,7 +287,21 @@ func (s *Service) Reindex(ctx context.Context, p relay.Principal, integrationID,
 	if _, err := a.RequestReindex(ctx, p.TenantID, integrationID, repositoryID, s.now()); err != nil {
 		return IndexStatus{}, err
 	}
+	if s.indexNow != nil {
+		// The request is saved: failing to start the read now only
+		// leaves it to the next scheduled poll.
+		if err := s.indexNow(ctx, p.TenantID, integrationID, repositoryID); err != nil {
+			s.log.WarnContext(ctx, "index: starting the re-index now failed; the next poll reads it", "err", err)
+		}
+	}
 	return s.IndexStatus(ctx, p, integrationID)
+}
+
+// OnReindex makes Reindex call f after saving a request, to read the
+// repositories it made due at once rather than at the next scheduled
+// poll. Call it before serving.
+func (s *Service) OnReindex(f func(ctx context.Context, tenantID, integrationID, repositoryID string) error) {
+	s.indexNow = f
 }
 
 func (s *Service) indexAdmin(ctx context.Context, p relay.Principal, integrationID string) (indexAdmin, error) {

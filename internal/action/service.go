@@ -72,6 +72,11 @@ type Service struct {
 	repoSyncs   repositorySyncs
 	// replica names this process's leases (see repositoryReadLeases).
 	replica string
+	// indexNow starts the reads a re-index request made due (OnReindex).
+	indexNow func(ctx context.Context, tenantID, integrationID, repositoryID string) error
+	// rateBudget tells an integration account's rate budget
+	// (UseRateBudget).
+	rateBudget func(tenantID, integrationID string) (IndexBudget, bool)
 }
 
 // New builds a Service.

@@ -77,7 +77,9 @@ type Config struct {
 	// caller serves App.Metrics.Handler() there.
 	MetricsElsewhere bool
 	// Indexer is told when a verified webhook delivery queued a read of a
-	// repository; nil leaves the queue (repository_changes) to be read.
+	// repository. nil, with the index on and Jobs set, queues an
+	// index_poll job at once (see indexjobs.go); the queue
+	// (repository_changes) is drained by every index_poll job.
 	Indexer webhook.Indexer
 	// Index reads every repository of every integration (off when not
 	// Enabled).
@@ -111,8 +113,8 @@ type App struct {
 	// of each integration account's rate limit, and tells what is left.
 	RateBudget *host.RateBudget
 	// Indexer reads the integrations' repositories; nil when indexing is
-	// off or git is missing. Run it (RunIndex) for the life of the server
-	// and Close it after.
+	// off or git is missing. With Config.Jobs its work runs as jobs
+	// (registerIndexJobs); Close it when the server stops.
 	Indexer *index.Indexer
 }
 
@@ -207,36 +209,59 @@ func New(c Config) *App {
 			OnUninstall: func(tenantID string) { signIn.Forget(tenantID, "") }})
 		jiraRoutes = append(remote.Routes(), signIn.Routes()...)
 	}
+	if c.Indexer == nil && c.Jobs != nil && c.Index.Enabled {
+		// A verified delivery queued the change durably: a job reads it
+		// now (draining the queue, making the repository due, polling).
+		runner := c.Jobs
+		c.Indexer = webhook.IndexerFunc(func(ctx context.Context, tenantID, integrationID, repo string) {
+			if err := indexNow(ctx, runner, tenantID, integrationID, repo); err != nil {
+				c.Logger.WarnContext(ctx, "index: queueing the read of a changed repository failed; the next poll reads it", "err", err)
+			}
+		})
+	}
+	hooks := webhook.New(webhook.Config{Store: c.DB, Sealer: c.Sealer, Indexer: c.Indexer, PublicURL: c.PublicURL,
+		Now: c.Now, Logger: c.Logger, Observe: metrics.ObserveWebhook})
 	https := strings.HasPrefix(strings.ToLower(c.PublicURL), "https://")
 	pages, err := web.New(web.Config{
 		Actions: actions, Directory: dir, DirStore: c.DB, Store: c.DB, Hosts: hosts, Kinds: hosts.Kinds(),
 		TenantID: relay.LocalTenant, Logger: c.Logger, Now: c.Now, Demo: c.Demo,
-		SecureCookies: https, External: external, ClientAddr: c.ClientAddr,
+		SecureCookies: https, External: external, ClientAddr: c.ClientAddr, Webhooks: hooks,
 	})
 	if err != nil {
 		// The templates are embedded: this is a build defect, not a
 		// runtime condition.
 		panic(err)
 	}
-	hooks := webhook.New(webhook.Config{Store: c.DB, Sealer: c.Sealer, Indexer: c.Indexer, PublicURL: c.PublicURL,
-		Now: c.Now, Logger: c.Logger, Observe: metrics.ObserveWebhook})
 	srv := server.New(server.Config{
 		Actions: actions, Directory: dir, Hosts: hosts, Kinds: hosts.Kinds(),
 		TenantID: relay.LocalTenant, Logger: c.Logger, Metrics: metrics, Ready: c.DB.Ping, Version: c.Version,
 		Web: pages, JiraRoutes: jiraRoutes, HSTS: https, MetricsElsewhere: c.MetricsElsewhere, Webhooks: hooks,
 	})
-	if c.Jobs != nil {
-		registerJobs(c.Jobs, actions, devinfo, c.HostTimeout, c.Logger)
-		registerHostJobs(c.Jobs, actions, c.DB, c.Now, c.Logger)
-		metrics.Register(c.Jobs.Collectors()...)
-	}
 	a := &App{Actions: actions, Directory: dir, Hosts: hosts, Server: srv, Metrics: metrics, Devinfo: devinfo, Webhooks: hooks, RateBudget: c.RateBudget}
+	budget := c.RateBudget
+	actions.UseRateBudget(func(tenantID, integrationID string) (action.IndexBudget, bool) {
+		st, ok := budget.StateOf(index.BudgetName(tenantID, integrationID))
+		return action.IndexBudget{Limit: st.Limit, Remaining: st.Remaining, Reserved: st.Reserved, Reset: st.Reset, PausedUntil: st.PausedUntil}, ok
+	})
 	if c.Index.Enabled {
 		ix, err := newIndexer(c, a, givenClient)
 		if err != nil {
 			c.Logger.Warn("indexing is off", "err", err)
+		} else {
+			a.Indexer = ix
 		}
-		a.Indexer = ix
+	}
+	if c.Jobs != nil {
+		registerJobs(c.Jobs, actions, devinfo, c.HostTimeout, c.Logger)
+		registerHostJobs(c.Jobs, actions, c.DB, c.Now, c.Logger)
+		if a.Indexer != nil {
+			registerIndexJobs(c.Jobs, a.Indexer, c.DB, c.Index, c.Now, c.Logger)
+			runner := c.Jobs
+			actions.OnReindex(func(ctx context.Context, tenantID, integrationID, repositoryID string) error {
+				return indexNow(ctx, runner, tenantID, integrationID, repositoryID)
+			})
+		}
+		metrics.Register(c.Jobs.Collectors()...)
 	}
 	return a
 }

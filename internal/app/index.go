@@ -7,6 +7,8 @@ import (
 
 	"github.com/gitrelay/gitrelay/internal/host"
 	"github.com/gitrelay/gitrelay/internal/index"
+	"github.com/gitrelay/gitrelay/internal/jira"
+	"github.com/gitrelay/gitrelay/internal/relay"
 )
 
 // IndexConfig configures the index (see docs/indexing.md).
@@ -16,8 +18,9 @@ type IndexConfig struct {
 	// DataDir holds the clones (under DataDir/index).
 	DataDir string
 	// PollEvery is how often due repositories are looked for (default
-	// 10 s); DiscoverEvery how often each integration's repository list
-	// is compared with the index (default 5 minutes).
+	// DefaultIndexPollEvery); DiscoverEvery how often each integration's
+	// repository list is compared with the index (default
+	// DefaultIndexDiscoverEvery). Both run as jobs (Config.Jobs).
 	PollEvery, DiscoverEvery time.Duration
 	// MaxFetchBytes caps what one read of a repository receives.
 	MaxFetchBytes int64
@@ -40,7 +43,58 @@ func newIndexer(c Config, a *App, hc *http.Client) (*index.Indexer, error) {
 	return index.New(index.Config{
 		Store: c.DB, Access: a.Actions, HTTP: hc, DataDir: c.Index.DataDir, Git: c.Index.Git,
 		KnownProjects: knownProjects(c), Now: c.Now, Log: c.Logger, MaxFetchBytes: c.Index.MaxFetchBytes,
+		Paused: func(integration string) bool {
+			st, ok := a.RateBudget.StateOf(integration)
+			return ok && !st.PausedUntil.IsZero()
+		},
+		Saved: devinfoOfIndex(c, a),
 	})
+}
+
+// devinfoOfIndex queues what the index saves for Jira's development
+// information (nil without Jira): Jira's own panel and JQL then see the
+// work done outside gitrelay. The built-in directory's tenant has no Jira
+// (Devinfo ignores it).
+func devinfoOfIndex(c Config, a *App) func(context.Context, relay.IndexState, []relay.IndexedCommit, []relay.IndexedBranch, []relay.IndexedPullRequest) {
+	if a.Devinfo == nil {
+		return nil
+	}
+	return func(ctx context.Context, s relay.IndexState, commits []relay.IndexedCommit, branches []relay.IndexedBranch, prs []relay.IndexedPullRequest) {
+		if s.TenantID == relay.LocalTenant {
+			return
+		}
+		in, err := c.DB.Integration(ctx, s.TenantID, s.IntegrationID)
+		if err != nil {
+			c.Logger.WarnContext(ctx, "index: telling Jira what was read", "integration", s.IntegrationID, "err", err)
+			return
+		}
+		cfg := in.HostConfig()
+		var x jira.Indexed
+		for _, ct := range commits {
+			x.Commits = append(x.Commits, jira.IndexedCommit{SHA: ct.SHA, Message: ct.Message, Author: ct.AuthorName, At: ct.At,
+				URL: a.Hosts.CommitURL(cfg, s.WebURL, ct.SHA), IssueKeys: ct.IssueKeys})
+		}
+		// A branch naming several issues has a row per issue: one entity.
+		byName := map[string]int{}
+		for _, b := range branches {
+			if i, ok := byName[b.Name]; ok {
+				x.Branches[i].IssueKeys = append(x.Branches[i].IssueKeys, b.IssueKey)
+				x.Branches[i].LastCommit.IssueKeys = x.Branches[i].IssueKeys
+				continue
+			}
+			byName[b.Name] = len(x.Branches)
+			keys := []string{b.IssueKey}
+			x.Branches = append(x.Branches, jira.IndexedBranch{Name: b.Name, URL: a.Hosts.BranchURL(cfg, s.WebURL, b.Name), IssueKeys: keys,
+				LastCommit: jira.IndexedCommit{SHA: b.SHA, Message: b.Message, Author: b.Author, At: b.CommitAt,
+					URL: a.Hosts.CommitURL(cfg, s.WebURL, b.SHA), IssueKeys: keys}})
+		}
+		for _, p := range prs {
+			x.PullRequests = append(x.PullRequests, jira.IndexedPullRequest{Number: p.Number, Title: p.Title, State: p.State, Source: p.Source,
+				Target: p.Target, Author: p.Author, URL: p.URL, UpdatedAt: p.UpdatedAt, IssueKeys: p.IssueKeys})
+		}
+		a.Devinfo.IndexSaved(ctx, s.TenantID, jira.IndexedRepository{IntegrationID: s.IntegrationID, RepositoryID: s.RepositoryID,
+			Name: s.FullName, URL: s.WebURL}, x)
+	}
 }
 
 // knownProjects: keys of the projects the tenant's directory lists count;
@@ -61,19 +115,4 @@ func knownProjects(c Config) func(ctx context.Context, tenantID string) (func(st
 		}
 		return func(p string) bool { return known[p] }, nil
 	}
-}
-
-// RunIndex runs the index until ctx ends, when it is on.
-func (a *App) RunIndex(ctx context.Context, c IndexConfig) {
-	if a.Indexer == nil {
-		return
-	}
-	poll, discover := c.PollEvery, c.DiscoverEvery
-	if poll <= 0 {
-		poll = 10 * time.Second
-	}
-	if discover <= 0 {
-		discover = 5 * time.Minute
-	}
-	a.Indexer.Run(ctx, poll, discover)
 }

@@ -7,9 +7,7 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/gitrelay/gitrelay/internal/app"
 	"github.com/gitrelay/gitrelay/internal/app/apptest"
 	"github.com/gitrelay/gitrelay/internal/host/hostsim"
 	"github.com/gitrelay/gitrelay/internal/httpx"
@@ -221,36 +219,6 @@ func cloneCount(t *testing.T, e *apptest.Env) int {
 		}
 	}
 	return n
-}
-
-// The server's own loop (RunIndex) finds a push without being driven.
-func TestTheIndexLoopFindsAPush(t *testing.T) {
-	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		e := apptest.New(t, db, apptest.Options{Index: true})
-		e.Integration(false, nil)
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			e.App.RunIndex(ctx, app.IndexConfig{PollEvery: 20 * time.Millisecond, DiscoverEvery: 20 * time.Millisecond})
-		}()
-		defer func() { cancel(); <-done }()
-		if _, err := e.Git.Commit(apptest.Repo, "feature/ABC-9-loop", hostsim.Change{Message: "ABC-9 Found by the loop"}); err != nil {
-			t.Fatal(err)
-		}
-		// Generous: the loop polls every 20 ms; this bounds a hung test,
-		// not the speed.
-		deadline := time.Now().Add(time.Minute)
-		for {
-			if d := development(t, e, "ABC-9"); len(d.Commits) == 1 && len(d.Branches) == 1 {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("the loop did not index the push within a minute")
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	})
 }
 
 // A commit whose author email is a directory user's names that user.

@@ -65,7 +65,8 @@ func TestHotRequestsDatabaseRoundTrips(t *testing.T) {
 
 // A Forge panel read (after the first, which records the installation and
 // caches the user's Jira permissions) is the installation, then the
-// panel's reads (sent together on PostgreSQL), then the index.
+// panel's reads (sent together on PostgreSQL), then what the index holds
+// for the issue.
 func TestForgePanelReadDatabaseRoundTrips(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		e := newJiraSessions(t, db)

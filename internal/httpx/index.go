@@ -18,6 +18,25 @@ type IndexStatus struct {
 	LastCheckedAt *time.Time        `json:"last_checked_at,omitempty"`
 	NextCheckAt   *time.Time        `json:"next_check_at,omitempty"`
 	Repositories  []IndexRepository `json:"repositories"`
+	Webhook       *IndexWebhook     `json:"webhook"`
+	RateBudget    *IndexRateBudget  `json:"rate_budget"`
+}
+
+// IndexWebhook counts the integration's webhook deliveries.
+type IndexWebhook struct {
+	Received       int64      `json:"received"`
+	Refused        int64      `json:"refused"`
+	LastDeliveryAt *time.Time `json:"last_delivery_at"`
+	LastRefusedAt  *time.Time `json:"last_refused_at"`
+}
+
+// IndexRateBudget is the integration account's rate limit.
+type IndexRateBudget struct {
+	Limit       int        `json:"limit"`
+	Remaining   int        `json:"remaining"`
+	Reserved    int        `json:"reserved"`
+	ResetAt     *time.Time `json:"reset_at"`
+	PausedUntil *time.Time `json:"paused_until"`
 }
 
 // IndexRepository is one repository's index state.
@@ -56,6 +75,12 @@ func IndexStatusOf(s action.IndexStatus) IndexStatus {
 	out := IndexStatus{IntegrationID: s.IntegrationID, Total: s.Total, Indexed: s.Indexed, Queued: s.Queued, Failing: s.Failing,
 		Commits: s.Commits, DiskBytes: s.DiskBytes, LastCheckedAt: timePtr(s.LastCheckedAt), NextCheckAt: timePtr(s.NextCheckAt),
 		Repositories: []IndexRepository{}}
+	if w := s.Webhook; w != nil {
+		out.Webhook = &IndexWebhook{Received: w.Received, Refused: w.Refused, LastDeliveryAt: timePtr(w.LastDeliveryAt), LastRefusedAt: timePtr(w.LastRefusedAt)}
+	}
+	if b := s.Budget; b != nil {
+		out.RateBudget = &IndexRateBudget{Limit: b.Limit, Remaining: b.Remaining, Reserved: b.Reserved, ResetAt: timePtr(b.Reset), PausedUntil: timePtr(b.PausedUntil)}
+	}
 	for _, r := range s.Repositories {
 		state := IndexIndexed
 		switch {

@@ -33,6 +33,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gitrelay/gitrelay/internal/host"
 	"github.com/gitrelay/gitrelay/internal/relay"
 )
 
@@ -54,9 +55,9 @@ type Access interface {
 	GitRemote(ctx context.Context, tenantID, integrationID string, repo relay.Repository) (relay.GitRemote, error)
 }
 
-// Poller polls the repositories that are due. It is the unit of work a
-// scheduler runs (today Indexer.Run's loop; a job queue's worker as well):
-// safe to call from any number of replicas at once.
+// Poller polls the repositories that are due. It is the unit of work the
+// job queue's poll jobs run: safe to call from any number of replicas at
+// once.
 type Poller interface {
 	PollDue(ctx context.Context) (int, error)
 }
@@ -101,6 +102,15 @@ type Config struct {
 	Batch int
 	// MaxFetchBytes caps what one read of a repository receives.
 	MaxFetchBytes int64
+	// Paused tells whether the integration's account (BudgetName) has
+	// spent its indexing share of the host's rate limit: its pull requests
+	// are then not read until the budget's reset (nil: never).
+	Paused func(integration string) bool
+	// Saved, when set, is told what a read saved that names issues (new
+	// commits, the branches that changed, the pull requests listed), after
+	// it is saved: to tell the issue tracker (Jira's development
+	// information).
+	Saved func(ctx context.Context, s relay.IndexState, commits []relay.IndexedCommit, branches []relay.IndexedBranch, prs []relay.IndexedPullRequest)
 }
 
 // Indexer reads repositories into the index.
@@ -168,36 +178,6 @@ func (x *Indexer) Dir() string { return x.dir }
 func (x *Indexer) ClonePath(k relay.IndexKey) string {
 	sum := sha256.Sum256([]byte(k.TenantID + "\x00" + k.IntegrationID + "\x00" + k.RepositoryID))
 	return filepath.Join(x.dir, hex.EncodeToString(sum[:16])+".git")
-}
-
-// Run discovers repositories every discoverEvery and polls due ones every
-// pollEvery, until ctx ends.
-func (x *Indexer) Run(ctx context.Context, pollEvery, discoverEvery time.Duration) {
-	var lastDiscover time.Time
-	t := time.NewTicker(pollEvery)
-	defer t.Stop()
-	for {
-		if x.c.Now().Sub(lastDiscover) >= discoverEvery {
-			if err := x.Discover(ctx); err != nil && ctx.Err() == nil {
-				x.c.Log.Warn("index: listing repositories failed", "err", err)
-			}
-			lastDiscover = x.c.Now()
-		}
-		for {
-			n, err := x.PollDue(ctx)
-			if err != nil && ctx.Err() == nil {
-				x.c.Log.Warn("index: poll failed", "err", err)
-			}
-			if n < x.c.Batch || err != nil {
-				break
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
 }
 
 // Discover makes the index's repositories those the integrations include:
@@ -331,6 +311,9 @@ func NextPoll(now, lastChanged time.Time) time.Time {
 
 // read polls one claimed repository.
 func (x *Indexer) read(ctx context.Context, s relay.IndexState) error {
+	// Every read is an indexing read, held to the integration's share of
+	// the host's rate limit (host.RateBudget).
+	ctx = host.ForIndexing(ctx, BudgetName(s.TenantID, s.IntegrationID))
 	repo := relay.Repository{ID: s.RepositoryID, FullName: s.FullName, WebURL: s.WebURL}
 	remote, err := x.c.Access.GitRemote(ctx, s.TenantID, s.IntegrationID, repo)
 	if err != nil {
@@ -343,9 +326,19 @@ func (x *Indexer) read(ctx context.Context, s relay.IndexState) error {
 	now := x.c.Now()
 	dir := x.ClonePath(s.IndexKey)
 	d := digest(refs)
-	update := relay.IndexUpdate{IndexKey: s.IndexKey, Owner: x.c.Owner, Tips: refs, TipsDigest: d, CheckedAt: now}
+	update := relay.IndexUpdate{IndexKey: s.IndexKey, Owner: x.c.Owner, Tips: refs, TipsDigest: d, CheckedAt: now, DueAt: s.NextPollAt}
+	known := func(string) bool { return true }
+	if x.c.KnownProjects != nil {
+		if known, err = x.c.KnownProjects(ctx, s.TenantID); err != nil {
+			return err
+		}
+	}
+	if err := x.readPullRequests(ctx, s, known); err != nil {
+		return err
+	}
 	if d == s.TipsDigest && cloned(dir) {
-		// Nothing changed: one request, nothing fetched.
+		// Nothing changed: one request, nothing fetched (and the pull
+		// requests' one conditional request).
 		update.NextPollAt = NextPoll(now, s.LastChangedAt)
 		update.DiskBytes = s.DiskBytes
 		_, err := x.c.Store.SaveIndex(ctx, update)
@@ -356,12 +349,6 @@ func (x *Indexer) read(ctx context.Context, s relay.IndexState) error {
 	defer l.Unlock()
 	if err := x.sync(ctx, remote, dir); err != nil {
 		return err
-	}
-	known := func(string) bool { return true }
-	if x.c.KnownProjects != nil {
-		if known, err = x.c.KnownProjects(ctx, s.TenantID); err != nil {
-			return err
-		}
 	}
 	// Walk from the branches that moved or appeared, stopping at every
 	// previous tip.
@@ -432,7 +419,10 @@ func (x *Indexer) read(ctx context.Context, s relay.IndexState) error {
 		update.NextPollAt = NextPoll(now, now)
 	}
 	update.DiskBytes = diskUsage(dir)
-	_, err = x.c.Store.SaveIndex(ctx, update)
+	saved, err := x.c.Store.SaveIndex(ctx, update)
+	if err == nil && saved && x.c.Saved != nil && len(update.Commits)+len(update.Branches) > 0 {
+		x.c.Saved(ctx, s, update.Commits, update.Branches, nil)
+	}
 	return err
 }
 

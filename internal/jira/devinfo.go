@@ -524,6 +524,7 @@ type entry struct {
 	repoID string
 	branch *devBranch
 	pr     *devPullRequest
+	commit *devCommit // indexed commits only (devinfo_index.go)
 	keys   []string
 }
 
@@ -537,7 +538,21 @@ func (d *Devinfo) pushUpserts(ctx context.Context, inst store.JiraInstallation, 
 	// Group by repository, so that each repository is looked up once.
 	groups := map[repoKey][]store.DevinfoOp{}
 	var order []repoKey
+	repos := map[string]*devRepository{}
+	var entries []entry
 	for _, op := range ops {
+		if op.Op == opUpsertIndexed {
+			es, repo, err := d.indexedEntries(op)
+			if err != nil {
+				if err := d.fail(ctx, inst.TenantID, []store.DevinfoOp{op}, "the queued entry cannot be read"); err != nil {
+					return err
+				}
+				continue
+			}
+			repos[repo.ID] = repo
+			entries = append(entries, es...)
+			continue
+		}
 		var k repoKey
 		var probe struct {
 			IntegrationID string `json:"integration_id"`
@@ -550,8 +565,6 @@ func (d *Devinfo) pushUpserts(ctx context.Context, inst store.JiraInstallation, 
 		}
 		groups[k] = append(groups[k], op)
 	}
-	repos := map[string]*devRepository{}
-	var entries []entry
 	for _, k := range order {
 		es, repo, err := d.entries(ctx, inst.TenantID, k, groups[k])
 		if err != nil {
@@ -670,18 +683,31 @@ func (d *Devinfo) createPullRequestURL(b branchOp) string {
 func chunks(entries []entry) [][]entry {
 	var out [][]entry
 	var cur []entry
-	type count struct{ branches, prs int }
+	type count struct{ branches, prs, commits int }
 	counts := map[string]*count{}
 	total := 0
-	for _, e := range entries {
+	for i, e := range entries {
 		c := counts[e.repoID]
 		if c == nil {
 			c = &count{}
 			counts[e.repoID] = c
 		}
-		full := total >= maxEntitiesPerRequest ||
-			(e.branch != nil && c.branches >= maxEntitiesPerRepository) ||
-			(e.pr != nil && c.prs >= maxEntitiesPerRepository)
+		// An indexed op's entities (at most indexedOpEntities) stay in one
+		// request: the request completes or retries whole ops.
+		var full bool
+		switch {
+		case e.op.Op != opUpsertIndexed:
+			full = total >= maxEntitiesPerRequest ||
+				(e.branch != nil && c.branches >= maxEntitiesPerRepository) ||
+				(e.pr != nil && c.prs >= maxEntitiesPerRepository)
+		case i == 0 || entries[i-1].op.ID != e.op.ID:
+			need := 1
+			for j := i + 1; j < len(entries) && entries[j].op.ID == e.op.ID; j++ {
+				need++
+			}
+			full = len(cur) > 0 && (total+need > maxEntitiesPerRequest || c.branches+need > maxEntitiesPerRepository ||
+				c.prs+need > maxEntitiesPerRepository || c.commits+need > maxEntitiesPerRepository)
+		}
 		if full {
 			out = append(out, cur)
 			cur, total = nil, 0
@@ -697,6 +723,9 @@ func chunks(entries []entry) [][]entry {
 		if e.pr != nil {
 			c.prs++
 		}
+		if e.commit != nil {
+			c.commits++
+		}
 	}
 	if len(cur) > 0 {
 		out = append(out, cur)
@@ -710,7 +739,7 @@ func (d *Devinfo) sendBulk(ctx context.Context, inst store.JiraInstallation, tok
 	var sendable []entry
 	var skipped []string
 	for _, e := range chunk {
-		if e.branch == nil && e.pr == nil {
+		if e.branch == nil && e.pr == nil && e.commit == nil {
 			skipped = append(skipped, e.op.ID)
 			continue
 		}
@@ -722,9 +751,12 @@ func (d *Devinfo) sendBulk(ctx context.Context, inst store.JiraInstallation, tok
 			body.Repositories = append(body.Repositories, r)
 		}
 		r.UpdateSequenceID = max(r.UpdateSequenceID, e.op.Sequence)
-		if e.branch != nil {
+		switch {
+		case e.branch != nil:
 			r.Branches = append(r.Branches, *e.branch)
-		} else {
+		case e.commit != nil:
+			r.Commits = append(r.Commits, *e.commit)
+		default:
 			r.PullRequests = append(r.PullRequests, *e.pr)
 		}
 		sendable = append(sendable, e)
@@ -775,9 +807,12 @@ func failuresOf(ans devBulkAnswer, sent []entry) []store.DevinfoFailure {
 	var out []store.DevinfoFailure
 	byID := map[string]entry{}
 	for _, e := range sent {
-		if e.branch != nil {
+		switch {
+		case e.branch != nil:
 			byID[e.repoID+"\x00branch\x00"+e.branch.ID] = e
-		} else {
+		case e.commit != nil:
+			byID[e.repoID+"\x00commit\x00"+e.commit.ID] = e
+		default:
 			byID[e.repoID+"\x00pull_request\x00"+e.pr.ID] = e
 		}
 	}
@@ -820,6 +855,8 @@ func failure(e entry, reason string) store.DevinfoFailure {
 		f.EntityType, f.EntityID = "branch", e.branch.ID
 	} else if e.pr != nil {
 		f.EntityType, f.EntityID = "pull_request", e.pr.ID
+	} else if e.commit != nil {
+		f.EntityType, f.EntityID = "commit", e.commit.ID
 	}
 	return f
 }

@@ -76,7 +76,11 @@ type IndexUpdate struct {
 	Branches        []IndexedBranch
 	CheckedAt       time.Time
 	NextPollAt      time.Time
-	DiskBytes       int64
+	// DueAt is when the repository was due as claimed: a later due time
+	// found on saving is a change a webhook told of during the read
+	// (PollSoon), kept so that the change is read next.
+	DueAt     time.Time
+	DiskBytes int64
 }
 
 // IndexedPullRequest is a pull request read through the host API whose

@@ -118,6 +118,7 @@ func (s *Server) pages() []page {
 		{"POST", "/admin/integrations/{id}", web.Admin, w.UpdateIntegration},
 		{"POST", "/admin/integrations/{id}/test", web.Admin, w.TestIntegration},
 		{"POST", "/admin/integrations/{id}/index", web.Admin, w.ReindexIntegration},
+		{"POST", "/admin/integrations/{id}/webhook/rotate", web.Admin, w.RotateWebhook},
 		{"GET", "/admin/integrations/{id}/delete", web.Admin, w.ConfirmDeleteIntegration},
 		{"POST", "/admin/integrations/{id}/delete", web.Admin, w.DeleteIntegration},
 		{"GET", "/admin/settings", web.Admin, w.Settings},

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -267,6 +268,13 @@ func (db *DB) SaveIndex(ctx context.Context, u relay.IndexUpdate) (bool, error) 
 	if err != nil {
 		return false, err
 	}
+	// A due time later than the claimed one was set by PollSoon during
+	// the read: it is kept (when sooner than the schedule's), so that the
+	// change a webhook told of is read next.
+	dueAt := int64(math.MaxInt64)
+	if !u.DueAt.IsZero() {
+		dueAt = micros(u.DueAt)
+	}
 	saved := false
 	err = db.inTx(ctx, func(c conn) error {
 		changedAt := sql.NullInt64{}
@@ -274,10 +282,11 @@ func (db *DB) SaveIndex(ctx context.Context, u relay.IndexUpdate) (bool, error) 
 			changedAt = nullMicros(u.CheckedAt)
 		}
 		res, err := c.exec(ctx, `UPDATE index_repositories SET tips = ?, tips_digest = ?, commits = commits + ?,
-			last_checked_at = ?, last_changed_at = COALESCE(?, last_changed_at), next_poll_at = ?,
+			last_checked_at = ?, last_changed_at = COALESCE(?, last_changed_at),
+			next_poll_at = CASE WHEN next_poll_at > ? AND next_poll_at < ? THEN next_poll_at ELSE ? END,
 			requested_at = NULL, lease_owner = '', leased_until = 0, failure = '', failing_since = NULL, disk_bytes = ?
 			WHERE tenant_id = ? AND integration_id = ? AND repository_id = ? AND lease_owner = ?`,
-			string(tips), u.TipsDigest, u.Walked, micros(u.CheckedAt), changedAt, micros(u.NextPollAt), u.DiskBytes,
+			string(tips), u.TipsDigest, u.Walked, micros(u.CheckedAt), changedAt, dueAt, micros(u.NextPollAt), micros(u.NextPollAt), u.DiskBytes,
 			u.TenantID, u.IntegrationID, u.RepositoryID, u.Owner)
 		if err != nil {
 			return dbError(err, "save index", "", "")
@@ -492,13 +501,16 @@ func (db *DB) SetPullRequestCursor(ctx context.Context, k relay.IndexKey, cursor
 
 // PollSoon makes the repository due at once (a webhook told of a change),
 // without forgetting what was read: the next poll reads it
-// incrementally. It reports whether the repository is indexed.
+// incrementally. It reports whether the repository is indexed. A
+// repository being read is made due again after the read (SaveIndex keeps
+// the later due time), since the read may have asked for the refs before
+// the change.
 func (db *DB) PollSoon(ctx context.Context, k relay.IndexKey, now time.Time) (bool, error) {
 	var n int64
 	err := db.inTx(ctx, func(c conn) error {
 		res, err := c.exec(ctx, `UPDATE index_repositories SET next_poll_at = ?
-			WHERE tenant_id = ? AND integration_id = ? AND repository_id = ? AND next_poll_at > ?`,
-			micros(now), k.TenantID, k.IntegrationID, k.RepositoryID, micros(now))
+			WHERE tenant_id = ? AND integration_id = ? AND repository_id = ? AND (next_poll_at > ? OR leased_until >= ?)`,
+			micros(now), k.TenantID, k.IntegrationID, k.RepositoryID, micros(now), micros(now))
 		if err != nil {
 			return dbError(err, "make repository due", "", "")
 		}

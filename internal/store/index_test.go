@@ -171,3 +171,45 @@ func TestIndexDoesNotPollDisabledIntegrations(t *testing.T) {
 		}
 	})
 }
+
+// A webhook telling of a change while the repository is being read (its
+// refs perhaps asked for before the push) makes it due again right after
+// that read, rather than at the read's own schedule.
+func TestAChangeToldDuringAReadIsReadNext(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		in := newIntegration("t1", "i1")
+		must(t, db.CreateIntegration(ctx, in, credential(in), auditFor(relay.ActionIntegrationCreate)))
+		_, err := db.SyncIndexRepositories(ctx, "t1", "i1", []relay.Repository{repo("1", "acme/api")}, at(0))
+		must(t, err)
+		for _, poked := range []bool{false, true} {
+			claimed, err := db.ClaimDueRepositories(ctx, "replica-a", at(1), time.Minute, 10)
+			must(t, err)
+			if len(claimed) != 1 {
+				t.Fatalf("claimed %d repositories, want the due one", len(claimed))
+			}
+			s := claimed[0]
+			pokedAt := at(1).Add(time.Second)
+			if poked {
+				if ok, err := db.PollSoon(ctx, s.IndexKey, pokedAt); err != nil || !ok {
+					t.Fatalf("poll soon during the read: %v %v, want done", ok, err)
+				}
+			}
+			_, err = db.SaveIndex(ctx, relay.IndexUpdate{IndexKey: s.IndexKey, Owner: "replica-a", Tips: map[string]string{}, TipsDigest: "d",
+				CheckedAt: at(1), DueAt: s.NextPollAt, NextPollAt: at(60)})
+			must(t, err)
+			states, err := db.IndexStates(ctx, "t1", "i1", at(1))
+			must(t, err)
+			want := at(60)
+			if poked {
+				want = pokedAt
+			}
+			if got := states[0].NextPollAt; !got.Equal(want) {
+				t.Errorf("told of a change during the read: %v; next poll at %v, want %v", poked, got, want)
+			}
+			// Due again for the next round.
+			_, err = db.PollSoon(ctx, s.IndexKey, at(1))
+			must(t, err)
+		}
+	})
+}

@@ -161,6 +161,8 @@ type integrationForm struct {
 	Repos  repoPicker
 	// Index is the index's state (the settings page only).
 	Index *indexSection
+	// Webhook is shown to administrators of host kinds that send them.
+	Webhook *webhookSection
 }
 
 // repoPicker is the Repositories part of the integration forms: all
@@ -435,6 +437,7 @@ func (p *Pages) EditIntegration(w http.ResponseWriter, r *http.Request) error {
 	form.TestResult, form.TestOK = fl.TestResult, fl.TestOK
 	p.fillPicker(r.Context(), v.P, in.ID, &form.Repos)
 	p.fillIndex(r, in.ID, &form)
+	p.fillWebhook(w, r, in.ID, &form)
 	p.render(w, r, fl.status(), "integration_edit", in.Name, form, fl.Error, fl.Notice)
 	return nil
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/gitrelay/gitrelay/internal/httpx"
 	"github.com/gitrelay/gitrelay/internal/relay"
 	"github.com/gitrelay/gitrelay/internal/store"
+	"github.com/gitrelay/gitrelay/internal/webhook"
 )
 
 //go:embed templates/*.html
@@ -100,6 +101,9 @@ type Config struct {
 	// ClientAddr tells the client's address (sign-in throttling); its
 	// zero value trusts no proxy.
 	ClientAddr clientip.Resolver
+	// Webhooks, when set, shows each integration's webhook (URL and
+	// secret) to administrators on its page, with a Rotate button.
+	Webhooks *webhook.Service
 }
 
 // Pages serves the HTML front-end.

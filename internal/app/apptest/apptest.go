@@ -22,6 +22,7 @@ import (
 	"github.com/gitrelay/gitrelay/internal/host"
 	"github.com/gitrelay/gitrelay/internal/host/hostsim"
 	"github.com/gitrelay/gitrelay/internal/host/hosttest"
+	"github.com/gitrelay/gitrelay/internal/jobs"
 	"github.com/gitrelay/gitrelay/internal/logbuf"
 	"github.com/gitrelay/gitrelay/internal/relay"
 	"github.com/gitrelay/gitrelay/internal/server/openapitest"
@@ -134,6 +135,14 @@ type Options struct {
 	// gitrelay's index on (Env.App.Indexer), which the test drives itself.
 	// Not with InProcess.
 	Index bool
+	// Jobs runs gitrelay's background jobs (app.Config.Jobs), looking for
+	// new ones every 50 ms, with the index's schedule IndexSchedule (zero:
+	// the defaults).
+	Jobs          bool
+	IndexSchedule app.IndexConfig
+	// RateBudgetOnEnvClock makes the rate budget of indexing reads run on
+	// Env.Now, so that Advance ends a pause the host asked for.
+	RateBudgetOnEnvClock bool
 }
 
 // New boots gitrelay on db.
@@ -183,7 +192,21 @@ func New(t testing.TB, db *store.DB, opts ...Options) *Env {
 	cfg := app.Config{DB: db, Sealer: keys, Logger: logger, HTTPClient: hc, HostTimeout: o.HostTimeout, Version: "test", Now: e.Now,
 		EgressAllow: host.MustAllowlist(hosttest.LoopbackAllowed)}
 	if o.Index {
-		cfg.Index = app.IndexConfig{Enabled: true, DataDir: t.TempDir()}
+		cfg.Index = o.IndexSchedule
+		cfg.Index.Enabled, cfg.Index.DataDir = true, t.TempDir()
+	}
+	if o.RateBudgetOnEnvClock {
+		cfg.RateBudget = host.NewRateBudget(0, e.Now, nil)
+	}
+	var runner *jobs.Runner
+	if o.Jobs {
+		if _, err := jobs.Migrate(ctx, db, nil); err != nil {
+			t.Fatal(err)
+		}
+		if runner, err = jobs.New(jobs.Config{DB: db, Logger: logger, PollInterval: 50 * time.Millisecond}); err != nil {
+			t.Fatal(err)
+		}
+		cfg.Jobs = runner
 	}
 	if e.Fixture.Endpoints != nil {
 		ep := e.Fixture.Endpoints(e.HostURL)
@@ -194,6 +217,13 @@ func New(t testing.TB, db *store.DB, opts ...Options) *Env {
 		t.Cleanup(func() { _ = e.App.Indexer.Close() })
 	} else if o.Index {
 		t.Fatal("the index is off: is git installed? (scripts/ensure-git)")
+	}
+	if runner != nil {
+		if err := runner.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// Registered after the indexer's Close: runs before it.
+		t.Cleanup(func() { _ = runner.Stop(context.Background()) })
 	}
 	if _, err := app.Bootstrap(ctx, db, e.App.Directory, ""); err != nil {
 		t.Fatal(err)

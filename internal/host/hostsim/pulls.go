@@ -3,6 +3,7 @@ package hostsim
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -155,4 +156,15 @@ func azTime(t time.Time) string {
 		return "2026-01-01T00:00:00.0000000Z"
 	}
 	return t.UTC().Format("2006-01-02T15:04:05.0000000Z")
+}
+
+// OpenPullRequest opens a pull request as a developer does on the host
+// (not through gitrelay), as of the simulator's clock, and delivers its
+// webhook. It panics for an unknown repository or a refused pull request.
+func (s *Sim) OpenPullRequest(fullName string, p PR) PR {
+	out, f := s.createPRAnyDraft(fullName, p)
+	if f.kind != failNone {
+		panic(fmt.Sprintf("hostsim: pull request refused (%v)", f.kind))
+	}
+	return out
 }
