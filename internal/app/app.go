@@ -252,7 +252,7 @@ func New(c Config) *App {
 		}
 	}
 	if c.Jobs != nil {
-		registerJobs(c.Jobs, actions, devinfo, c.HostTimeout, c.Logger)
+		registerJobs(c.Jobs, c.DB, actions, devinfo, c.HostTimeout, c.Logger)
 		registerHostJobs(c.Jobs, actions, c.DB, c.Now, c.Logger)
 		if a.Indexer != nil {
 			registerIndexJobs(c.Jobs, a.Indexer, c.DB, c.Index, c.Now, c.Logger)

@@ -32,16 +32,22 @@ func (TokenCheckArgs) Kind() string { return "user_token_check" }
 
 type tokenCheckWorker struct {
 	river.WorkerDefaults[TokenCheckArgs]
+	db      *store.DB
 	actions *action.Service
 	log     *slog.Logger
 }
 
 func (w *tokenCheckWorker) Work(ctx context.Context, _ *river.Job[TokenCheckArgs]) error {
-	r, err := w.actions.CheckUserTokens(ctx, TokenCheckBatch, action.TokenCheckInterval)
-	if r != (action.TokenChecks{}) {
-		w.log.InfoContext(ctx, "checked saved personal access tokens with their hosts", "checked", r.Checked,
-			"marked", r.Marked, "host_faults", r.Faults)
-	}
+	// One batch at a time across replicas, so no token is asked about
+	// twice at once.
+	_, err := w.db.OneAtATime(ctx, TokenCheckArgs{}.Kind(), func(ctx context.Context) error {
+		r, err := w.actions.CheckUserTokens(ctx, TokenCheckBatch, action.TokenCheckInterval)
+		if r != (action.TokenChecks{}) {
+			w.log.InfoContext(ctx, "checked saved personal access tokens with their hosts", "checked", r.Checked,
+				"marked", r.Marked, "host_faults", r.Faults)
+		}
+		return err
+	})
 	return err
 }
 
@@ -128,7 +134,7 @@ func registerHostJobs(r *jobs.Runner, actions *action.Service, db *store.DB, now
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	jobs.Register(r, &tokenCheckWorker{actions: actions, log: log})
+	jobs.Register(r, &tokenCheckWorker{db: db, actions: actions, log: log})
 	r.Every(TokenCheckEvery, TokenCheckArgs{})
 	jobs.Register(r, &repositoryRefreshSweeper{db: db, jobs: r, now: now})
 	jobs.Register(r, &repositoryRefresher{actions: actions})

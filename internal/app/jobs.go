@@ -10,6 +10,7 @@ import (
 	"github.com/gitrelay/gitrelay/internal/action"
 	"github.com/gitrelay/gitrelay/internal/jira"
 	"github.com/gitrelay/gitrelay/internal/jobs"
+	"github.com/gitrelay/gitrelay/internal/store"
 )
 
 // ReconcileEvery is how often the host writes left pending are completed.
@@ -25,28 +26,34 @@ func (ReconcileArgs) Kind() string { return "reconcile_pending_writes" }
 
 type reconcileWorker struct {
 	river.WorkerDefaults[ReconcileArgs]
+	db          *store.DB
 	actions     *action.Service
 	hostTimeout time.Duration
 	log         *slog.Logger
 }
 
 func (w *reconcileWorker) Work(ctx context.Context, _ *river.Job[ReconcileArgs]) error {
-	r, err := w.actions.ReconcilePending(ctx, w.hostTimeout)
-	if err != nil {
-		return err
-	}
-	if r != (action.Reconciled{}) {
-		w.log.InfoContext(ctx, "reconciled pending host writes", "succeeded", r.Succeeded, "failed", r.Failed,
-			"unknown", r.Unknown, "deferred", r.Deferred)
-	}
-	return nil
+	// One pass at a time across replicas: a pass already running covers
+	// this one.
+	_, err := w.db.OneAtATime(ctx, ReconcileArgs{}.Kind(), func(ctx context.Context) error {
+		r, err := w.actions.ReconcilePending(ctx, w.hostTimeout)
+		if err != nil {
+			return err
+		}
+		if r != (action.Reconciled{}) {
+			w.log.InfoContext(ctx, "reconciled pending host writes", "succeeded", r.Succeeded, "failed", r.Failed,
+				"unknown", r.Unknown, "deferred", r.Deferred)
+		}
+		return nil
+	})
+	return err
 }
 
 // registerJobs puts the background work on r: the reconciliation of
 // pending host writes (at start, then every ReconcileEvery, one replica at
 // a time) and, with Jira, the development information pushes.
-func registerJobs(r *jobs.Runner, actions *action.Service, devinfo *jira.Devinfo, hostTimeout time.Duration, log *slog.Logger) {
-	jobs.Register(r, &reconcileWorker{actions: actions, hostTimeout: hostTimeout, log: log})
+func registerJobs(r *jobs.Runner, db *store.DB, actions *action.Service, devinfo *jira.Devinfo, hostTimeout time.Duration, log *slog.Logger) {
+	jobs.Register(r, &reconcileWorker{db: db, actions: actions, hostTimeout: hostTimeout, log: log})
 	r.Every(ReconcileEvery, ReconcileArgs{})
 	if devinfo != nil {
 		devinfo.UseJobs(r)

@@ -218,14 +218,20 @@ func OnePerArgsPer(period time.Duration) *river.InsertOpts {
 }
 
 // Every makes the elected leader among the processes enqueue args every
-// interval. Every process also enqueues it when it starts, so that a
-// restart does not wait an interval, nor for a leader to be elected (after
-// a crash, the dead leader's term runs out first). The job is OnePerArgs:
-// a slow run is never joined by a second.
+// interval, at most one per interval (OnePerArgsPer; River's periods are
+// a second at least): a slow run is not
+// joined by a second one queued behind it, and a run left "running" by a
+// process that died holds back the next one for one interval at most,
+// not until River rescues it. Every process also enqueues it when it
+// starts, without that uniqueness, so that a restart neither waits an
+// interval nor for a leader to be elected (after a crash, the dead
+// leader's term runs out first), nor for a run the dead process left
+// "running". So a periodic job may overlap with another run of itself: one
+// that must not guards its work (store.DB.OneAtATime).
 func (r *Runner) Every(interval time.Duration, args river.JobArgs) {
 	r.periodic = append(r.periodic, args)
 	r.client.PeriodicJobs().Add(river.NewPeriodicJob(river.PeriodicInterval(interval),
-		func() (river.JobArgs, *river.InsertOpts) { return args, OnePerArgs() },
+		func() (river.JobArgs, *river.InsertOpts) { return args, OnePerArgsPer(max(interval, time.Second)) },
 		&river.PeriodicJobOpts{RunOnStart: true, ID: args.Kind()}))
 }
 
@@ -259,7 +265,7 @@ func (r *Runner) Start(ctx context.Context) error {
 		return fmt.Errorf("jobs: start: %w", err)
 	}
 	for _, args := range r.periodic {
-		if err := r.Enqueue(ctx, args, OnePerArgs()); err != nil {
+		if err := r.Enqueue(ctx, args, nil); err != nil {
 			_ = r.client.Stop(context.WithoutCancel(ctx))
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // Migrations are numbered SQL files, applied in name order, each in its own
@@ -172,4 +173,36 @@ func (db *DB) Exclusively(ctx context.Context, name string, fn func(context.Cont
 		}
 		return fn(ctx)
 	})
+}
+
+// OneAtATime runs fn unless a function under the same name is already
+// running, in this process or (on PostgreSQL) in another gitrelay process
+// on the same database, and says whether fn ran. It is for periodic
+// background work that must not overlap with itself: on PostgreSQL a
+// transaction-scoped advisory lock is tried, which the database releases
+// when fn returns or when the process holding it dies with its connection,
+// so a killed replica never keeps the work from running.
+func (db *DB) OneAtATime(ctx context.Context, name string, fn func(context.Context) error) (bool, error) {
+	m, _ := db.running.LoadOrStore(name, &sync.Mutex{})
+	mu := m.(*sync.Mutex)
+	if !mu.TryLock() {
+		return false, nil
+	}
+	defer mu.Unlock()
+	if db.dialect != DialectPostgres {
+		return true, fn(ctx)
+	}
+	ran := false
+	err := db.inTx(ctx, func(c conn) error {
+		var got bool
+		if err := c.queryRow(ctx, `SELECT pg_try_advisory_xact_lock(hashtext('gitrelay.' || ? || '.' || current_schema()))`, name).Scan(&got); err != nil {
+			return fmt.Errorf("store: lock %s: %w", name, err)
+		}
+		if !got {
+			return nil
+		}
+		ran = true
+		return fn(ctx)
+	})
+	return ran, err
 }

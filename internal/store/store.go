@@ -107,6 +107,8 @@ type DB struct {
 	prepared sync.Map // query text → *sql.Stmt
 	// recordHooks are told of recorded changes (SetRecordHooks).
 	recordHooks RecordHooks
+	// running holds, by name, the in-process half of OneAtATime's lock.
+	running sync.Map
 	// commitFault, when set (tests only), commits a transaction in place
 	// of tx.Commit: it can lose the answer to a COMMIT that was made.
 	commitFault func(commit func() error) error
