@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 
@@ -33,14 +34,27 @@ func (db *DB) batch(ctx context.Context, c conn, queries []batchQuery) error {
 	if err := c.settle(ctx); err != nil {
 		return err
 	}
-	pool := db.read
-	sc, err := pool.Conn(ctx)
+	for attempt := 1; ; attempt++ {
+		read, err := db.batchOnce(ctx, c, queries)
+		// Sent again on another connection when the connection was lost
+		// before any result was handed to a reader (they append what they
+		// read): reading twice changes nothing.
+		if err == nil || read || attempt >= retries || !connectionLost(err) || ctx.Err() != nil {
+			return lostConnection(err)
+		}
+	}
+}
+
+// batchOnce sends the batch once, and says whether any result reached its
+// reader.
+func (db *DB) batchOnce(ctx context.Context, c conn, queries []batchQuery) (read bool, err error) {
+	sc, err := db.read.Conn(ctx)
 	if err != nil {
-		return fmt.Errorf("store: batch: %w", err)
+		return false, fmt.Errorf("store: batch: %w", err)
 	}
 	defer sc.Close()
 	c.trips.Add(1)
-	return sc.Raw(func(dc any) error {
+	err = sc.Raw(func(dc any) error {
 		sconn, ok := dc.(*stdlib.Conn)
 		if !ok {
 			return errors.New("store: batch: not a PostgreSQL connection")
@@ -54,8 +68,9 @@ func (db *DB) batch(ctx context.Context, c conn, queries []batchQuery) error {
 			rows, err := results.Query()
 			if err != nil {
 				_ = results.Close()
-				return fmt.Errorf("store: batch: %w", err)
+				return badConn(fmt.Errorf("store: batch: %w", err))
 			}
+			read = true
 			err = q.read(rows)
 			rows.Close()
 			if err == nil {
@@ -63,12 +78,22 @@ func (db *DB) batch(ctx context.Context, c conn, queries []batchQuery) error {
 			}
 			if err != nil {
 				_ = results.Close()
-				return err
+				return badConn(err)
 			}
 		}
 		if err := results.Close(); err != nil {
-			return fmt.Errorf("store: batch: %w", err)
+			return badConn(fmt.Errorf("store: batch: %w", err))
 		}
 		return nil
 	})
+	return read, err
+}
+
+// badConn marks err as the connection's end when it is a lost connection,
+// so that database/sql drops the connection rather than hand it out again.
+func badConn(err error) error {
+	if connectionLost(err) {
+		return fmt.Errorf("%w: %w", driver.ErrBadConn, err)
+	}
+	return err
 }

@@ -32,6 +32,7 @@ func TestTerminatedPostgresConnectionsAreReplaced(t *testing.T) {
 	}{
 		{"a read of one row", func() error { _, err := db.Settings(ctx, "t1"); return err }},
 		{"a read of rows", func() error { _, err := db.IssueBranches(ctx, "t1", "ABC-1"); return err }},
+		{"the panel's batch of reads", func() error { _, err := db.PanelReads(ctx, "t1", "u1", "ABC-1"); return err }},
 		{"a transaction", func() error {
 			return db.AppendAudit(ctx, relay.AuditEvent{TenantID: "t1", Action: relay.ActionBranchCreate})
 		}},
