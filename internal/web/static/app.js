@@ -303,4 +303,34 @@
     form.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(refresh, 150); });
     form.addEventListener("change", refresh);
   });
+
+  // An integration's index: while repositories are still queued or being
+  // read (the first index of a new integration, a re-index), its figures
+  // follow the API every two seconds, without reloading the page.
+  $all("[data-index-status]").forEach(function (section) {
+    var url = section.getAttribute("data-index-status");
+    function set(id, text) {
+      var el = document.getElementById(id);
+      if (el && el.textContent !== text) { el.textContent = text; }
+    }
+    function size(n) {
+      if (n < 1024) { return n + " B"; }
+      var units = "KMGTPE", i = -1;
+      do { n /= 1024; i++; } while (n >= 1024 && i < units.length - 1);
+      return n.toFixed(1) + " " + units[i] + "iB";
+    }
+    function busy(s) { return s.queued > 0 || s.indexed + s.failing < s.total; }
+    function refresh() {
+      getJSON(url).then(function (s) {
+        set("index-indexed", s.indexed + " of " + s.total);
+        set("index-queued", String(s.queued));
+        set("index-failing", String(s.failing));
+        set("index-commits", String(s.commits));
+        set("index-disk", size(s.disk_bytes));
+        section.setAttribute("aria-busy", busy(s) ? "true" : "false");
+        if (busy(s)) { setTimeout(refresh, 2000); }
+      }).catch(function () { setTimeout(refresh, 10000); });
+    }
+    refresh();
+  });
 })();
