@@ -139,6 +139,12 @@ func BenchmarkFirstIndex(b *testing.B) {
 		}
 		b.ReportMetric(float64(walked)/elapsed.Seconds(), "commits/s")
 		b.ReportMetric(float64(disk)/float64(max(walked, 1)), "clone-bytes/commit")
+		dbBytes, stored, err := db.IndexedCommitBytes(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(dbBytes)/float64(max(stored, 1)), "db-bytes/indexed-commit")
+		b.ReportMetric(float64(stored), "indexed-commits")
 		b.ReportMetric(float64(peakRSS())/(1<<20), "peak-RSS-MiB")
 	})
 }

@@ -559,3 +559,25 @@ func (db *DB) UsersByEmail(ctx context.Context, tenantID string, emails []string
 	}
 	return out, dbError(rows.Err(), "find users by email", "", "")
 }
+
+// IndexedCommitBytes is what the stored commits take in the database (their
+// tables with their indexes) and how many commits are stored, for the
+// operators' and the benchmarks' figure of bytes per indexed commit.
+// Sizes are the database's own accounting (pages on SQLite, relation sizes
+// on PostgreSQL), so they include free space within pages.
+func (db *DB) IndexedCommitBytes(ctx context.Context) (bytes, commits int64, err error) {
+	size := `SELECT COALESCE(SUM(d.pgsize), 0) FROM dbstat d JOIN sqlite_schema s ON s.name = d.name
+		WHERE s.tbl_name IN ('indexed_commits', 'indexed_commit_issues')`
+	if db.dialect == DialectPostgres {
+		size = `SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) FROM pg_class c
+			JOIN pg_namespace n ON n.oid = c.relnamespace
+			WHERE n.nspname = current_schema() AND c.relkind = 'r' AND c.relname IN ('indexed_commits', 'indexed_commit_issues')`
+	}
+	if err := db.reader().queryRow(ctx, size).Scan(&bytes); err != nil {
+		return 0, 0, fmt.Errorf("store: size of the index: %w", err)
+	}
+	if err := db.reader().queryRow(ctx, `SELECT COUNT(*) FROM indexed_commits`).Scan(&commits); err != nil {
+		return 0, 0, fmt.Errorf("store: count indexed commits: %w", err)
+	}
+	return bytes, commits, nil
+}

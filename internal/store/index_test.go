@@ -52,6 +52,9 @@ func TestIndexClaimsEachDueRepositoryOnceAndSavesWhatWasRead(t *testing.T) {
 		if !ok {
 			t.Fatal("the lease holder's save was refused")
 		}
+		if bytes, commits, err := db.IndexedCommitBytes(ctx); err != nil || commits != 1 || bytes <= 0 {
+			t.Errorf("the index's commits take %d bytes for %d commits (%v), want some bytes for 1", bytes, commits, err)
+		}
 		stale, err := db.SaveIndex(ctx, relay.IndexUpdate{IndexKey: api, Owner: "replica-b", Tips: map[string]string{}, CheckedAt: at(0), NextPollAt: at(1)})
 		must(t, err)
 		if stale {
