@@ -64,7 +64,7 @@ func (p *Pages) SaveSettings(w http.ResponseWriter, r *http.Request) error {
 	st := settingsFromForm(r.PostForm)
 	if _, err := p.c.Actions.UpdateSettings(r.Context(), v.P, st); err != nil {
 		perr := toPageError(err)
-		return p.redirectWith(w, r, "/admin/settings", flash{Status: httperr.Status(perr.Code), Error: perr, Form: keepable(r.PostForm)})
+		return p.redirectWith(w, r, "/admin/settings", flash{Status: httperr.Status(perr.Code), Error: perr, Form: p.keepable(r.PostForm)})
 	}
 	return p.redirectWith(w, r, "/admin/settings", flash{Notice: "The settings were saved."})
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -51,16 +52,36 @@ type flash struct {
 	Choose     bool     `json:"choose,omitempty"`
 }
 
-// secretFields are form fields never kept in a flash (nor anywhere).
-var secretFields = map[string]bool{"csrf": true, "token": true, "password": true, "secret_access_key": true,
-	"current": true, "new": true, "confirm": true, "current_password": true, "new_password": true, "confirm_password": true}
+// pageSecrets are the pages' own secret fields: the CSRF token, and the
+// passwords of sign-in and of changing one's password.
+var pageSecrets = []string{"csrf", "password", "current", "new", "confirm", "current_password", "new_password", "confirm_password"}
+
+// secretFields names the form fields never kept in a flash (nor
+// anywhere): the pages' own, and every credential field an adapter's form
+// marks secret (a PAT, a password, a secret access key), so that a host
+// kind describing a new secret field cannot leak it here.
+func (p *Pages) secretFields() map[string]bool {
+	out := map[string]bool{relay.TokenField.Name: true}
+	for _, name := range pageSecrets {
+		out[name] = true
+	}
+	for _, k := range p.c.Kinds {
+		kf := p.kindForm(k)
+		for _, f := range append(slices.Clone(kf.Credential), kf.NoPAT.Credential...) {
+			if f.Secret {
+				out[f.Name] = true
+			}
+		}
+	}
+	return out
+}
 
 // keepable is what of a posted form may be kept to show again: everything
 // but secrets and the CSRF token.
-func keepable(f url.Values) url.Values {
+func (p *Pages) keepable(f url.Values) url.Values {
 	out := url.Values{}
 	for k, vs := range f {
-		if !secretFields[k] {
+		if !p.secret[k] {
 			out[k] = append([]string(nil), vs...)
 		}
 	}

@@ -59,6 +59,29 @@ func TestAddIntegrationComesBackAsSentAfterARefusal(t *testing.T) {
 	}
 }
 
+// Whatever credential field an adapter marks secret is never kept to show
+// again: CodeCommit's secret access key is dropped, its access key ID kept.
+func TestARefusedFormKeepsNoSecretTheAdapterDescribes(t *testing.T) {
+	env := newEnv(t)
+	v := newVisitor(t, env)
+	v.signIn("admin", adminPassword)
+	p := v.submit("/admin/integrations", url.Values{"csrf": {v.csrf()}, "kind": {"codecommit"}, "name": {"Repos"},
+		"option.region": {"nowhere-1"}, "access_key_id": {"AKIAEXAMPLEKEEP"},
+		"secret_access_key": {"sak-CANARY-0000000000000000000000000002"}, "projects_mode": {"all"}})
+	if p.Status < 400 {
+		t.Fatalf("an unusable integration was saved: %d", p.Status)
+	}
+	if strings.Contains(p.Body, "sak-CANARY") {
+		t.Fatal("the secret access key is echoed back in the page")
+	}
+	if !strings.Contains(p.Body, `value="AKIAEXAMPLEKEEP"`) {
+		t.Error("the access key ID does not come back as sent")
+	}
+	if !strings.Contains(p.Body, "data-resend") {
+		t.Error("the page does not ask to type the secret access key again")
+	}
+}
+
 func TestAddIntegrationKeepsAnEmptySuffix(t *testing.T) {
 	env := newEnv(t)
 	v := newVisitor(t, env)

@@ -380,7 +380,7 @@ func (p *Pages) CreateIntegration(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		// The form comes back exactly as sent, secrets excepted.
 		perr := toPageError(err)
-		return p.redirectWith(w, r, "/admin/integrations/new", flash{Status: httperr.Status(perr.Code), Error: perr, Form: keepable(f), Resend: secret})
+		return p.redirectWith(w, r, "/admin/integrations/new", flash{Status: httperr.Status(perr.Code), Error: perr, Form: p.keepable(f), Resend: secret})
 	}
 	fl := flash{Notice: "The integration was created and its credential validated.", Warnings: warnings}
 	target := "/admin/integrations/" + created.ID
@@ -460,7 +460,7 @@ func (p *Pages) UpdateIntegration(w http.ResponseWriter, r *http.Request) error 
 	cred, sent, secret := formCredential(f)
 	if hasRepos && pickerOp(f) {
 		// Search, Add or Remove: show the choice so far, save nothing.
-		return p.redirectWith(w, r, edit+"#repositories", flash{Form: keepable(f), Resend: secret,
+		return p.redirectWith(w, r, edit+"#repositories", flash{Form: p.keepable(f), Resend: secret,
 			Notice: "Not saved yet: click Update to save the repositories."})
 	}
 	patch.SetRepositories, patch.Repositories = hasRepos, repos.ids()
@@ -473,7 +473,7 @@ func (p *Pages) UpdateIntegration(w http.ResponseWriter, r *http.Request) error 
 			return err
 		}
 		perr := toPageError(err)
-		return p.redirectWith(w, r, edit, flash{Status: httperr.Status(perr.Code), Error: perr, Form: keepable(f), Resend: secret})
+		return p.redirectWith(w, r, edit, flash{Status: httperr.Status(perr.Code), Error: perr, Form: p.keepable(f), Resend: secret})
 	}
 	// Saved; a warning is shown with the notice, for the administrator to
 	// read.

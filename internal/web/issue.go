@@ -204,7 +204,7 @@ func (p *Pages) actionFailed(w http.ResponseWriter, r *http.Request, failed stri
 	perr.SetupURL = withIssueContext(perr.SetupURL, key, f.Get("summary"), f.Get("type"))
 	anchor := "#action-error"
 	return p.redirectWith(w, r, issuePath(key, f.Get("summary"), f.Get("type"))+anchor,
-		flash{Status: httperr.Status(perr.Code), Error: perr, Failed: failed, Form: keepable(f)})
+		flash{Status: httperr.Status(perr.Code), Error: perr, Failed: failed, Form: p.keepable(f)})
 }
 
 // withIssueContext makes a setup link's way back keep the issue's summary

@@ -116,6 +116,8 @@ type Pages struct {
 	staticFS  fs.FS
 	xorigin   *http.CrossOriginProtection
 	throttle  *throttle
+	// secret names the form fields never kept in a flash (secretFields).
+	secret map[string]bool
 }
 
 // New parses the embedded templates. A template that does not parse is a
@@ -134,6 +136,7 @@ func New(c Config) (*Pages, error) {
 		c.SessionLifetime = 12 * time.Hour
 	}
 	p := &Pages{c: c, log: c.Logger, now: c.Now, templates: map[string]*template.Template{}, throttle: newThrottle(c.Store, c.TenantID, c.Now)}
+	p.secret = p.secretFields()
 	names, err := fs.Glob(templateFiles, "templates/*.html")
 	if err != nil {
 		return nil, err
