@@ -20,11 +20,23 @@ import (
 // View Development Tools on ABC, carol without) and gives them passwords.
 func newEnv(t *testing.T, fixture ...apptest.Fixture) *apptest.Env {
 	t.Helper()
-	db := storetest.SQLite(t)
 	opts := apptest.Options{HostTimeout: 5 * time.Second}
 	if len(fixture) > 0 {
 		opts.Fixture = &fixture[0]
 	}
+	return newEnvWith(t, opts)
+}
+
+// newIndexEnv is newEnv with the index on (read by the test's own calls).
+func newIndexEnv(t *testing.T) *apptest.Env {
+	t.Helper()
+	return newEnvWith(t, apptest.Options{HostTimeout: 5 * time.Second, Index: true})
+}
+
+// newEnvWith is newEnv with opts.
+func newEnvWith(t *testing.T, opts apptest.Options) *apptest.Env {
+	t.Helper()
+	db := storetest.SQLite(t)
 	env := apptest.New(t, db, opts)
 	ctx := context.Background()
 	for user, pw := range map[string]string{"admin": adminPassword, "bob": bobPassword, "carol": carolPassword} {

@@ -3,30 +3,19 @@ package web_test
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/gitrelay/gitrelay/internal/app/apptest"
 	"github.com/gitrelay/gitrelay/internal/host/hostsim"
-	"github.com/gitrelay/gitrelay/internal/relay"
-	"github.com/gitrelay/gitrelay/internal/store/storetest"
 )
 
 // While an integration's repositories are still being read, its page
 // follows the index's progress without being reloaded.
 func TestBrowserIndexProgressUpdatesLive(t *testing.T) {
 	requireChromium(t)
-	db := storetest.SQLite(t)
-	env := apptest.New(t, db, apptest.Options{HostTimeout: 5 * time.Second, Index: true})
+	env := newIndexEnv(t)
 	ctx := context.Background()
-	u, err := db.UserByUsername(ctx, relay.LocalTenant, "admin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := env.App.Directory.SetPassword(ctx, relay.LocalTenant, u.ID, adminPassword); err != nil {
-		t.Fatal(err)
-	}
 	id := env.Integration(false, nil)
 	if _, err := env.Git.Commit(apptest.Repo, "feature/ABC-1-live", hostsim.Change{Message: "ABC-1 Shown while it is read"}); err != nil {
 		t.Fatal(err)

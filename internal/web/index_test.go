@@ -6,29 +6,16 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/gitrelay/gitrelay/internal/app/apptest"
 	"github.com/gitrelay/gitrelay/internal/host/hostsim"
-	"github.com/gitrelay/gitrelay/internal/relay"
-	"github.com/gitrelay/gitrelay/internal/store/storetest"
 )
 
 // The issue page lists what the index found; the integration's page shows
 // the index's progress and re-indexes on request.
 func TestIndexOnTheIssueAndIntegrationPages(t *testing.T) {
-	db := storetest.SQLite(t)
-	env := apptest.New(t, db, apptest.Options{HostTimeout: 5 * time.Second, Index: true})
+	env := newIndexEnv(t)
 	ctx := context.Background()
-	for user, pw := range map[string]string{"admin": adminPassword, "bob": bobPassword} {
-		u, err := db.UserByUsername(ctx, relay.LocalTenant, user)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := env.App.Directory.SetPassword(ctx, relay.LocalTenant, u.ID, pw); err != nil {
-			t.Fatal(err)
-		}
-	}
 	id := env.Integration(false, nil)
 	if _, err := env.Git.Commit(apptest.Repo, "feature/ABC-1-login", hostsim.Change{Message: "ABC-1 Log in <fast>", AuthorName: "Dana"}); err != nil {
 		t.Fatal(err)
@@ -69,16 +56,8 @@ func TestIndexOnTheIssueAndIntegrationPages(t *testing.T) {
 // (POST, then the page again), after which deliveries signed with the old
 // one are refused. The secret never reaches the log.
 func TestTheIntegrationPageShowsTheWebhookToCopyAndRotatesItsSecret(t *testing.T) {
-	db := storetest.SQLite(t)
-	env := apptest.New(t, db, apptest.Options{HostTimeout: 5 * time.Second, Index: true})
+	env := newIndexEnv(t)
 	ctx := context.Background()
-	u, err := db.UserByUsername(ctx, relay.LocalTenant, "admin")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := env.App.Directory.SetPassword(ctx, relay.LocalTenant, u.ID, adminPassword); err != nil {
-		t.Fatal(err)
-	}
 	id := env.Integration(false, nil)
 	if err := env.App.Indexer.Discover(ctx); err != nil {
 		t.Fatal(err)
