@@ -1,17 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"strings"
 	"testing"
 
 	"github.com/gitrelay/gitrelay/internal/action"
-	"github.com/gitrelay/gitrelay/internal/app"
 	"github.com/gitrelay/gitrelay/internal/directory"
 	"github.com/gitrelay/gitrelay/internal/relay"
-	"github.com/gitrelay/gitrelay/internal/store/storetest"
-	"github.com/gitrelay/gitrelay/internal/vault"
 )
 
 // The demo shows the host's real answer to a pull request from a branch
@@ -19,20 +15,8 @@ import (
 // offers a branch with work to propose.
 func TestDemoAnswersAPullRequestWithoutCommitsLikeTheHost(t *testing.T) {
 	ctx := context.Background()
-	hosts, err := startDemoHosts()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hosts.Close()
-	db := storetest.SQLite(t)
-	keys, err := vault.NewStaticKeys(vault.NewKey())
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := app.New(app.Config{DB: db, Sealer: keys, Demo: hosts.info(), EgressAllow: hosts.egressAllow()})
-	if err := seedDemo(ctx, db, a, hosts, "http://gitrelay.test", &bytes.Buffer{}); err != nil {
-		t.Fatal(err)
-	}
+	d := startSeededDemo(t)
+	db, a := d.db, d.app
 	u, err := db.UserByUsername(ctx, relay.LocalTenant, "bob")
 	if err != nil {
 		t.Fatal(err)

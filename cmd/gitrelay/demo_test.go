@@ -13,6 +13,7 @@ import (
 	"github.com/gitrelay/gitrelay/internal/app"
 	"github.com/gitrelay/gitrelay/internal/directory"
 	"github.com/gitrelay/gitrelay/internal/relay"
+	"github.com/gitrelay/gitrelay/internal/store"
 	"github.com/gitrelay/gitrelay/internal/store/storetest"
 	"github.com/gitrelay/gitrelay/internal/vault"
 )
@@ -22,22 +23,9 @@ import (
 // reason), both simulated hosts answer, and pages show the demo banner.
 func TestDemo(t *testing.T) {
 	ctx := context.Background()
-	hosts, err := startDemoHosts()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer hosts.Close()
-	db := storetest.SQLite(t)
-	keys, err := vault.NewStaticKeys(vault.NewKey())
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := app.New(app.Config{DB: db, Sealer: keys, Demo: hosts.info(), EgressAllow: hosts.egressAllow()})
-	var out bytes.Buffer
-	if err := seedDemo(ctx, db, a, hosts, "http://gitrelay.test", &out); err != nil {
-		t.Fatal(err)
-	}
-	printed := out.String()
+	d := startSeededDemo(t)
+	a, hosts := d.app, d.hosts
+	printed := d.printed
 	passwords := map[string]string{}
 	for _, m := range regexp.MustCompile(`(?m)^\s+(alice|bob)\b.*password: (\S+)$`).FindAllStringSubmatch(printed, -1) {
 		passwords[m[1]] = m[2]
@@ -125,4 +113,33 @@ func TestDemoRefusesADatabaseURL(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "temporary SQLite database") {
 		t.Fatalf("got %v, want a refusal explaining the demo's own database", err)
 	}
+}
+
+// seededDemo is the demo's hosts and application, seeded as `serve --demo`
+// seeds them, on SQLite.
+type seededDemo struct {
+	db      *store.DB
+	app     *app.App
+	hosts   *demoHosts
+	printed string
+}
+
+func startSeededDemo(t *testing.T) seededDemo {
+	t.Helper()
+	hosts, err := startDemoHosts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(hosts.Close)
+	db := storetest.SQLite(t)
+	keys, err := vault.NewStaticKeys(vault.NewKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := app.New(app.Config{DB: db, Sealer: keys, Demo: hosts.info(), EgressAllow: hosts.egressAllow()})
+	var out bytes.Buffer
+	if err := seedDemo(context.Background(), db, a, hosts, "http://gitrelay.test", &out); err != nil {
+		t.Fatal(err)
+	}
+	return seededDemo{db: db, app: a, hosts: hosts, printed: out.String()}
 }
