@@ -103,15 +103,17 @@ func (db *DB) ActionReads(ctx context.Context, tenantID, userID, integrationID s
 }
 
 // PanelReads returns what an issue's development panel shows: the
-// tenant's integrations (oldest first) with the user's saved tokens, and
-// the issue's branch and pull request records (oldest first). The slices
-// are never nil; the integrations may be shared with other callers and
-// must not be modified.
+// tenant's integrations (oldest first) with the user's saved tokens, the
+// issue's branch and pull request records (oldest first), and what the
+// index holds for the issue from every integration (the caller keeps what
+// the user may see). The slices are never nil; the integrations may be
+// shared with other callers and must not be modified.
 //
 // It reads the user's tokens with the version of the tenant's
-// integrations (and the request's token check, if any), then the records:
-// on PostgreSQL both statements are sent together, one round trip; on
-// SQLite, in process, one after the other. The integrations come from
+// integrations (and the request's token check, if any), then the records,
+// then the index: on PostgreSQL the three statements are sent together,
+// one round trip; on SQLite, in process, one after the other. The
+// integrations come from
 // integrationCache when it holds that version, and are read (one more
 // trip) otherwise.
 func (db *DB) PanelReads(ctx context.Context, tenantID, userID, issueKey string) (relay.PanelReads, error) {
@@ -119,6 +121,7 @@ func (db *DB) PanelReads(ctx context.Context, tenantID, userID, issueKey string)
 	c, check := db.hotChecking(ctx)
 	tokenArgs := append(tokenCheckArgs(check), tenantID, userID)
 	var version sql.NullInt64
+	indexArgs := issueIndexArgs(tenantID, issueKey)
 	if db.dialect == DialectPostgres {
 		err := db.batch(ctx, c, []batchQuery{
 			{panelTokensQuery, tokenArgs, func(rows scanRows) (err error) {
@@ -127,6 +130,10 @@ func (db *DB) PanelReads(ctx context.Context, tenantID, userID, issueKey string)
 			}},
 			{issueRecordsQuery, []any{tenantID, issueKey, tenantID, issueKey}, func(rows scanRows) (err error) {
 				r.Branches, r.PullRequests, err = scanIssueRecords(rows, tenantID, issueKey)
+				return err
+			}},
+			{issueIndexQuery, indexArgs, func(rows scanRows) (err error) {
+				r.Index, err = scanIssueIndex(rows, issueKey, nil)
 				return err
 			}},
 		})
@@ -144,6 +151,15 @@ func (db *DB) PanelReads(ctx context.Context, tenantID, userID, issueKey string)
 			return relay.PanelReads{}, err
 		}
 		if r.Branches, r.PullRequests, err = db.issueRecords(ctx, tenantID, issueKey); err != nil {
+			return relay.PanelReads{}, err
+		}
+		rows, err = c.query(ctx, issueIndexQuery, indexArgs...)
+		if err != nil {
+			return relay.PanelReads{}, dbError(err, "read issue index", "", "")
+		}
+		r.Index, err = scanIssueIndex(rows, issueKey, nil)
+		rows.Close()
+		if err != nil {
 			return relay.PanelReads{}, err
 		}
 	}
