@@ -171,11 +171,16 @@ func (db *DB) openSQLite(ctx context.Context, dataDir string) error {
 	}.Encode()
 	// WAL is a property of the file, set by the write pool before the read
 	// pool opens; query_only makes an accidental write through the read
-	// pool fail loudly instead of contending for the lock.
+	// pool fail loudly instead of contending for the lock. Each reader
+	// keeps up to 16 MiB of pages (SQLite's default is 2 MiB): the panel of
+	// an issue with 500 indexed commits touches a few MiB of the index, and
+	// with the default each read of it went back to the file for most of
+	// them.
 	readDSN := path + "?" + url.Values{
 		"_busy_timeout": {busy},
 		"_foreign_keys": {"1"},
 		"_query_only":   {"1"},
+		"_pragma":       {"cache_size(-16384)"},
 	}.Encode()
 
 	write, err := sql.Open("sqlite", writeDSN)
