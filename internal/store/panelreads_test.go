@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -167,5 +168,40 @@ func TestPanelReadsTakeOneRoundTripOnPostgreSQL(t *testing.T) {
 		got, err = db.PanelReads(ctx, "t1", "alice", "ABC-1")
 		must(t, err)
 		wantEqual(t, "tokens after delete", len(got.Tokens), 0)
+	})
+}
+
+// Concurrent panel reads reuse the pool's connections rather than closing
+// them when fewer are busy and opening new ones: each new PostgreSQL
+// connection costs the server a process and its prepared statements.
+func TestConcurrentReadsKeepTheirConnections(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		createIntegration(t, db, newIntegration("t1", "i1"))
+		var wg sync.WaitGroup
+		errs := make(chan error, 32)
+		for range 32 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range 20 {
+					if _, err := db.PanelReads(ctx, "t1", "alice", "ABC-1"); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		for _, p := range db.Pools() {
+			if p.Stats.MaxIdleClosed != 0 {
+				t.Errorf("pool %s closed %d connections for having too many idle, want none (%d open)",
+					p.Name, p.Stats.MaxIdleClosed, p.Stats.OpenConnections)
+			}
+		}
 	})
 }

@@ -68,8 +68,13 @@ const (
 	// few enough that many gitrelay processes (or parallel test packages)
 	// stay under the server's max_connections.
 	postgresMaxConns = 16
-	// postgresMaxIdleConns is how many of them stay open between requests.
-	postgresMaxIdleConns = 4
+	// postgresMaxIdleConns is how many of them stay open between requests:
+	// all, until idle for postgresMaxIdleTime. A pool that closes
+	// connections as soon as fewer are busy opens new ones under load, and
+	// each new one costs PostgreSQL a backend process and the re-planning of
+	// the statements the old one had prepared.
+	postgresMaxIdleConns = postgresMaxConns
+	postgresMaxIdleTime  = 5 * time.Minute
 )
 
 // Config says where the database is.
@@ -227,7 +232,7 @@ func (db *DB) openPostgres(ctx context.Context, databaseURL string) error {
 	}
 	pool.SetMaxOpenConns(postgresMaxConns)
 	pool.SetMaxIdleConns(postgresMaxIdleConns)
-	pool.SetConnMaxIdleTime(5 * time.Minute)
+	pool.SetConnMaxIdleTime(postgresMaxIdleTime)
 	if err := pool.PingContext(ctx); err != nil {
 		pool.Close()
 		return fmt.Errorf("store: open postgres: %w", err)
