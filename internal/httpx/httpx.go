@@ -16,6 +16,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/gitrelay/gitrelay/internal/branchname"
@@ -33,11 +34,32 @@ const maxQuoted = 64
 // WriteJSON answers v as JSON with the status. HTML-significant characters
 // are escaped, so a JSON answer opened in a browser cannot run markup.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
+	// Encoded whole first, so that the answer has its Content-Length and
+	// goes out in one write rather than in chunks.
+	buf := jsonBuffers.Get().(*bytes.Buffer)
+	defer putJSONBuffer(buf)
+	enc := json.NewEncoder(buf)
 	enc.SetEscapeHTML(true)
-	_ = enc.Encode(v)
+	err := enc.Encode(v)
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	if err == nil {
+		w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// jsonBuffers keeps the buffers WriteJSON encodes into.
+var jsonBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// putJSONBuffer returns buf to jsonBuffers, unless an unusually large
+// answer grew it: that memory is not kept.
+func putJSONBuffer(buf *bytes.Buffer) {
+	if buf.Cap() > 1<<20 {
+		return
+	}
+	buf.Reset()
+	jsonBuffers.Put(buf)
 }
 
 // ErrorBody is the JSON shape of every error on every edge.
