@@ -36,30 +36,43 @@ const maxQuoted = 64
 func WriteJSON(w http.ResponseWriter, status int, v any) {
 	// Encoded whole first, so that the answer has its Content-Length and
 	// goes out in one write rather than in chunks.
-	buf := jsonBuffers.Get().(*bytes.Buffer)
-	defer putJSONBuffer(buf)
+	p := jsonBuffers.Get().(*[]byte)
+	defer putJSONBuffer(p)
+	b, err := appendJSON((*p)[:0], v)
+	*p = b
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	if err == nil {
+		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	}
+	w.WriteHeader(status)
+	if err == nil {
+		_, _ = w.Write(b)
+	}
+}
+
+// appendJSON appends v's JSON and a newline, as json.Encoder writes it
+// with HTML escaping: by v's own AppendJSON when it has one.
+func appendJSON(b []byte, v any) ([]byte, error) {
+	if a, ok := v.(jsonAppender); ok {
+		return append(a.AppendJSON(b), '\n'), nil
+	}
+	buf := bytes.NewBuffer(b)
 	enc := json.NewEncoder(buf)
 	enc.SetEscapeHTML(true)
 	err := enc.Encode(v)
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	if err == nil {
-		w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
-	}
-	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+	return buf.Bytes(), err
 }
 
 // jsonBuffers keeps the buffers WriteJSON encodes into.
-var jsonBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+var jsonBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
-// putJSONBuffer returns buf to jsonBuffers, unless an unusually large
+// putJSONBuffer returns p to jsonBuffers, unless an unusually large
 // answer grew it: that memory is not kept.
-func putJSONBuffer(buf *bytes.Buffer) {
-	if buf.Cap() > 1<<20 {
+func putJSONBuffer(p *[]byte) {
+	if cap(*p) > 1<<20 {
 		return
 	}
-	buf.Reset()
-	jsonBuffers.Put(buf)
+	jsonBuffers.Put(p)
 }
 
 // ErrorBody is the JSON shape of every error on every edge.
