@@ -102,6 +102,10 @@ func (db *DB) ActionReads(ctx context.Context, tenantID, userID, integrationID s
 	return r, rows.Err()
 }
 
+// pgPanelQueries are the panel's statements with PostgreSQL's placeholders,
+// rebound once rather than on every read (rebind leaves them as they are).
+var pgPanelQueries = [...]string{rebind(true, panelTokensQuery), rebind(true, issueRecordsQuery), rebind(true, issueIndexQuery)}
+
 // PanelReads returns what an issue's development panel shows: the
 // tenant's integrations (oldest first) with the user's saved tokens, the
 // issue's branch and pull request records (oldest first), and what the
@@ -124,15 +128,15 @@ func (db *DB) PanelReads(ctx context.Context, tenantID, userID, issueKey string)
 	indexArgs := issueIndexArgs(tenantID, issueKey)
 	if db.dialect == DialectPostgres {
 		err := db.batch(ctx, c, []batchQuery{
-			{panelTokensQuery, tokenArgs, func(rows scanRows) (err error) {
+			{pgPanelQueries[0], tokenArgs, func(rows scanRows) (err error) {
 				r.Tokens, version, err = scanPanelTokens(rows, check)
 				return err
 			}},
-			{issueRecordsQuery, []any{tenantID, issueKey, tenantID, issueKey}, func(rows scanRows) (err error) {
+			{pgPanelQueries[1], []any{tenantID, issueKey, tenantID, issueKey}, func(rows scanRows) (err error) {
 				r.Branches, r.PullRequests, err = scanIssueRecords(rows, tenantID, issueKey)
 				return err
 			}},
-			{issueIndexQuery, indexArgs, func(rows scanRows) (err error) {
+			{pgPanelQueries[2], indexArgs, func(rows scanRows) (err error) {
 				r.Index, err = scanIssueIndex(rows, issueKey, nil)
 				return err
 			}},
