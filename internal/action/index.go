@@ -83,12 +83,6 @@ func (s *Service) IndexClient(ctx context.Context, tenantID, integrationID strin
 	return s.integrationClient(ctx, in)
 }
 
-// indexReader reads the index for an issue (store.DB implements it; a
-// store without an index shows none).
-type indexReader interface {
-	IssueIndex(ctx context.Context, tenantID, issueKey string, integrationIDs []string) (relay.IssueIndex, error)
-}
-
 // authorDirectory finds directory users by email (store.DB implements it).
 type authorDirectory interface {
 	UsersByEmail(ctx context.Context, tenantID string, emails []string) (map[string]relay.User, error)
@@ -107,48 +101,39 @@ func BranchKey(integrationID, repositoryID, name string) string {
 	return integrationID + "\x00" + repositoryID + "\x00" + name
 }
 
-// readIndex adds to d what the index holds for its issue from the usable
-// integrations only.
-func (s *Service) readIndex(ctx context.Context, tenantID string, d *Development, ins []relay.Integration, usable map[string]bool) error {
+// readIndex adds to d what the index holds for its issue (idx, as the
+// panel's reads found it) from the usable integrations only.
+func (s *Service) readIndex(ctx context.Context, tenantID string, d *Development, idx relay.IssueIndex, ins []relay.Integration, usable map[string]bool) error {
 	d.Indexed = relay.IssueIndex{Branches: []relay.IssueIndexBranch{}, Commits: []relay.IssueIndexCommit{}, PullRequests: []relay.IssueIndexPullRequest{}}
 	d.CommitURLs = map[string]string{}
 	d.BranchURLs = map[string]string{}
 	d.Authors = map[string]relay.User{}
-	r, ok := s.store.(indexReader)
-	if !ok || len(usable) == 0 {
+	if len(idx.Branches)+len(idx.Commits)+len(idx.PullRequests) == 0 || len(usable) == 0 {
 		return nil
-	}
-	ids := make([]string, 0, len(usable))
-	cfgs := map[string]relay.HostConfig{}
-	for _, in := range ins {
-		if usable[in.ID] {
-			ids = append(ids, in.ID)
-			cfgs[in.ID] = in.HostConfig()
-		}
-	}
-	idx, err := r.IssueIndex(ctx, tenantID, d.IssueKey, ids)
-	if err != nil {
-		return err
 	}
 	// A repository taken out of the integration leaves the index at the
 	// next pass; until then it is not shown.
-	byID := map[string]relay.Integration{}
+	byID := make(map[string]relay.Integration, len(usable))
+	cfgs := make(map[string]relay.HostConfig, len(usable))
 	for _, in := range ins {
-		byID[in.ID] = in
+		if usable[in.ID] {
+			byID[in.ID], cfgs[in.ID] = in, in.HostConfig()
+		}
 	}
 	included := func(integrationID, repositoryID string) bool {
-		return byID[integrationID].IncludesRepository(repositoryID)
+		in, ok := byID[integrationID]
+		return ok && in.IncludesRepository(repositoryID)
 	}
 	idx.Branches = slices.DeleteFunc(idx.Branches, func(b relay.IssueIndexBranch) bool { return !included(b.IntegrationID, b.RepositoryID) })
 	idx.Commits = slices.DeleteFunc(idx.Commits, func(c relay.IssueIndexCommit) bool { return !included(c.IntegrationID, c.RepositoryID) })
 	idx.PullRequests = slices.DeleteFunc(idx.PullRequests, func(p relay.IssueIndexPullRequest) bool { return !included(p.IntegrationID, p.RepositoryID) })
 	d.Indexed = idx
-	d.Authors = map[string]relay.User{}
 	if ad, ok := s.store.(authorDirectory); ok && len(idx.Commits) > 0 {
 		emails := make([]string, 0, len(idx.Commits))
 		for _, c := range idx.Commits {
 			emails = append(emails, c.AuthorEmail)
 		}
+		var err error
 		if d.Authors, err = ad.UsersByEmail(ctx, tenantID, emails); err != nil {
 			return err
 		}

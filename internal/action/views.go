@@ -92,7 +92,7 @@ func (s *Service) Development(ctx context.Context, p relay.Principal, issueKey s
 			d.Branches = append(d.Branches, b)
 		}
 	}
-	if err := s.readIndex(ctx, p.TenantID, &d, got.Integrations, usable); err != nil {
+	if err := s.readIndex(ctx, p.TenantID, &d, got.Index, got.Integrations, usable); err != nil {
 		return Development{}, err
 	}
 	for _, pr := range got.PullRequests {

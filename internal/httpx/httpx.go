@@ -16,6 +16,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/gitrelay/gitrelay/internal/branchname"
@@ -33,11 +34,45 @@ const maxQuoted = 64
 // WriteJSON answers v as JSON with the status. HTML-significant characters
 // are escaped, so a JSON answer opened in a browser cannot run markup.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
+	// Encoded whole first, so that the answer has its Content-Length and
+	// goes out in one write rather than in chunks.
+	p := jsonBuffers.Get().(*[]byte)
+	defer putJSONBuffer(p)
+	b, err := appendJSON((*p)[:0], v)
+	*p = b
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	if err == nil {
+		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	}
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
+	if err == nil {
+		_, _ = w.Write(b)
+	}
+}
+
+// appendJSON appends v's JSON and a newline, as json.Encoder writes it
+// with HTML escaping: by v's own AppendJSON when it has one.
+func appendJSON(b []byte, v any) ([]byte, error) {
+	if a, ok := v.(jsonAppender); ok {
+		return append(a.AppendJSON(b), '\n'), nil
+	}
+	buf := bytes.NewBuffer(b)
+	enc := json.NewEncoder(buf)
 	enc.SetEscapeHTML(true)
-	_ = enc.Encode(v)
+	err := enc.Encode(v)
+	return buf.Bytes(), err
+}
+
+// jsonBuffers keeps the buffers WriteJSON encodes into.
+var jsonBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// putJSONBuffer returns p to jsonBuffers, unless an unusually large
+// answer grew it: that memory is not kept.
+func putJSONBuffer(p *[]byte) {
+	if cap(*p) > 1<<20 {
+		return
+	}
+	jsonBuffers.Put(p)
 }
 
 // ErrorBody is the JSON shape of every error on every edge.

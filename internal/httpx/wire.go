@@ -135,9 +135,13 @@ type Development struct {
 // — one entry per branch (integration, repository, name) and per pull
 // request (integration, repository, number) — and the indexed commits.
 func DevelopmentOf(d action.Development) Development {
-	out := Development{IssueKey: d.IssueKey, Branches: []BranchRecord{}, Commits: []Commit{}, PullRequests: []PullRequestRecord{}, Integrations: []DevIntegration{}}
+	out := Development{IssueKey: d.IssueKey,
+		Branches:     make([]BranchRecord, 0, len(d.Branches)+len(d.Indexed.Branches)),
+		Commits:      make([]Commit, 0, len(d.Indexed.Commits)),
+		PullRequests: make([]PullRequestRecord, 0, len(d.PullRequests)+len(d.Indexed.PullRequests)),
+		Integrations: make([]DevIntegration, 0, len(d.Integrations))}
 	type place struct{ integration, repository, name string }
-	openFrom := map[place]bool{}
+	openFrom := make(map[place]bool, len(d.PullRequests)+len(d.Indexed.PullRequests))
 	for _, pr := range d.Indexed.PullRequests {
 		if pr.State == "open" || pr.State == "draft" {
 			openFrom[place{pr.IntegrationID, pr.RepositoryID, pr.Source}] = true
@@ -146,7 +150,7 @@ func DevelopmentOf(d action.Development) Development {
 	for _, pr := range d.PullRequests {
 		openFrom[place{pr.IntegrationID, pr.RepositoryID, pr.Source}] = true
 	}
-	indexedBranch := map[place]relay.IssueIndexBranch{}
+	indexedBranch := make(map[place]relay.IssueIndexBranch, len(d.Indexed.Branches))
 	for _, b := range d.Indexed.Branches {
 		indexedBranch[place{b.IntegrationID, b.RepositoryID, b.Name}] = b
 	}
@@ -162,7 +166,7 @@ func DevelopmentOf(d action.Development) Development {
 	lastCommit := func(b relay.IssueIndexBranch) *CommitRef {
 		return &CommitRef{SHA: b.SHA, Message: b.Message, Author: b.Author, Date: b.CommitAt.UTC(), URL: d.CommitURLs[b.SHA]}
 	}
-	seen := map[place]bool{}
+	seen := make(map[place]bool, len(d.Branches)+len(d.Indexed.Branches))
 	for _, b := range d.Branches {
 		k := place{b.IntegrationID, b.RepositoryID, b.Name}
 		seen[k] = true
@@ -208,11 +212,11 @@ func DevelopmentOf(d action.Development) Development {
 		integration, repository string
 		number                  int
 	}
-	indexedPR := map[prPlace]relay.IssueIndexPullRequest{}
+	indexedPR := make(map[prPlace]relay.IssueIndexPullRequest, len(d.Indexed.PullRequests))
 	for _, pr := range d.Indexed.PullRequests {
 		indexedPR[prPlace{pr.IntegrationID, pr.RepositoryID, pr.Number}] = pr
 	}
-	seenPR := map[prPlace]bool{}
+	seenPR := make(map[prPlace]bool, len(d.PullRequests))
 	for _, pr := range d.PullRequests {
 		k := prPlace{pr.IntegrationID, pr.RepositoryID, pr.Number}
 		seenPR[k] = true

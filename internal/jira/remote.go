@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gitrelay/gitrelay/internal/action"
@@ -45,6 +46,14 @@ const (
 // call that carries a newer one replaces it. Forge's tokens live at least
 // 55 minutes, and the hourly trigger refreshes them anyway.
 const systemTokenRefresh = 15 * time.Minute
+
+// installationRecheck is how long a process trusts what it last read or
+// wrote of an installation before reading it again. The read only decides
+// whether to store the invocation's newer system token or addresses, so
+// trusting it a minute at most delays such a write by a minute (another
+// replica may have written since: then the write was not needed), and
+// spares the database one round trip on every UI call.
+const installationRecheck = time.Minute
 
 // Config is what the remote backend needs.
 type Config struct {
@@ -88,6 +97,18 @@ type Remote struct {
 	log         *slog.Logger
 	now         func() time.Time
 	onUninstall func(string)
+
+	// seen is what this process last read or wrote of each installation
+	// (see installationRecheck).
+	seenMu sync.Mutex
+	seen   map[string]seenInstallation
+}
+
+// seenInstallation is an installation as this process last read or wrote
+// it, and when.
+type seenInstallation struct {
+	in store.JiraInstallation
+	at time.Time
 }
 
 // NewRemote builds the remote backend.
@@ -108,6 +129,7 @@ func NewRemote(c Config) *Remote {
 		verifier: NewVerifier(c.AppID, NewJWKS(c.JWKSURL, c.HTTPClient, c.Now), c.Now),
 		store:    c.Store, sealer: c.Sealer, actions: c.Actions, dir: c.Directory, devinfo: c.Devinfo,
 		jira: &client{http: c.HTTPClient}, log: c.Logger, now: c.Now, onUninstall: c.OnUninstall,
+		seen: map[string]seenInstallation{},
 	}
 }
 
@@ -224,9 +246,8 @@ func (rm *Remote) authenticate(r *http.Request) (Invocation, error) {
 func (rm *Remote) keepInstallation(ctx context.Context, inv Invocation, systemToken string, always bool) error {
 	in := store.JiraInstallation{TenantID: inv.InstallationID, AppID: inv.AppID, CloudID: inv.CloudID,
 		SiteURL: inv.SiteURL, APIBaseURL: inv.APIBaseURL, SystemTokenAt: rm.now()}
-	old, err := rm.store.JiraInstallation(ctx, inv.InstallationID)
-	known := err == nil
-	if err != nil && relay.ErrorCode(err) != relay.ENotFound {
+	old, known, err := rm.installation(ctx, inv.InstallationID)
+	if err != nil {
 		return err
 	}
 	stale := !known || old.SystemTokenAt.IsZero() || rm.now().Sub(old.SystemTokenAt) > systemTokenRefresh ||
@@ -241,7 +262,50 @@ func (rm *Remote) keepInstallation(ctx context.Context, inv Invocation, systemTo
 			return err
 		}
 	}
-	return rm.store.PutJiraInstallation(ctx, in, sealed)
+	if err := rm.store.PutJiraInstallation(ctx, in, sealed); err != nil {
+		rm.forgetInstallation(inv.InstallationID)
+		return err
+	}
+	if systemToken == "" {
+		// What a call without a system token stored keeps the old one's
+		// time: read it again next time.
+		rm.forgetInstallation(inv.InstallationID)
+	} else {
+		rm.rememberInstallation(in)
+	}
+	return nil
+}
+
+// installation is the stored installation (known false: none), as this
+// process last read or wrote it within installationRecheck, or read now.
+func (rm *Remote) installation(ctx context.Context, tenantID string) (store.JiraInstallation, bool, error) {
+	rm.seenMu.Lock()
+	s, ok := rm.seen[tenantID]
+	rm.seenMu.Unlock()
+	if ok && rm.now().Sub(s.at) < installationRecheck {
+		return s.in, true, nil
+	}
+	in, err := rm.store.JiraInstallation(ctx, tenantID)
+	if relay.ErrorCode(err) == relay.ENotFound {
+		return store.JiraInstallation{}, false, nil
+	}
+	if err != nil {
+		return store.JiraInstallation{}, false, err
+	}
+	rm.rememberInstallation(in)
+	return in, true, nil
+}
+
+func (rm *Remote) rememberInstallation(in store.JiraInstallation) {
+	rm.seenMu.Lock()
+	defer rm.seenMu.Unlock()
+	rm.seen[in.TenantID] = seenInstallation{in: in, at: rm.now()}
+}
+
+func (rm *Remote) forgetInstallation(tenantID string) {
+	rm.seenMu.Lock()
+	defer rm.seenMu.Unlock()
+	delete(rm.seen, tenantID)
 }
 
 // lifecycle handles installed and upgraded events (and uninstalled, should
@@ -295,6 +359,7 @@ func (rm *Remote) removeTenant(ctx context.Context, tenantID string) error {
 		return err
 	}
 	rm.dir.forget(tenantID)
+	rm.forgetInstallation(tenantID)
 	if rm.onUninstall != nil {
 		rm.onUninstall(tenantID)
 	}

@@ -161,6 +161,9 @@ type PanelReads struct {
 	Tokens       []UserToken
 	Branches     []BranchRecord
 	PullRequests []PullRequestRecord
+	// Index is what the index holds for the issue, from every integration
+	// of the tenant: the reader keeps what the user may see.
+	Index IssueIndex
 }
 
 // PanelReader reads an issue's development panel in few round trips.

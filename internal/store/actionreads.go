@@ -102,16 +102,22 @@ func (db *DB) ActionReads(ctx context.Context, tenantID, userID, integrationID s
 	return r, rows.Err()
 }
 
+// pgPanelQueries are the panel's statements with PostgreSQL's placeholders,
+// rebound once rather than on every read (rebind leaves them as they are).
+var pgPanelQueries = [...]string{rebind(true, panelTokensQuery), rebind(true, issueRecordsQuery), rebind(true, issueIndexQuery)}
+
 // PanelReads returns what an issue's development panel shows: the
-// tenant's integrations (oldest first) with the user's saved tokens, and
-// the issue's branch and pull request records (oldest first). The slices
-// are never nil; the integrations may be shared with other callers and
-// must not be modified.
+// tenant's integrations (oldest first) with the user's saved tokens, the
+// issue's branch and pull request records (oldest first), and what the
+// index holds for the issue from every integration (the caller keeps what
+// the user may see). The slices are never nil; the integrations may be
+// shared with other callers and must not be modified.
 //
 // It reads the user's tokens with the version of the tenant's
-// integrations (and the request's token check, if any), then the records:
-// on PostgreSQL both statements are sent together, one round trip; on
-// SQLite, in process, one after the other. The integrations come from
+// integrations (and the request's token check, if any), then the records,
+// then the index: on PostgreSQL the three statements are sent together,
+// one round trip; on SQLite, in process, one after the other. The
+// integrations come from
 // integrationCache when it holds that version, and are read (one more
 // trip) otherwise.
 func (db *DB) PanelReads(ctx context.Context, tenantID, userID, issueKey string) (relay.PanelReads, error) {
@@ -119,14 +125,19 @@ func (db *DB) PanelReads(ctx context.Context, tenantID, userID, issueKey string)
 	c, check := db.hotChecking(ctx)
 	tokenArgs := append(tokenCheckArgs(check), tenantID, userID)
 	var version sql.NullInt64
+	indexArgs := issueIndexArgs(tenantID, issueKey)
 	if db.dialect == DialectPostgres {
 		err := db.batch(ctx, c, []batchQuery{
-			{panelTokensQuery, tokenArgs, func(rows scanRows) (err error) {
+			{pgPanelQueries[0], tokenArgs, func(rows scanRows) (err error) {
 				r.Tokens, version, err = scanPanelTokens(rows, check)
 				return err
 			}},
-			{issueRecordsQuery, []any{tenantID, issueKey, tenantID, issueKey}, func(rows scanRows) (err error) {
+			{pgPanelQueries[1], []any{tenantID, issueKey, tenantID, issueKey}, func(rows scanRows) (err error) {
 				r.Branches, r.PullRequests, err = scanIssueRecords(rows, tenantID, issueKey)
+				return err
+			}},
+			{pgPanelQueries[2], indexArgs, func(rows scanRows) (err error) {
+				r.Index, err = scanIssueIndex(rows, issueKey, nil)
 				return err
 			}},
 		})
@@ -144,6 +155,15 @@ func (db *DB) PanelReads(ctx context.Context, tenantID, userID, issueKey string)
 			return relay.PanelReads{}, err
 		}
 		if r.Branches, r.PullRequests, err = db.issueRecords(ctx, tenantID, issueKey); err != nil {
+			return relay.PanelReads{}, err
+		}
+		rows, err = c.query(ctx, issueIndexQuery, indexArgs...)
+		if err != nil {
+			return relay.PanelReads{}, dbError(err, "read issue index", "", "")
+		}
+		r.Index, err = scanIssueIndex(rows, issueKey, nil)
+		rows.Close()
+		if err != nil {
 			return relay.PanelReads{}, err
 		}
 	}

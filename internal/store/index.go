@@ -435,26 +435,44 @@ UNION ALL SELECT * FROM (SELECT 'p', pi.integration_id, pi.repository_id, r.full
 // integrations (nil: none), newest first, at most IssueIndexLimit of each,
 // in one statement.
 func (db *DB) IssueIndex(ctx context.Context, tenantID, issueKey string, integrationIDs []string) (relay.IssueIndex, error) {
-	out := relay.IssueIndex{Branches: []relay.IssueIndexBranch{}, Commits: []relay.IssueIndexCommit{}, PullRequests: []relay.IssueIndexPullRequest{}}
 	if len(integrationIDs) == 0 {
-		return out, nil
+		return emptyIssueIndex(), nil
 	}
-	rows, err := db.hot().query(ctx, issueIndexQuery, tenantID, issueKey, IssueIndexLimit,
-		tenantID, issueKey, IssueIndexLimit, tenantID, issueKey, IssueIndexLimit)
+	rows, err := db.hot().query(ctx, issueIndexQuery, issueIndexArgs(tenantID, issueKey)...)
 	if err != nil {
-		return out, dbError(err, "read issue index", "", "")
+		return emptyIssueIndex(), dbError(err, "read issue index", "", "")
 	}
 	defer rows.Close()
+	return scanIssueIndex(rows, issueKey, func(id string) bool { return slices.Contains(integrationIDs, id) })
+}
+
+func emptyIssueIndex() relay.IssueIndex {
+	return relay.IssueIndex{Branches: []relay.IssueIndexBranch{}, Commits: []relay.IssueIndexCommit{}, PullRequests: []relay.IssueIndexPullRequest{}}
+}
+
+// issueIndexArgs are issueIndexQuery's arguments.
+func issueIndexArgs(tenantID, issueKey string) []any {
+	return []any{tenantID, issueKey, IssueIndexLimit, tenantID, issueKey, IssueIndexLimit, tenantID, issueKey, IssueIndexLimit}
+}
+
+// scanIssueIndex reads issueIndexQuery's rows, keeping those of the
+// integrations keep says (nil: all).
+func scanIssueIndex(rows scanRows, issueKey string, keep func(integrationID string) bool) (relay.IssueIndex, error) {
+	out := emptyIssueIndex()
+	// One set of destinations for every row (see scanIssueRecords).
+	var (
+		kind                   string
+		place                  relay.IndexPlace
+		t1, t2, t3, t4, t5, t6 string
+		n, at1, at2            int64
+	)
+	dest := []any{&kind, &place.IntegrationID, &place.RepositoryID, &place.Repository, &place.WebURL,
+		&t1, &t2, &t3, &t4, &t5, &t6, &n, &at1, &at2}
 	for rows.Next() {
-		var kind string
-		var place relay.IndexPlace
-		var t1, t2, t3, t4, t5, t6 string
-		var n, at1, at2 int64
-		if err := rows.Scan(&kind, &place.IntegrationID, &place.RepositoryID, &place.Repository, &place.WebURL,
-			&t1, &t2, &t3, &t4, &t5, &t6, &n, &at1, &at2); err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return out, dbError(err, "read issue index", "", "")
 		}
-		if !slices.Contains(integrationIDs, place.IntegrationID) {
+		if keep != nil && !keep(place.IntegrationID) {
 			continue
 		}
 		switch kind {

@@ -101,6 +101,19 @@ func TestOneAtATimeHoldsAcrossProcessesAndDiesWithItsHolder(t *testing.T) {
 	t.Cleanup(func() { _ = admin.Close() })
 	_, err = admin.ExecContext(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1`, holder)
 	must(t, err)
+	// pg_terminate_backend only signals the backend: its locks go when it
+	// has exited.
+	for deadline := time.Now().Add(time.Minute); ; {
+		var left int
+		must(t, admin.QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name = $1`, holder).Scan(&left))
+		if left == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the holder's backend is still there a minute after it was terminated")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	ran, err = second.OneAtATime(ctx, "work", func(context.Context) error { return nil })
 	must(t, err)
 	if !ran {

@@ -2,7 +2,10 @@ package store_test
 
 import (
 	"context"
+	"slices"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/gitrelay/gitrelay/internal/relay"
 	"github.com/gitrelay/gitrelay/internal/store"
@@ -84,9 +87,10 @@ func TestPanelReadsForgetARemovedJiraTenantOfAnotherReplica(t *testing.T) {
 }
 
 // Once the tenant's integrations are kept, a panel read is the user's
-// tokens with the integrations' version, and the issue's records: sent
-// together on PostgreSQL (one round trip), one after the other on SQLite
-// (two, in process). The tokens and records are read every time.
+// tokens with the integrations' version, the issue's records and what the
+// index holds for it: sent together on PostgreSQL (one round trip), one
+// after the other on SQLite (three, in process). They are read every
+// time.
 func TestPanelReadsTakeOneRoundTripOnPostgreSQL(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
@@ -95,7 +99,7 @@ func TestPanelReadsTakeOneRoundTripOnPostgreSQL(t *testing.T) {
 		_, err := db.PanelReads(ctx, "t1", "alice", "ABC-1")
 		must(t, err)
 
-		want := map[string]int64{store.DialectPostgres: 1, store.DialectSQLite: 2}[db.Dialect()]
+		want := map[string]int64{store.DialectPostgres: 1, store.DialectSQLite: 3}[db.Dialect()]
 		before := db.RoundTrips()
 		got, err := db.PanelReads(ctx, "t1", "alice", "ABC-1")
 		must(t, err)
@@ -124,6 +128,37 @@ func TestPanelReadsTakeOneRoundTripOnPostgreSQL(t *testing.T) {
 		wantEqual(t, "branches", got.Branches, []relay.BranchRecord{b})
 		wantEqual(t, "pull requests", got.PullRequests, []relay.PullRequestRecord{pr})
 
+		// What the index holds for the issue comes in the same reads, from
+		// every integration of the tenant.
+		for _, id := range []string{"i1", "i2"} {
+			_, err := db.SyncIndexRepositories(ctx, "t1", id, []relay.Repository{repo("7", "acme/api")}, at(0))
+			must(t, err)
+		}
+		claimed, err := db.ClaimDueRepositories(ctx, "replica-a", at(0), time.Minute, 10)
+		must(t, err)
+		wantEqual(t, "claimed", len(claimed), 2)
+		for _, c := range claimed {
+			sha := "c-" + c.IntegrationID
+			_, err := db.SaveIndex(ctx, relay.IndexUpdate{IndexKey: c.IndexKey, Owner: "replica-a",
+				Tips: map[string]string{"refs/heads/main": sha}, TipsDigest: sha, Changed: true, Walked: 1,
+				Commits:   []relay.IndexedCommit{{SHA: sha, Message: "ABC-1 Log in", At: at(4), Branches: []string{"main"}, IssueKeys: []string{"ABC-1"}}},
+				CheckedAt: at(4), NextPollAt: at(5)})
+			must(t, err)
+		}
+		before = db.RoundTrips()
+		got, err = db.PanelReads(ctx, "t1", "alice", "ABC-1")
+		must(t, err)
+		wantEqual(t, "round trips with the index", db.RoundTrips()-before, want)
+		var shas []string
+		for _, c := range got.Index.Commits {
+			shas = append(shas, c.IntegrationID+":"+c.SHA)
+		}
+		slices.Sort(shas)
+		wantEqual(t, "indexed commits", shas, []string{"i1:c-i1", "i2:c-i2"})
+		other, err := db.PanelReads(ctx, "t1", "alice", "ABC-2")
+		must(t, err)
+		wantEqual(t, "indexed commits of another issue", len(other.Index.Commits), 0)
+
 		tok := newToken("t1", "alice", "i2")
 		putToken(t, db, tok)
 		got, err = db.PanelReads(ctx, "t1", "alice", "ABC-1")
@@ -133,5 +168,40 @@ func TestPanelReadsTakeOneRoundTripOnPostgreSQL(t *testing.T) {
 		got, err = db.PanelReads(ctx, "t1", "alice", "ABC-1")
 		must(t, err)
 		wantEqual(t, "tokens after delete", len(got.Tokens), 0)
+	})
+}
+
+// Concurrent panel reads reuse the pool's connections rather than closing
+// them when fewer are busy and opening new ones: each new PostgreSQL
+// connection costs the server a process and its prepared statements.
+func TestConcurrentReadsKeepTheirConnections(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		createIntegration(t, db, newIntegration("t1", "i1"))
+		var wg sync.WaitGroup
+		errs := make(chan error, 32)
+		for range 32 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range 20 {
+					if _, err := db.PanelReads(ctx, "t1", "alice", "ABC-1"); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		for _, p := range db.Pools() {
+			if p.Stats.MaxIdleClosed != 0 {
+				t.Errorf("pool %s closed %d connections for having too many idle, want none (%d open)",
+					p.Name, p.Stats.MaxIdleClosed, p.Stats.OpenConnections)
+			}
+		}
 	})
 }

@@ -68,8 +68,13 @@ const (
 	// few enough that many gitrelay processes (or parallel test packages)
 	// stay under the server's max_connections.
 	postgresMaxConns = 16
-	// postgresMaxIdleConns is how many of them stay open between requests.
-	postgresMaxIdleConns = 4
+	// postgresMaxIdleConns is how many of them stay open between requests:
+	// all, until idle for postgresMaxIdleTime. A pool that closes
+	// connections as soon as fewer are busy opens new ones under load, and
+	// each new one costs PostgreSQL a backend process and the re-planning of
+	// the statements the old one had prepared.
+	postgresMaxIdleConns = postgresMaxConns
+	postgresMaxIdleTime  = 5 * time.Minute
 )
 
 // Config says where the database is.
@@ -171,11 +176,16 @@ func (db *DB) openSQLite(ctx context.Context, dataDir string) error {
 	}.Encode()
 	// WAL is a property of the file, set by the write pool before the read
 	// pool opens; query_only makes an accidental write through the read
-	// pool fail loudly instead of contending for the lock.
+	// pool fail loudly instead of contending for the lock. Each reader
+	// keeps up to 16 MiB of pages (SQLite's default is 2 MiB): the panel of
+	// an issue with 500 indexed commits touches a few MiB of the index, and
+	// with the default each read of it went back to the file for most of
+	// them.
 	readDSN := path + "?" + url.Values{
 		"_busy_timeout": {busy},
 		"_foreign_keys": {"1"},
 		"_query_only":   {"1"},
+		"_pragma":       {"cache_size(-16384)"},
 	}.Encode()
 
 	write, err := sql.Open("sqlite", writeDSN)
@@ -222,7 +232,7 @@ func (db *DB) openPostgres(ctx context.Context, databaseURL string) error {
 	}
 	pool.SetMaxOpenConns(postgresMaxConns)
 	pool.SetMaxIdleConns(postgresMaxIdleConns)
-	pool.SetConnMaxIdleTime(5 * time.Minute)
+	pool.SetConnMaxIdleTime(postgresMaxIdleTime)
 	if err := pool.PingContext(ctx); err != nil {
 		pool.Close()
 		return fmt.Errorf("store: open postgres: %w", err)
