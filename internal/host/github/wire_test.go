@@ -85,6 +85,17 @@ func enterpriseClient(t *testing.T, rp *replay) relay.HostClient {
 // noToken fails when the canary shows in anything printed about v.
 func noToken(t *testing.T, what string, v any) {
 	t.Helper()
+	for _, p := range printedForms(v) {
+		if strings.Contains(p, wireToken) || strings.Contains(p, wireToken[4:20]) {
+			t.Errorf("%s shows the token: %s", what, p)
+			return
+		}
+	}
+}
+
+// printedForms is everything printing or logging v shows: fmt's verbs,
+// an error's whole chain, and slog's JSON and text lines.
+func printedForms(v any) []string {
 	printed := []string{fmt.Sprintf("%v", v), fmt.Sprintf("%+v", v), fmt.Sprintf("%#v", v)}
 	if err, ok := v.(error); ok {
 		for e := err; e != nil; e = errorsUnwrap(e) {
@@ -94,13 +105,12 @@ func noToken(t *testing.T, what string, v any) {
 	var buf bytes.Buffer
 	slog.New(slog.NewJSONHandler(&buf, nil)).Info("x", "v", v)
 	slog.New(slog.NewTextHandler(&buf, nil)).Info("x", "v", v)
-	printed = append(printed, buf.String())
-	for _, p := range printed {
-		if strings.Contains(p, wireToken) || strings.Contains(p, wireToken[4:20]) {
-			t.Errorf("%s shows the token: %s", what, p)
-			return
-		}
-	}
+	return append(printed, buf.String())
+}
+
+func jsonQuote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }
 
 func errorsUnwrap(err error) error {
