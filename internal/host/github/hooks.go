@@ -51,11 +51,11 @@ func (h ghHook) hostHook() relay.HostHook {
 // FindHook lists the repository's webhooks (admin rights needed) and
 // returns the one delivering to url.
 func (c *hostClient) FindHook(ctx context.Context, repo relay.Repository, url string) (relay.HostHook, error) {
-	repo, hook, err := c.findHook(ctx, repo, url)
+	repo, hook, found, err := c.findHook(ctx, repo, url)
 	if err != nil {
 		return relay.HostHook{}, err
 	}
-	if hook == nil {
+	if !found {
 		return relay.HostHook{}, relay.Errorf(relay.ENotFound, "%s has no webhook delivering to %s.", repo.FullName, url)
 	}
 	return hook.hostHook(), nil
@@ -65,11 +65,11 @@ func (c *hostClient) FindHook(ctx context.Context, repo relay.Repository, url st
 // creates it (POST): JSON payloads, h.Events, active, signed with the
 // secret.
 func (c *hostClient) EnsureHook(ctx context.Context, repo relay.Repository, h relay.Hook) (relay.HookChange, error) {
-	repo, existing, err := c.findHook(ctx, repo, h.URL)
+	repo, existing, found, err := c.findHook(ctx, repo, h.URL)
 	if err != nil {
 		return "", err
 	}
-	if existing != nil && h.SecretSet && existing.Active && existing.Config.ContentType == "json" && host.SameEvents(existing.Events, h.Events) {
+	if found && h.SecretSet && existing.Active && existing.Config.ContentType == "json" && host.SameEvents(existing.Events, h.Events) {
 		return relay.HookUnchanged, nil
 	}
 	secret := h.Secret.Token()
@@ -78,7 +78,7 @@ func (c *hostClient) EnsureHook(ctx context.Context, repo relay.Repository, h re
 	path := "repos/" + repo.FullName + "/hooks"
 	k := call{op: opCreateHook, repo: repo.FullName}
 	method, change := http.MethodPost, relay.HookCreated
-	if existing != nil {
+	if found {
 		path += "/" + strconv.FormatInt(existing.ID, 10)
 		k.op, method, change = opUpdateHook, http.MethodPatch, relay.HookUpdated
 	} else {
@@ -96,33 +96,33 @@ func (c *hostClient) EnsureHook(ctx context.Context, repo relay.Repository, h re
 }
 
 // findHook returns the repository (named, looked up by id if need be)
-// and its hook delivering to url, nil when there is none.
-func (c *hostClient) findHook(ctx context.Context, repo relay.Repository, url string) (relay.Repository, *ghHook, error) {
+// and its hook delivering to url, if it has one.
+func (c *hostClient) findHook(ctx context.Context, repo relay.Repository, url string) (relay.Repository, ghHook, bool, error) {
 	repo, owner, name, err := c.locate(ctx, repo)
 	if err != nil {
-		return repo, nil, err
+		return repo, ghHook{}, false, err
 	}
 	for page := 1; page <= maxPages; page++ {
 		req, err := c.gh.NewRequest(ctx, http.MethodGet, fmt.Sprintf("repos/%s/%s/hooks?per_page=100&page=%d", owner, name, page), nil)
 		if err != nil {
-			return repo, nil, fmt.Errorf("github: building the webhook list request: %w", err)
+			return repo, ghHook{}, false, fmt.Errorf("github: building the webhook list request: %w", err)
 		}
 		var hooks []ghHook
 		start := time.Now()
 		resp, err := c.gh.Do(req, &hooks)
 		if err != nil {
-			return repo, nil, c.fail(err, start, call{op: opListHooks, repo: repo.FullName})
+			return repo, ghHook{}, false, c.fail(err, start, call{op: opListHooks, repo: repo.FullName})
 		}
-		for i, hk := range hooks {
+		for _, hk := range hooks {
 			if host.SameHookURL(hk.Config.URL, url) {
-				return repo, &hooks[i], nil
+				return repo, hk, true, nil
 			}
 		}
 		if resp.NextPage == 0 {
 			break
 		}
 	}
-	return repo, nil, nil
+	return repo, ghHook{}, false, nil
 }
 
 // failHook is fail for a request that carried the webhook secret: the

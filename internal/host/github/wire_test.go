@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -93,20 +92,8 @@ func noToken(t *testing.T, what string, v any) {
 	}
 }
 
-// printedForms is everything printing or logging v shows: fmt's verbs,
-// an error's whole chain, and slog's JSON and text lines.
-func printedForms(v any) []string {
-	printed := []string{fmt.Sprintf("%v", v), fmt.Sprintf("%+v", v), fmt.Sprintf("%#v", v)}
-	if err, ok := v.(error); ok {
-		for e := err; e != nil; e = errorsUnwrap(e) {
-			printed = append(printed, e.Error())
-		}
-	}
-	var buf bytes.Buffer
-	slog.New(slog.NewJSONHandler(&buf, nil)).Info("x", "v", v)
-	slog.New(slog.NewTextHandler(&buf, nil)).Info("x", "v", v)
-	return append(printed, buf.String())
-}
+// printedForms is everything printing or logging v shows.
+func printedForms(v any) []string { return hosttest.Printed(v) }
 
 func jsonQuote(s string) string {
 	b, _ := json.Marshal(s)

@@ -264,16 +264,7 @@ func (f *fixture) noSecrets(what string, v any) {
 	f.t.Helper()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var printed []string
-	printed = append(printed, fmt.Sprintf("%v", v), fmt.Sprintf("%+v", v), fmt.Sprintf("%#v", v))
-	if err, ok := v.(error); ok {
-		for e := err; e != nil; e = errors.Unwrap(e) {
-			printed = append(printed, e.Error())
-		}
-		if e, ok := relay.AsError(err); ok {
-			printed = append(printed, e.Message, e.URL, e.Scope, fmt.Sprint(e.Fields))
-		}
-	}
+	printed := Printed(v)
 	for _, secret := range f.secrets {
 		for _, p := range printed {
 			if strings.Contains(p, secret) {
