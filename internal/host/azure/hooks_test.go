@@ -186,4 +186,3 @@ func answer(ex exchange, status int, file string) exchange {
 	ex.Status, ex.File = status, file
 	return ex
 }
-
