@@ -90,6 +90,16 @@ func (c *hostClient) EnsureHook(ctx context.Context, repo relay.Repository, h re
 	if err != nil {
 		return "", c.failHook(err, start, call{op: opUpdateHook, repo: repoName(repo)}, token)
 	}
+	if !active(existing) {
+		// GitLab keeps a hook it disabled after failed deliveries off
+		// until a test delivery to it is answered.
+		start = time.Now()
+		if _, err := c.gl.Projects.TriggerTestProjectHook(id, existing.ID, gl.ProjectHookEventPush, gl.WithContext(ctx)); err != nil {
+			e := relay.Errorf(relay.EHostError, "%s set the webhook of %s again but keeps it off after earlier failed deliveries, and its test delivery did not turn it back on (%s). Send a test from the project's Webhooks settings.",
+				c.name, repoName(repo), relay.ErrorMessage(c.fail(err, start, call{op: opUpdateHook, repo: repoName(repo)})))
+			return "", host.Redact(e, token)
+		}
+	}
 	return relay.HookUpdated, nil
 }
 

@@ -59,11 +59,28 @@ func TestEnsureHookEditsTheHookDeliveringToGitrelay(t *testing.T) {
 	rp := newReplay(t, "",
 		exchange{Method: "GET", Path: "/projects/3/hooks", Query: "page=1&per_page=100", File: "hooks_list.json"},
 		exchange{Method: "PUT", Path: "/projects/3/hooks/7", File: "hook.json", Body: hookBody},
+		// GitLab had disabled it: a test delivery turns it back on.
+		exchange{Method: "POST", Path: "/projects/3/hooks/7/test/push_events", Status: http.StatusCreated, Reply: `{"message":"201 Created"}`},
 	)
 	change, err := hooks(t, cloudClient(t, rp)).EnsureHook(t.Context(), widgets, wantHook)
 	if err != nil || change != relay.HookUpdated {
 		t.Fatalf("EnsureHook = %q, %v; want updated", change, err)
 	}
+}
+
+// A disabled hook whose test delivery fails stays off: gitrelay says so
+// rather than report it registered.
+func TestEnsureHookSaysWhenGitLabKeepsTheHookOff(t *testing.T) {
+	rp := newReplay(t, "",
+		exchange{Method: "GET", Path: "/projects/3/hooks", Query: "page=1&per_page=100", File: "hooks_list.json"},
+		exchange{Method: "PUT", Path: "/projects/3/hooks/7", File: "hook.json", Body: hookBody},
+		exchange{Method: "POST", Path: "/projects/3/hooks/7/test/push_events", Status: http.StatusUnprocessableEntity, Reply: `{"message":"Hook execution failed: 502"}`},
+	)
+	_, err := hooks(t, cloudClient(t, rp)).EnsureHook(t.Context(), widgets, wantHook)
+	if relay.ErrorCode(err) != relay.EHostError || !strings.Contains(relay.ErrorMessage(err), "keeps it off") {
+		t.Errorf("EnsureHook = %v, want host_error saying GitLab keeps the hook off", err)
+	}
+	noHookSecret(t, err)
 }
 
 // GitLab shows no hook's token: a right hook is left alone only when
