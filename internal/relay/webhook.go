@@ -50,6 +50,9 @@ type Hook struct {
 	// deliveries or send a token (GitHub, GitLab, Gitea), Username and
 	// Password for basic authentication (Azure DevOps service hooks).
 	Secret Credential
+	// SecretAt is when the secret was made (the webhook's RotatedAt), as
+	// a registration records it.
+	SecretAt time.Time
 	// SecretSet says the host's hook delivering to URL already carries
 	// Secret: gitrelay set it, and the secret was not rotated since.
 	// Hosts never show a hook's secret, so only then may a hook that is

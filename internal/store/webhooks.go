@@ -56,12 +56,16 @@ func (db *DB) WebhookOfIntegration(ctx context.Context, integrationID string) (r
 // PutWebhookSecret sets the integration's webhook secret (sealed), making
 // the webhook if it has none; a replaced secret stops verifying at once.
 // When onlyIfAbsent is true an existing secret is kept and created reports
-// false. ENotFound when the integration does not exist.
+// false. ENotFound when the integration does not exist. A rotation moves
+// rotated_at forward even when the clock did not (it names the secret a
+// registration carries: relay.WebhookRegistration.SecretAt).
 func (db *DB) PutWebhookSecret(ctx context.Context, tenantID, integrationID string, sealed []byte, at time.Time, onlyIfAbsent bool) (created bool, err error) {
 	err = db.inTx(ctx, func(c conn) error {
 		if !onlyIfAbsent {
-			res, err := c.exec(ctx, `UPDATE integration_webhooks SET secret_sealed = ?, rotated_at = ? WHERE tenant_id = ? AND integration_id = ?`,
-				sealed, micros(at), tenantID, integrationID)
+			res, err := c.exec(ctx, `UPDATE integration_webhooks SET secret_sealed = ?,
+					rotated_at = CASE WHEN rotated_at < ? THEN ? ELSE rotated_at + 1 END
+				WHERE tenant_id = ? AND integration_id = ?`,
+				sealed, micros(at), micros(at), tenantID, integrationID)
 			if err != nil {
 				return dbError(err, "rotate webhook secret", "", "")
 			}

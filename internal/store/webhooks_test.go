@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/gitrelay/gitrelay/internal/relay"
 	"github.com/gitrelay/gitrelay/internal/store"
@@ -157,6 +158,28 @@ func TestWebhookRegistrationsAreRecordedWithTheirAuditAndForgotten(t *testing.T)
 		must(t, db.DeleteIntegration(ctx, "t1", "i2", auditFor(relay.ActionIntegrationDelete)))
 		if got, err := db.WebhookRegistrations(ctx, "t1", "i2"); err != nil || len(got) != 0 {
 			t.Errorf("registrations after deleting the integration = %+v, %v; want none", got, err)
+		}
+	})
+}
+
+// Each rotation names a later secret, even when the clock stands still or
+// went back.
+func TestAWebhookRotationAlwaysMovesItsTimeForward(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		createIntegration(t, db, newIntegration("t1", "i1"))
+		_, err := db.PutWebhookSecret(ctx, "t1", "i1", []byte("s1"), at(5), true)
+		must(t, err)
+		prev := at(5).Truncate(1000)
+		for i, when := range []time.Time{at(5), at(1), at(6)} {
+			_, err := db.PutWebhookSecret(ctx, "t1", "i1", []byte("s"), when, false)
+			must(t, err)
+			w, err := db.Webhook(ctx, "t1", "i1")
+			must(t, err)
+			if !w.RotatedAt.After(prev) {
+				t.Fatalf("rotation %d at %v: rotated at %v, not after %v", i, when, w.RotatedAt, prev)
+			}
+			prev = w.RotatedAt
 		}
 	})
 }
