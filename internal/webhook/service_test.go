@@ -217,7 +217,9 @@ func TestTheHookToRegisterAndTheRegistrationsARotationOutdates(t *testing.T) {
 		} {
 			t.Run(string(kind), func(t *testing.T) {
 				e := setup(t, db, kind)
-				defer func() { _ = db.DeleteIntegration(ctx, "t1", "i1", relay.AuditEvent{ID: relay.NewID(), TenantID: "t1", Action: relay.ActionIntegrationDelete, Outcome: relay.OutcomeSuccess}) }()
+				defer func() {
+					_ = db.DeleteIntegration(ctx, "t1", "i1", relay.AuditEvent{ID: relay.NewID(), TenantID: "t1", Action: relay.ActionIntegrationDelete, Outcome: relay.OutcomeSuccess})
+				}()
 				hook, err := e.svc.Hook(ctx, "t1", "i1")
 				if err != nil {
 					t.Fatal(err)
