@@ -110,6 +110,16 @@ type RecordStore interface {
 	IssuePullRequests(ctx context.Context, tenantID, issueKey string) ([]PullRequestRecord, error)
 }
 
+// WebhookRegistrationStore keeps where gitrelay registered integrations'
+// webhooks, and with which secret.
+type WebhookRegistrationStore interface {
+	// RecordWebhookRegistration records reg, replacing an earlier record
+	// of the same repository, and e, which completes the registration's
+	// pending audit row, in one transaction.
+	RecordWebhookRegistration(ctx context.Context, reg WebhookRegistration, e AuditEvent) error
+	WebhookRegistrations(ctx context.Context, tenantID, integrationID string) ([]WebhookRegistration, error)
+}
+
 // SettingsStore keeps app-wide settings per tenant.
 type SettingsStore interface {
 	// Settings returns DefaultSettings when the tenant saved none.
@@ -179,6 +189,7 @@ type Store interface {
 	RecordStore
 	SettingsStore
 	RepositoryCache
+	WebhookRegistrationStore
 }
 
 // Sealer encrypts secrets bound to their owner: a ciphertext sealed for one

@@ -36,6 +36,7 @@ func (s *Server) routes() []route {
 		{"GET", "/api/v1/integrations/{id}/repositories/{repo_id}/branches", "user", s.listBranches},
 		{"GET", "/api/v1/integrations/{id}/webhook", "user", s.getWebhook},
 		{"POST", "/api/v1/integrations/{id}/webhook/rotate", "user", s.rotateWebhook},
+		{"POST", "/api/v1/integrations/{id}/webhook/register", "user", s.registerWebhook},
 		{"GET", "/api/v1/integrations/{id}/index", "user", s.getIndex},
 		{"POST", "/api/v1/integrations/{id}/index", "user", s.reindex},
 		{"POST", "/api/v1/integrations/{id}/repositories/{repo_id}/index", "user", s.reindex},
