@@ -120,6 +120,7 @@ func (s *Server) pages() []page {
 		{"POST", "/admin/integrations/{id}/test", web.Admin, w.TestIntegration},
 		{"POST", "/admin/integrations/{id}/index", web.Admin, w.ReindexIntegration},
 		{"POST", "/admin/integrations/{id}/webhook/rotate", web.Admin, w.RotateWebhook},
+		{"POST", "/admin/integrations/{id}/webhook/register", web.Admin, w.RegisterWebhooks},
 		{"GET", "/admin/integrations/{id}/delete", web.Admin, w.ConfirmDeleteIntegration},
 		{"POST", "/admin/integrations/{id}/delete", web.Admin, w.DeleteIntegration},
 		{"GET", "/admin/settings", web.Admin, w.Settings},
