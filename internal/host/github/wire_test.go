@@ -100,14 +100,6 @@ func jsonQuote(s string) string {
 	return string(b)
 }
 
-func errorsUnwrap(err error) error {
-	u, ok := err.(interface{ Unwrap() error })
-	if !ok {
-		return nil
-	}
-	return u.Unwrap()
-}
-
 func wantCode(t *testing.T, err error, code string) *relay.Error {
 	t.Helper()
 	noToken(t, "the error", err)
