@@ -2,7 +2,9 @@ package app_test
 
 import (
 	"context"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -291,5 +293,46 @@ func TestWebhookRegistrationRefusals(t *testing.T) {
 				t.Errorf("the host was sent %d writes", n)
 			}
 		})
+	})
+}
+
+// The webhook's secret goes to the integration's host only: a host that
+// redirects the registration elsewhere does not get gitrelay to send it
+// there.
+func TestTheWebhookSecretIsSentOnlyToTheIntegrationsHost(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		var mu sync.Mutex
+		var elsewhere []string
+		other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			mu.Lock()
+			elsewhere = append(elsewhere, r.Method+" "+r.URL.Path+" "+string(body))
+			mu.Unlock()
+			w.WriteHeader(http.StatusCreated)
+		}))
+		defer other.Close()
+		f := apptest.GitHubEnterprise()
+		f.Serve = func(sim *hostsim.Sim) http.Handler {
+			inner := sim.Handler()
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/hooks") {
+					http.Redirect(w, r, other.URL+r.URL.Path, http.StatusTemporaryRedirect) // 307 sends the body again
+					return
+				}
+				inner.ServeHTTP(w, r)
+			})
+		}
+		e := apptest.New(t, db, apptest.Options{Fixture: &f, PublicURL: true})
+		e.Sim.GrantAdmin(apptest.Repo, apptest.BotLogin)
+		id := e.Integration(false, nil)
+		got := outcomes(t, registerWebhook(e, e.Admin, id))
+		if got[apptest.Repo][0] != action.HookFailed || !strings.Contains(got[apptest.Repo][1], "redirected") {
+			t.Errorf("registration redirected to another host = %v, want failed saying the host redirected", got)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(elsewhere) != 0 {
+			t.Errorf("another host received %q", elsewhere)
+		}
 	})
 }
