@@ -26,7 +26,8 @@ type Reconciled struct {
 // ReconcilePending completes host writes left pending (see writeAhead) for
 // longer than olderThan, normally the host timeout: by then the process
 // that sent them is gone, or its call has timed out. For each it asks the
-// host whether the branch or pull request is there, and completes the
+// host whether the branch, pull request or webhook (reconcileHook) is
+// there, and completes the
 // attempt as succeeded (restoring the record that lists it on the issue),
 // failed, or, when the host cannot tell, unknown with the reason, after
 // MaxReconcileAttempts tries. It reads with the identity that acted when
@@ -83,6 +84,9 @@ func (s *Service) reconcile(ctx context.Context, w relay.HostWrite) (string, err
 	repo, err := hc.Repository(hctx, w.RepositoryID)
 	if err != nil {
 		return s.deferOrUnknown(ctx, w, "The host could not be asked about repository "+ev.Repository+": "+relay.ErrorMessage(err))
+	}
+	if ev.Action == relay.ActionWebhookRegister {
+		return s.reconcileHook(ctx, w, hc, repo)
 	}
 	var (
 		exists bool

@@ -77,6 +77,8 @@ type Service struct {
 	// rateBudget tells an integration account's rate budget
 	// (UseRateBudget).
 	rateBudget func(tenantID, integrationID string) (IndexBudget, bool)
+	// webhooks gives integrations' webhooks to register (UseWebhooks).
+	webhooks Webhooks
 }
 
 // New builds a Service.

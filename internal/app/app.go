@@ -221,6 +221,8 @@ func New(c Config) *App {
 	}
 	hooks := webhook.New(webhook.Config{Store: c.DB, Sealer: c.Sealer, Indexer: c.Indexer, PublicURL: c.PublicURL,
 		Now: c.Now, Logger: c.Logger, Observe: metrics.ObserveWebhook})
+	// Administrators have the action path register the webhook on hosts.
+	actions.UseWebhooks(hooks)
 	https := strings.HasPrefix(strings.ToLower(c.PublicURL), "https://")
 	pages, err := web.New(web.Config{
 		Actions: actions, Directory: dir, DirStore: c.DB, Store: c.DB, Hosts: hosts, Kinds: hosts.Kinds(),

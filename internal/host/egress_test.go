@@ -446,6 +446,35 @@ func TestCredentialStaysOnItsOrigin(t *testing.T) {
 	}
 }
 
+// What a client writes to its host (a webhook's secret in a body) goes to
+// the credential's origin only: a write redirected elsewhere is not sent
+// there, even by a client whose redirect policy follows anything.
+func TestAWriteIsNotSentToAnotherOrigin(t *testing.T) {
+	const secret = "whsec-CANARYhookSECRET"
+	var leaked atomic.Int64
+	other, _ := countingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if b, _ := io.ReadAll(r.Body); strings.Contains(string(b), secret) || r.Method != http.MethodGet {
+			leaked.Add(1)
+		}
+	}))
+	origin, _ := countingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+"/hooks", http.StatusTemporaryRedirect) // 307 sends the body again
+	}))
+	base := host.NewHTTPClient(host.ClientConfig{Timeout: 5 * time.Second, Egress: host.Egress{Allow: host.MustAllowlist("127.0.0.0/8")}})
+	follows := *base
+	follows.CheckRedirect = func(*http.Request, []*http.Request) error { return nil }
+	for name, hc := range map[string]*http.Client{"the default policy": base, "a policy that follows anything": &follows} {
+		c := host.ClientFor(hc, &host.Auth{Origin: origin.URL, Header: "Authorization", Value: host.NewSecret("Bearer t")})
+		_, err := c.Post(origin.URL+"/repos/o/r/hooks", "application/json", strings.NewReader(`{"config":{"secret":"`+secret+`"}}`))
+		if !errors.Is(err, host.ErrRedirectRefused) {
+			t.Errorf("%s: a write redirected to another origin: %v, want ErrRedirectRefused", name, err)
+		}
+	}
+	if leaked.Load() != 0 {
+		t.Errorf("another origin received the write %d times", leaked.Load())
+	}
+}
+
 // A name with addresses of both families connects through whichever
 // answers: an IPv6 address that refuses does not fail the request.
 func TestDualStackFallsBackToTheOtherFamily(t *testing.T) {

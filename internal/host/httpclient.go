@@ -168,7 +168,10 @@ func ClientFor(hc *http.Client, auth *Auth) *http.Client {
 }
 
 // authTransport adds the credential to requests bound for its origin only,
-// and removes the header from requests bound anywhere else.
+// and removes the header from requests bound anywhere else. A request
+// with a body is sent to the credential's origin only: what a client
+// writes to its host (a webhook's secret, say) is no more for another
+// host than the credential is, even when a redirect policy would follow.
 type authTransport struct {
 	base http.RoundTripper
 	auth Auth
@@ -180,6 +183,10 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if sameOrigin(req.URL.Scheme, req.URL.Host, scheme, hostPort) {
 		r.Header.Set(t.auth.Header, t.auth.Value.Reveal())
 	} else {
+		if req.Body != nil && req.Body != http.NoBody {
+			_ = req.Body.Close()
+			return nil, fmt.Errorf("%w: a request with a body for %s://%s, which is not %s", ErrRedirectRefused, req.URL.Scheme, req.URL.Host, t.auth.Origin)
+		}
 		r.Header.Del(t.auth.Header)
 	}
 	return t.base.RoundTrip(r)

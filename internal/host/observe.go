@@ -42,6 +42,8 @@ const (
 	OpCreatePullRequest = "create_pull_request"
 	OpFindPullRequest   = "find_pull_request"
 	OpListPullRequests  = "list_pull_requests"
+	OpFindHook          = "find_hook"
+	OpEnsureHook        = "ensure_hook"
 )
 
 type callKey struct{}

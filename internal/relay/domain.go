@@ -357,6 +357,10 @@ const (
 	ActionIntegrationUpdate = "integration.update"
 	ActionIntegrationDelete = "integration.delete"
 	ActionRequireUserPAT    = "integration.require_user_pat"
+	// ActionWebhookRegister: an administrator had gitrelay register the
+	// integration's webhook on one of its repositories, as the
+	// integration account (one event per repository).
+	ActionWebhookRegister = "webhook.register"
 )
 
 // Audit outcomes.

@@ -110,6 +110,16 @@ type RecordStore interface {
 	IssuePullRequests(ctx context.Context, tenantID, issueKey string) ([]PullRequestRecord, error)
 }
 
+// WebhookRegistrationStore keeps where gitrelay registered integrations'
+// webhooks, and with which secret.
+type WebhookRegistrationStore interface {
+	// RecordWebhookRegistration records reg, replacing an earlier record
+	// of the same repository, and e, which completes the registration's
+	// pending audit row, in one transaction.
+	RecordWebhookRegistration(ctx context.Context, reg WebhookRegistration, e AuditEvent) error
+	WebhookRegistrations(ctx context.Context, tenantID, integrationID string) ([]WebhookRegistration, error)
+}
+
 // SettingsStore keeps app-wide settings per tenant.
 type SettingsStore interface {
 	// Settings returns DefaultSettings when the tenant saved none.
@@ -182,6 +192,7 @@ type Store interface {
 	RecordStore
 	SettingsStore
 	RepositoryCache
+	WebhookRegistrationStore
 }
 
 // Sealer encrypts secrets bound to their owner: a ciphertext sealed for one
@@ -289,6 +300,23 @@ type HostClient interface {
 	FindPullRequest(ctx context.Context, repo Repository, source, target string) (PullRequest, error)
 }
 
+// HookRegistrar is an optional capability of a HostClient: managing a
+// repository's webhooks, which needs more of the account than acting on
+// branches does (admin rights on the repository, and a scope for hooks
+// where the host has one). Hosts.Hooks finds it. Errors are as for
+// HostClient; EScopeMissing says what the account lacks.
+type HookRegistrar interface {
+	// FindHook returns the repository's hook delivering to url, or
+	// ENotFound when it has none.
+	FindHook(ctx context.Context, repo Repository, url string) (HostHook, error)
+	// EnsureHook makes the repository's hook delivering to h.URL deliver
+	// h.Events, active, proved with h.Secret: it sets the hook that
+	// delivers there again (several with one URL on hosts that keep one
+	// per event), or creates it, and says which. A hook already right is
+	// left as it is only when h.SecretSet.
+	EnsureHook(ctx context.Context, repo Repository, h Hook) (HookChange, error)
+}
+
 // Capabilities say what a host (of a given version) supports.
 type Capabilities struct {
 	// PAT is false for hosts without personal access tokens (TFS 2013/2015).
@@ -317,6 +345,9 @@ type Hosts interface {
 	// hosts with several. Two configurations with the same origin talk to
 	// the same host; a user's PAT is bound to it. Never empty.
 	Origin(cfg HostConfig) string
+	// Hooks returns c's HookRegistrar, if its host kind registers
+	// webhooks (c was made by Client).
+	Hooks(c HostClient) (HookRegistrar, bool)
 }
 
 // Links builds gitrelay's own URLs, which the server owns.

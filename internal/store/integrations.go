@@ -155,6 +155,11 @@ func (db *DB) updateIntegration(ctx context.Context, in relay.Integration, seale
 			return err
 		}
 		if drop != nil {
+			// What gitrelay registered on the old host is not on the new
+			// one, whose repositories may have the same ids.
+			if _, err := c.exec(ctx, `DELETE FROM webhook_registrations WHERE tenant_id = ? AND integration_id = ?`, in.TenantID, in.ID); err != nil {
+				return dbError(err, "forget webhook registrations", "", "")
+			}
 			dropped, err = db.dropUserTokens(ctx, c, in.TenantID, in.ID, *drop)
 		}
 		return err
@@ -180,7 +185,7 @@ func (db *DB) DeleteIntegration(ctx context.Context, tenantID, id string, e rela
 		// notices go with the integration (no cascade, as for tokens:
 		// deleting is explicit and in this transaction). The clones on disk
 		// are removed by the indexer when it finds no index row for them.
-		for _, table := range append([]string{"repository_cache", "repository_cache_syncs", "repository_reads", "user_token_notices", "integration_webhooks", "repository_changes"}, indexTables...) {
+		for _, table := range append([]string{"repository_cache", "repository_cache_syncs", "repository_reads", "user_token_notices", "integration_webhooks", "webhook_registrations", "repository_changes"}, indexTables...) {
 			if _, err := c.exec(ctx, `DELETE FROM `+table+` WHERE tenant_id = ? AND integration_id = ?`, tenantID, id); err != nil {
 				return dbError(err, "delete integration "+table, "", "")
 			}

@@ -189,7 +189,7 @@ func (db *DB) JiraSystemToken(ctx context.Context, tenantID string) ([]byte, tim
 // Jira's refusals (devinfo_failures) stay, as history.
 var jiraTenantTables = []string{
 	"web_flashes", "web_sessions", "web_repo_defaults", "api_tokens", "project_grants", "users", "projects",
-	"repository_cache", "repository_cache_syncs", "repository_reads", "integration_webhooks", "repository_changes",
+	"repository_cache", "repository_cache_syncs", "repository_reads", "integration_webhooks", "webhook_registrations", "repository_changes",
 	"index_repositories", "indexed_branches", "indexed_commits", "indexed_commit_issues", "indexed_pull_requests", "indexed_pull_request_issues",
 	"user_tokens", "user_token_notices", "integrations", "settings", "signin_failures",
 	"jira_oauth_grants", "devinfo_queue", "devinfo_sequences", "jira_installations",

@@ -56,12 +56,16 @@ func (db *DB) WebhookOfIntegration(ctx context.Context, integrationID string) (r
 // PutWebhookSecret sets the integration's webhook secret (sealed), making
 // the webhook if it has none; a replaced secret stops verifying at once.
 // When onlyIfAbsent is true an existing secret is kept and created reports
-// false. ENotFound when the integration does not exist.
+// false. ENotFound when the integration does not exist. A rotation moves
+// rotated_at forward even when the clock did not (it names the secret a
+// registration carries: relay.WebhookRegistration.SecretAt).
 func (db *DB) PutWebhookSecret(ctx context.Context, tenantID, integrationID string, sealed []byte, at time.Time, onlyIfAbsent bool) (created bool, err error) {
 	err = db.inTx(ctx, func(c conn) error {
 		if !onlyIfAbsent {
-			res, err := c.exec(ctx, `UPDATE integration_webhooks SET secret_sealed = ?, rotated_at = ? WHERE tenant_id = ? AND integration_id = ?`,
-				sealed, micros(at), tenantID, integrationID)
+			res, err := c.exec(ctx, `UPDATE integration_webhooks SET secret_sealed = ?,
+					rotated_at = CASE WHEN rotated_at < ? THEN ? ELSE rotated_at + 1 END
+				WHERE tenant_id = ? AND integration_id = ?`,
+				sealed, micros(at), micros(at), tenantID, integrationID)
 			if err != nil {
 				return dbError(err, "rotate webhook secret", "", "")
 			}
@@ -144,4 +148,39 @@ func (db *DB) DoneRepositoryChange(ctx context.Context, ch relay.RepositoryChang
 	}
 	n, err := res.RowsAffected()
 	return n > 0, dbError(err, "complete repository change", "", "")
+}
+
+// RecordWebhookRegistration records that gitrelay registered the
+// integration's webhook on a repository with the secret of reg.SecretAt
+// (replacing an earlier record of it), and records e, in one
+// transaction: e completes the registration's pending audit row.
+func (db *DB) RecordWebhookRegistration(ctx context.Context, reg relay.WebhookRegistration, e relay.AuditEvent) error {
+	return db.changeWithAudit(ctx, reg.TenantID, e, "record webhook registration", "",
+		`INSERT INTO webhook_registrations (tenant_id, integration_id, repository_id, repository, secret_at, registered_at)
+			VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (tenant_id, integration_id, repository_id) DO UPDATE SET
+				repository = excluded.repository, secret_at = excluded.secret_at, registered_at = excluded.registered_at`,
+		reg.TenantID, reg.IntegrationID, reg.RepositoryID, reg.Repository, micros(reg.SecretAt), micros(db.orNow(reg.RegisteredAt)))
+}
+
+// WebhookRegistrations lists where gitrelay registered the integration's
+// webhook, by repository full name.
+func (db *DB) WebhookRegistrations(ctx context.Context, tenantID, integrationID string) ([]relay.WebhookRegistration, error) {
+	rows, err := db.reader().query(ctx, `SELECT repository_id, repository, secret_at, registered_at
+		FROM webhook_registrations WHERE tenant_id = ? AND integration_id = ? ORDER BY repository, repository_id`, tenantID, integrationID)
+	if err != nil {
+		return nil, dbError(err, "list webhook registrations", "", "")
+	}
+	defer rows.Close()
+	out := []relay.WebhookRegistration{}
+	for rows.Next() {
+		r := relay.WebhookRegistration{TenantID: tenantID, IntegrationID: integrationID}
+		var secretAt, registeredAt int64
+		if err := rows.Scan(&r.RepositoryID, &r.Repository, &secretAt, &registeredAt); err != nil {
+			return nil, dbError(err, "list webhook registrations", "", "")
+		}
+		r.SecretAt, r.RegisteredAt = fromMicros(secretAt), fromMicros(registeredAt)
+		out = append(out, r)
+	}
+	return out, dbError(rows.Err(), "list webhook registrations", "", "")
 }

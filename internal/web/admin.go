@@ -97,7 +97,7 @@ type auditFilterForm struct {
 
 var auditActions = []string{relay.ActionBranchCreate, relay.ActionBranchDelete, relay.ActionPullRequestCreate,
 	relay.ActionTokenSave, relay.ActionTokenRemove, relay.ActionIntegrationCreate, relay.ActionIntegrationUpdate,
-	relay.ActionIntegrationDelete, relay.ActionRequireUserPAT}
+	relay.ActionIntegrationDelete, relay.ActionRequireUserPAT, relay.ActionWebhookRegister}
 
 // auditPageSize bounds the audit table; the CSV export has a larger bound.
 const (

@@ -50,6 +50,10 @@ type flash struct {
 	TestResult string   `json:"test_result,omitempty"`
 	TestOK     bool     `json:"test_ok,omitempty"`
 	Choose     bool     `json:"choose,omitempty"`
+	// Hooks is what registering the webhook did, per repository.
+	Hooks []hookResult `json:"hooks,omitempty"`
+	// HooksMore counts the repositories Hooks leaves out.
+	HooksMore int `json:"hooks_more,omitempty"`
 }
 
 // pageSecrets are the pages' own secret fields: the CSRF token, and the

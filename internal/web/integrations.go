@@ -438,6 +438,9 @@ func (p *Pages) EditIntegration(w http.ResponseWriter, r *http.Request) error {
 	p.fillPicker(r.Context(), v.P, in.ID, &form.Repos)
 	p.fillIndex(r, in.ID, &form)
 	p.fillWebhook(w, r, in.ID, &form)
+	if form.Webhook != nil {
+		form.Webhook.Results, form.Webhook.More = fl.Hooks, fl.HooksMore
+	}
 	p.render(w, r, fl.status(), "integration_edit", in.Name, form, fl.Error, fl.Notice)
 	return nil
 }

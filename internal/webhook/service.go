@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -28,6 +29,7 @@ type Store interface {
 	Webhook(ctx context.Context, tenantID, integrationID string) (relay.Webhook, error)
 	WebhookOfIntegration(ctx context.Context, integrationID string) (relay.Webhook, error)
 	PutWebhookSecret(ctx context.Context, tenantID, integrationID string, sealed []byte, at time.Time, onlyIfAbsent bool) (bool, error)
+	WebhookRegistrations(ctx context.Context, tenantID, integrationID string) ([]relay.WebhookRegistration, error)
 	CountWebhookDelivery(ctx context.Context, tenantID, integrationID string, accepted bool, at time.Time) error
 	QueueRepositoryChange(ctx context.Context, ch relay.RepositoryChange) error
 }
@@ -106,6 +108,11 @@ type Info struct {
 	Deliveries     int64
 	Refused        int64
 	LastDeliveryAt time.Time // zero: never
+	// Registered counts the repositories gitrelay registered the webhook
+	// on, Outdated those of them registered before the secret was last
+	// rotated: their hooks still carry the old secret.
+	Registered int
+	Outdated   int
 }
 
 // Info returns the integration's webhook, making its secret on first use.
@@ -125,44 +132,81 @@ func (s *Service) info(ctx context.Context, p relay.Principal, integrationID str
 	if !p.Admin {
 		return Info{}, relay.Errorf(relay.EForbidden, "Only administrators can see or rotate an integration's webhook.")
 	}
-	in, err := s.c.Store.Integration(ctx, p.TenantID, integrationID)
+	in, w, secret, err := s.secret(ctx, p.TenantID, integrationID, rotate)
 	if err != nil {
 		return Info{}, err
 	}
-	if !Supported(in.Kind) {
-		return Info{}, relay.Errorf(relay.EInvalid, "%s sends no webhooks gitrelay can verify; its repositories are read on a schedule instead.", in.Kind)
+	regs, err := s.c.Store.WebhookRegistrations(ctx, p.TenantID, integrationID)
+	if err != nil {
+		return Info{}, err
 	}
-	w, err := s.c.Store.Webhook(ctx, p.TenantID, integrationID)
+	out := Info{
+		URL: s.URL(integrationID), Secret: string(secret), Scheme: SchemeOf(in.Kind), Events: Events(in.Kind),
+		Deliveries: w.Deliveries, Refused: w.Refused, LastDeliveryAt: w.LastDeliveryAt, Registered: len(regs),
+	}
+	for _, r := range regs {
+		if !r.SecretAt.Equal(w.RotatedAt) {
+			out.Outdated++
+		}
+	}
+	if out.Scheme == SchemeBasic {
+		out.User = BasicUser
+	}
+	return out, nil
+}
+
+// Hook is the integration's webhook as a host must deliver it, for gitrelay
+// to register on the host (the action path does, as the integration
+// account): its URL, the events in the host's names and the proof of its
+// secret, made on first use. EInvalid for a host kind without verifiable
+// webhooks, or when gitrelay does not know the address hosts reach it at.
+func (s *Service) Hook(ctx context.Context, tenantID, integrationID string) (relay.Hook, error) {
+	in, w, secret, err := s.secret(ctx, tenantID, integrationID, false)
+	if err != nil {
+		return relay.Hook{}, err
+	}
+	hook := relay.Hook{URL: s.URL(integrationID), Events: Events(in.Kind), SecretAt: w.RotatedAt,
+		Secret: relay.TokenCredential(string(secret))}
+	if SchemeOf(in.Kind) == SchemeBasic {
+		hook.Secret = relay.PasswordCredential(BasicUser, string(secret))
+	}
+	if u, err := url.Parse(hook.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return relay.Hook{}, relay.Errorf(relay.EInvalid, "gitrelay does not know the address git hosts reach it at, so it cannot register webhooks. Start it with --public-url (GITRELAY_PUBLIC_URL), or copy the webhook's address and secret into the host by hand.")
+	}
+	return hook, nil
+}
+
+// secret returns the integration, its webhook and the secret opened,
+// making the secret on first use, or a new one when rotate is true.
+func (s *Service) secret(ctx context.Context, tenantID, integrationID string, rotate bool) (relay.Integration, relay.Webhook, []byte, error) {
+	in, err := s.c.Store.Integration(ctx, tenantID, integrationID)
+	if err != nil {
+		return in, relay.Webhook{}, nil, err
+	}
+	if !Supported(in.Kind) {
+		return in, relay.Webhook{}, nil, relay.Errorf(relay.EInvalid, "%s sends no webhooks gitrelay can verify; its repositories are read on a schedule instead.", in.Kind)
+	}
+	w, err := s.c.Store.Webhook(ctx, tenantID, integrationID)
 	if e, ok := relay.AsError(err); rotate || (ok && e.Code == relay.ENotFound) {
 		// A new secret; when two administrators read a new webhook at
 		// once, the first one stored is kept and both see it.
 		secret := make([]byte, secretBytes)
 		_, _ = rand.Read(secret)
 		plain := []byte(base64.RawURLEncoding.EncodeToString(secret))
-		sealed, serr := s.c.Sealer.Seal(plain, relay.WebhookSecretOwner(p.TenantID, integrationID))
+		sealed, serr := s.c.Sealer.Seal(plain, relay.WebhookSecretOwner(tenantID, integrationID))
 		if serr != nil {
-			return Info{}, serr
+			return in, relay.Webhook{}, nil, serr
 		}
-		if _, perr := s.c.Store.PutWebhookSecret(ctx, p.TenantID, integrationID, sealed, s.c.Now(), !rotate); perr != nil {
-			return Info{}, perr
+		if _, perr := s.c.Store.PutWebhookSecret(ctx, tenantID, integrationID, sealed, s.c.Now(), !rotate); perr != nil {
+			return in, relay.Webhook{}, nil, perr
 		}
-		w, err = s.c.Store.Webhook(ctx, p.TenantID, integrationID)
+		w, err = s.c.Store.Webhook(ctx, tenantID, integrationID)
 	}
 	if err != nil {
-		return Info{}, err
+		return in, relay.Webhook{}, nil, err
 	}
 	opened, err := s.c.Sealer.Open(w.SealedSecret, relay.WebhookSecretOwner(w.TenantID, w.IntegrationID))
-	if err != nil {
-		return Info{}, err
-	}
-	out := Info{
-		URL: s.URL(integrationID), Secret: string(opened), Scheme: SchemeOf(in.Kind), Events: Events(in.Kind),
-		Deliveries: w.Deliveries, Refused: w.Refused, LastDeliveryAt: w.LastDeliveryAt,
-	}
-	if out.Scheme == SchemeBasic {
-		out.User = BasicUser
-	}
-	return out, nil
+	return in, w, opened, err
 }
 
 // URL is where the host delivers the integration's webhooks.

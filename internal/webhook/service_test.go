@@ -203,3 +203,70 @@ func TestAzureServiceHooksUseBasicAuthentication(t *testing.T) {
 		}
 	})
 }
+
+// The webhook to register on a host: its URL, the host's events and the
+// proof the receiver checks (basic authentication as gitrelay for Azure
+// DevOps), with when its secret was made; rotating tells how many hooks
+// gitrelay registered carry the old secret.
+func TestTheHookToRegisterAndTheRegistrationsARotationOutdates(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		for kind, proof := range map[relay.Kind]func(relay.Credential) (string, string){
+			"github":       func(c relay.Credential) (string, string) { return "", c.Token() },
+			"azure-devops": func(c relay.Credential) (string, string) { return c.Username(), c.Password() },
+		} {
+			t.Run(string(kind), func(t *testing.T) {
+				e := setup(t, db, kind)
+				defer func() {
+					_ = db.DeleteIntegration(ctx, "t1", "i1", relay.AuditEvent{ID: relay.NewID(), TenantID: "t1", Action: relay.ActionIntegrationDelete, Outcome: relay.OutcomeSuccess})
+				}()
+				hook, err := e.svc.Hook(ctx, "t1", "i1")
+				if err != nil {
+					t.Fatal(err)
+				}
+				info, err := e.svc.Info(ctx, admin, "i1")
+				if err != nil {
+					t.Fatal(err)
+				}
+				user, secret := proof(hook.Secret)
+				if hook.URL != "https://gitrelay.example.com/hooks/i1" || secret != info.Secret || user != info.User ||
+					strings.Join(hook.Events, ",") != strings.Join(webhook.Events(kind), ",") || hook.SecretAt.IsZero() {
+					t.Fatalf("Hook = %+v (user %q), want the webhook's URL, events and secret", hook, user)
+				}
+				if info.Registered != 0 || info.Outdated != 0 {
+					t.Errorf("a new webhook's registrations = %d (%d outdated), want none", info.Registered, info.Outdated)
+				}
+				reg := relay.WebhookRegistration{TenantID: "t1", IntegrationID: "i1", RepositoryID: "1", Repository: "acme/widgets", SecretAt: hook.SecretAt}
+				if err := db.RecordWebhookRegistration(ctx, reg, relay.AuditEvent{ID: relay.NewID(), TenantID: "t1", Action: relay.ActionWebhookRegister, Outcome: relay.OutcomeSuccess}); err != nil {
+					t.Fatal(err)
+				}
+				if info, _ := e.svc.Info(ctx, admin, "i1"); info.Registered != 1 || info.Outdated != 0 {
+					t.Errorf("registrations = %d (%d outdated), want 1 (0)", info.Registered, info.Outdated)
+				}
+				rotated, err := e.svc.Rotate(ctx, admin, "i1")
+				if err != nil {
+					t.Fatal(err)
+				}
+				again, _ := e.svc.Hook(ctx, "t1", "i1")
+				if rotated.Registered != 1 || rotated.Outdated != 1 || !again.SecretAt.After(hook.SecretAt) {
+					t.Errorf("after a rotation: %d registered, %d outdated, secret made %v after %v; want 1, 1, later",
+						rotated.Registered, rotated.Outdated, again.SecretAt, hook.SecretAt)
+				}
+			})
+		}
+	})
+}
+
+// Without a public URL, hosts would be given an address they cannot
+// reach: gitrelay refuses to register, and says how to fix it.
+func TestNoHookToRegisterWithoutThePublicURL(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		keys, _ := vault.NewStaticKeys(vault.NewKey())
+		setup(t, db, "gitlab")
+		svc := webhook.New(webhook.Config{Store: db, Sealer: keys})
+		_, err := svc.Hook(context.Background(), "t1", "i1")
+		if relay.ErrorCode(err) != relay.EInvalid || !strings.Contains(relay.ErrorMessage(err), "--public-url") {
+			t.Errorf("Hook without a public URL = %v, want invalid_request naming --public-url", err)
+		}
+	})
+}

@@ -143,6 +143,10 @@ type Options struct {
 	// RateBudgetOnEnvClock makes the rate budget of indexing reads run on
 	// Env.Now, so that Advance ends a pause the host asked for.
 	RateBudgetOnEnvClock bool
+	// PublicURL tells gitrelay its own address (app.Config.PublicURL,
+	// --public-url), as an operator does so that hosts can reach it: the
+	// webhook's address is then Env.URL + "/hooks/{id}".
+	PublicURL bool
 }
 
 // New boots gitrelay on db.
@@ -197,6 +201,24 @@ func New(t testing.TB, db *store.DB, opts ...Options) *Env {
 	}
 	if o.RateBudgetOnEnvClock {
 		cfg.RateBudget = host.NewRateBudget(0, e.Now, nil)
+	}
+	// gitrelay listens before it is built, so that it can be told its own
+	// address; nothing calls it before New returns.
+	var handler atomic.Pointer[http.Handler]
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := handler.Load()
+		if h == nil {
+			http.Error(w, "gitrelay is starting", http.StatusServiceUnavailable)
+			return
+		}
+		start := time.Now()
+		(*h).ServeHTTP(w, r)
+		e.serverTime.Add(int64(time.Since(start)))
+	}))
+	t.Cleanup(srv.Close)
+	e.URL, e.Client = srv.URL, srv.Client()
+	if o.PublicURL {
+		cfg.PublicURL = srv.URL
 	}
 	var runner *jobs.Runner
 	if o.Jobs {
@@ -255,13 +277,7 @@ func New(t testing.TB, db *store.DB, opts ...Options) *Env {
 		}
 	}
 	h := e.App.Server.Handler()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		h.ServeHTTP(w, r)
-		e.serverTime.Add(int64(time.Since(start)))
-	}))
-	t.Cleanup(srv.Close)
-	e.URL, e.Client = srv.URL, srv.Client()
+	handler.Store(&h)
 	return e
 }
 

@@ -17,6 +17,13 @@ var (
 	// Azure DevOps answers 401 for a token whose scopes do not cover a
 	// call; the adapter tells that from a dead token by asking who the
 	// token is.
+	// Service hooks need the Service Hooks (Read & write) scope and, in
+	// the simulator, admin rights on the repository's project.
+	contractHooks = &hosttest.Hooks{Token: hostsim.Token{Scopes: []string{"vso.code_write", "vso.hooks_write"}},
+		Events:  []string{"git.push", "git.pullrequest.created", "git.pullrequest.updated", "git.pullrequest.merged"},
+		Lacking: &codeWrite,
+		Secret:  func(secret string) relay.Credential { return relay.PasswordCredential("gitrelay", secret) }}
+
 	limited = []hosttest.Limited{
 		{Name: "a token with Code (Read) only", Code: relay.EScopeMissing,
 			Token: hostsim.Token{Scopes: []string{"vso.code"}}},
@@ -61,9 +68,16 @@ func TestContract(t *testing.T) {
 				Adapter:                  tc.adapter,
 				Full:                     codeWrite,
 				Limited:                  limited,
+				Hooks:                    contractHooks,
 			})
 		})
 	}
+}
+
+// passwordServerHooks: TFS 2015 has service hooks, TFS 2013 none.
+var passwordServerHooks = map[string]*hosttest.Hooks{
+	"2013": {Refused: relay.EInvalid},
+	"2015": {Token: hostsim.Token{}, Events: contractHooks.Events, Secret: contractHooks.Secret},
 }
 
 // TFS 2013 and 2015 have no personal access tokens: the integration account
@@ -80,7 +94,8 @@ func TestContractPasswordServers(t *testing.T) {
 				Credential: func(password string) relay.Credential {
 					return relay.PasswordCredential(`FABRIKAM\relay`, password)
 				},
-				Full: hostsim.Token{},
+				Full:  hostsim.Token{},
+				Hooks: passwordServerHooks[version],
 			})
 		})
 	}

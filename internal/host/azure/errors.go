@@ -25,6 +25,9 @@ const (
 	opDeleteBranch
 	opCreatePR
 	opFindPR
+	opListHooks
+	opCreateHook
+	opUpdateHook
 )
 
 var verbs = map[op]string{
@@ -38,9 +41,19 @@ var verbs = map[op]string{
 	opDeleteBranch: "delete the branch",
 	opCreatePR:     "create the pull request",
 	opFindPR:       "look for pull requests",
+	opListHooks:    "list the service hook subscriptions",
+	opCreateHook:   "create the service hook subscription",
+	opUpdateHook:   "update the service hook subscription",
 }
 
-func (o op) writes() bool { return o == opCreateBranch || o == opDeleteBranch || o == opCreatePR }
+func (o op) writes() bool {
+	return o == opCreateBranch || o == opDeleteBranch || o == opCreatePR || o == opCreateHook || o == opUpdateHook
+}
+
+func (o op) hooks() bool { return o == opListHooks || o == opCreateHook || o == opUpdateHook }
+
+// hookNeeds is what managing service hooks takes on Azure DevOps and TFS.
+const hookNeeds = "the integration account needs the View and Edit subscriptions permissions of service hooks in the project (Project Administrators have them), and its token the Service Hooks (Read & write) scope, vso.hooks_write"
 
 // call describes a request for the error message.
 type call struct {
@@ -85,6 +98,11 @@ func (c *hostClient) fromResponse(status int, h http.Header, raw []byte, k call)
 		return host.RateLimited(c.name, d)
 	case status >= 500:
 		return host.StatusError(c.name, status, h, time.Now())
+	case status == http.StatusForbidden && k.op.hooks():
+		return &relay.Error{Code: relay.EScopeMissing,
+			Message: fmt.Sprintf("%s refused to %s%s (%s): %s.", c.name, verbs[k.op], k.in(), orDefault(host.Quote(said), "forbidden"), hookNeeds)}
+	case status == http.StatusBadRequest && k.op.hooks():
+		return relay.Errorf(relay.EInvalid, "%s refused to %s%s: %s.", c.name, verbs[k.op], k.in(), orDefault(host.Quote(said), "400 Bad Request"))
 	case status == http.StatusForbidden:
 		return &relay.Error{
 			Code: relay.EScopeMissing,
@@ -168,6 +186,10 @@ func (c *hostClient) refRefused(res refUpdateResult, k call) *relay.Error {
 // scopeMissing explains a 401 for a credential that is still valid: a
 // token without the scope the call needs.
 func (c *hostClient) scopeMissing(k call) *relay.Error {
+	if k.op.hooks() {
+		return &relay.Error{Code: relay.EScopeMissing, Scope: "vso.hooks_write",
+			Message: fmt.Sprintf("%s accepted the token but not to %s%s: %s.", c.name, verbs[k.op], k.in(), hookNeeds)}
+	}
 	scope := "vso.code"
 	if k.op.writes() {
 		scope = "vso.code_write"

@@ -30,6 +30,8 @@ func TestContractScopedToken(t *testing.T) {
 		},
 		Full:    hostsim.Token{Scopes: []string{"write:repository", "read:user"}},
 		Limited: limited,
+		Hooks: &hosttest.Hooks{Token: hostsim.Token{Scopes: []string{"write:repository", "read:user"}}, Events: []string{"push", "pull_request"},
+			Lacking: &hostsim.Token{Scopes: []string{"read:repository", "read:user"}}},
 	})
 }
 
@@ -45,6 +47,7 @@ func TestContractUnscopedTokenAndAPIRootURL(t *testing.T) {
 		},
 		Full:    hostsim.Token{},
 		Limited: limited,
+		Hooks:   &hosttest.Hooks{Token: hostsim.Token{}, Events: []string{"push", "pull_request"}},
 	})
 }
 

@@ -25,6 +25,9 @@ const (
 	opDeleteBranch
 	opCreatePR
 	opFindPR
+	opListHooks
+	opCreateHook
+	opUpdateHook
 )
 
 var verbs = map[op]string{
@@ -38,7 +41,16 @@ var verbs = map[op]string{
 	opDeleteBranch: "delete the branch",
 	opCreatePR:     "create the pull request",
 	opFindPR:       "look for pull requests",
+	opListHooks:    "list the repository's webhooks",
+	opCreateHook:   "create the webhook",
+	opUpdateHook:   "update the webhook",
 }
+
+func (o op) hooks() bool { return o == opListHooks || o == opCreateHook || o == opUpdateHook }
+
+// hookNeeds is what managing a repository's webhooks takes on Gitea and
+// Forgejo.
+const hookNeeds = "the integration account needs admin rights on the repository, and its token the " + ScopeWriteRepository + " scope"
 
 // call describes a request for the error message.
 type call struct {
@@ -144,6 +156,9 @@ func (c *hostClient) forbidden(said string, k call) *relay.Error {
 				verbs[k.op], k.in(), want, c.name, host.Quote(said), tokenHelp)}
 	}
 	switch {
+	case k.op.hooks() && !strings.Contains(lower, "limited to public"):
+		return &relay.Error{Code: relay.EScopeMissing,
+			Message: fmt.Sprintf("%s refused to %s%s (%s): %s.", c.name, verbs[k.op], k.in(), orDefault(host.Quote(said), "forbidden"), hookNeeds)}
 	case strings.Contains(lower, "limited to public"):
 		return &relay.Error{Code: relay.EScopeMissing, Scope: ScopeWriteRepository,
 			Message: fmt.Sprintf("The token is limited to public repositories, so it may not %s%s. Create a token without the public-only restriction. %s",

@@ -15,6 +15,14 @@ var (
 	classic     = hostsim.Token{Scopes: []string{"repo", "read:org"}}
 	fineGrained = hostsim.Token{Permissions: map[string]string{"contents": "write", "pull_requests": "write"}}
 
+	// The repo scope covers a repository's webhooks; a fine-grained token
+	// needs the Webhooks permission besides.
+	classicHooks = &hosttest.Hooks{Token: classic, Events: []string{"push", "pull_request"},
+		Lacking: &hostsim.Token{Permissions: map[string]string{"contents": "write", "pull_requests": "write"}}}
+	fineGrainedHooks = &hosttest.Hooks{Events: []string{"push", "pull_request"},
+		Token:   hostsim.Token{Permissions: map[string]string{"contents": "write", "pull_requests": "write", "webhooks": "write"}},
+		Lacking: &hostsim.Token{Permissions: map[string]string{"contents": "write", "pull_requests": "write", "webhooks": "read"}}}
+
 	limited = []hosttest.Limited{
 		{Name: "a fine-grained token with read-only contents", Code: relay.EScopeMissing,
 			Token: hostsim.Token{Permissions: map[string]string{"contents": "read", "pull_requests": "write"}}},
@@ -37,6 +45,7 @@ func TestContractCloudClassicToken(t *testing.T) {
 		Limited:       limited,
 		ReportsScopes: true,
 		ReportsExpiry: true,
+		Hooks:         classicHooks,
 	})
 }
 
@@ -48,6 +57,7 @@ func TestContractCloudFineGrainedToken(t *testing.T) {
 		Limited:       limited,
 		ReportsScopes: true, // as nil: GitHub does not report a fine-grained token's permissions
 		ReportsExpiry: true,
+		Hooks:         fineGrainedHooks,
 	})
 }
 
@@ -62,6 +72,7 @@ func TestContractEnterprise(t *testing.T) {
 		Limited:       limited,
 		ReportsScopes: true,
 		ReportsExpiry: true,
+		Hooks:         classicHooks,
 	})
 }
 

@@ -30,6 +30,9 @@ const (
 	opDeleteBranch
 	opCreatePR
 	opFindPR
+	opListHooks
+	opCreateHook
+	opUpdateHook
 )
 
 var verbs = map[op]string{
@@ -42,7 +45,12 @@ var verbs = map[op]string{
 	opDeleteBranch: "delete the branch",
 	opCreatePR:     "create the pull request",
 	opFindPR:       "look for pull requests",
+	opListHooks:    "list the repository's webhooks",
+	opCreateHook:   "create the webhook",
+	opUpdateHook:   "update the webhook",
 }
+
+func (o op) hooks() bool { return o == opListHooks || o == opCreateHook || o == opUpdateHook }
 
 // call describes a failed request for the error message.
 type call struct {
@@ -132,10 +140,16 @@ func (c *hostClient) unexpected(what string) *relay.Error {
 func (c *hostClient) fromResponse(er *gh.ErrorResponse, k call, now time.Time) *relay.Error {
 	status, h, said := er.Response.StatusCode, er.Response.Header, er.Message
 	limited := status == http.StatusForbidden || status == http.StatusTooManyRequests
+	rateLimited := limited && (h.Get("Retry-After") != "" || h.Get("X-RateLimit-Remaining") == "0")
+	if k.op.hooks() && !rateLimited {
+		if e := c.refusedHook(er, k); e != nil {
+			return e
+		}
+	}
 	switch {
 	case status == http.StatusUnauthorized:
 		return host.CredentialRejected(c.name, said)
-	case limited && (h.Get("Retry-After") != "" || h.Get("X-RateLimit-Remaining") == "0"),
+	case rateLimited,
 		status == http.StatusTooManyRequests,
 		status == http.StatusForbidden && strings.Contains(strings.ToLower(said), "rate limit"):
 		d, _ := host.RetryAfter(h, now)
@@ -188,6 +202,34 @@ func (c *hostClient) notFound(k call) *relay.Error {
 	}
 	return relay.Errorf(relay.ENotFound, "The repository %s was not found on %s, or the token cannot see it: a private repository needs a token with access to it (a classic token needs the repo scope).",
 		orDefault(k.repo, "you asked for"), c.name)
+}
+
+// hookNeeds is what managing a repository's webhooks takes on GitHub.
+const hookNeeds = "the integration account needs admin rights on the repository, and its token the repo or admin:repo_hook scope (classic) or the Webhooks permission set to Read and write (fine-grained)"
+
+// refusedHook words GitHub's refusals of the webhook endpoints, which
+// answer 404 to an account without admin rights (GitHub hides them), or
+// nil for an answer the general rules word.
+func (c *hostClient) refusedHook(er *gh.ErrorResponse, k call) *relay.Error {
+	status, said := er.Response.StatusCode, er.Message
+	switch {
+	case status == http.StatusNotFound:
+		return &relay.Error{Code: relay.EScopeMissing,
+			Message: fmt.Sprintf("%s answered Not Found when asked to %s%s: %s (or the repository is gone).", c.name, verbs[k.op], k.in(), hookNeeds)}
+	case status == http.StatusForbidden && !strings.Contains(strings.ToLower(said), "rate limit"):
+		return &relay.Error{Code: relay.EScopeMissing, Scope: er.Response.Header.Get("X-Accepted-GitHub-Permissions"),
+			Message: fmt.Sprintf("%s refused to %s%s (%s): %s.", c.name, verbs[k.op], k.in(), orDefault(host.Quote(said), "forbidden"), hookNeeds)}
+	case status == http.StatusUnprocessableEntity:
+		var details []string
+		for _, e := range er.Errors {
+			if e.Message != "" {
+				details = append(details, e.Message)
+			}
+		}
+		return relay.Errorf(relay.EInvalid, "%s refused to %s%s: %s.", c.name, verbs[k.op], k.in(),
+			host.Quote(strings.Join(append([]string{said}, details...), "; ")))
+	}
+	return nil
 }
 
 // unprocessable words a 422, GitHub's answer for most refusals.

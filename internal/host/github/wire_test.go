@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -85,17 +84,7 @@ func enterpriseClient(t *testing.T, rp *replay) relay.HostClient {
 // noToken fails when the canary shows in anything printed about v.
 func noToken(t *testing.T, what string, v any) {
 	t.Helper()
-	printed := []string{fmt.Sprintf("%v", v), fmt.Sprintf("%+v", v), fmt.Sprintf("%#v", v)}
-	if err, ok := v.(error); ok {
-		for e := err; e != nil; e = errorsUnwrap(e) {
-			printed = append(printed, e.Error())
-		}
-	}
-	var buf bytes.Buffer
-	slog.New(slog.NewJSONHandler(&buf, nil)).Info("x", "v", v)
-	slog.New(slog.NewTextHandler(&buf, nil)).Info("x", "v", v)
-	printed = append(printed, buf.String())
-	for _, p := range printed {
+	for _, p := range printedForms(v) {
 		if strings.Contains(p, wireToken) || strings.Contains(p, wireToken[4:20]) {
 			t.Errorf("%s shows the token: %s", what, p)
 			return
@@ -103,12 +92,12 @@ func noToken(t *testing.T, what string, v any) {
 	}
 }
 
-func errorsUnwrap(err error) error {
-	u, ok := err.(interface{ Unwrap() error })
-	if !ok {
-		return nil
-	}
-	return u.Unwrap()
+// printedForms is everything printing or logging v shows.
+func printedForms(v any) []string { return hosttest.Printed(v) }
+
+func jsonQuote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }
 
 func wantCode(t *testing.T, err error, code string) *relay.Error {

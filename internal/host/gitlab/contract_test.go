@@ -14,6 +14,10 @@ import (
 var (
 	apiToken = hostsim.Token{Scopes: []string{"api"}}
 
+	// A project's webhooks need the Maintainer role and the api scope.
+	contractHooks = &hosttest.Hooks{Token: apiToken, Events: []string{"push_events", "merge_requests_events"},
+		Lacking: &hostsim.Token{Scopes: []string{"read_api"}}}
+
 	limited = []hosttest.Limited{
 		{Name: "a read_api token", Code: relay.EScopeMissing,
 			Token: hostsim.Token{Scopes: []string{"read_api"}}},
@@ -35,6 +39,7 @@ func TestContractGitLabCom(t *testing.T) {
 		Limited:       limited,
 		ReportsScopes: true,
 		ReportsExpiry: true,
+		Hooks:         contractHooks,
 	})
 }
 
@@ -52,5 +57,6 @@ func TestContractSelfManagedUnderRelativeRoot(t *testing.T) {
 		Limited:       limited,
 		ReportsScopes: true,
 		ReportsExpiry: true,
+		Hooks:         contractHooks,
 	})
 }

@@ -32,6 +32,9 @@ const (
 	opDeleteBranch
 	opCreatePR
 	opFindPR
+	opListHooks
+	opCreateHook
+	opUpdateHook
 )
 
 var verbs = map[op]string{
@@ -44,7 +47,15 @@ var verbs = map[op]string{
 	opDeleteBranch: "delete the branch",
 	opCreatePR:     "create the merge request",
 	opFindPR:       "look for merge requests",
+	opListHooks:    "list the project's webhooks",
+	opCreateHook:   "create the webhook",
+	opUpdateHook:   "update the webhook",
 }
+
+func (o op) hooks() bool { return o == opListHooks || o == opCreateHook || o == opUpdateHook }
+
+// hookNeeds is what managing a project's webhooks takes on GitLab.
+const hookNeeds = "the integration account needs the Maintainer role in the project, and its token the api scope"
 
 // call describes a failed request for the error message.
 type call struct {
@@ -191,6 +202,12 @@ func (c *hostClient) fromResponse(er *gl.ErrorResponse, k call, now time.Time) *
 				verbs[k.op], k.in(), c.name, orDefault(host.Quote(said), "insufficient_scope")),
 			Scope: "api",
 		}
+	case code == http.StatusForbidden && k.op.hooks():
+		return &relay.Error{Code: relay.EScopeMissing,
+			Message: fmt.Sprintf("%s refused to %s%s (%s): %s.", c.name, verbs[k.op], k.in(), orDefault(host.Quote(said), "403 Forbidden"), hookNeeds)}
+	case code == http.StatusNotFound && k.op.hooks():
+		return &relay.Error{Code: relay.EScopeMissing,
+			Message: fmt.Sprintf("%s answered Not Found when asked to %s%s: %s (or the project is gone).", c.name, verbs[k.op], k.in(), hookNeeds)}
 	case code == http.StatusForbidden:
 		return &relay.Error{
 			Code: relay.EScopeMissing,
@@ -203,6 +220,8 @@ func (c *hostClient) fromResponse(er *gl.ErrorResponse, k call, now time.Time) *
 		return host.StatusError(c.name, code, h, now)
 	}
 	switch k.op {
+	case opCreateHook, opUpdateHook:
+		return relay.Errorf(relay.EInvalid, "%s refused to %s%s (HTTP %d): %s.", c.name, verbs[k.op], k.in(), code, orDefault(host.Quote(said), "no reason given"))
 	case opCreateBranch:
 		return c.refusedBranch(k, said)
 	case opDeleteBranch:

@@ -109,6 +109,12 @@ func (a *azure) route(r *http.Request) (Op, bool) {
 		return OpCreatePullRequest, true
 	case p.match("git", "repositories", "*", "pullrequests", "*") && get:
 		return OpGetPullRequest, true
+	case p.match("hooks", "subscriptions") && get:
+		return OpListHooks, true
+	case p.match("hooks", "subscriptions") && post:
+		return OpCreateHook, true
+	case p.match("hooks", "subscriptions", "*") && r.Method == http.MethodPut:
+		return OpUpdateHook, true
 	}
 	return "", false
 }
@@ -178,6 +184,12 @@ func (a *azure) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch op {
+	case OpListHooks:
+		a.listSubscriptions(w, r, c)
+		return
+	case OpCreateHook, OpUpdateHook:
+		a.putSubscription(w, r, c, p)
+		return
 	case OpListRepos:
 		if strings.EqualFold(p.parts[0], "permissions") {
 			a.permissions(w, r, c, p)
@@ -214,6 +226,14 @@ func (a *azure) serve(w http.ResponseWriter, r *http.Request) {
 
 func (a *azure) describe(r *http.Request, body []byte) (repo, ref string) {
 	p := splitAzure(r.URL.Path)
+	if len(p.parts) >= 2 && strings.EqualFold(p.parts[0], "hooks") {
+		var sub azSubscription
+		_ = json.Unmarshal(body, &sub)
+		if v, found := a.sim.azRepo(sub.PublisherInputs["repository"], ""); found {
+			repo = v.FullName()
+		}
+		return repo, ""
+	}
 	if len(p.parts) < 3 || !strings.EqualFold(p.parts[1], "repositories") {
 		return "", ""
 	}
@@ -328,6 +348,13 @@ func (a *azure) version(w http.ResponseWriter, r *http.Request) (int, bool) {
 func (a *azure) scoped(w http.ResponseWriter, tok Token, op Op) bool {
 	if tok.Scopes == nil {
 		return true
+	}
+	if op == OpListHooks || op == OpCreateHook || op == OpUpdateHook {
+		if slices.Contains(tok.Scopes, "vso.hooks_write") || (op == OpListHooks && slices.Contains(tok.Scopes, "vso.hooks")) {
+			return true
+		}
+		a.error(w, http.StatusUnauthorized, azUnauthorized, "UnauthorizedRequestException", 0)
+		return false
 	}
 	write := op == OpCreateBranch || op == OpDeleteBranch || op == OpCreatePullRequest
 	for _, s := range tok.Scopes {
@@ -745,4 +772,145 @@ func (a *azure) tokenPage(w http.ResponseWriter) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	fmt.Fprintf(w, "<!doctype html><title>Personal Access Tokens (simulated)</title><h1>%s</h1>"+
 		"<p>This host is gitrelay's simulator; it issues no tokens from this page.</p>", html.EscapeString("Personal Access Tokens"))
+}
+
+// A webhook on Azure DevOps is a service hook subscription of the
+// collection: publisher tfs, consumer webHooks (action httpRequest),
+// filtered by its publisher inputs to a project's repository. The
+// simulator keeps each as a Hook of its repository, with the one event
+// type as Events. Managing subscriptions needs the Service Hooks scope
+// (vso.hooks to list, vso.hooks_write to change) and, in the simulator,
+// admin rights on the repository (Azure DevOps' Edit subscriptions
+// permission, which Project Administrators have).
+
+// azHookEvents are the event types the simulator delivers.
+var azHookEvents = []string{"git.push", "git.pullrequest.created", "git.pullrequest.updated", "git.pullrequest.merged"}
+
+type azSubscription struct {
+	ID               string            `json:"id"`
+	Status           string            `json:"status"`
+	PublisherID      string            `json:"publisherId"`
+	EventType        string            `json:"eventType"`
+	ResourceVersion  string            `json:"resourceVersion"`
+	ConsumerID       string            `json:"consumerId"`
+	ConsumerActionID string            `json:"consumerActionId"`
+	PublisherInputs  map[string]string `json:"publisherInputs"`
+	ConsumerInputs   map[string]string `json:"consumerInputs"`
+}
+
+func azSubscriptionGUID(id int64) string { return azGUID(fmt.Sprintf("subscription:%d", id), id) }
+
+func (a *azure) subscriptionJSON(r *http.Request, v repoView, h Hook) map[string]any {
+	root := scheme(r) + "://" + r.Host + splitAzure(r.URL.Path).prefix
+	id := azSubscriptionGUID(h.ID)
+	status := "enabled"
+	if h.Inactive {
+		status = "disabledBySystem"
+	}
+	event := ""
+	if len(h.Events) > 0 {
+		event = h.Events[0]
+	}
+	consumer := map[string]string{"url": h.URL}
+	if h.User != "" {
+		consumer["basicAuthUsername"] = h.User
+	}
+	if h.Secret != "" {
+		consumer["basicAuthPassword"] = "********"
+	}
+	bot := a.identityRef(root, v.Owner)
+	return map[string]any{
+		"id": id, "url": root + "/_apis/hooks/subscriptions/" + id, "status": status,
+		"publisherId": "tfs", "eventType": event, "subscriber": nil, "resourceVersion": "1.0",
+		"eventDescription": "Repository " + v.Name, "consumerId": "webHooks", "consumerActionId": "httpRequest",
+		"actionDescription": "To host " + hostOf(h.URL),
+		"createdBy":         bot, "createdDate": azTime(time.Time{}), "modifiedBy": bot, "modifiedDate": azTime(time.Time{}),
+		"publisherInputs": map[string]string{"branch": "", "projectId": azProjectGUID(v.Owner), "repository": azRepoGUID(v.ID),
+			"tfsSubscriptionId": azGUID("tfs-"+id, 0)},
+		"consumerInputs": consumer,
+	}
+}
+
+func hostOf(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		return u.Host
+	}
+	return ""
+}
+
+// listSubscriptions lists the webhook subscriptions of the repositories
+// the caller administers, filtered by the query's publisher, consumer and
+// event type.
+func (a *azure) listSubscriptions(w http.ResponseWriter, r *http.Request, c caller) {
+	q := r.URL.Query()
+	out := []map[string]any{}
+	for _, rh := range a.sim.hooksOf(HookAzure, c.login) {
+		if !rh.repo.Admin {
+			continue
+		}
+		if (q.Get("publisherId") != "" && q.Get("publisherId") != "tfs") ||
+			(q.Get("consumerId") != "" && q.Get("consumerId") != "webHooks") ||
+			(q.Get("consumerActionId") != "" && q.Get("consumerActionId") != "httpRequest") ||
+			(q.Get("eventType") != "" && !slices.Contains(rh.hook.Events, q.Get("eventType"))) {
+			continue
+		}
+		out = append(out, a.subscriptionJSON(r, rh.repo, rh.hook))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"count": len(out), "value": out})
+}
+
+// putSubscription creates (POST) or replaces (PUT .../{id}) a webhook
+// subscription.
+func (a *azure) putSubscription(w http.ResponseWriter, r *http.Request, c caller, p azPath) {
+	var sub azSubscription
+	if err := json.NewDecoder(r.Body).Decode(&sub); err != nil {
+		a.error(w, http.StatusBadRequest, "The body of the request contains invalid Json.", "InvalidArgumentValueException", 0)
+		return
+	}
+	invalid := func(msg string) {
+		a.error(w, http.StatusBadRequest, msg, "SubscriptionInputException", 0)
+	}
+	v, found := a.sim.azRepo(sub.PublisherInputs["repository"], c.login)
+	switch {
+	case sub.PublisherID != "tfs" || sub.ConsumerID != "webHooks" || sub.ConsumerActionID != "httpRequest":
+		invalid("The simulator subscribes only web hooks (webHooks, httpRequest) to events of the tfs publisher.")
+		return
+	case !slices.Contains(azHookEvents, sub.EventType):
+		invalid(fmt.Sprintf("The event type '%s' is not supported.", sub.EventType))
+		return
+	case !found || !v.Visible || !strings.EqualFold(sub.PublisherInputs["projectId"], azProjectGUID(v.Owner)):
+		invalid("The value of the publisher input 'repository' is not a repository of the project 'projectId'.")
+		return
+	case sub.ConsumerInputs["url"] == "":
+		invalid("The consumer input 'url' is required.")
+		return
+	case !v.Admin:
+		a.error(w, http.StatusForbidden, fmt.Sprintf("Access Denied: %s needs the following permission(s) on the resource Service Hooks to perform this action: Edit subscriptions", a.sim.account(c.login).Name),
+			"AccessCheckException", 0)
+		return
+	}
+	apply := func(h *Hook) {
+		h.URL, h.User, h.Events = sub.ConsumerInputs["url"], sub.ConsumerInputs["basicAuthUsername"], []string{sub.EventType}
+		if pw := sub.ConsumerInputs["basicAuthPassword"]; pw != "********" {
+			h.Secret = pw
+		}
+		h.Inactive = sub.Status != "" && sub.Status != "enabled"
+	}
+	if r.Method == http.MethodPost {
+		h := Hook{Format: HookAzure}
+		apply(&h)
+		writeJSON(w, http.StatusOK, a.subscriptionJSON(r, v, a.sim.createHook(v.FullName(), h)))
+		return
+	}
+	guid := strings.ToLower(p.parts[2])
+	id, err := strconv.ParseInt(guid[max(len(guid)-12, 0):], 16, 64)
+	h, updated := Hook{}, false
+	if err == nil && azSubscriptionGUID(id) == guid {
+		h, updated = a.sim.updateHook(v.FullName(), id, apply)
+	}
+	if !updated {
+		a.error(w, http.StatusNotFound, fmt.Sprintf("Subscription %s was not found.", p.parts[2]), "SubscriptionNotFoundException", 0)
+		return
+	}
+	writeJSON(w, http.StatusOK, a.subscriptionJSON(r, v, h))
 }

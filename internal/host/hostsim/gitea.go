@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Gitea serves the Gitea (and Forgejo) REST API under /api/v1/, with web
@@ -65,6 +66,9 @@ func newGitea(s *Sim) *gitea {
 	api("GET", "/repos/{owner}/{repo}/pulls", OpListPullRequests, g.listPulls)
 	api("POST", "/repos/{owner}/{repo}/pulls", OpCreatePullRequest, g.createPull)
 	api("GET", "/repos/{owner}/{repo}/pulls/{index}", OpGetPullRequest, g.getPull)
+	api("GET", "/repos/{owner}/{repo}/hooks", OpListHooks, g.listHooks)
+	api("POST", "/repos/{owner}/{repo}/hooks", OpCreateHook, g.createHook)
+	api("PATCH", "/repos/{owner}/{repo}/hooks/{id}", OpUpdateHook, g.editHook)
 	g.handle("GET /user/settings/applications", OpWeb, g.tokenPage)
 	g.mux.HandleFunc(giteaPrefix+"/", func(w http.ResponseWriter, r *http.Request) {
 		g.notFound(w, r)
@@ -228,6 +232,7 @@ type giteaNeed int
 const (
 	giteaRead giteaNeed = iota
 	giteaWrite
+	giteaAdmin // the repository's settings, such as its webhooks
 )
 
 // repoFor authenticates, checks the repository scope, finds the repository
@@ -261,6 +266,10 @@ func (g *gitea) allowed(w http.ResponseWriter, r *http.Request, c caller, v repo
 	}
 	if v.Private && g.publicOnly(c) {
 		g.error(w, r, http.StatusForbidden, "token scope is limited to public repos")
+		return false
+	}
+	if n == giteaAdmin && !v.Admin {
+		g.error(w, r, http.StatusForbidden, "user should be an owner or a collaborator with admin write of a repository")
 		return false
 	}
 	if !v.Push {
@@ -666,4 +675,116 @@ func (g *gitea) tokenPage(w http.ResponseWriter, r *http.Request) {
 		"<p>Select permissions: repository <code>%s</code>, user <code>%s</code>.</p>"+
 		"<p>This host is gitrelay's simulator; it issues no tokens from this page.</p>",
 		html.EscapeString("Read and Write"), html.EscapeString("Read"))
+}
+
+func (g *gitea) hookJSON(h Hook) map[string]any {
+	contentType := h.ContentType
+	if contentType == "" {
+		contentType = "json"
+	}
+	return map[string]any{
+		"id": h.ID, "type": "gitea", "branch_filter": "*",
+		"config": map[string]string{"content_type": contentType, "http_method": "post", "url": h.URL},
+		"events": h.Events, "authorization_header": "", "active": !h.Inactive,
+		"updated_at": updatedAt(time.Time{}), "created_at": updatedAt(time.Time{}),
+	}
+}
+
+// listHooks lists the repository's webhooks: admin rights and the
+// repository scope are needed.
+func (g *gitea) listHooks(w http.ResponseWriter, r *http.Request) {
+	_, v, ok := g.repoFor(w, r, giteaAdmin)
+	if !ok {
+		return
+	}
+	hooks := g.sim.Hooks(v.FullName())
+	lo, hi := g.paginate(w, r, len(hooks))
+	out := make([]map[string]any, 0, hi-lo)
+	for _, h := range hooks[lo:hi] {
+		out = append(out, g.hookJSON(h))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// giteaHookBody is a webhook as Gitea takes it (CreateHookOption,
+// EditHookOption).
+type giteaHookBody struct {
+	Type   string            `json:"type"`
+	Config map[string]string `json:"config"`
+	Events []string          `json:"events"`
+	Active *bool             `json:"active"`
+}
+
+// check refuses a config Gitea refuses (422); ok is false when it
+// answered.
+func (g *gitea) checkHookConfig(w http.ResponseWriter, r *http.Request, config map[string]string) bool {
+	switch {
+	case config["url"] == "":
+		g.error(w, r, http.StatusUnprocessableEntity, "Missing config option: url")
+	case config["content_type"] != "json" && config["content_type"] != "form":
+		g.error(w, r, http.StatusUnprocessableEntity, "Invalid content type")
+	default:
+		return true
+	}
+	return false
+}
+
+func (g *gitea) createHook(w http.ResponseWriter, r *http.Request) {
+	_, v, ok := g.repoFor(w, r, giteaAdmin)
+	if !ok {
+		return
+	}
+	var body giteaHookBody
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		g.error(w, r, http.StatusUnprocessableEntity, err.Error())
+		return
+	}
+	if body.Type != "gitea" && body.Type != "forgejo" && body.Type != "gogs" {
+		g.error(w, r, http.StatusUnprocessableEntity, "Invalid hook type")
+		return
+	}
+	if !g.checkHookConfig(w, r, body.Config) {
+		return
+	}
+	h := Hook{URL: body.Config["url"], Secret: body.Config["secret"], Format: HookGitea, Events: body.Events,
+		ContentType: body.Config["content_type"], Inactive: body.Active == nil || !*body.Active}
+	if len(h.Events) == 0 {
+		h.Events = []string{"push"}
+	}
+	writeJSON(w, http.StatusCreated, g.hookJSON(g.sim.createHook(v.FullName(), h)))
+}
+
+func (g *gitea) editHook(w http.ResponseWriter, r *http.Request) {
+	_, v, ok := g.repoFor(w, r, giteaAdmin)
+	if !ok {
+		return
+	}
+	var body giteaHookBody
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		g.error(w, r, http.StatusUnprocessableEntity, err.Error())
+		return
+	}
+	if body.Config != nil && !g.checkHookConfig(w, r, body.Config) {
+		return
+	}
+	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	h, found := g.sim.updateHook(v.FullName(), id, func(h *Hook) {
+		if body.Config != nil {
+			h.URL, h.ContentType = body.Config["url"], body.Config["content_type"]
+			if secret, given := body.Config["secret"]; given {
+				h.Secret = secret
+			}
+		}
+		if body.Events != nil {
+			h.Events = body.Events
+		}
+		if body.Active != nil {
+			h.Inactive = !*body.Active
+		}
+	})
+	if !found {
+		g.notFound(w, r)
+		return
+	}
+	writeJSON(w, http.StatusOK, g.hookJSON(h))
 }

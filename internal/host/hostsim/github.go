@@ -27,6 +27,9 @@ const (
 	ghDocsPulls     = "https://docs.github.com/rest/pulls/pulls#list-pull-requests"
 	ghDocsNewPull   = "https://docs.github.com/rest/pulls/pulls#create-a-pull-request"
 	ghDocsGetPull   = "https://docs.github.com/rest/pulls/pulls#get-a-pull-request"
+	ghDocsHooks     = "https://docs.github.com/rest/repos/webhooks#list-repository-webhooks"
+	ghDocsNewHook   = "https://docs.github.com/rest/repos/webhooks#create-a-repository-webhook"
+	ghDocsEditHook  = "https://docs.github.com/rest/repos/webhooks#update-a-repository-webhook"
 	ghDocsPrimary   = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
 	ghDocsSecondary = "https://docs.github.com/free-pro-team@latest/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"
 )
@@ -64,6 +67,9 @@ func newGitHub(s *Sim, prefix string) *gitHub {
 	api("GET", "/repos/{owner}/{repo}/pulls", OpListPullRequests, g.listPulls)
 	api("POST", "/repos/{owner}/{repo}/pulls", OpCreatePullRequest, g.createPull)
 	api("GET", "/repos/{owner}/{repo}/pulls/{number}", OpGetPullRequest, g.getPull)
+	api("GET", "/repos/{owner}/{repo}/hooks", OpListHooks, g.listHooks)
+	api("POST", "/repos/{owner}/{repo}/hooks", OpCreateHook, g.createHook)
+	api("PATCH", "/repos/{owner}/{repo}/hooks/{id}", OpUpdateHook, g.updateHook)
 	g.handle("GET /settings/tokens/new", OpWeb, g.tokenPage)
 	g.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if g.sim.webPage(w, r) {
@@ -727,4 +733,167 @@ func (g *gitHub) tokenPage(w http.ResponseWriter, r *http.Request) {
 		"<p>Note: <code>%s</code>; scopes: <code>%s</code>.</p>"+
 		"<p>This host is gitrelay's simulator; it issues no tokens from this page.</p>",
 		html.EscapeString(q.Get("description")), html.EscapeString(q.Get("scopes")))
+}
+
+// hookRepo authenticates a request to the webhook endpoints and checks
+// what GitHub asks of them: admin rights on the repository, and a classic
+// token's repo, admin:repo_hook or write:repo_hook scope (read:repo_hook
+// will do to list) or a fine-grained token's Webhooks permission. Like
+// GitHub it answers 404 to an account without admin rights or a classic
+// token without the scope, and 403 to a fine-grained token without the
+// permission; ok is false when it answered.
+func (g *gitHub) hookRepo(w http.ResponseWriter, r *http.Request, write bool, docs string) (repoView, bool) {
+	c, ok := g.begin(w, r)
+	if !ok {
+		return repoView{}, false
+	}
+	v, found := g.sim.repo(r.PathValue("owner")+"/"+r.PathValue("repo"), c.login)
+	if !found || !v.Visible || c.login == "" {
+		g.error(w, http.StatusNotFound, "Not Found", docs)
+		return repoView{}, false
+	}
+	if c.tok.Scopes != nil {
+		allowed := []string{"repo", "admin:repo_hook", "write:repo_hook"}
+		if !write {
+			allowed = append(allowed, "read:repo_hook")
+		}
+		if !slices.ContainsFunc(c.tok.Scopes, func(s string) bool { return slices.Contains(allowed, s) }) {
+			g.error(w, http.StatusNotFound, "Not Found", docs)
+			return repoView{}, false
+		}
+	} else if level := c.tok.Permissions["webhooks"]; level != "write" && (write || level != "read") {
+		want := "webhooks=read"
+		if write {
+			want = "webhooks=write"
+		}
+		w.Header().Set("X-Accepted-GitHub-Permissions", want)
+		g.error(w, http.StatusForbidden, "Resource not accessible by personal access token", docs)
+		return repoView{}, false
+	}
+	if !v.Admin {
+		g.error(w, http.StatusNotFound, "Not Found", docs)
+		return repoView{}, false
+	}
+	return v, true
+}
+
+func (g *gitHub) hookJSON(r *http.Request, v repoView, h Hook) map[string]any {
+	api, _ := g.bases(r)
+	self := fmt.Sprintf("%s/repos/%s/hooks/%d", api, v.FullName(), h.ID)
+	contentType := h.ContentType
+	if contentType == "" {
+		contentType = "json"
+	}
+	config := map[string]any{"content_type": contentType, "insecure_ssl": "0", "url": h.URL}
+	if h.Secret != "" {
+		config["secret"] = "********"
+	}
+	return map[string]any{
+		"type": "Repository", "id": h.ID, "name": "web", "active": !h.Inactive, "events": h.Events, "config": config,
+		"updated_at": updatedAt(time.Time{}), "created_at": updatedAt(time.Time{}),
+		"url": self, "test_url": self + "/test", "ping_url": self + "/pings", "deliveries_url": self + "/deliveries",
+		"last_response": map[string]any{"code": nil, "status": "unused", "message": nil},
+	}
+}
+
+func (g *gitHub) listHooks(w http.ResponseWriter, r *http.Request) {
+	v, ok := g.hookRepo(w, r, false, ghDocsHooks)
+	if !ok {
+		return
+	}
+	hooks := g.sim.Hooks(v.FullName())
+	lo, hi := g.paginate(w, r, len(hooks))
+	out := make([]map[string]any, 0, hi-lo)
+	for _, h := range hooks[lo:hi] {
+		out = append(out, g.hookJSON(r, v, h))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// ghHookConfig is a hook's config as GitHub takes it.
+type ghHookConfig struct {
+	URL         string `json:"url"`
+	ContentType string `json:"content_type"`
+	Secret      string `json:"secret"`
+}
+
+func (g *gitHub) createHook(w http.ResponseWriter, r *http.Request) {
+	v, ok := g.hookRepo(w, r, true, ghDocsNewHook)
+	if !ok {
+		return
+	}
+	var body struct {
+		Name   *string       `json:"name"`
+		Config *ghHookConfig `json:"config"`
+		Events []string      `json:"events"`
+		Active *bool         `json:"active"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		g.error(w, http.StatusBadRequest, "Problems parsing JSON", ghDocsNewHook)
+		return
+	}
+	switch {
+	case body.Name != nil && *body.Name != "web":
+		g.error(w, http.StatusUnprocessableEntity, "Validation Failed", ghDocsNewHook, ghErr{Resource: "Hook", Field: "name", Code: "invalid"})
+		return
+	case body.Config == nil || body.Config.URL == "":
+		g.error(w, http.StatusUnprocessableEntity, "Invalid request.\n\n\"url\" wasn't supplied.", ghDocsNewHook)
+		return
+	}
+	h := Hook{URL: body.Config.URL, Secret: body.Config.Secret, Format: HookGitHub, Events: body.Events,
+		Inactive: body.Active != nil && !*body.Active, ContentType: body.Config.ContentType}
+	if len(h.Events) == 0 {
+		h.Events = []string{"push"}
+	}
+	if h.ContentType == "" {
+		h.ContentType = "form"
+	}
+	for _, o := range g.sim.Hooks(v.FullName()) {
+		if o.URL == h.URL && slices.ContainsFunc(o.Events, func(e string) bool { return slices.Contains(h.Events, e) }) {
+			g.error(w, http.StatusUnprocessableEntity, "Validation Failed", ghDocsNewHook,
+				ghErr{Resource: "Hook", Code: "custom", Message: "Hook already exists on this repository"})
+			return
+		}
+	}
+	writeJSON(w, http.StatusCreated, g.hookJSON(r, v, g.sim.createHook(v.FullName(), h)))
+}
+
+func (g *gitHub) updateHook(w http.ResponseWriter, r *http.Request) {
+	v, ok := g.hookRepo(w, r, true, ghDocsEditHook)
+	if !ok {
+		return
+	}
+	var body struct {
+		Config *ghHookConfig `json:"config"`
+		Events []string      `json:"events"`
+		Active *bool         `json:"active"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		g.error(w, http.StatusBadRequest, "Problems parsing JSON", ghDocsEditHook)
+		return
+	}
+	if body.Config != nil && body.Config.URL == "" {
+		g.error(w, http.StatusUnprocessableEntity, "Invalid request.\n\n\"url\" wasn't supplied.", ghDocsEditHook)
+		return
+	}
+	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	h, found := g.sim.updateHook(v.FullName(), id, func(h *Hook) {
+		if c := body.Config; c != nil {
+			h.URL, h.ContentType = c.URL, c.ContentType
+			if c.Secret != "" {
+				h.Secret = c.Secret
+			}
+		}
+		if body.Events != nil {
+			h.Events = body.Events
+		}
+		if body.Active != nil {
+			h.Inactive = !*body.Active
+		}
+	})
+	if !found {
+		g.error(w, http.StatusNotFound, "Not Found", ghDocsEditHook)
+		return
+	}
+	writeJSON(w, http.StatusOK, g.hookJSON(r, v, h))
 }

@@ -74,6 +74,10 @@ func newGitLab(s *Sim, root string) *gitLab {
 	api("GET", "/projects/{id}/merge_requests", OpListPullRequests, g.listMRs)
 	api("POST", "/projects/{id}/merge_requests", OpCreatePullRequest, g.createMR)
 	api("GET", "/projects/{id}/merge_requests/{iid}", OpGetPullRequest, g.getMR)
+	api("GET", "/projects/{id}/hooks", OpListHooks, g.listHooks)
+	api("POST", "/projects/{id}/hooks", OpCreateHook, g.createHook)
+	api("PUT", "/projects/{id}/hooks/{hook_id}", OpUpdateHook, g.updateHook)
+	api("POST", "/projects/{id}/hooks/{hook_id}/test/{trigger}", OpUpdateHook, g.testHook)
 	page := "GET " + root + "/-/user_settings/personal_access_tokens"
 	g.ops[page] = OpWeb
 	g.mux.HandleFunc(page, g.tokenPage)
@@ -882,4 +886,175 @@ func (g *gitLab) tokenPage(w http.ResponseWriter, r *http.Request) {
 		"<p>Token name: <code>%s</code>; scopes: <code>%s</code>.</p>"+
 		"<p>This host is gitrelay's simulator; it issues no tokens from this page.</p>",
 		html.EscapeString(q.Get("name")), html.EscapeString(q.Get("scopes")))
+}
+
+// glHookEvents are the event switches of a project hook the simulator
+// keeps, as Hook.Events names them.
+var glHookEvents = []string{"push_events", "tag_push_events", "merge_requests_events"}
+
+// hookProject is projectFor for the webhook endpoints, which need the
+// Maintainer role (the simulator's repository admins and owner): GitLab
+// answers 403 to anyone else.
+func (g *gitLab) hookProject(w http.ResponseWriter, r *http.Request, n glNeed) (repoView, bool) {
+	c, v, ok := g.projectFor(w, r, n)
+	if !ok {
+		return v, false
+	}
+	if c.login == "" || !v.Admin {
+		g.error(w, http.StatusForbidden, "403 Forbidden")
+		return v, false
+	}
+	return v, true
+}
+
+func (g *gitLab) hookJSON(v repoView, h Hook) map[string]any {
+	out := map[string]any{
+		"id": h.ID, "url": h.URL, "name": "", "description": "", "project_id": v.ID,
+		"push_events_branch_filter": "", "issues_events": false, "confidential_issues_events": false,
+		"note_events": false, "confidential_note_events": false, "job_events": false, "pipeline_events": false,
+		"wiki_page_events": false, "deployment_events": false, "releases_events": false,
+		"enable_ssl_verification": true, "repository_update_events": false, "alert_status": "executable",
+		"disabled_until": nil, "url_variables": []any{}, "created_at": glCreatedAt,
+	}
+	if h.Inactive {
+		out["alert_status"] = "disabled"
+	}
+	for _, e := range glHookEvents {
+		out[e] = slices.Contains(h.Events, e)
+	}
+	return out
+}
+
+func (g *gitLab) listHooks(w http.ResponseWriter, r *http.Request) {
+	v, ok := g.hookProject(w, r, glRead)
+	if !ok {
+		return
+	}
+	out := []map[string]any{}
+	for _, h := range g.sim.Hooks(v.FullName()) {
+		out = append(out, g.hookJSON(v, h))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// glHookBody is a project hook as GitLab takes it; an absent switch keeps
+// its value (on creation: push events on, the others off).
+type glHookBody struct {
+	URL   string          `json:"url"`
+	Token *string         `json:"token"`
+	Flags map[string]bool `json:"-"`
+}
+
+func (b *glHookBody) UnmarshalJSON(data []byte) error {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(data, &fields); err != nil {
+		return err
+	}
+	b.Flags = map[string]bool{}
+	for k, raw := range fields {
+		switch {
+		case k == "url":
+			if err := json.Unmarshal(raw, &b.URL); err != nil {
+				return err
+			}
+		case k == "token":
+			var t string
+			if err := json.Unmarshal(raw, &t); err != nil {
+				return err
+			}
+			b.Token = &t
+		case slices.Contains(glHookEvents, k):
+			var on bool
+			if err := json.Unmarshal(raw, &on); err != nil {
+				return err
+			}
+			b.Flags[k] = on
+		}
+	}
+	return nil
+}
+
+// apply sets the hook's URL, token and events from the body.
+func (b glHookBody) apply(h *Hook) {
+	h.URL = b.URL
+	if b.Token != nil {
+		h.Secret = *b.Token
+	}
+	var events []string
+	for _, e := range glHookEvents {
+		on, given := b.Flags[e]
+		if (given && on) || (!given && slices.Contains(h.Events, e)) {
+			events = append(events, e)
+		}
+	}
+	h.Events = events
+}
+
+func (g *gitLab) readHook(w http.ResponseWriter, r *http.Request) (glHookBody, bool) {
+	var body glHookBody
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "400 Bad request - the body is not JSON"})
+		return body, false
+	}
+	if strings.TrimSpace(body.URL) == "" {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "url is missing"})
+		return body, false
+	}
+	return body, true
+}
+
+func (g *gitLab) createHook(w http.ResponseWriter, r *http.Request) {
+	v, ok := g.hookProject(w, r, glWrite)
+	if !ok {
+		return
+	}
+	body, ok := g.readHook(w, r)
+	if !ok {
+		return
+	}
+	h := Hook{Format: HookGitLab, Events: []string{"push_events"}}
+	body.apply(&h)
+	writeJSON(w, http.StatusCreated, g.hookJSON(v, g.sim.createHook(v.FullName(), h)))
+}
+
+func (g *gitLab) updateHook(w http.ResponseWriter, r *http.Request) {
+	v, ok := g.hookProject(w, r, glWrite)
+	if !ok {
+		return
+	}
+	body, ok := g.readHook(w, r)
+	if !ok {
+		return
+	}
+	id, _ := strconv.ParseInt(r.PathValue("hook_id"), 10, 64)
+	h, found := g.sim.updateHook(v.FullName(), id, body.apply)
+	if !found {
+		g.error(w, http.StatusNotFound, "404 Not found")
+		return
+	}
+	writeJSON(w, http.StatusOK, g.hookJSON(v, h))
+}
+
+// testHook sends the hook a test delivery of a push to the default
+// branch; GitLab turns a hook it disabled after failed deliveries back on
+// when the test is answered 2xx.
+func (g *gitLab) testHook(w http.ResponseWriter, r *http.Request) {
+	v, ok := g.hookProject(w, r, glWrite)
+	if !ok {
+		return
+	}
+	if r.PathValue("trigger") != "push_events" {
+		g.error(w, http.StatusBadRequest, "trigger does not have a valid value")
+		return
+	}
+	id, _ := strconv.ParseInt(r.PathValue("hook_id"), 10, 64)
+	status, found := g.sim.testHook(v.FullName(), id)
+	switch {
+	case !found:
+		g.error(w, http.StatusNotFound, "404 Not found")
+	case status < 200 || status > 299:
+		g.error(w, http.StatusUnprocessableEntity, fmt.Sprintf("Hook execution failed: %d", status))
+	default:
+		g.error(w, http.StatusCreated, "201 Created")
+	}
 }

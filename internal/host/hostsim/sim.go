@@ -2,15 +2,20 @@
 // tests, benchmarks and gitrelay's demo mode.
 //
 // The Sim holds host-neutral state: tokens and the logins they authenticate
-// as, repositories with who may read and push, branches pointing at commit
-// shas, pull requests, a log of every write attempted, and injected faults.
+// as, repositories with who may read, push and administer them, branches
+// pointing at commit shas, pull requests, webhooks (added by tests or
+// through each host's webhook API, and delivered to as the host does), a
+// log of every write attempted, and injected faults.
 // Front-ends serve that state in one host's wire format: GitHub (and GitHub
 // Enterprise Server under /api/v3), GitLab, Azure DevOps / TFS, AWS
 // CodeCommit (with STS) and Gitea. Handler and Transport serve GitHub;
 // the other hosts have a handler each (GitLab, Azure, CodeCommit, Gitea).
 // Each front-end decides what a
 // token's scopes or permissions allow, since that is what differs between
-// hosts; everything else (ref rules, pull request rules, faults, the write
+// hosts (managing webhooks needs admin rights on the repository everywhere,
+// and GitHub's repo, admin:repo_hook or write:repo_hook scope or Webhooks
+// permission, GitLab's api scope, Gitea's write:repository, Azure DevOps'
+// vso.hooks_write); everything else (ref rules, pull request rules, faults, the write
 // log) lives here so that every front-end behaves alike.
 //
 // A Sim is safe for concurrent use. Shas are deterministic: the same
@@ -57,8 +62,12 @@ type Repo struct {
 	// DefaultBranch is created with a first commit (default "main").
 	DefaultBranch string
 	// Writers may push (the owner always may); Readers may only see it.
+	// Admins may also change the repository's settings, such as its
+	// webhooks (the owner always may; GitHub's and Gitea's admin,
+	// GitLab's Maintainer, Azure DevOps' Project Administrator).
 	Writers []string
 	Readers []string
+	Admins  []string
 	// DraftsUnsupported makes the host refuse draft pull requests.
 	DraftsUnsupported bool
 	// AllowEmptyPullRequests lets a front-end whose host refuses a pull
@@ -105,6 +114,9 @@ const (
 	OpCreatePullRequest Op = "create_pull_request"
 	OpListPullRequests  Op = "list_pull_requests"
 	OpGetPullRequest    Op = "get_pull_request"
+	OpListHooks         Op = "list_hooks"
+	OpCreateHook        Op = "create_hook"
+	OpUpdateHook        Op = "update_hook"
 	OpWeb               Op = "web" // a web page, not the API
 )
 
@@ -216,6 +228,7 @@ type Sim struct {
 	// name) and deliveries what was delivered (webhooks.go).
 	hooks      map[string][]Hook
 	deliveries []Delivery
+	lastHook   int64 // the last hook id given
 	started    time.Time
 
 	done      chan struct{}
@@ -336,6 +349,7 @@ func (s *Sim) AddRepo(r Repo) Repo {
 	}
 	r.Writers = slices.Clone(r.Writers)
 	r.Readers = slices.Clone(r.Readers)
+	r.Admins = slices.Clone(r.Admins)
 	s.user(r.Owner)
 	st := &repoState{Repo: r, branches: map[string]string{}, commits: map[string]bool{}}
 	sha := s.newSHA(r.FullName(), r.DefaultBranch)
@@ -394,6 +408,15 @@ func (s *Sim) Commit(fullName, branch string) string {
 	r.branches[branch] = sha
 	r.commits[sha] = true
 	return sha
+}
+
+// GrantAdmin makes login an administrator of the repository (Repo.Admins).
+// It panics for an unknown repository.
+func (s *Sim) GrantAdmin(fullName, login string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.mustRepo(fullName)
+	r.Admins = append(r.Admins, login)
 }
 
 // Branches returns the repository's branches and their shas.
@@ -580,11 +603,12 @@ func view(r *repoState, login string) repoView {
 	v := repoView{Repo: r.Repo}
 	v.Writers = slices.Clone(r.Writers)
 	v.Readers = slices.Clone(r.Readers)
+	v.Admins = slices.Clone(r.Admins)
 	if login != "" {
 		has := func(list []string) bool {
 			return slices.ContainsFunc(list, func(l string) bool { return strings.EqualFold(l, login) })
 		}
-		v.Admin = strings.EqualFold(r.Owner, login)
+		v.Admin = strings.EqualFold(r.Owner, login) || has(r.Admins)
 		v.Push = v.Admin || has(r.Writers)
 		v.Member = v.Push || has(r.Readers)
 	}

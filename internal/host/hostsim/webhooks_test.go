@@ -70,3 +70,55 @@ func TestChangesAreDeliveredWithEachHostsPayloadAndProof(t *testing.T) {
 		})
 	}
 }
+
+// A hook is delivered the events it subscribes to, in its host's names
+// (an Azure DevOps subscription one event type), and nothing while it is
+// inactive; a GitHub hook of content type form gets the payload as a form
+// field.
+func TestHooksGetTheEventsTheySubscribeTo(t *testing.T) {
+	var mu sync.Mutex
+	got := map[string][]string{} // by path: content types
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got[r.URL.Path] = append(got[r.URL.Path], r.Header.Get("Content-Type"))
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	s := New()
+	s.AddRepo(Repo{Owner: "acme", Name: "widgets"})
+	for path, h := range map[string]Hook{
+		"/github-pulls":  {Format: HookGitHub, Events: []string{"pull_request"}},
+		"/github-form":   {Format: HookGitHub, Events: []string{"push"}, ContentType: "form"},
+		"/gitlab-push":   {Format: HookGitLab, Events: []string{"push_events"}},
+		"/azure-created": {Format: HookAzure, Events: []string{"git.pullrequest.created"}},
+		"/azure-merged":  {Format: HookAzure, Events: []string{"git.pullrequest.merged"}},
+		"/inactive":      {Format: HookGitea, Inactive: true},
+	} {
+		h.URL, h.Secret = srv.URL+path, "s3cret"
+		s.AddHook("acme/widgets", h)
+	}
+	s.AddBranch("acme/widgets", "ABC-1", "")
+	p, f := s.createPR("acme/widgets", PR{Title: "ABC-1", Source: "ABC-1", Target: "main", Author: "acme"})
+	if f.kind != failNone {
+		t.Fatalf("createPR: %v", f.kind)
+	}
+	s.ClosePullRequest("acme/widgets", p.Number)
+
+	mu.Lock()
+	defer mu.Unlock()
+	want := map[string]int{"/github-pulls": 2, "/github-form": 1, "/gitlab-push": 1, "/azure-created": 1}
+	for path, n := range want {
+		if len(got[path]) != n {
+			t.Errorf("%s was delivered %d events, want %d", path, len(got[path]), n)
+		}
+	}
+	for _, path := range []string{"/azure-merged", "/inactive"} {
+		if len(got[path]) != 0 {
+			t.Errorf("%s was delivered %d events, want none", path, len(got[path]))
+		}
+	}
+	if ct := got["/github-form"]; len(ct) != 1 || ct[0] != "application/x-www-form-urlencoded" {
+		t.Errorf("the form hook got content types %q", ct)
+	}
+}

@@ -75,7 +75,7 @@ func FuzzAnswers(f *testing.F, adapter func(serverURL string) (host.Adapter, rel
 		f.Fatalf("CheckConfig: %v", err)
 	}
 	var secrets []string
-	for _, s := range []string{cred.Token(), cred.Password(), cred.SecretAccessKey()} {
+	for _, s := range []string{cred.Token(), cred.Password(), cred.SecretAccessKey(), fuzzHook.Secret.Password()} {
 		if s != "" {
 			secrets = append(secrets, s)
 		}
@@ -181,6 +181,11 @@ func checkLink(t *testing.T, what, s string) {
 
 var fuzzRepo = relay.Repository{ID: "42", Name: "widgets", FullName: "acme/widgets", DefaultBranch: "main"}
 
+// fuzzHook is registered by the fuzzed webhook operations; its secret is
+// looked for in every error like the credential's.
+var fuzzHook = relay.Hook{URL: "https://gitrelay.example.com/hooks/01JFUZZ", Events: []string{"push"},
+	Secret: relay.PasswordCredential("gitrelay", "fuzzHOOKsecretCANARY0042")}
+
 // operations are the client's calls, each returning the links its result
 // carries.
 var operations = []struct {
@@ -246,5 +251,23 @@ var operations = []struct {
 			links = append(links, p.URL)
 		}
 		return links, err
+	}},
+	{"FindHook", func(ctx context.Context, c relay.HostClient) ([]string, error) {
+		h, ok := host.Hooks(c)
+		if !ok {
+			return nil, nil
+		}
+		_, err := h.FindHook(ctx, fuzzRepo, fuzzHook.URL)
+		return nil, err
+	}},
+	{"EnsureHook", func(ctx context.Context, c relay.HostClient) ([]string, error) {
+		h, ok := host.Hooks(c)
+		if !ok {
+			return nil, nil
+		}
+		hook := fuzzHook
+		hook.Secret = relay.NewCredential(fuzzHook.Secret.Password(), "gitrelay", fuzzHook.Secret.Password(), "", "")
+		_, err := h.EnsureHook(ctx, fuzzRepo, hook)
+		return nil, err
 	}},
 }

@@ -80,6 +80,29 @@ type Env struct {
 	// NoPushCode is the code for creating a branch in a public repository
 	// the login may not push to; default relay.EScopeMissing.
 	NoPushCode string
+	// Hooks, when set, says the kind registers webhooks
+	// (relay.HookRegistrar) and how; when nil its clients must not.
+	Hooks *Hooks
+}
+
+// Hooks describes how a host kind registers webhooks to the suite.
+type Hooks struct {
+	// Token is the shape of a token that may manage the webhooks of a
+	// repository its login administers.
+	Token hostsim.Token
+	// Lacking is a token shape the host refuses to manage webhooks with,
+	// even on a repository its login administers (a scope missing); nil
+	// when every token may.
+	Lacking *hostsim.Token
+	// Events are the events to subscribe, in the host's names.
+	Events []string
+	// Secret makes the hook's proof of a secret: default
+	// relay.TokenCredential; basic authentication for Azure DevOps.
+	Secret func(secret string) relay.Credential
+	// Refused, when set, is the code every webhook call gets from a
+	// version of the host without webhooks (TFS 2013), which then sends
+	// nothing.
+	Refused string
 }
 
 // Limited is a token that authenticates but lacks a permission.
@@ -264,16 +287,7 @@ func (f *fixture) noSecrets(what string, v any) {
 	f.t.Helper()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var printed []string
-	printed = append(printed, fmt.Sprintf("%v", v), fmt.Sprintf("%+v", v), fmt.Sprintf("%#v", v))
-	if err, ok := v.(error); ok {
-		for e := err; e != nil; e = errors.Unwrap(e) {
-			printed = append(printed, e.Error())
-		}
-		if e, ok := relay.AsError(err); ok {
-			printed = append(printed, e.Message, e.URL, e.Scope, fmt.Sprint(e.Fields))
-		}
-	}
+	printed := Printed(v)
 	for _, secret := range f.secrets {
 		for _, p := range printed {
 			if strings.Contains(p, secret) {
@@ -888,6 +902,8 @@ var scenarios = []scenario{
 			f.t.Errorf("host has %d branches, want 9", n)
 		}
 	}},
+
+	{"webhooks are registered on repositories the account administers", runHooks},
 }
 
 // transientFaults are the faults a read survives, each once.
