@@ -103,12 +103,18 @@ func (w *indexPollWorker) Work(ctx context.Context, j *river.Job[IndexPollArgs])
 	// Repositories this replica may not read, made due by a webhook or a
 	// re-index request, are read by their holders now rather than at their
 	// next periodic job.
-	holders, err := w.ix.DueElsewhere(ctx)
+	return wakeHolders(ctx, w.ix, w.r)
+}
+
+// wakeHolders wakes the live replicas holding repositories that are due
+// and that ix's replica may not read.
+func wakeHolders(ctx context.Context, ix *index.Indexer, r *jobs.Runner) error {
+	holders, err := ix.DueElsewhere(ctx)
 	if err != nil {
 		return err
 	}
 	for _, h := range holders {
-		if err := wakeReplica(ctx, w.r, h); err != nil {
+		if err := wakeReplica(ctx, r, h); err != nil {
 			return err
 		}
 	}
