@@ -186,4 +186,3 @@ func TestAChangeToAnotherReplicasRepositoryIsReadByItsHolder(t *testing.T) {
 		t.Errorf("the first replica cloned %v", got)
 	}
 }
-
