@@ -112,7 +112,7 @@ func driver(db *store.DB) riverdriver.Driver[*sql.Tx] {
 }
 
 // Migrate brings River's tables (river_job, river_leader, river_queue,
-// river_client, river_client_queue, river_migration) up to date. On
+// river_notification, river_migration) up to date. On
 // PostgreSQL, replicas starting at once take turns (River's migrator takes
 // no lock of its own). It returns the versions applied.
 func Migrate(ctx context.Context, db *store.DB, log *slog.Logger) ([]int, error) {
