@@ -126,7 +126,7 @@ type Config struct {
 	// GoneAfter is how long after its last heartbeat a replica is gone,
 	// and its repositories are read by others (default DefaultGoneAfter).
 	GoneAfter time.Duration
-	// Lease is how long a claimed repository stays this replica's.
+	// Lease is how long a claimed repository stays this process's.
 	Lease time.Duration
 	// Batch is how many repositories one PollDue claims.
 	Batch int
@@ -234,22 +234,41 @@ func replicaID(dir string) (string, error) {
 		if !errors.Is(err, fs.ErrNotExist) {
 			return "", err
 		}
-		tmp, err := os.CreateTemp(dir, "."+replicaFile+"-*")
-		if err != nil {
+		if err := writeNew(path, relay.NewID()+"\n"); err != nil && !errors.Is(err, fs.ErrExist) {
 			return "", err
 		}
-		_, werr := tmp.WriteString(relay.NewID() + "\n")
-		if cerr := tmp.Close(); werr == nil {
-			werr = cerr
-		}
-		if werr == nil {
-			werr = os.Link(tmp.Name(), path)
-		}
-		_ = os.Remove(tmp.Name())
-		if werr != nil && !errors.Is(werr, fs.ErrExist) {
-			return "", werr
-		}
 	}
+}
+
+// writeNew writes a file that must not exist yet, whole or not at all
+// (fs.ErrExist when it does): written aside, then linked into place. On a
+// file system without hard links it is created in place.
+func writeNew(path, content string) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.WriteString(content)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	err = os.Link(tmp.Name(), path)
+	if err == nil || errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(content)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // validReplicaID: lower-case letters and digits, so that the id names a
