@@ -137,8 +137,7 @@ func (db *DB) IndexedRepositoryKeys(ctx context.Context) ([]relay.IndexKey, erro
 // repositories another replica holds, or the index no longer has.
 func (db *DB) ReadableRepositoryKeys(ctx context.Context, replica string, now time.Time, goneAfter time.Duration) ([]relay.IndexKey, error) {
 	return db.indexKeys(ctx, "list readable repositories", `SELECT tenant_id, integration_id, repository_id FROM index_repositories
-		WHERE clone_holder IN ('', ?) OR NOT EXISTS (
-			SELECT 1 FROM index_replicas h WHERE h.id = index_repositories.clone_holder AND h.seen_at >= ?)`,
+		WHERE clone_holder IN ('', ?) OR clone_holder NOT IN (SELECT id FROM index_replicas WHERE seen_at >= ?)`,
 		replica, micros(now.Add(-goneAfter)))
 }
 
@@ -185,10 +184,12 @@ func scanIndexState(rows *sql.Rows, now time.Time) (relay.IndexState, error) {
 // claimable is the condition, on a row of table, that the replica of an
 // IndexClaim may claim the repository: it holds it, or none does, and no
 // lease runs; or its holder is gone (no heartbeat since a cutoff), and its
-// lease went with it. Its arguments are claimableArgs.
+// lease went with it. Its arguments are claimableArgs. The live replicas
+// are one uncorrelated subquery, read once per statement rather than once
+// per row.
 func claimable(table string) string {
 	return `((` + table + `.clone_holder IN ('', ?) AND ` + table + `.leased_until < ?) OR (` + table + `.clone_holder NOT IN ('', ?)
-		AND NOT EXISTS (SELECT 1 FROM index_replicas h WHERE h.id = ` + table + `.clone_holder AND h.seen_at >= ?)))`
+		AND ` + table + `.clone_holder NOT IN (SELECT id FROM index_replicas WHERE seen_at >= ?)))`
 }
 
 func claimableArgs(c relay.IndexClaim) []any {

@@ -16,7 +16,7 @@
 -- clones it. No foreign key: a holder without a row is a gone one.
 
 CREATE TABLE index_replicas (
-    id      TEXT   PRIMARY KEY,
+    id      TEXT   NOT NULL PRIMARY KEY,
     seen_at BIGINT NOT NULL
 );
 
