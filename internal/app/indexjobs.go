@@ -33,9 +33,11 @@ const (
 
 // IndexPollArgs is the job reading due repositories: the periodic ones
 // (Slot, each unique while queued or running) every IndexConfig.PollEvery
-// in each live replica's own queue (Replica), and one per webhook delivery
-// or re-index request (naming its repository) in the shared queue, so that
-// it is read at once rather than at the next tick. Repositories are
+// in each live replica's own queue (Replica), one per webhook delivery or
+// re-index request (naming its repository) in the shared queue, so that
+// it is read at once rather than at the next tick, and one (Replica, no
+// Slot) sent by a job of the shared queue to the holder of repositories
+// it may not read. Repositories are
 // claimed under a lease in the database, so two jobs never read one
 // repository at once, and a job cut short leaves its repositories to the
 // lease's end. A job reads only the repositories its replica may (those
@@ -96,8 +98,8 @@ func (w *indexPollWorker) Work(ctx context.Context, j *river.Job[IndexPollArgs])
 		}
 	}
 	if j.Args.Replica != "" {
-		// A replica's own periodic job: the others' repositories are
-		// theirs to read at their own.
+		// A job of a replica's own queue: the others' repositories are
+		// theirs to read in theirs.
 		return nil
 	}
 	// Repositories this replica may not read, made due by a webhook or a
@@ -106,15 +108,16 @@ func (w *indexPollWorker) Work(ctx context.Context, j *river.Job[IndexPollArgs])
 	return wakeHolders(ctx, w.ix, w.r)
 }
 
-// wakeHolders wakes the live replicas holding repositories that are due
-// and that ix's replica may not read.
+// wakeHolders has the live replicas holding repositories that are due,
+// and that ix's replica may not read, read them now: a poll job in each
+// one's queue, unless one is available there already.
 func wakeHolders(ctx context.Context, ix *index.Indexer, r *jobs.Runner) error {
 	holders, err := ix.DueElsewhere(ctx)
 	if err != nil {
 		return err
 	}
 	for _, h := range holders {
-		if err := wakeReplica(ctx, r, h); err != nil {
+		if err := r.EnqueueUnlessAvailable(ctx, IndexPollArgs{Replica: h}, replicaQueue(h)); err != nil {
 			return err
 		}
 	}
@@ -125,9 +128,9 @@ func wakeHolders(ctx context.Context, ix *index.Indexer, r *jobs.Runner) error {
 // is replica: only the processes serving that directory work it.
 func replicaQueue(replica string) string { return "index_" + replica }
 
-// wakeReplica enqueues the replica's periodic poll jobs in its queue now
-// (those queued or running already are not joined by a second).
-func wakeReplica(ctx context.Context, r *jobs.Runner, replica string) error {
+// enqueueSlots enqueues the replica's periodic poll jobs in its queue (those
+// queued or running already are not joined by a second).
+func enqueueSlots(ctx context.Context, r *jobs.Runner, replica string) error {
 	for slot := range IndexPollSlots {
 		if err := r.Enqueue(ctx, IndexPollArgs{Slot: slot + 1, Replica: replica},
 			jobs.InQueue(replicaQueue(replica), jobs.OnePerArgs())); err != nil {
@@ -249,7 +252,7 @@ func (w *indexScheduleWorker) Work(ctx context.Context, _ *river.Job[IndexSchedu
 		return err
 	}
 	for _, replica := range live {
-		if err := wakeReplica(ctx, w.r, replica); err != nil {
+		if err := enqueueSlots(ctx, w.r, replica); err != nil {
 			return err
 		}
 	}

@@ -102,11 +102,12 @@ func TestReplicasReadTheRepositoriesWhoseClonesTheyHold(t *testing.T) {
 		live, _, err := a.Replicas(context.Background())
 		return err == nil && len(live) == 2
 	})
-	// Pushes, due within the bound: both replicas poll, the first reads.
+	// Pushes, then the repositories due within the bound (pushed first, so
+	// that no read falls between the two): both replicas poll, the first
+	// reads.
 	for round := range 3 {
+		pushEach(t, e, names, fmt.Sprintf("ABC-2 Round %d", round))
 		e.Advance(index.MinPoll)
-		msg := fmt.Sprintf("ABC-2 Round %d", round)
-		pushEach(t, e, names, msg)
 		waitFor(t, e, "ABC-2", commitsOf(n*(round+1)))
 	}
 	if !heldBy(t, e, id, n, a.Replica()) {
@@ -123,8 +124,8 @@ func TestReplicasReadTheRepositoriesWhoseClonesTheyHold(t *testing.T) {
 	if err := e.Runner.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	e.Advance(index.DefaultGoneAfter + index.MinPoll)
 	pushEach(t, e, names, "ABC-3 After the first stopped")
+	e.Advance(index.DefaultGoneAfter + index.MinPoll)
 	waitFor(t, e, "ABC-3", commitsOf(n))
 	eventually(t, "the second replica holds every repository", func() bool { return heldBy(t, e, id, n, b.App.Indexer.Replica()) })
 	if got := clonesIn(t, b.App.Indexer); len(got) != n {
@@ -136,8 +137,8 @@ func TestReplicasReadTheRepositoriesWhoseClonesTheyHold(t *testing.T) {
 		t.Fatalf("restarted on its data directory, the replica is %q, want %q", again.App.Indexer.Replica(), a.Replica())
 	}
 	eventually(t, "the restarted replica removes its stale clones", func() bool { return len(clonesIn(t, again.App.Indexer)) == 0 })
-	e.Advance(index.MinPoll)
 	pushEach(t, e, names, "ABC-4 After the restart")
+	e.Advance(index.MinPoll)
 	waitFor(t, e, "ABC-4", commitsOf(n))
 	if !heldBy(t, e, id, n, b.App.Indexer.Replica()) {
 		t.Error("the restarted replica took repositories back from a live holder")

@@ -269,6 +269,23 @@ func InQueue(queue string, opts *river.InsertOpts) *river.InsertOpts {
 	return &out
 }
 
+// EnqueueUnlessAvailable inserts a job of args' kind into queue unless one
+// is available there already, ready to run: that one, started after this
+// call, sees whatever the caller changed before it, and does what the new
+// one would. A job of the kind running does not hold a new one back, as
+// OnePerArgs would: it may have passed the point where it looks.
+func (r *Runner) EnqueueUnlessAvailable(ctx context.Context, args river.JobArgs, queue string) error {
+	res, err := r.client.JobList(ctx, river.NewJobListParams().Queues(queue).Kinds(args.Kind()).
+		States(rivertype.JobStateAvailable).First(1))
+	if err != nil {
+		return fmt.Errorf("jobs: list %s jobs available in %s: %w", args.Kind(), queue, err)
+	}
+	if len(res.Jobs) > 0 {
+		return nil
+	}
+	return r.Enqueue(ctx, args, InQueue(queue, nil))
+}
+
 // waiting are the states of a job not being worked nor finished.
 var waiting = []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
 	rivertype.JobStateScheduled}

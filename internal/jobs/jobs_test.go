@@ -303,3 +303,79 @@ func TestAlongsideRunsFromStartToStop(t *testing.T) {
 		}
 	})
 }
+
+type holdArgs struct{}
+
+func (holdArgs) Kind() string { return "hold" }
+
+// hold signals when a job starts and runs until released.
+type hold struct {
+	river.WorkerDefaults[holdArgs]
+	started chan struct{}
+	release chan struct{}
+}
+
+func (w *hold) Work(ctx context.Context, _ *river.Job[holdArgs]) error {
+	w.started <- struct{}{}
+	select {
+	case <-w.release:
+	case <-ctx.Done():
+	}
+	return nil
+}
+
+// A job enqueued unless one is available waits once: a second is not
+// added while the first waits, but is while the first runs (it may have
+// passed the point where it would see the caller's change).
+func TestEnqueueUnlessAvailableAddsOneBesideARunningJob(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		migrated(t, db)
+		r, err := jobs.New(jobs.Config{DB: db, PollInterval: 50 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := &hold{started: make(chan struct{}, 4), release: make(chan struct{})}
+		jobs.Register(r, w)
+		if err := r.AddQueue("mine", 1); err != nil {
+			t.Fatal(err)
+		}
+		available := func() int64 {
+			counts, err := db.JobCounts(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range counts {
+				if c.Kind == "hold" && c.State == "available" {
+					return c.Count
+				}
+			}
+			return 0
+		}
+		for range 3 {
+			if err := r.EnqueueUnlessAvailable(ctx, holdArgs{}, "mine"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := available(); got != 1 {
+			t.Fatalf("%d jobs available after three inserts before any ran, want 1", got)
+		}
+		if err := r.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { close(w.release); _ = r.Stop(context.Background()) })
+		select {
+		case <-w.started:
+		case <-time.After(time.Minute):
+			t.Fatal("the job did not start in a minute")
+		}
+		for range 3 {
+			if err := r.EnqueueUnlessAvailable(ctx, holdArgs{}, "mine"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := available(); got != 1 {
+			t.Errorf("%d jobs available after three inserts while one runs (the queue works one at a time), want 1", got)
+		}
+	})
+}
