@@ -30,7 +30,9 @@
 //
 // A job for one process in particular goes to a queue only that process
 // works (AddQueue, InQueue): the index sends each replica the reads of the
-// repositories whose clones it holds that way. Work every process must do
+// repositories whose clones it holds that way. EnqueueUnlessAvailable adds
+// a job there unless one is ready to run already, which a running one does
+// not count as. Work every process must do
 // itself, however busy its workers, is not a job: Alongside runs it.
 package jobs
 
