@@ -257,7 +257,13 @@ func New(c Config) *App {
 		registerJobs(c.Jobs, c.DB, actions, devinfo, c.HostTimeout, c.Logger)
 		registerHostJobs(c.Jobs, actions, c.DB, c.Now, c.Logger)
 		if a.Indexer != nil {
-			registerIndexJobs(c.Jobs, a.Indexer, c.DB, c.Index, c.Now, c.Logger)
+			if err := registerIndexJobs(c.Jobs, a.Indexer, c.DB, c.Index, c.Now, c.Logger); err != nil {
+				c.Logger.Warn("indexing is off", "err", err)
+				_ = a.Indexer.Close()
+				a.Indexer = nil
+			}
+		}
+		if a.Indexer != nil {
 			runner := c.Jobs
 			actions.OnReindex(func(ctx context.Context, tenantID, integrationID, repositoryID string) error {
 				return indexNow(ctx, runner, tenantID, integrationID, repositoryID)

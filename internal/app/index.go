@@ -26,6 +26,11 @@ type IndexConfig struct {
 	MaxFetchBytes int64
 	// Git is the git binary (default: git on PATH).
 	Git string
+	// Heartbeat is how often this replica tells the others it is alive
+	// (default index.HeartbeatEvery); GoneAfter how long after a replica's
+	// last heartbeat the others read the repositories whose clones it holds
+	// (default index.DefaultGoneAfter).
+	Heartbeat, GoneAfter time.Duration
 }
 
 // GitTimeout bounds one request git makes through the index's gateway (a
@@ -42,7 +47,7 @@ func newIndexer(c Config, a *App, hc *http.Client) (*index.Indexer, error) {
 	}
 	return index.New(index.Config{
 		Store: c.DB, Access: a.Actions, HTTP: hc, DataDir: c.Index.DataDir, Git: c.Index.Git,
-		KnownProjects: knownProjects(c), Now: c.Now, Log: c.Logger, MaxFetchBytes: c.Index.MaxFetchBytes,
+		KnownProjects: knownProjects(c), Now: c.Now, Log: c.Logger, MaxFetchBytes: c.Index.MaxFetchBytes, GoneAfter: c.Index.GoneAfter,
 		Paused: func(integration string) bool {
 			st, ok := a.RateBudget.StateOf(integration)
 			return ok && !st.PausedUntil.IsZero()

@@ -17,13 +17,17 @@ import (
 	"github.com/gitrelay/gitrelay/internal/store/storetest"
 )
 
-// indexNow discovers the integrations' repositories and reads every due
-// one, as the server's loop does every few seconds.
+// indexNow discovers the integrations' repositories, removes the clones
+// no longer read and reads every due repository, as the server's jobs do
+// every few seconds.
 func indexNow(t *testing.T, e *apptest.Env) {
 	t.Helper()
 	ctx := context.Background()
 	if err := e.App.Indexer.Discover(ctx); err != nil {
 		t.Fatalf("discover: %v", err)
+	}
+	if err := e.App.Indexer.RemoveOrphanClones(ctx); err != nil {
+		t.Fatalf("sweep: %v", err)
 	}
 	for {
 		n, err := e.App.Indexer.PollDue(ctx)

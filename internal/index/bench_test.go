@@ -195,7 +195,7 @@ func BenchmarkIssuePanelRead(b *testing.B) {
 		const batch = 5000
 		at := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 		for done := 0; done < total; done += batch {
-			if _, err := db.ClaimDueRepositories(ctx, "bench", time.Now(), time.Hour, 1); err != nil {
+			if _, err := db.ClaimDueRepositories(ctx, relay.IndexClaim{Owner: "bench", Replica: "bench", Now: time.Now(), Lease: time.Hour, Limit: 1}); err != nil {
 				b.Fatal(err)
 			}
 			u := relay.IndexUpdate{IndexKey: relay.IndexKey{TenantID: "t1", IntegrationID: "i1", RepositoryID: "1"}, Owner: "bench",

@@ -15,6 +15,16 @@
 // repositories under a lease (store.ClaimDueRepositories), so that no
 // repository is read twice at once and a replica that dies mid-read only
 // delays it until the lease ends.
+//
+// Each repository's clone lives in one replica's data directory, its
+// holder: the replica that claimed it first. Only the holder claims it
+// while the holder lives (its heartbeat, Beat, is recent), so a repository
+// is cloned once across the replicas and every read after the first is an
+// incremental fetch. A repository whose holder is gone is taken over by
+// the first replica to claim it, which clones it; the gone replica, if it
+// comes back, removes its stale clone (RemoveOrphanClones). The data
+// directory's id (Replica) is kept in the directory, so a restarted
+// replica keeps its clones.
 package index
 
 import (
@@ -23,6 +33,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
@@ -41,8 +52,11 @@ import (
 type Store interface {
 	IndexIntegrations(ctx context.Context) ([]relay.IndexKey, error)
 	SyncIndexRepositories(ctx context.Context, tenantID, integrationID string, repos []relay.Repository, now time.Time) ([]string, error)
-	IndexedRepositoryKeys(ctx context.Context) ([]relay.IndexKey, error)
-	ClaimDueRepositories(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]relay.IndexState, error)
+	ReadableRepositoryKeys(ctx context.Context, replica string, now time.Time, goneAfter time.Duration) ([]relay.IndexKey, error)
+	ClaimDueRepositories(ctx context.Context, c relay.IndexClaim) ([]relay.IndexState, error)
+	BeatIndexReplica(ctx context.Context, replica string, now time.Time, forgetAfter time.Duration) error
+	IndexReplicas(ctx context.Context, now time.Time, goneAfter time.Duration) (live, gone []string, err error)
+	HoldersOfDueRepositories(ctx context.Context, replica string, now time.Time, goneAfter time.Duration) ([]string, error)
 	SaveIndex(ctx context.Context, u relay.IndexUpdate) (bool, error)
 	FailIndex(ctx context.Context, k relay.IndexKey, owner, reason string, now, next time.Time) error
 }
@@ -76,6 +90,15 @@ const (
 	// the failure's age, up to MaxFailureRetry.
 	failureRetry    = 5 * time.Minute
 	MaxFailureRetry = 6 * time.Hour
+	// HeartbeatEvery is how often a serving replica calls Beat, and
+	// DefaultGoneAfter how long after its last heartbeat it is gone: long
+	// enough for a restart (a rolling update) to keep its clones, short
+	// enough that its repositories wait little for another replica.
+	HeartbeatEvery   = 15 * time.Second
+	DefaultGoneAfter = 2 * time.Minute
+	// forgetAfter is when a gone replica's row is deleted; its id in a
+	// repository's holder then means gone all the same.
+	forgetAfter = 24 * time.Hour
 )
 
 // Config configures an Indexer.
@@ -94,9 +117,16 @@ type Config struct {
 	KnownProjects func(ctx context.Context, tenantID string) (func(project string) bool, error)
 	Now           func() time.Time
 	Log           *slog.Logger
-	// Owner names this replica's leases (default: a random id).
+	// Owner names this process's leases (default: a random id).
 	Owner string
-	// Lease is how long a claimed repository stays this replica's.
+	// Replica names the data directory holding the clones (default: the
+	// id kept in DataDir/index/replica, made on first start). Processes
+	// sharing a data directory are one replica: they share its clones.
+	Replica string
+	// GoneAfter is how long after its last heartbeat a replica is gone,
+	// and its repositories are read by others (default DefaultGoneAfter).
+	GoneAfter time.Duration
+	// Lease is how long a claimed repository stays this process's.
 	Lease time.Duration
 	// Batch is how many repositories one PollDue claims.
 	Batch int
@@ -139,6 +169,9 @@ func New(c Config) (*Indexer, error) {
 	if c.Owner == "" {
 		c.Owner = relay.NewID()
 	}
+	if c.GoneAfter <= 0 {
+		c.GoneAfter = DefaultGoneAfter
+	}
 	if c.Lease <= 0 {
 		c.Lease = DefaultLease
 	}
@@ -160,6 +193,13 @@ func New(c Config) (*Indexer, error) {
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		return nil, fmt.Errorf("index: %w", err)
 	}
+	if c.Replica == "" {
+		if c.Replica, err = replicaID(dir); err != nil {
+			return nil, fmt.Errorf("index: %w", err)
+		}
+	} else if !validReplicaID(c.Replica) {
+		return nil, fmt.Errorf("index: replica id %q is not lower-case letters and digits", c.Replica)
+	}
 	gw, err := newGateway(c.HTTP)
 	if err != nil {
 		return nil, fmt.Errorf("index: %w", err)
@@ -169,6 +209,101 @@ func New(c Config) (*Indexer, error) {
 
 // Close stops the gateway.
 func (x *Indexer) Close() error { return x.gw.Close() }
+
+// Replica is the id of this replica's data directory: the holder its
+// claims record.
+func (x *Indexer) Replica() string { return x.c.Replica }
+
+// replicaFile holds the data directory's replica id, under DataDir/index.
+const replicaFile = "replica"
+
+// replicaID reads the id kept in dir, making one on first use. It is
+// written aside and linked into place, so that processes starting at once
+// on one directory agree on the first written.
+func replicaID(dir string) (string, error) {
+	path := filepath.Join(dir, replicaFile)
+	for {
+		b, err := os.ReadFile(path)
+		if err == nil {
+			id := strings.TrimSpace(string(b))
+			if !validReplicaID(id) {
+				return "", fmt.Errorf("%s does not hold a replica id; remove it and a new one is made (the clones are then read again)", path)
+			}
+			return id, nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return "", err
+		}
+		if err := writeNew(path, relay.NewID()+"\n"); err != nil && !errors.Is(err, fs.ErrExist) {
+			return "", err
+		}
+	}
+}
+
+// writeNew writes a file that must not exist yet, whole or not at all
+// (fs.ErrExist when it does): written aside, then linked into place. On a
+// file system without hard links it is created in place.
+func writeNew(path, content string) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.WriteString(content)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	err = os.Link(tmp.Name(), path)
+	if err == nil || errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(content)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// validReplicaID: lower-case letters and digits, so that the id names a
+// job queue as it is.
+func validReplicaID(id string) bool {
+	if id == "" || len(id) > 40 {
+		return false
+	}
+	for _, r := range id {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// Beat records that this replica is alive (its heartbeat): while it
+// beats, no other replica claims the repositories it holds. A serving
+// replica calls it every HeartbeatEvery, whatever its reads are doing.
+func (x *Indexer) Beat(ctx context.Context) error {
+	return x.c.Store.BeatIndexReplica(ctx, x.c.Replica, x.c.Now(), forgetAfter)
+}
+
+// Replicas lists the replicas alive (a heartbeat within GoneAfter) and
+// those gone but not forgotten, by id.
+func (x *Indexer) Replicas(ctx context.Context) (live, gone []string, err error) {
+	return x.c.Store.IndexReplicas(ctx, x.c.Now(), x.c.GoneAfter)
+}
+
+// DueElsewhere lists the live replicas, other than this one, holding
+// repositories due and not being read: this replica may not read them,
+// their holders should (after a webhook made them due, for one).
+func (x *Indexer) DueElsewhere(ctx context.Context) ([]string, error) {
+	return x.c.Store.HoldersOfDueRepositories(ctx, x.c.Replica, x.c.Now(), x.c.GoneAfter)
+}
 
 // Dir is where the clones live.
 func (x *Indexer) Dir() string { return x.dir }
@@ -182,7 +317,8 @@ func (x *Indexer) ClonePath(k relay.IndexKey) string {
 
 // Discover makes the index's repositories those the integrations include:
 // new repositories are due at once; repositories no longer included, and
-// integrations removed, lose their index and clones.
+// integrations removed, lose their index, and their clones here (every
+// replica's RemoveOrphanClones removes its own).
 func (x *Indexer) Discover(ctx context.Context) error {
 	ins, err := x.c.Store.IndexIntegrations(ctx)
 	if err != nil {
@@ -193,9 +329,6 @@ func (x *Indexer) Discover(ctx context.Context) error {
 		if err := x.DiscoverIntegration(ctx, in.TenantID, in.IntegrationID); err != nil {
 			errs = append(errs, fmt.Errorf("integration %s: %w", in.IntegrationID, err))
 		}
-	}
-	if err := x.RemoveOrphanClones(ctx); err != nil {
-		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
@@ -216,10 +349,15 @@ func (x *Indexer) DiscoverIntegration(ctx context.Context, tenantID, integration
 	return nil
 }
 
-// RemoveOrphanClones deletes the clones of repositories the index no
-// longer holds (a deleted integration or Jira site).
+// RemoveOrphanClones deletes the clones this replica may no longer read:
+// of repositories the index no longer holds (a deleted integration or Jira
+// site), and of those another live replica holds (it took them over while
+// this one was gone). Clones of repositories no replica holds, or whose
+// holder is gone, stay: this replica may claim them, and then fetches
+// rather than clones. Each is deleted under its clone's lock, so never
+// under a read.
 func (x *Indexer) RemoveOrphanClones(ctx context.Context) error {
-	keys, err := x.c.Store.IndexedRepositoryKeys(ctx)
+	keys, err := x.c.Store.ReadableRepositoryKeys(ctx, x.c.Replica, x.c.Now(), x.c.GoneAfter)
 	if err != nil {
 		return err
 	}
@@ -234,14 +372,15 @@ func (x *Indexer) RemoveOrphanClones(ctx context.Context) error {
 	for _, e := range entries {
 		name := e.Name()
 		if strings.HasSuffix(name, ".git") && !keep[name] {
-			_ = os.RemoveAll(filepath.Join(x.dir, name))
+			x.removeCloneDir(filepath.Join(x.dir, name))
 		}
 	}
 	return nil
 }
 
-func (x *Indexer) removeClone(k relay.IndexKey) {
-	dir := x.ClonePath(k)
+func (x *Indexer) removeClone(k relay.IndexKey) { x.removeCloneDir(x.ClonePath(k)) }
+
+func (x *Indexer) removeCloneDir(dir string) {
 	l := x.lock(dir)
 	l.Lock()
 	defer l.Unlock()
@@ -260,12 +399,14 @@ func (x *Indexer) lock(dir string) *sync.Mutex {
 	return l
 }
 
-// PollDue claims up to Config.Batch due repositories and reads each, and
-// returns how many it claimed. A failed read is recorded on its
+// PollDue claims up to Config.Batch due repositories this replica may
+// read (those it holds, that none holds, or whose holder is gone) and
+// reads each, and returns how many it claimed. A failed read is recorded on its
 // repository (reason, since when) and retried later; it does not fail the
 // poll.
 func (x *Indexer) PollDue(ctx context.Context) (int, error) {
-	due, err := x.c.Store.ClaimDueRepositories(ctx, x.c.Owner, x.c.Now(), x.c.Lease, x.c.Batch)
+	due, err := x.c.Store.ClaimDueRepositories(ctx, relay.IndexClaim{Owner: x.c.Owner, Replica: x.c.Replica, Now: x.c.Now(),
+		Lease: x.c.Lease, GoneAfter: x.c.GoneAfter, Limit: x.c.Batch})
 	if err != nil {
 		return 0, err
 	}

@@ -3,6 +3,7 @@ package index_test
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -61,9 +62,13 @@ type world struct {
 	clock *clock
 	argv  string // where the git wrapper logs each run's arguments and environment
 	data  string
-	// ixAccess and gitPath are what the indexer was given.
+	// ixAccess, gitPath and http are what the indexer was given.
 	ixAccess *access
 	gitPath  string
+	http     *http.Client
+	hostURL  string
+	// batch is Config.Batch of the indexers made next (0: the default).
+	batch int
 }
 
 func newWorld(t *testing.T, db *store.DB) *world {
@@ -102,16 +107,28 @@ func newWorld(t *testing.T, db *store.DB) *world {
 		t.Fatal(err)
 	}
 	c := &clock{t: time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)}
-	data := t.TempDir()
 	acc := &access{adapter: github.Cloud(github.WithAPIURL(srv.URL + "/")), repos: []relay.Repository{
 		{ID: "1", Name: "widgets", FullName: r.FullName(), DefaultBranch: "main", WebURL: srv.URL + "/acme/widgets"}}}
+	w := &world{sim: sim, git: g, db: db, clock: c, argv: argv, ixAccess: acc, gitPath: wrapper, hostURL: srv.URL,
+		http: host.NewHTTPClient(host.ClientConfig{Egress: host.Egress{Allow: allow}, Timeout: time.Minute})}
+	w.data = t.TempDir()
+	w.ix = w.indexer(t, w.data)
+	return w
+}
+
+// indexer starts an indexer of the world keeping its clones in data: a
+// replica of its own, or the same one again on a data directory used
+// before.
+func (w *world) indexer(t *testing.T, data string) *index.Indexer {
+	t.Helper()
 	ix, err := index.New(index.Config{
-		Store:   db,
-		Access:  acc,
-		HTTP:    host.NewHTTPClient(host.ClientConfig{Egress: host.Egress{Allow: allow}, Timeout: time.Minute}),
+		Store:   w.db,
+		Access:  w.ixAccess,
+		HTTP:    w.http,
 		DataDir: data,
-		Git:     wrapper,
-		Now:     c.now,
+		Git:     w.gitPath,
+		Now:     w.clock.now,
+		Batch:   w.batch,
 		KnownProjects: func(context.Context, string) (func(string) bool, error) {
 			return func(p string) bool { return p == "ABC" }, nil
 		},
@@ -120,7 +137,7 @@ func newWorld(t *testing.T, db *store.DB) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = ix.Close() })
-	return &world{sim: sim, git: g, db: db, ix: ix, clock: c, argv: argv, data: data, ixAccess: acc, gitPath: wrapper}
+	return ix
 }
 
 func (w *world) commit(t *testing.T, branch string, messages ...string) string {

@@ -27,6 +27,13 @@
 // with OnePerArgs(): River then skips a second job with the same args
 // while one is queued or running. Jobs must tolerate running again: a job
 // cut short (shutdown, timeout, a process that died) is worked again.
+//
+// A job for one process in particular goes to a queue only that process
+// works (AddQueue, InQueue): the index sends each replica the reads of the
+// repositories whose clones it holds that way. EnqueueUnlessAvailable adds
+// a job there unless one is ready to run already, which a running one does
+// not count as. Work every process must do
+// itself, however busy its workers, is not a job: Alongside runs it.
 package jobs
 
 import (
@@ -82,10 +89,17 @@ type Runner struct {
 	metrics *metrics
 	// periodic are the args of the periodic jobs, enqueued at Start.
 	periodic []river.JobArgs
+	// alongside is what runs beside the jobs (Alongside).
+	alongside []alongside
 
 	mu      sync.Mutex
 	started bool
 	stop    func()
+}
+
+type alongside struct {
+	every time.Duration
+	fn    func(context.Context) error
 }
 
 // driver is River's driver for the database: riverdatabasesql on
@@ -100,7 +114,7 @@ func driver(db *store.DB) riverdriver.Driver[*sql.Tx] {
 }
 
 // Migrate brings River's tables (river_job, river_leader, river_queue,
-// river_client, river_client_queue, river_migration) up to date. On
+// river_notification, river_migration) up to date. On
 // PostgreSQL, replicas starting at once take turns (River's migrator takes
 // no lock of its own). It returns the versions applied.
 func Migrate(ctx context.Context, db *store.DB, log *slog.Logger) ([]int, error) {
@@ -235,6 +249,111 @@ func (r *Runner) Every(interval time.Duration, args river.JobArgs) {
 		&river.PeriodicJobOpts{RunOnStart: true, ID: args.Kind()}))
 }
 
+// AddQueue makes this process work the named queue besides River's
+// default one, at most workers of its jobs at once. A queue only one
+// process works is how a job is sent to that process (InQueue); jobs left
+// in it when the process is gone for good stay until DeleteWaiting. Call
+// it before Start.
+func (r *Runner) AddQueue(name string, workers int) error {
+	if err := r.client.Queues().Add(name, river.QueueConfig{MaxWorkers: workers}); err != nil {
+		return fmt.Errorf("jobs: queue %s: %w", name, err)
+	}
+	return nil
+}
+
+// InQueue returns opts (nil: none) inserting the job into queue.
+func InQueue(queue string, opts *river.InsertOpts) *river.InsertOpts {
+	out := river.InsertOpts{}
+	if opts != nil {
+		out = *opts
+	}
+	out.Queue = queue
+	return &out
+}
+
+// EnqueueUnlessAvailable inserts a job of args' kind into queue unless one
+// is available there already, ready to run: that one, started after this
+// call, sees whatever the caller changed before it, and does what the new
+// one would. A job of the kind running does not hold a new one back, as
+// OnePerArgs would: it may have passed the point where it looks.
+func (r *Runner) EnqueueUnlessAvailable(ctx context.Context, args river.JobArgs, queue string) error {
+	res, err := r.client.JobList(ctx, river.NewJobListParams().Queues(queue).Kinds(args.Kind()).
+		States(rivertype.JobStateAvailable).First(1))
+	if err != nil {
+		return fmt.Errorf("jobs: list %s jobs available in %s: %w", args.Kind(), queue, err)
+	}
+	if len(res.Jobs) > 0 {
+		return nil
+	}
+	return r.Enqueue(ctx, args, InQueue(queue, nil))
+}
+
+// waiting are the states of a job not being worked nor finished.
+var waiting = []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
+	rivertype.JobStateScheduled}
+
+// DeleteWaiting deletes the jobs of the queues that wait to be worked
+// (available, scheduled, retryable after a failure, pending), not those
+// running: jobs left in queues no process works any more. It returns how
+// many it deleted.
+func (r *Runner) DeleteWaiting(ctx context.Context, queues ...string) (int, error) {
+	if len(queues) == 0 {
+		return 0, nil
+	}
+	const batch = 1000
+	deleted := 0
+	for {
+		res, err := r.client.JobDeleteMany(ctx, river.NewJobDeleteManyParams().Queues(queues...).States(waiting...).First(batch))
+		if err != nil {
+			return deleted, fmt.Errorf("jobs: delete the jobs waiting in %v: %w", queues, err)
+		}
+		deleted += len(res.Jobs)
+		if len(res.Jobs) < batch {
+			return deleted, nil
+		}
+	}
+}
+
+// Alongside runs fn in this process when the runner starts, before it
+// takes any job, and then every interval until it stops: work each process
+// must do itself however busy its workers are (a heartbeat), which a job,
+// worked by whichever process takes it once a worker is free, cannot be.
+// A failed run is logged; the next one goes on. Call it before Start.
+func (r *Runner) Alongside(every time.Duration, fn func(context.Context) error) {
+	r.alongside = append(r.alongside, alongside{every: every, fn: fn})
+}
+
+// runAlongside starts what runs beside the jobs, having run each once, and
+// returns what stops them.
+func (r *Runner) runAlongside(ctx context.Context) func() {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for _, a := range r.alongside {
+		r.runOnce(ctx, a.fn)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := time.NewTicker(a.every)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					r.runOnce(ctx, a.fn)
+				}
+			}
+		}()
+	}
+	return func() { cancel(); wg.Wait() }
+}
+
+func (r *Runner) runOnce(ctx context.Context, fn func(context.Context) error) {
+	if err := fn(ctx); err != nil && ctx.Err() == nil {
+		r.log.Warn("background work beside the jobs failed; it runs again", "err", err)
+	}
+}
+
 // Enqueue inserts a job. A job unique by args (opts.UniqueOpts) already
 // queued or running is not inserted again, and that is not an error.
 func (r *Runner) Enqueue(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) error {
@@ -261,12 +380,15 @@ func (r *Runner) Start(ctx context.Context) error {
 	if r.started {
 		return errors.New("jobs: already started")
 	}
+	stopAlongside := r.runAlongside(ctx)
 	if err := r.client.Start(ctx); err != nil {
+		stopAlongside()
 		return fmt.Errorf("jobs: start: %w", err)
 	}
 	for _, args := range r.periodic {
 		if err := r.Enqueue(ctx, args, nil); err != nil {
 			_ = r.client.Stop(context.WithoutCancel(ctx))
+			stopAlongside()
 			return err
 		}
 	}
@@ -281,7 +403,7 @@ func (r *Runner) Start(ctx context.Context) error {
 		}
 	}()
 	r.started = true
-	r.stop = func() { cancel(); <-done }
+	r.stop = func() { stopAlongside(); cancel(); <-done }
 	return nil
 }
 

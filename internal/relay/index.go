@@ -29,6 +29,9 @@ type IndexState struct {
 	RequestedAt time.Time
 	// Leased is true while a replica reads the repository.
 	Leased bool
+	// Holder is the replica whose data directory holds the repository's
+	// clone ("" when none does yet): see IndexClaim.
+	Holder string
 	// Failure is why the last read failed ("" when it succeeded), safe to
 	// show; FailingSince is when the failures began.
 	Failure      string
@@ -57,6 +60,25 @@ type IndexedBranch struct {
 	Author    string
 	CommitAt  time.Time
 	UpdatedAt time.Time
+}
+
+// IndexClaim asks for due repositories to read. A repository's clone
+// lives in one replica's data directory, its holder, and only the holder
+// reads it while it lives (its heartbeat is recent), so that each
+// repository is cloned once and read incrementally; a repository no
+// replica holds, or whose holder is gone, is claimed by whichever replica
+// asks first, which becomes its holder.
+type IndexClaim struct {
+	// Owner names the lease: the process that reads. Replica names the
+	// data directory the clones are read into (it outlives the process).
+	Owner, Replica string
+	Now            time.Time
+	// Lease is how long a claimed repository stays Owner's.
+	Lease time.Duration
+	// GoneAfter: a replica whose last heartbeat is older than this is
+	// gone; its repositories, leased or not, may be claimed.
+	GoneAfter time.Duration
+	Limit     int
 }
 
 // IndexUpdate is what one read of a repository found, saved at once.

@@ -2,7 +2,9 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/gitrelay/gitrelay/internal/relay"
 	"github.com/gitrelay/gitrelay/internal/store"
@@ -51,5 +53,53 @@ func BenchmarkActionRead(b *testing.B) {
 				}
 			}
 		})
+	})
+}
+
+// BenchmarkClaimDueRepositories: one claim of eight repositories by one of
+// three live replicas, in an index of 10,000 repositories all due at once
+// (the worst case: after an outage), each replica holding a third of them,
+// so that the claim passes over the others' repositories.
+func BenchmarkClaimDueRepositories(b *testing.B) {
+	storetest.EachB(b, func(b *testing.B, db *store.DB) {
+		ctx := context.Background()
+		in := newIntegration("t1", "i1")
+		if err := db.CreateIntegration(ctx, in, credential(in), relay.AuditEvent{}); err != nil {
+			b.Fatal(err)
+		}
+		const n = 10_000
+		repos := make([]relay.Repository, n)
+		for i := range repos {
+			repos[i] = repo(fmt.Sprint(i), fmt.Sprintf("acme/r%05d", i))
+		}
+		if _, err := db.SyncIndexRepositories(ctx, "t1", "i1", repos, t0); err != nil {
+			b.Fatal(err)
+		}
+		now := t0
+		replicas := []string{"a", "b", "c"}
+		claim := func(replica string, limit int) int {
+			got, err := db.ClaimDueRepositories(ctx, relay.IndexClaim{Owner: replica, Replica: replica, Now: now,
+				Lease: time.Second, GoneAfter: time.Hour, Limit: limit})
+			if err != nil {
+				b.Fatal(err)
+			}
+			return len(got)
+		}
+		for i, r := range replicas {
+			if err := db.BeatIndexReplica(ctx, r, now, 24*time.Hour); err != nil {
+				b.Fatal(err)
+			}
+			if got := claim(r, n/3+min(i, 1)); got == 0 {
+				b.Fatalf("replica %s claimed nothing", r)
+			}
+		}
+		b.ReportAllocs()
+		for b.Loop() {
+			// The previous leases have ended; every repository is still due.
+			now = now.Add(2 * time.Second)
+			if got := claim("a", 8); got != 8 {
+				b.Fatalf("claimed %d, want 8", got)
+			}
+		}
 	})
 }

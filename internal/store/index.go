@@ -126,26 +126,40 @@ func deleteIndex(ctx context.Context, c conn, tenantID, integrationID, repositor
 }
 
 // IndexedRepositoryKeys lists every repository the index holds, across
-// tenants, so that clones without one can be removed.
+// tenants.
 func (db *DB) IndexedRepositoryKeys(ctx context.Context) ([]relay.IndexKey, error) {
-	rows, err := db.reader().query(ctx, `SELECT tenant_id, integration_id, repository_id FROM index_repositories`)
+	return db.indexKeys(ctx, "list indexed repositories", `SELECT tenant_id, integration_id, repository_id FROM index_repositories`)
+}
+
+// ReadableRepositoryKeys lists the repositories replica may read (those it
+// holds, that no replica holds, or whose holder's last heartbeat is older
+// than goneAfter), so that it removes the clones of every other: those of
+// repositories another replica holds, or the index no longer has.
+func (db *DB) ReadableRepositoryKeys(ctx context.Context, replica string, now time.Time, goneAfter time.Duration) ([]relay.IndexKey, error) {
+	return db.indexKeys(ctx, "list readable repositories", `SELECT tenant_id, integration_id, repository_id FROM index_repositories
+		WHERE clone_holder IN ('', ?) OR clone_holder NOT IN (SELECT id FROM index_replicas WHERE seen_at >= ?)`,
+		replica, micros(now.Add(-goneAfter)))
+}
+
+func (db *DB) indexKeys(ctx context.Context, op, q string, args ...any) ([]relay.IndexKey, error) {
+	rows, err := db.reader().query(ctx, q, args...)
 	if err != nil {
-		return nil, dbError(err, "list indexed repositories", "", "")
+		return nil, dbError(err, op, "", "")
 	}
 	defer rows.Close()
 	var out []relay.IndexKey
 	for rows.Next() {
 		var k relay.IndexKey
 		if err := rows.Scan(&k.TenantID, &k.IntegrationID, &k.RepositoryID); err != nil {
-			return nil, dbError(err, "list indexed repositories", "", "")
+			return nil, dbError(err, op, "", "")
 		}
 		out = append(out, k)
 	}
-	return out, dbError(rows.Err(), "list indexed repositories", "", "")
+	return out, dbError(rows.Err(), op, "", "")
 }
 
 const indexStateColumns = `tenant_id, integration_id, repository_id, full_name, web_url, tips, tips_digest, commits,
-	last_checked_at, last_changed_at, next_poll_at, requested_at, leased_until, failure, failing_since, disk_bytes`
+	last_checked_at, last_changed_at, next_poll_at, requested_at, leased_until, failure, failing_since, disk_bytes, clone_holder`
 
 func scanIndexState(rows *sql.Rows, now time.Time) (relay.IndexState, error) {
 	var s relay.IndexState
@@ -153,7 +167,7 @@ func scanIndexState(rows *sql.Rows, now time.Time) (relay.IndexState, error) {
 	var checked, changed, requested, failing sql.NullInt64
 	var next, leased int64
 	err := rows.Scan(&s.TenantID, &s.IntegrationID, &s.RepositoryID, &s.FullName, &s.WebURL, &tips, &s.TipsDigest, &s.Commits,
-		&checked, &changed, &next, &requested, &leased, &s.Failure, &failing, &s.DiskBytes)
+		&checked, &changed, &next, &requested, &leased, &s.Failure, &failing, &s.DiskBytes, &s.Holder)
 	if err != nil {
 		return s, err
 	}
@@ -167,27 +181,50 @@ func scanIndexState(rows *sql.Rows, now time.Time) (relay.IndexState, error) {
 	return s, nil
 }
 
-// ClaimDueRepositories leases up to limit repositories of enabled
-// integrations whose next poll is due and that no replica holds, to owner until now+lease, and returns
-// them. The lease is taken in the UPDATE's own condition, so two replicas
-// never claim one repository at once (PostgreSQL re-checks the condition
-// on the row it locks; SQLite has one writer).
-func (db *DB) ClaimDueRepositories(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]relay.IndexState, error) {
+// claimable is the condition, on a row of table, that the replica of an
+// IndexClaim may claim the repository: it holds it, or none does, and no
+// lease runs; or its holder is gone (no heartbeat since a cutoff), and its
+// lease went with it. Its arguments are claimableArgs. The live replicas
+// are one uncorrelated subquery, read once per statement rather than once
+// per row.
+func claimable(table string) string {
+	return `((` + table + `.clone_holder IN ('', ?) AND ` + table + `.leased_until < ?) OR (` + table + `.clone_holder NOT IN ('', ?)
+		AND ` + table + `.clone_holder NOT IN (SELECT id FROM index_replicas WHERE seen_at >= ?)))`
+}
+
+func claimableArgs(c relay.IndexClaim) []any {
+	return []any{c.Replica, micros(c.Now), c.Replica, micros(c.Now.Add(-c.GoneAfter))}
+}
+
+// ClaimDueRepositories leases up to c.Limit due repositories of enabled
+// integrations that c.Replica may read (see claimable) to c.Owner until
+// c.Now+c.Lease, makes c.Replica their holder, and returns them, the
+// earliest due first. The holder is set on claiming rather than on saving,
+// so that a first clone outlasting its lease is not started again by
+// another replica while its own lives. The claim is made in the UPDATE's
+// own condition, so two replicas never claim one repository at once
+// (PostgreSQL re-checks the condition on the row it locks, which by then
+// names its new holder and lease; SQLite has one writer).
+func (db *DB) ClaimDueRepositories(ctx context.Context, c relay.IndexClaim) ([]relay.IndexState, error) {
+	args := []any{c.Owner, micros(c.Now.Add(c.Lease)), c.Replica, micros(c.Now)}
+	args = append(args, claimableArgs(c)...)
+	args = append(args, micros(c.Now))
+	args = append(args, claimableArgs(c)...)
+	args = append(args, c.Limit)
 	var out []relay.IndexState
-	err := db.inTx(ctx, func(c conn) error {
-		rows, err := c.query(ctx, `UPDATE index_repositories SET lease_owner = ?, leased_until = ?
-			WHERE next_poll_at <= ? AND leased_until < ? AND (tenant_id, integration_id, repository_id) IN (
+	err := db.inTx(ctx, func(cn conn) error {
+		rows, err := cn.query(ctx, `UPDATE index_repositories SET lease_owner = ?, leased_until = ?, clone_holder = ?
+			WHERE next_poll_at <= ? AND `+claimable("index_repositories")+` AND (tenant_id, integration_id, repository_id) IN (
 				SELECT r.tenant_id, r.integration_id, r.repository_id FROM index_repositories r
 				JOIN integrations i ON i.tenant_id = r.tenant_id AND i.id = r.integration_id
-				WHERE r.next_poll_at <= ? AND r.leased_until < ? AND i.enabled ORDER BY r.next_poll_at LIMIT ?)
-			RETURNING `+indexStateColumns,
-			owner, micros(now.Add(lease)), micros(now), micros(now), micros(now), micros(now), limit)
+				WHERE r.next_poll_at <= ? AND `+claimable("r")+` AND i.enabled ORDER BY r.next_poll_at LIMIT ?)
+			RETURNING `+indexStateColumns, args...)
 		if err != nil {
 			return dbError(err, "claim due repositories", "", "")
 		}
 		defer rows.Close()
 		for rows.Next() {
-			s, err := scanIndexState(rows, now)
+			s, err := scanIndexState(rows, c.Now)
 			if err != nil {
 				return dbError(err, "claim due repositories", "", "")
 			}
@@ -197,6 +234,69 @@ func (db *DB) ClaimDueRepositories(ctx context.Context, owner string, now time.T
 	})
 	slices.SortFunc(out, func(a, b relay.IndexState) int { return a.NextPollAt.Compare(b.NextPollAt) })
 	return out, err
+}
+
+// BeatIndexReplica records that replica is alive at now (its heartbeat),
+// and forgets the replicas not heard from for forgetAfter: a replica
+// without a row is as gone as one with an old heartbeat.
+func (db *DB) BeatIndexReplica(ctx context.Context, replica string, now time.Time, forgetAfter time.Duration) error {
+	return db.inTx(ctx, func(c conn) error {
+		if _, err := c.exec(ctx, `INSERT INTO index_replicas (id, seen_at) VALUES (?, ?)
+			ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at`, replica, micros(now)); err != nil {
+			return dbError(err, "record index replica heartbeat", "", "")
+		}
+		_, err := c.exec(ctx, `DELETE FROM index_replicas WHERE seen_at < ?`, micros(now.Add(-forgetAfter)))
+		return dbError(err, "forget gone index replicas", "", "")
+	})
+}
+
+// IndexReplicas lists the replicas by id: those alive (a heartbeat within
+// goneAfter of now) and those gone but not yet forgotten.
+func (db *DB) IndexReplicas(ctx context.Context, now time.Time, goneAfter time.Duration) (live, gone []string, err error) {
+	rows, err := db.reader().query(ctx, `SELECT id, seen_at FROM index_replicas ORDER BY id`)
+	if err != nil {
+		return nil, nil, dbError(err, "list index replicas", "", "")
+	}
+	defer rows.Close()
+	cutoff := micros(now.Add(-goneAfter))
+	for rows.Next() {
+		var id string
+		var seen int64
+		if err := rows.Scan(&id, &seen); err != nil {
+			return nil, nil, dbError(err, "list index replicas", "", "")
+		}
+		if seen >= cutoff {
+			live = append(live, id)
+		} else {
+			gone = append(gone, id)
+		}
+	}
+	return live, gone, dbError(rows.Err(), "list index replicas", "", "")
+}
+
+// HoldersOfDueRepositories lists the live replicas other than replica
+// holding repositories of enabled integrations that are due and not
+// leased: those replica may not read, which their holders should read
+// now (after a webhook made them due, for one).
+func (db *DB) HoldersOfDueRepositories(ctx context.Context, replica string, now time.Time, goneAfter time.Duration) ([]string, error) {
+	rows, err := db.reader().query(ctx, `SELECT DISTINCT r.clone_holder FROM index_repositories r
+		JOIN integrations i ON i.tenant_id = r.tenant_id AND i.id = r.integration_id
+		JOIN index_replicas h ON h.id = r.clone_holder
+		WHERE r.next_poll_at <= ? AND r.leased_until < ? AND r.clone_holder NOT IN ('', ?) AND h.seen_at >= ? AND i.enabled
+		ORDER BY r.clone_holder`, micros(now), micros(now), replica, micros(now.Add(-goneAfter)))
+	if err != nil {
+		return nil, dbError(err, "list holders of due repositories", "", "")
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, dbError(err, "list holders of due repositories", "", "")
+		}
+		out = append(out, id)
+	}
+	return out, dbError(rows.Err(), "list holders of due repositories", "", "")
 }
 
 // IndexStates lists the integration's indexed repositories by full name.

@@ -11,6 +11,24 @@ import (
 	"github.com/gitrelay/gitrelay/internal/store/storetest"
 )
 
+// goneAfter is how long the tests' replicas stay alive after a heartbeat.
+const goneAfter = 2 * time.Minute
+
+// claimAs claims due repositories for replica, as one of its processes
+// (the lease's owner is the replica's name) with a minute's lease.
+func claimAs(ctx context.Context, db *store.DB, replica string, now time.Time, limit int) ([]relay.IndexState, error) {
+	return db.ClaimDueRepositories(ctx, relay.IndexClaim{Owner: replica, Replica: replica, Now: now, Lease: time.Minute,
+		GoneAfter: goneAfter, Limit: limit})
+}
+
+// beat records the replicas' heartbeats at now.
+func beat(ctx context.Context, t *testing.T, db *store.DB, now time.Time, replicas ...string) {
+	t.Helper()
+	for _, r := range replicas {
+		must(t, db.BeatIndexReplica(ctx, r, now, 24*time.Hour))
+	}
+}
+
 func TestIndexClaimsEachDueRepositoryOnceAndSavesWhatWasRead(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
@@ -18,16 +36,17 @@ func TestIndexClaimsEachDueRepositoryOnceAndSavesWhatWasRead(t *testing.T) {
 		must(t, db.CreateIntegration(ctx, in, credential(in), auditFor(relay.ActionIntegrationCreate)))
 		removed, err := db.SyncIndexRepositories(ctx, "t1", "i1", []relay.Repository{repo("1", "acme/api"), repo("2", "acme/web")}, at(0))
 		must(t, err)
+		beat(ctx, t, db, at(0), "replica-a", "replica-b")
 		if len(removed) != 0 {
 			t.Fatalf("got removed %v from a new index, want none", removed)
 		}
 
-		claimed, err := db.ClaimDueRepositories(ctx, "replica-a", at(0), time.Minute, 10)
+		claimed, err := claimAs(ctx, db, "replica-a", at(0), 10)
 		must(t, err)
 		if len(claimed) != 2 {
 			t.Fatalf("replica a claimed %d repositories, want both new ones", len(claimed))
 		}
-		again, err := db.ClaimDueRepositories(ctx, "replica-b", at(0), time.Minute, 10)
+		again, err := claimAs(ctx, db, "replica-b", at(0), 10)
 		must(t, err)
 		if len(again) != 0 {
 			t.Fatalf("replica b claimed %d leased repositories, want none", len(again))
@@ -105,7 +124,7 @@ func TestIndexClaimsEachDueRepositoryOnceAndSavesWhatWasRead(t *testing.T) {
 		if _, err := db.RequestReindex(ctx, "t1", "i1", "404", at(0)); relay.ErrorCode(err) != relay.ENotFound {
 			t.Errorf("re-index of an unknown repository: got %v, want not_found", err)
 		}
-		due, err := db.ClaimDueRepositories(ctx, "replica-b", at(0), time.Minute, 10)
+		due, err := claimAs(ctx, db, "replica-a", at(0), 10)
 		must(t, err)
 		if len(due) != 1 || due[0].RepositoryID != "1" || due[0].TipsDigest != "" || len(due[0].Tips) != 0 || due[0].RequestedAt.IsZero() {
 			t.Errorf("after a re-index request got claimed %+v, want acme/api with its tips forgotten", due)
@@ -167,7 +186,7 @@ func TestIndexDoesNotPollDisabledIntegrations(t *testing.T) {
 		must(t, db.CreateIntegration(ctx, in, credential(in), auditFor(relay.ActionIntegrationCreate)))
 		_, err := db.SyncIndexRepositories(ctx, "t1", "i1", []relay.Repository{repo("1", "acme/api")}, at(0))
 		must(t, err)
-		claimed, err := db.ClaimDueRepositories(ctx, "replica-a", at(0), time.Minute, 10)
+		claimed, err := claimAs(ctx, db, "replica-a", at(0), 10)
 		must(t, err)
 		if len(claimed) != 0 {
 			t.Errorf("claimed %d repositories of a disabled integration, want none", len(claimed))
@@ -186,7 +205,7 @@ func TestAChangeToldDuringAReadIsReadNext(t *testing.T) {
 		_, err := db.SyncIndexRepositories(ctx, "t1", "i1", []relay.Repository{repo("1", "acme/api")}, at(0))
 		must(t, err)
 		for _, poked := range []bool{false, true} {
-			claimed, err := db.ClaimDueRepositories(ctx, "replica-a", at(1), time.Minute, 10)
+			claimed, err := claimAs(ctx, db, "replica-a", at(1), 10)
 			must(t, err)
 			if len(claimed) != 1 {
 				t.Fatalf("claimed %d repositories, want the due one", len(claimed))

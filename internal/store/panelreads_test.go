@@ -5,7 +5,6 @@ import (
 	"slices"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/gitrelay/gitrelay/internal/relay"
 	"github.com/gitrelay/gitrelay/internal/store"
@@ -134,7 +133,7 @@ func TestPanelReadsTakeOneRoundTripOnPostgreSQL(t *testing.T) {
 			_, err := db.SyncIndexRepositories(ctx, "t1", id, []relay.Repository{repo("7", "acme/api")}, at(0))
 			must(t, err)
 		}
-		claimed, err := db.ClaimDueRepositories(ctx, "replica-a", at(0), time.Minute, 10)
+		claimed, err := claimAs(ctx, db, "replica-a", at(0), 10)
 		must(t, err)
 		wantEqual(t, "claimed", len(claimed), 2)
 		for _, c := range claimed {

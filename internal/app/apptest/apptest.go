@@ -72,6 +72,10 @@ type Env struct {
 	offset       atomic.Int64
 	hostMu       sync.Mutex
 	hostRequests []string
+	// Runner runs the background jobs (Options.Jobs; nil without).
+	Runner *jobs.Runner
+	// cfg is what App was built from, for Replica.
+	cfg app.Config
 }
 
 // HostRequests counts the requests gitrelay sent to the simulated host
@@ -234,7 +238,7 @@ func New(t testing.TB, db *store.DB, opts ...Options) *Env {
 		ep := e.Fixture.Endpoints(e.HostURL)
 		cfg.GitHubAPIURL, cfg.GitLabURL = ep.GitHubAPIURL, ep.GitLabURL
 	}
-	e.App = app.New(cfg)
+	e.App, e.cfg, e.Runner = app.New(cfg), cfg, runner
 	if e.App.Indexer != nil {
 		t.Cleanup(func() { _ = e.App.Indexer.Close() })
 	} else if o.Index {
@@ -279,6 +283,45 @@ func New(t testing.TB, db *store.DB, opts ...Options) *Env {
 	h := e.App.Server.Handler()
 	handler.Store(&h)
 	return e
+}
+
+// Replica is another gitrelay serving the same database and hosts as an
+// Env (Options.Index and Options.Jobs), as a replica behind a load
+// balancer does, with its own data directory and job runner.
+type Replica struct {
+	App     *app.App
+	Runner  *jobs.Runner
+	DataDir string
+}
+
+// Replica starts another replica of e, keeping its clones in dataDir (""
+// a new one; a data directory used before makes it the same replica
+// again). Stop its Runner to stop it, as a replica killed or shut down
+// stops; the test's end stops it otherwise.
+func (e *Env) Replica(dataDir string) *Replica {
+	e.T.Helper()
+	if e.Runner == nil || e.App.Indexer == nil {
+		e.T.Fatal("a replica needs Options.Index and Options.Jobs")
+	}
+	if dataDir == "" {
+		dataDir = e.T.TempDir()
+	}
+	runner, err := jobs.New(jobs.Config{DB: e.DB, Logger: e.cfg.Logger, PollInterval: 50 * time.Millisecond})
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	cfg := e.cfg
+	cfg.Jobs, cfg.Index.DataDir = runner, dataDir
+	r := &Replica{App: app.New(cfg), Runner: runner, DataDir: dataDir}
+	if r.App.Indexer == nil {
+		e.T.Fatal("the replica's index is off")
+	}
+	e.T.Cleanup(func() { _ = r.App.Indexer.Close() })
+	if err := runner.Start(context.Background()); err != nil {
+		e.T.Fatal(err)
+	}
+	e.T.Cleanup(func() { _ = runner.Stop(context.Background()) })
+	return r
 }
 
 // Response is an API answer.
