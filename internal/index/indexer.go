@@ -20,6 +20,7 @@ package index
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -43,9 +44,14 @@ type Store interface {
 	SyncIndexRepositories(ctx context.Context, tenantID, integrationID string, repos []relay.Repository, now time.Time) ([]string, error)
 	IndexedRepositoryKeys(ctx context.Context) ([]relay.IndexKey, error)
 	ClaimDueRepositories(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]relay.IndexState, error)
-	SaveIndex(ctx context.Context, u relay.IndexUpdate) (bool, error)
+	SaveIndex(ctx context.Context, u relay.IndexUpdate, hooks ...TxHook) (bool, error)
 	FailIndex(ctx context.Context, k relay.IndexKey, owner, reason string, now, next time.Time) error
 }
+
+// TxHook runs in the database transaction that saves a read, after what
+// the read saves (it is the store's TxHook): what it writes commits with
+// the read or not at all.
+type TxHook = func(ctx context.Context, tx *sql.Tx) error
 
 // Access is what the index asks the action path for (action.Service
 // implements it): the repositories an integration includes, and how to
@@ -106,11 +112,15 @@ type Config struct {
 	// spent its indexing share of the host's rate limit: its pull requests
 	// are then not read until the budget's reset (nil: never).
 	Paused func(integration string) bool
-	// Saved, when set, is told what a read saved that names issues (new
-	// commits, the branches that changed, the pull requests listed), after
-	// it is saved: to tell the issue tracker (Jira's development
-	// information).
-	Saved func(ctx context.Context, s relay.IndexState, commits []relay.IndexedCommit, branches []relay.IndexedBranch, prs []relay.IndexedPullRequest)
+	// Tell, when set, is given what a read is about to save that names
+	// issues (the new commits, the branches that changed, the pull
+	// requests listed) and returns what to write in the transaction that
+	// saves it (nil: nothing): Jira's development information is queued
+	// there, so that the issue tracker is told of what the index saved
+	// exactly when it is saved. An error, from Tell or from its hook,
+	// fails the read: nothing of it is saved, and the next poll reads it
+	// again.
+	Tell func(ctx context.Context, s relay.IndexState, commits []relay.IndexedCommit, branches []relay.IndexedBranch, prs []relay.IndexedPullRequest) (TxHook, error)
 }
 
 // Indexer reads repositories into the index.
@@ -419,11 +429,25 @@ func (x *Indexer) read(ctx context.Context, s relay.IndexState) error {
 		update.NextPollAt = NextPoll(now, now)
 	}
 	update.DiskBytes = diskUsage(dir)
-	saved, err := x.c.Store.SaveIndex(ctx, update)
-	if err == nil && saved && x.c.Saved != nil && len(update.Commits)+len(update.Branches) > 0 {
-		x.c.Saved(ctx, s, update.Commits, update.Branches, nil)
+	hooks, err := x.tell(ctx, s, update.Commits, update.Branches, nil)
+	if err != nil {
+		return err
 	}
+	_, err = x.c.Store.SaveIndex(ctx, update, hooks...)
 	return err
+}
+
+// tell asks Config.Tell what to write in the transaction that saves what
+// a read found naming issues (nothing when nothing does).
+func (x *Indexer) tell(ctx context.Context, s relay.IndexState, commits []relay.IndexedCommit, branches []relay.IndexedBranch, prs []relay.IndexedPullRequest) ([]TxHook, error) {
+	if x.c.Tell == nil || len(commits)+len(branches)+len(prs) == 0 {
+		return nil, nil
+	}
+	hook, err := x.c.Tell(ctx, s, commits, branches, prs)
+	if err != nil || hook == nil {
+		return nil, err
+	}
+	return []TxHook{hook}, nil
 }
 
 // sync clones the repository, or fetches into its clone, through the

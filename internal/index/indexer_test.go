@@ -66,7 +66,9 @@ type world struct {
 	gitPath  string
 }
 
-func newWorld(t *testing.T, db *store.DB) *world {
+// newWorld serves one repository, acme/widgets, and indexes it into db
+// with an indexer configured as configure says.
+func newWorld(t *testing.T, db *store.DB, configure ...func(*index.Config)) *world {
 	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("git is not installed (scripts/ensure-git installs it)")
@@ -105,7 +107,7 @@ func newWorld(t *testing.T, db *store.DB) *world {
 	data := t.TempDir()
 	acc := &access{adapter: github.Cloud(github.WithAPIURL(srv.URL + "/")), repos: []relay.Repository{
 		{ID: "1", Name: "widgets", FullName: r.FullName(), DefaultBranch: "main", WebURL: srv.URL + "/acme/widgets"}}}
-	ix, err := index.New(index.Config{
+	cfg := index.Config{
 		Store:   db,
 		Access:  acc,
 		HTTP:    host.NewHTTPClient(host.ClientConfig{Egress: host.Egress{Allow: allow}, Timeout: time.Minute}),
@@ -115,7 +117,11 @@ func newWorld(t *testing.T, db *store.DB) *world {
 		KnownProjects: func(context.Context, string) (func(string) bool, error) {
 			return func(p string) bool { return p == "ABC" }, nil
 		},
-	})
+	}
+	for _, f := range configure {
+		f(&cfg)
+	}
+	ix, err := index.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

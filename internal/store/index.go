@@ -261,9 +261,12 @@ func (db *DB) FailIndex(ctx context.Context, k relay.IndexKey, owner, reason str
 
 // SaveIndex saves one read of a repository in one transaction: the commits
 // found, the rows of the branches that changed, the new tips and schedule,
-// and releases the lease. It does nothing when owner no longer holds the
-// lease or the repository left the index meanwhile (reported false).
-func (db *DB) SaveIndex(ctx context.Context, u relay.IndexUpdate) (bool, error) {
+// and releases the lease; the hooks run last in it (Jira's development
+// information is queued there), so that what they write commits with the
+// read or not at all, and an error of theirs saves nothing. It does
+// nothing when owner no longer holds the lease or the repository left the
+// index meanwhile (reported false; the hooks do not run).
+func (db *DB) SaveIndex(ctx context.Context, u relay.IndexUpdate, hooks ...TxHook) (bool, error) {
 	tips, err := json.Marshal(u.Tips)
 	if err != nil {
 		return false, err
@@ -294,13 +297,19 @@ func (db *DB) SaveIndex(ctx context.Context, u relay.IndexUpdate) (bool, error) 
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
 			return dbError(err, "save index", "", "")
 		}
-		saved = true
 		if err := insertCommits(ctx, c, u); err != nil {
 			return err
 		}
-		return replaceBranches(ctx, c, u)
+		if err := replaceBranches(ctx, c, u); err != nil {
+			return err
+		}
+		if err := runHooks(ctx, c, hooks); err != nil {
+			return err
+		}
+		saved = true
+		return nil
 	})
-	return saved, err
+	return saved && err == nil, err
 }
 
 func insertCommits(ctx context.Context, c conn, u relay.IndexUpdate) error {
@@ -375,8 +384,9 @@ func replaceBranches(ctx context.Context, c conn, u relay.IndexUpdate) error {
 
 // PutIndexedPullRequests inserts or replaces pull requests read through the
 // host API for one repository, with the issue keys each names (replacing
-// the keys it had).
-func (db *DB) PutIndexedPullRequests(ctx context.Context, k relay.IndexKey, prs []relay.IndexedPullRequest) error {
+// the keys it had), in one transaction in which the hooks run last (as
+// SaveIndex's).
+func (db *DB) PutIndexedPullRequests(ctx context.Context, k relay.IndexKey, prs []relay.IndexedPullRequest, hooks ...TxHook) error {
 	return db.inTx(ctx, func(c conn) error {
 		for _, p := range prs {
 			_, err := c.exec(ctx, `INSERT INTO indexed_pull_requests (tenant_id, integration_id, repository_id, number, title, state,
@@ -400,7 +410,7 @@ func (db *DB) PutIndexedPullRequests(ctx context.Context, k relay.IndexKey, prs 
 				}
 			}
 		}
-		return nil
+		return runHooks(ctx, c, hooks)
 	})
 }
 
