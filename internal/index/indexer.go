@@ -45,6 +45,7 @@ type Store interface {
 	IndexedRepositoryKeys(ctx context.Context) ([]relay.IndexKey, error)
 	ClaimDueRepositories(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]relay.IndexState, error)
 	SaveIndex(ctx context.Context, u relay.IndexUpdate, hooks ...TxHook) (bool, error)
+	CommitBranches(ctx context.Context, k relay.IndexKey, shas []string) (map[string][]string, error)
 	FailIndex(ctx context.Context, k relay.IndexKey, owner, reason string, now, next time.Time) error
 }
 
@@ -361,40 +362,52 @@ func (x *Indexer) read(ctx context.Context, s relay.IndexState) error {
 		return err
 	}
 	// Walk from the branches that moved or appeared, stopping at every
-	// previous tip.
+	// previous tip: each commit is read once, and the branches it is on
+	// are those of the walk that reach it (no other branch does).
+	oldHeads, newHeads := heads(s.Tips), heads(refs)
 	var from, not []string
 	var changed []string
-	for ref, sha := range refs {
-		name, ok := strings.CutPrefix(ref, "refs/heads/")
-		if ok && s.Tips[ref] != sha {
-			from = append(from, ref)
+	walkedHeads := map[string]string{}
+	for name, sha := range newHeads {
+		if oldHeads[name] != sha {
+			from = append(from, sha)
+			changed = append(changed, name)
+			walkedHeads[name] = sha
+		}
+	}
+	for name, sha := range oldHeads {
+		not = append(not, sha)
+		if _, kept := newHeads[name]; !kept {
 			changed = append(changed, name)
 		}
 	}
-	for ref, sha := range s.Tips {
-		if strings.HasPrefix(ref, "refs/heads/") {
-			not = append(not, sha)
-			if _, kept := refs[ref]; !kept {
-				changed = append(changed, strings.TrimPrefix(ref, "refs/heads/"))
-			}
-		}
-	}
 	slices.Sort(from)
+	from = slices.Compact(from)
 	slices.Sort(not)
-	not = slices.Compact(not)
+	if not, err = x.git.present(ctx, dir, slices.Compact(not)); err != nil {
+		return gitFailure(err)
+	}
+	on := newReach(walkedHeads)
+	fresh := map[string]bool{}
 	err = x.git.walk(ctx, dir, from, not, func(c walked) error {
 		update.Walked++
+		branches := on.visit(c.sha, c.parents)
 		keys := Keys(c.message, known)
 		if len(keys) == 0 {
 			return nil
 		}
 		first, _, _ := strings.Cut(c.message, "\n")
+		fresh[c.sha] = true
 		update.Commits = append(update.Commits, relay.IndexedCommit{SHA: c.sha, Message: first, AuthorName: c.authorName,
-			AuthorEmail: c.authorEmail, At: c.at, Branches: []string{c.ref}, IssueKeys: keys})
+			AuthorEmail: c.authorEmail, At: c.at, Branches: on.branches(branches), IssueKeys: keys})
 		return nil
 	})
 	if err != nil {
 		return gitFailure(err)
+	}
+	// The commits indexed before are on the branches that reach them now.
+	if update.Rebranched, err = x.rebranch(ctx, s.IndexKey, dir, oldHeads, newHeads, fresh); err != nil {
+		return err
 	}
 	// The rows of the branches that changed are replaced: those whose name
 	// names an issue get their last commit.
@@ -448,6 +461,17 @@ func (x *Indexer) tell(ctx context.Context, s relay.IndexState, commits []relay.
 		return nil, err
 	}
 	return []TxHook{hook}, nil
+}
+
+// heads are the branches of refs: name → tip.
+func heads(refs map[string]string) map[string]string {
+	out := map[string]string{}
+	for ref, sha := range refs {
+		if name, ok := strings.CutPrefix(ref, "refs/heads/"); ok {
+			out[name] = sha
+		}
+	}
+	return out
 }
 
 // sync clones the repository, or fetches into its clone, through the

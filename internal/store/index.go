@@ -300,6 +300,9 @@ func (db *DB) SaveIndex(ctx context.Context, u relay.IndexUpdate, hooks ...TxHoo
 		if err := insertCommits(ctx, c, u); err != nil {
 			return err
 		}
+		if err := rebranchCommits(ctx, c, u.IndexKey, u.Rebranched); err != nil {
+			return err
+		}
 		if err := replaceBranches(ctx, c, u); err != nil {
 			return err
 		}
@@ -325,7 +328,7 @@ func insertCommits(ctx context.Context, c conn, u relay.IndexUpdate) error {
 				q.WriteString(", ")
 			}
 			q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?)")
-			branches, _ := json.Marshal(cm.Branches)
+			branches, _ := json.Marshal(branchList(cm.Branches))
 			args = append(args, u.TenantID, u.IntegrationID, u.RepositoryID, cm.SHA, cm.Message, cm.AuthorName, cm.AuthorEmail, micros(cm.At), string(branches))
 			for _, key := range cm.IssueKeys {
 				if len(argsi) > 0 {
@@ -335,7 +338,8 @@ func insertCommits(ctx context.Context, c conn, u relay.IndexUpdate) error {
 				argsi = append(argsi, u.TenantID, key, u.IntegrationID, u.RepositoryID, cm.SHA, micros(cm.At))
 			}
 		}
-		q.WriteString(` ON CONFLICT (tenant_id, integration_id, repository_id, sha) DO NOTHING`)
+		// A commit walked again (a re-index) is on the branches found now.
+		q.WriteString(` ON CONFLICT (tenant_id, integration_id, repository_id, sha) DO UPDATE SET branches = excluded.branches`)
 		if _, err := c.exec(ctx, q.String(), args...); err != nil {
 			return dbError(err, "save indexed commits", "", "")
 		}
@@ -347,6 +351,80 @@ func insertCommits(ctx context.Context, c conn, u relay.IndexUpdate) error {
 		}
 	}
 	return nil
+}
+
+// rebranchCommits sets the branches of indexed commits, many rows per
+// statement.
+func rebranchCommits(ctx context.Context, c conn, k relay.IndexKey, commits []relay.CommitBranches) error {
+	for start := 0; start < len(commits); start += indexInsertBatch {
+		batch := commits[start:min(start+indexInsertBatch, len(commits))]
+		args := make([]any, 0, 2*len(batch)+3)
+		for _, cb := range batch {
+			branches, err := json.Marshal(branchList(cb.Branches))
+			if err != nil {
+				return err
+			}
+			args = append(args, cb.SHA, string(branches))
+		}
+		args = append(args, k.TenantID, k.IntegrationID, k.RepositoryID)
+		_, err := c.exec(ctx, `UPDATE indexed_commits SET branches = v.column2
+			FROM (VALUES (?, ?)`+strings.Repeat(", (?, ?)", len(batch)-1)+`) AS v
+			WHERE indexed_commits.tenant_id = ? AND indexed_commits.integration_id = ? AND indexed_commits.repository_id = ?
+			AND indexed_commits.sha = v.column1`, args...)
+		if err != nil {
+			return dbError(err, "save indexed commits' branches", "", "")
+		}
+	}
+	return nil
+}
+
+// branchList is a commit's branches as stored: never null.
+func branchList(b []string) []string {
+	if b == nil {
+		return []string{}
+	}
+	return b
+}
+
+// CommitBranches reads the branches of the repository's indexed commits
+// with the given shas (nil: every indexed commit of the repository), by
+// sha; shas not indexed are left out.
+func (db *DB) CommitBranches(ctx context.Context, k relay.IndexKey, shas []string) (map[string][]string, error) {
+	out := map[string][]string{}
+	read := func(q string, args ...any) error {
+		rows, err := db.reader().query(ctx, q, args...)
+		if err != nil {
+			return dbError(err, "read indexed commits' branches", "", "")
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var sha, branches string
+			if err := rows.Scan(&sha, &branches); err != nil {
+				return dbError(err, "read indexed commits' branches", "", "")
+			}
+			var list []string
+			if err := json.Unmarshal([]byte(branches), &list); err != nil {
+				return fmt.Errorf("store: branches of commit %s: %w", sha, err)
+			}
+			out[sha] = list
+		}
+		return dbError(rows.Err(), "read indexed commits' branches", "", "")
+	}
+	const q = `SELECT sha, branches FROM indexed_commits WHERE tenant_id = ? AND integration_id = ? AND repository_id = ?`
+	if shas == nil {
+		return out, read(q, k.TenantID, k.IntegrationID, k.RepositoryID)
+	}
+	for start := 0; start < len(shas); start += indexInsertBatch {
+		batch := shas[start:min(start+indexInsertBatch, len(shas))]
+		args := []any{k.TenantID, k.IntegrationID, k.RepositoryID}
+		for _, sha := range batch {
+			args = append(args, sha)
+		}
+		if err := read(q+` AND sha IN (?`+strings.Repeat(", ?", len(batch)-1)+`)`, args...); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 func replaceBranches(ctx context.Context, c conn, u relay.IndexUpdate) error {
