@@ -190,6 +190,9 @@ func (x *Indexer) rebranchAll(ctx context.Context, k relay.IndexKey, dir string,
 	if len(stored) == 0 {
 		return nil, nil
 	}
+	if err := x.git.commitGraph(ctx, dir); err != nil {
+		return nil, gitFailure(err)
+	}
 	r := newReach(now)
 	found := map[string][]string{}
 	left := len(stored)

@@ -256,6 +256,20 @@ func (g git) parentsOf(ctx context.Context, dir string, tips []string, fn func(s
 	return err
 }
 
+// commitGraph writes the clone's commit-graph when it has none, so that
+// walks of the whole history read parents from it rather than from every
+// commit object (fetches then keep it up to date: fetch.writeCommitGraph;
+// a first clone has none).
+func (g git) commitGraph(ctx context.Context, dir string) error {
+	for _, name := range []string{"commit-graph", "commit-graphs"} {
+		if _, err := os.Stat(filepath.Join(dir, "objects", "info", name)); err == nil {
+			return nil
+		}
+	}
+	_, err := g.run(ctx, dir, nil, "commit-graph", "write", "--reachable", "--split", "--no-progress")
+	return err
+}
+
 // stream runs git with stdin and streams its output, split by split, to
 // fn; an error of fn stops git and is returned.
 func (g git) stream(ctx context.Context, dir string, stdin io.Reader, split bufio.SplitFunc, fn func(string) error, args ...string) error {

@@ -8,8 +8,8 @@
 // info/refs, what `git ls-remote` does) and fetches nothing when they are
 // unchanged; otherwise it fetches and walks the commits reachable from the
 // new tips and from none of the previous ones, so every commit is read
-// once. Git never talks to a host itself, nor holds a credential: see
-// gateway.
+// once, and keeps the branches each indexed commit is on right (rebranch).
+// Git never talks to a host itself, nor holds a credential: see gateway.
 //
 // Work is shared between replicas through the database: PollDue claims due
 // repositories under a lease (store.ClaimDueRepositories), so that no
