@@ -358,6 +358,11 @@ func insertCommits(ctx context.Context, c conn, u relay.IndexUpdate) error {
 func rebranchCommits(ctx context.Context, c conn, k relay.IndexKey, commits []relay.CommitBranches) error {
 	for start := 0; start < len(commits); start += indexInsertBatch {
 		batch := commits[start:min(start+indexInsertBatch, len(commits))]
+		// One text that both databases run well: the IN lets SQLite find
+		// the rows by key (joining the list to the table alone, it scans
+		// the table for each row), the join lets PostgreSQL hash the list
+		// (a CASE over the shas, or a lookup per row, scans the table
+		// while its statistics are new).
 		args := make([]any, 0, 2*len(batch)+3)
 		for _, cb := range batch {
 			branches, err := json.Marshal(branchList(cb.Branches))
@@ -367,10 +372,10 @@ func rebranchCommits(ctx context.Context, c conn, k relay.IndexKey, commits []re
 			args = append(args, cb.SHA, string(branches))
 		}
 		args = append(args, k.TenantID, k.IntegrationID, k.RepositoryID)
-		_, err := c.exec(ctx, `UPDATE indexed_commits SET branches = v.column2
-			FROM (VALUES (?, ?)`+strings.Repeat(", (?, ?)", len(batch)-1)+`) AS v
+		_, err := c.exec(ctx, `WITH v (sha, branches) AS (VALUES (?, ?)`+strings.Repeat(", (?, ?)", len(batch)-1)+`)
+			UPDATE indexed_commits SET branches = v.branches FROM v
 			WHERE indexed_commits.tenant_id = ? AND indexed_commits.integration_id = ? AND indexed_commits.repository_id = ?
-			AND indexed_commits.sha = v.column1`, args...)
+			AND indexed_commits.sha IN (SELECT sha FROM v) AND indexed_commits.sha = v.sha`, args...)
 		if err != nil {
 			return dbError(err, "save indexed commits' branches", "", "")
 		}
