@@ -166,7 +166,8 @@ type walked struct {
 // walk streams the commits reachable from the refs in from and from none
 // of the shas in not (the previous tips: commits read before are not read
 // again) to fn, every commit before its parents (git's topological
-// order). Missing old tips (a re-cloned repository) are ignored.
+// order). not must hold only commits the clone has (present): a partial
+// clone asks for a missing one, which fails, rather than ignoring it.
 func (g git) walk(ctx context.Context, dir string, from []string, not []string, fn func(walked) error) error {
 	if len(from) == 0 {
 		return nil
