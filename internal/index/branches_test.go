@@ -118,9 +118,16 @@ func TestIndexedCommitsListEveryBranchTheyAreOn(t *testing.T) {
 				t.Fatal(err)
 			}
 			third := w.commit(t, "feature/ABC-2-sign-in", "ABC-2 Sign in, a third time")
+			w.git.ResetStats()
 			w.pollAgain(t)
 			if f := w.state(t).Failure; f != "" {
 				t.Fatalf("the read failed: %s", f)
+			}
+			// Git never asked the repository itself for the old tip it
+			// lacks: every request went through the gateway, with the
+			// credential.
+			if got := w.git.Stats("acme/widgets"); got.Refused != 0 {
+				t.Errorf("the host refused %d requests made without the gateway's credential", got.Refused)
 			}
 			w.wantBranches(t, "ABC-2", third, "feature/ABC-2-sign-in")
 			w.wantBranches(t, "ABC-2", polish)
