@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"database/sql"
 	"net/http"
 	"time"
 
@@ -52,26 +53,28 @@ func newIndexer(c Config, a *App, hc *http.Client) (*index.Indexer, error) {
 			st, ok := a.RateBudget.StateOf(integration)
 			return ok && !st.PausedUntil.IsZero()
 		},
-		Saved: devinfoOfIndex(c, a),
+		Tell: devinfoOfIndex(c, a),
 	})
 }
 
 // devinfoOfIndex queues what the index saves for Jira's development
-// information (nil without Jira): Jira's own panel and JQL then see the
-// work done outside gitrelay. The built-in directory's tenant has no Jira
-// (Devinfo ignores it).
-func devinfoOfIndex(c Config, a *App) func(context.Context, relay.IndexState, []relay.IndexedCommit, []relay.IndexedBranch, []relay.IndexedPullRequest) {
+// information (nil without Jira), in the transaction that saves it: Jira's
+// own panel and JQL then see the work done outside gitrelay, and a read is
+// saved only with its ops queued. The built-in directory's tenant has no
+// Jira: nothing is queued for it.
+func devinfoOfIndex(c Config, a *App) func(context.Context, relay.IndexState, []relay.IndexedCommit, []relay.IndexedBranch, []relay.IndexedPullRequest) (index.TxHook, error) {
 	if a.Devinfo == nil {
 		return nil
 	}
-	return func(ctx context.Context, s relay.IndexState, commits []relay.IndexedCommit, branches []relay.IndexedBranch, prs []relay.IndexedPullRequest) {
-		if s.TenantID == relay.LocalTenant {
-			return
+	return func(ctx context.Context, s relay.IndexState, commits []relay.IndexedCommit, branches []relay.IndexedBranch, prs []relay.IndexedPullRequest) (index.TxHook, error) {
+		if !a.Devinfo.Wants(s.TenantID) {
+			return nil, nil
 		}
+		// The links need the integration's host; it is read before the
+		// transaction, which its hook must not leave.
 		in, err := c.DB.Integration(ctx, s.TenantID, s.IntegrationID)
 		if err != nil {
-			c.Logger.WarnContext(ctx, "index: telling Jira what was read", "integration", s.IntegrationID, "err", err)
-			return
+			return nil, err
 		}
 		cfg := in.HostConfig()
 		var x jira.Indexed
@@ -97,8 +100,10 @@ func devinfoOfIndex(c Config, a *App) func(context.Context, relay.IndexState, []
 			x.PullRequests = append(x.PullRequests, jira.IndexedPullRequest{Number: p.Number, Title: p.Title, State: p.State, Source: p.Source,
 				Target: p.Target, Author: p.Author, URL: p.URL, UpdatedAt: p.UpdatedAt, IssueKeys: p.IssueKeys})
 		}
-		a.Devinfo.IndexSaved(ctx, s.TenantID, jira.IndexedRepository{IntegrationID: s.IntegrationID, RepositoryID: s.RepositoryID,
-			Name: s.FullName, URL: s.WebURL}, x)
+		repo := jira.IndexedRepository{IntegrationID: s.IntegrationID, RepositoryID: s.RepositoryID, Name: s.FullName, URL: s.WebURL}
+		return func(ctx context.Context, tx *sql.Tx) error {
+			return a.Devinfo.IndexSaved(ctx, tx, s.TenantID, repo, x)
+		}, nil
 	}
 }
 

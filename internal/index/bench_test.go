@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -216,5 +217,46 @@ func BenchmarkIssuePanelRead(b *testing.B) {
 				b.Fatalf("got %d commits, %v; want 500", len(idx.Commits), err)
 			}
 		}
+	})
+}
+
+// BenchmarkBranchCreatedRead: after the first index of BENCH_INDEX_REPOS
+// repositories × BENCH_INDEX_COMMITS commits (default 20 × 5,000), a
+// branch is created at the tip of main in every repository and each is
+// read: the branch adds itself to every indexed commit of main (a walk of
+// each repository's history from every branch, and the commits' rows
+// rewritten). Reports the read's time per repository.
+func BenchmarkBranchCreatedRead(b *testing.B) {
+	repos, commits := benchSize("BENCH_INDEX_REPOS", 20), benchSize("BENCH_INDEX_COMMITS", 5000)
+	storetest.EachB(b, func(b *testing.B, db *store.DB) {
+		ix, g, c := benchWorld(b, db, repos, commits)
+		pollAll(b, ix)
+		b.ResetTimer()
+		var spent time.Duration
+		for i := range b.N {
+			b.StopTimer()
+			for r := range repos {
+				name := fmt.Sprintf("acme/repo%03d", r)
+				if _, err := g.Commit(name, fmt.Sprintf("topic-%d", i)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			c.add(index.MaxPoll)
+			b.StartTimer()
+			start := time.Now()
+			pollAll(b, ix)
+			spent += time.Since(start)
+		}
+		b.StopTimer()
+		idx, err := db.IssueIndex(context.Background(), "t1", "ABC-1", []string{"i1"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, cm := range idx.Commits {
+			if !slices.Contains(cm.Branches, fmt.Sprintf("topic-%d", b.N-1)) {
+				b.Fatalf("commit %s lists %v, without the branch created last", cm.SHA, cm.Branches)
+			}
+		}
+		b.ReportMetric(float64(spent.Milliseconds())/float64(b.N*repos), "ms/repository")
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -36,10 +37,17 @@ var gitConfig = []string{
 	"-c", "fetch.writeCommitGraph=true",
 }
 
+// offline are the settings of every git run but clone and fetch (which
+// are given the gateway's address): they read the clone only. A partial
+// clone asks its remote for an object it lacks (an old tip a clone made
+// after a force-push never had); no protocol is allowed, so git never
+// reaches the repository's own address by itself, and the object is
+// reported missing.
+var offline = []string{"-c", "protocol.http.allow=never"}
+
 func (g git) command(ctx context.Context, dir string, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, g.path, append(slicesClone(gitConfig), args...)...)
-	cmd.Dir = dir
-	cmd.Env = []string{
+	all := slicesClone(gitConfig)
+	env := []string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + g.home,
 		"GIT_CONFIG_NOSYSTEM=1",
@@ -48,6 +56,13 @@ func (g git) command(ctx context.Context, dir string, args ...string) *exec.Cmd 
 		"GIT_ASKPASS=",
 		"LC_ALL=C",
 	}
+	if args[0] != "clone" && args[0] != "fetch" {
+		all = append(all, offline...)
+		env = append(env, "GIT_NO_LAZY_FETCH=1")
+	}
+	cmd := exec.CommandContext(ctx, g.path, append(all, args...)...)
+	cmd.Dir = dir
+	cmd.Env = env
 	cmd.WaitDelay = 5 * time.Second
 	return cmd
 }
@@ -144,14 +159,15 @@ func (g git) fetch(ctx context.Context, url, realURL, dir string) error {
 type walked struct {
 	sha, authorName, authorEmail string
 	at                           time.Time
-	ref                          string // the branch it was reached from
+	parents                      []string
 	message                      string
 }
 
 // walk streams the commits reachable from the refs in from and from none
 // of the shas in not (the previous tips: commits read before are not read
-// again), newest first, to fn. Missing old tips (a re-cloned repository)
-// are ignored.
+// again) to fn, every commit before its parents (git's topological
+// order). not must hold only commits the clone has (present): a partial
+// clone asks for a missing one, which fails, rather than ignoring it.
 func (g git) walk(ctx context.Context, dir string, from []string, not []string, fn func(walked) error) error {
 	if len(from) == 0 {
 		return nil
@@ -163,9 +179,103 @@ func (g git) walk(ctx context.Context, dir string, from []string, not []string, 
 	for _, sha := range not {
 		in.WriteString("^" + sha + "\n")
 	}
-	cmd := g.command(ctx, dir, "log", "--stdin", "--ignore-missing", "--source", "--no-color",
-		"--format=%x1e%H%x00%an%x00%ae%x00%ct%x00%S%x00%B")
-	cmd.Stdin = &in
+	return g.stream(ctx, dir, &in, splitRecords, func(rec string) error {
+		parts := strings.SplitN(rec, "\x00", 6)
+		if len(parts) != 6 {
+			return nil
+		}
+		secs, _ := strconv.ParseInt(parts[3], 10, 64)
+		return fn(walked{sha: parts[0], authorName: parts[1], authorEmail: parts[2], at: time.Unix(secs, 0).UTC(),
+			parents: strings.Fields(parts[4]), message: strings.TrimRight(parts[5], "\n")})
+	}, "log", "--stdin", "--ignore-missing", "--topo-order", "--no-color", "--format=%x1e%H%x00%an%x00%ae%x00%ct%x00%P%x00%B")
+}
+
+// present keeps the shas whose commits are in the clone (a clone made
+// after a branch was force-pushed or deleted lacks its old tip).
+func (g git) present(ctx context.Context, dir string, shas []string) ([]string, error) {
+	if len(shas) == 0 {
+		return nil, nil
+	}
+	var in bytes.Buffer
+	for _, sha := range shas {
+		in.WriteString(sha + "\n")
+	}
+	out, err := g.run(ctx, dir, &in, "cat-file", "--batch-check=%(objectname) %(objecttype)")
+	if err != nil {
+		return nil, err
+	}
+	var kept []string
+	for line := range strings.SplitSeq(string(out), "\n") {
+		if sha, kind, _ := strings.Cut(line, " "); kind == "commit" {
+			kept = append(kept, sha)
+		}
+	}
+	return kept, nil
+}
+
+// keyPattern finds the messages that may name an issue key (Keys decides):
+// an upper-case word, a dash and a digit other than 0, as an extended
+// regular expression for git log --grep.
+const keyPattern = `(^|[^A-Za-z0-9_])[A-Z][A-Z0-9_]*-[1-9]`
+
+// sides streams the commits that may name an issue key reachable from old
+// and not from new (left) or from new and not from old (right), with
+// their messages: what a branch moved from old to new lost and gained.
+func (g git) sides(ctx context.Context, dir, old, new string, fn func(left bool, sha, message string) error) error {
+	return g.stream(ctx, dir, nil, splitRecords, func(rec string) error {
+		side, rest := rec[:1], rec[1:]
+		sha, message, ok := strings.Cut(rest, "\x00")
+		if !ok {
+			return nil
+		}
+		return fn(side == "<", sha, message)
+	}, "log", "--left-right", "--no-color", "--extended-regexp", "--grep="+keyPattern, "--format=%x1e%m%H%x00%B", old+"..."+new, "--")
+}
+
+// parentsOf streams the commits reachable from tips, every commit before
+// its parents (git's topological order), with their parents; fn returns
+// false to stop early.
+func (g git) parentsOf(ctx context.Context, dir string, tips []string, fn func(sha string, parents []string) bool) error {
+	if len(tips) == 0 {
+		return nil
+	}
+	var in bytes.Buffer
+	for _, t := range tips {
+		in.WriteString(t + "\n")
+	}
+	errStop := errors.New("stop")
+	err := g.stream(ctx, dir, &in, bufio.ScanLines, func(line string) error {
+		sha, parents, _ := strings.Cut(line, " ")
+		if !fn(sha, strings.Fields(parents)) {
+			return errStop
+		}
+		return nil
+	}, "rev-list", "--stdin", "--ignore-missing", "--topo-order", "--parents")
+	if errors.Is(err, errStop) {
+		return nil
+	}
+	return err
+}
+
+// commitGraph writes the clone's commit-graph when it has none, so that
+// walks of the whole history read parents from it rather than from every
+// commit object (fetches then keep it up to date: fetch.writeCommitGraph;
+// a first clone has none).
+func (g git) commitGraph(ctx context.Context, dir string) error {
+	for _, name := range []string{"commit-graph", "commit-graphs"} {
+		if _, err := os.Stat(filepath.Join(dir, "objects", "info", name)); err == nil {
+			return nil
+		}
+	}
+	_, err := g.run(ctx, dir, nil, "commit-graph", "write", "--reachable", "--split", "--no-progress")
+	return err
+}
+
+// stream runs git with stdin and streams its output, split by split, to
+// fn; an error of fn stops git and is returned.
+func (g git) stream(ctx context.Context, dir string, stdin io.Reader, split bufio.SplitFunc, fn func(string) error, args ...string) error {
+	cmd := g.command(ctx, dir, args...)
+	cmd.Stdin = stdin
 	var stderr bytes.Buffer
 	cmd.Stderr = &limitedBuffer{buf: &stderr, left: 8 << 10}
 	out, err := cmd.StdoutPipe()
@@ -177,21 +287,13 @@ func (g git) walk(ctx context.Context, dir string, from []string, not []string, 
 	}
 	sc := bufio.NewScanner(out)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
-	sc.Split(splitRecords)
+	sc.Split(split)
 	var ferr error
 	for sc.Scan() {
-		rec := sc.Text()
-		if rec == "" {
-			continue
-		}
-		parts := strings.SplitN(rec, "\x00", 6)
-		if len(parts) != 6 {
-			continue
-		}
-		secs, _ := strconv.ParseInt(parts[3], 10, 64)
-		if ferr = fn(walked{sha: parts[0], authorName: parts[1], authorEmail: parts[2], at: time.Unix(secs, 0).UTC(),
-			ref: strings.TrimPrefix(parts[4], "refs/heads/"), message: strings.TrimRight(parts[5], "\n")}); ferr != nil {
-			break
+		if rec := sc.Text(); rec != "" {
+			if ferr = fn(rec); ferr != nil {
+				break
+			}
 		}
 	}
 	if ferr != nil {
@@ -202,7 +304,7 @@ func (g git) walk(ctx context.Context, dir string, from []string, not []string, 
 	serr := sc.Err()
 	if err := cmd.Wait(); err != nil {
 		msg, _, _ := strings.Cut(strings.TrimSpace(stderr.String()), "\n")
-		return &gitError{op: "log", msg: msg, err: err}
+		return &gitError{op: args[0], msg: msg, err: err}
 	}
 	return serr
 }

@@ -8,8 +8,8 @@
 // info/refs, what `git ls-remote` does) and fetches nothing when they are
 // unchanged; otherwise it fetches and walks the commits reachable from the
 // new tips and from none of the previous ones, so every commit is read
-// once. Git never talks to a host itself, nor holds a credential: see
-// gateway.
+// once, and keeps the branches each indexed commit is on right (rebranch).
+// Git never talks to a host itself, nor holds a credential: see gateway.
 //
 // Work is shared between replicas through the database: PollDue claims due
 // repositories under a lease (store.ClaimDueRepositories), so that no
@@ -30,6 +30,7 @@ package index
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -57,9 +58,15 @@ type Store interface {
 	BeatIndexReplica(ctx context.Context, replica string, now time.Time, forgetAfter time.Duration) error
 	IndexReplicas(ctx context.Context, now time.Time, goneAfter time.Duration) (live, gone []string, err error)
 	HoldersOfDueRepositories(ctx context.Context, replica string, now time.Time, goneAfter time.Duration) ([]string, error)
-	SaveIndex(ctx context.Context, u relay.IndexUpdate) (bool, error)
+	SaveIndex(ctx context.Context, u relay.IndexUpdate, hooks ...TxHook) (bool, error)
+	CommitBranches(ctx context.Context, k relay.IndexKey, shas []string) (map[string][]string, error)
 	FailIndex(ctx context.Context, k relay.IndexKey, owner, reason string, now, next time.Time) error
 }
+
+// TxHook runs in the database transaction that saves a read, after what
+// the read saves (it is the store's TxHook): what it writes commits with
+// the read or not at all.
+type TxHook = func(ctx context.Context, tx *sql.Tx) error
 
 // Access is what the index asks the action path for (action.Service
 // implements it): the repositories an integration includes, and how to
@@ -136,11 +143,15 @@ type Config struct {
 	// spent its indexing share of the host's rate limit: its pull requests
 	// are then not read until the budget's reset (nil: never).
 	Paused func(integration string) bool
-	// Saved, when set, is told what a read saved that names issues (new
-	// commits, the branches that changed, the pull requests listed), after
-	// it is saved: to tell the issue tracker (Jira's development
-	// information).
-	Saved func(ctx context.Context, s relay.IndexState, commits []relay.IndexedCommit, branches []relay.IndexedBranch, prs []relay.IndexedPullRequest)
+	// Tell, when set, is given what a read is about to save that names
+	// issues (the new commits, the branches that changed, the pull
+	// requests listed) and returns what to write in the transaction that
+	// saves it (nil: nothing): Jira's development information is queued
+	// there, so that the issue tracker is told of what the index saved
+	// exactly when it is saved. An error, from Tell or from its hook,
+	// fails the read: nothing of it is saved, and the next poll reads it
+	// again.
+	Tell func(ctx context.Context, s relay.IndexState, commits []relay.IndexedCommit, branches []relay.IndexedBranch, prs []relay.IndexedPullRequest) (TxHook, error)
 }
 
 // Indexer reads repositories into the index.
@@ -492,40 +503,52 @@ func (x *Indexer) read(ctx context.Context, s relay.IndexState) error {
 		return err
 	}
 	// Walk from the branches that moved or appeared, stopping at every
-	// previous tip.
+	// previous tip: each commit is read once, and the branches it is on
+	// are those of the walk that reach it (no other branch does).
+	oldHeads, newHeads := heads(s.Tips), heads(refs)
 	var from, not []string
 	var changed []string
-	for ref, sha := range refs {
-		name, ok := strings.CutPrefix(ref, "refs/heads/")
-		if ok && s.Tips[ref] != sha {
-			from = append(from, ref)
+	walkedHeads := map[string]string{}
+	for name, sha := range newHeads {
+		if oldHeads[name] != sha {
+			from = append(from, sha)
+			changed = append(changed, name)
+			walkedHeads[name] = sha
+		}
+	}
+	for name, sha := range oldHeads {
+		not = append(not, sha)
+		if _, kept := newHeads[name]; !kept {
 			changed = append(changed, name)
 		}
 	}
-	for ref, sha := range s.Tips {
-		if strings.HasPrefix(ref, "refs/heads/") {
-			not = append(not, sha)
-			if _, kept := refs[ref]; !kept {
-				changed = append(changed, strings.TrimPrefix(ref, "refs/heads/"))
-			}
-		}
-	}
 	slices.Sort(from)
+	from = slices.Compact(from)
 	slices.Sort(not)
-	not = slices.Compact(not)
+	if not, err = x.git.present(ctx, dir, slices.Compact(not)); err != nil {
+		return gitFailure(err)
+	}
+	on := newReach(walkedHeads)
+	fresh := map[string]bool{}
 	err = x.git.walk(ctx, dir, from, not, func(c walked) error {
 		update.Walked++
+		branches := on.visit(c.sha, c.parents)
 		keys := Keys(c.message, known)
 		if len(keys) == 0 {
 			return nil
 		}
 		first, _, _ := strings.Cut(c.message, "\n")
+		fresh[c.sha] = true
 		update.Commits = append(update.Commits, relay.IndexedCommit{SHA: c.sha, Message: first, AuthorName: c.authorName,
-			AuthorEmail: c.authorEmail, At: c.at, Branches: []string{c.ref}, IssueKeys: keys})
+			AuthorEmail: c.authorEmail, At: c.at, Branches: on.branches(branches), IssueKeys: keys})
 		return nil
 	})
 	if err != nil {
 		return gitFailure(err)
+	}
+	// The commits indexed before are on the branches that reach them now.
+	if update.Rebranched, err = x.rebranch(ctx, s.IndexKey, dir, oldHeads, newHeads, fresh); err != nil {
+		return err
 	}
 	// The rows of the branches that changed are replaced: those whose name
 	// names an issue get their last commit.
@@ -560,11 +583,36 @@ func (x *Indexer) read(ctx context.Context, s relay.IndexState) error {
 		update.NextPollAt = NextPoll(now, now)
 	}
 	update.DiskBytes = diskUsage(dir)
-	saved, err := x.c.Store.SaveIndex(ctx, update)
-	if err == nil && saved && x.c.Saved != nil && len(update.Commits)+len(update.Branches) > 0 {
-		x.c.Saved(ctx, s, update.Commits, update.Branches, nil)
+	hooks, err := x.tell(ctx, s, update.Commits, update.Branches, nil)
+	if err != nil {
+		return err
 	}
+	_, err = x.c.Store.SaveIndex(ctx, update, hooks...)
 	return err
+}
+
+// tell asks Config.Tell what to write in the transaction that saves what
+// a read found naming issues (nothing when nothing does).
+func (x *Indexer) tell(ctx context.Context, s relay.IndexState, commits []relay.IndexedCommit, branches []relay.IndexedBranch, prs []relay.IndexedPullRequest) ([]TxHook, error) {
+	if x.c.Tell == nil || len(commits)+len(branches)+len(prs) == 0 {
+		return nil, nil
+	}
+	hook, err := x.c.Tell(ctx, s, commits, branches, prs)
+	if err != nil || hook == nil {
+		return nil, err
+	}
+	return []TxHook{hook}, nil
+}
+
+// heads are the branches of refs: name → tip.
+func heads(refs map[string]string) map[string]string {
+	out := map[string]string{}
+	for ref, sha := range refs {
+		if name, ok := strings.CutPrefix(ref, "refs/heads/"); ok {
+			out[name] = sha
+		}
+	}
+	return out
 }
 
 // sync clones the repository, or fetches into its clone, through the

@@ -69,9 +69,13 @@ type world struct {
 	hostURL  string
 	// batch is Config.Batch of the indexers made next (0: the default).
 	batch int
+	// configure changes the configuration of every indexer made.
+	configure []func(*index.Config)
 }
 
-func newWorld(t *testing.T, db *store.DB) *world {
+// newWorld serves one repository, acme/widgets, and indexes it into db
+// with an indexer configured as configure says.
+func newWorld(t *testing.T, db *store.DB, configure ...func(*index.Config)) *world {
 	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("git is not installed (scripts/ensure-git installs it)")
@@ -110,7 +114,8 @@ func newWorld(t *testing.T, db *store.DB) *world {
 	acc := &access{adapter: github.Cloud(github.WithAPIURL(srv.URL + "/")), repos: []relay.Repository{
 		{ID: "1", Name: "widgets", FullName: r.FullName(), DefaultBranch: "main", WebURL: srv.URL + "/acme/widgets"}}}
 	w := &world{sim: sim, git: g, db: db, clock: c, argv: argv, ixAccess: acc, gitPath: wrapper, hostURL: srv.URL,
-		http: host.NewHTTPClient(host.ClientConfig{Egress: host.Egress{Allow: allow}, Timeout: time.Minute})}
+		http:      host.NewHTTPClient(host.ClientConfig{Egress: host.Egress{Allow: allow}, Timeout: time.Minute}),
+		configure: configure}
 	w.data = t.TempDir()
 	w.ix = w.indexer(t, w.data)
 	return w
@@ -121,7 +126,7 @@ func newWorld(t *testing.T, db *store.DB) *world {
 // before.
 func (w *world) indexer(t *testing.T, data string) *index.Indexer {
 	t.Helper()
-	ix, err := index.New(index.Config{
+	cfg := index.Config{
 		Store:   w.db,
 		Access:  w.ixAccess,
 		HTTP:    w.http,
@@ -132,7 +137,11 @@ func (w *world) indexer(t *testing.T, data string) *index.Indexer {
 		KnownProjects: func(context.Context, string) (func(string) bool, error) {
 			return func(p string) bool { return p == "ABC" }, nil
 		},
-	})
+	}
+	for _, f := range w.configure {
+		f(&cfg)
+	}
+	ix, err := index.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ const PullRequestTimeout = time.Minute
 type PullRequestStore interface {
 	PullRequestCursor(ctx context.Context, k relay.IndexKey) (time.Time, string, error)
 	SetPullRequestCursor(ctx context.Context, k relay.IndexKey, cursor time.Time, etag string) error
-	PutIndexedPullRequests(ctx context.Context, k relay.IndexKey, prs []relay.IndexedPullRequest) error
+	PutIndexedPullRequests(ctx context.Context, k relay.IndexKey, prs []relay.IndexedPullRequest, hooks ...TxHook) error
 }
 
 // HostAccess gives the integration account's host client (action.Service
@@ -92,19 +92,18 @@ func (x *Indexer) readPullRequests(ctx context.Context, s relay.IndexState, know
 			Target: p.Target, Author: p.Author, URL: p.URL, UpdatedAt: p.UpdatedAt, IssueKeys: keys})
 	}
 	if len(prs) > 0 {
-		if err := st.PutIndexedPullRequests(ctx, s.IndexKey, prs); err != nil {
+		var named []relay.IndexedPullRequest
+		for _, p := range prs {
+			if len(p.IssueKeys) > 0 {
+				named = append(named, p)
+			}
+		}
+		hooks, err := x.tell(ctx, s, nil, nil, named)
+		if err != nil {
 			return err
 		}
-		if x.c.Saved != nil {
-			var named []relay.IndexedPullRequest
-			for _, p := range prs {
-				if len(p.IssueKeys) > 0 {
-					named = append(named, p)
-				}
-			}
-			if len(named) > 0 {
-				x.c.Saved(ctx, s, nil, nil, named)
-			}
+		if err := st.PutIndexedPullRequests(ctx, s.IndexKey, prs, hooks...); err != nil {
+			return err
 		}
 	}
 	return st.SetPullRequestCursor(ctx, s.IndexKey, page.Next.UpdatedAt, page.Next.ETag)

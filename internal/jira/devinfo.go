@@ -319,17 +319,20 @@ func (d *Devinfo) PullRequestRecorded(ctx context.Context, tx *sql.Tx, pr relay.
 		Source: pr.Source, Target: pr.Target, Login: pr.ActedAs.Login, At: pr.CreatedAt})
 }
 
-// enqueueTx queues an op, and the job that pushes it, in tx.
-func (d *Devinfo) enqueueTx(ctx context.Context, tx *sql.Tx, tenantID, op string, payload any) error {
-	if !d.Wants(tenantID) {
+// enqueueTx queues an op per payload, in order, and the job that pushes
+// them, in tx.
+func (d *Devinfo) enqueueTx(ctx context.Context, tx *sql.Tx, tenantID, op string, payloads ...any) error {
+	if !d.Wants(tenantID) || len(payloads) == 0 {
 		return nil
 	}
-	b, err := json.Marshal(payload)
-	if err != nil {
-		return err
-	}
-	if _, err := d.store.EnqueueDevinfoTx(ctx, tx, store.DevinfoOp{TenantID: tenantID, Op: op, Payload: b, CreatedAt: d.now()}, d.now().UnixMilli()); err != nil {
-		return err
+	for _, payload := range payloads {
+		b, err := json.Marshal(payload)
+		if err != nil {
+			return err
+		}
+		if _, err := d.store.EnqueueDevinfoTx(ctx, tx, store.DevinfoOp{TenantID: tenantID, Op: op, Payload: b, CreatedAt: d.now()}, d.now().UnixMilli()); err != nil {
+			return err
+		}
 	}
 	if d.jobs != nil {
 		return d.jobs.EnqueueTx(ctx, tx, DevinfoPushArgs{TenantID: tenantID}, jobs.OnePerArgs())

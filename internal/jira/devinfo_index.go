@@ -2,6 +2,7 @@ package jira
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -71,17 +72,21 @@ type indexedOp struct {
 	Indexed
 }
 
-// IndexSaved queues what the index saved for a repository of a Jira
+// IndexSaved queues what the index saves for a repository of a Jira
 // tenant, so that Jira's development panel and JQL see the work done
-// outside gitrelay too; in ops of at most indexedOpEntities entities,
-// pushed in bulk requests within Jira's limits like every other op. The
-// built-in directory's tenant has no Jira: nothing is queued.
-func (d *Devinfo) IndexSaved(ctx context.Context, tenantID string, repo IndexedRepository, x Indexed) {
+// outside gitrelay too, in tx, the transaction that saves it (a store
+// transaction, given to the index's hook): the ops and the job that pushes
+// them commit with the index or not at all, and an error rolls the save
+// back. Ops carry at most indexedOpEntities entities each, pushed in bulk
+// requests within Jira's limits like every other op. The built-in
+// directory's tenant has no Jira: nothing is queued.
+func (d *Devinfo) IndexSaved(ctx context.Context, tx *sql.Tx, tenantID string, repo IndexedRepository, x Indexed) error {
+	var ops []any
 	var cur Indexed
 	n := 0
 	flush := func() {
 		if n > 0 {
-			d.enqueue(ctx, tenantID, opUpsertIndexed, indexedOp{IndexedRepository: repo, Indexed: cur})
+			ops = append(ops, indexedOp{IndexedRepository: repo, Indexed: cur})
 		}
 		cur, n = Indexed{}, 0
 	}
@@ -104,6 +109,7 @@ func (d *Devinfo) IndexSaved(ctx context.Context, tenantID string, repo IndexedR
 		}
 	}
 	flush()
+	return d.enqueueTx(ctx, tx, tenantID, opUpsertIndexed, ops...)
 }
 
 // indexedEntries turns an indexed op into devinfo entities: everything is

@@ -21,7 +21,6 @@ func TestIndexedWorkIsPushedToJiraWithinItsLimits(t *testing.T) {
 	e.install()
 	integrationID := e.integration(false)
 	repoID := e.repoID(e.bob(), integrationID)
-	ctx := context.Background()
 	repo := jira.IndexedRepository{IntegrationID: integrationID, RepositoryID: repoID, Name: "acme/widgets", URL: "https://ghe.example.com/acme/widgets"}
 	// 450 commits: over Jira's 400 per entity type and repository.
 	const n = 450
@@ -37,9 +36,9 @@ func TestIndexedWorkIsPushedToJiraWithinItsLimits(t *testing.T) {
 		{Number: 7, Title: "ABC-1 Login", State: "merged", Source: "feature/ABC-1-login", Target: "main", Author: "dana", URL: repo.URL + "/pull/7", UpdatedAt: e.clock.Now(), IssueKeys: []string{"ABC-1"}},
 		{Number: 8, Title: "ABC-1 More", State: "draft", Source: "feature/ABC-1-more", Target: "main", Author: "dana", URL: repo.URL + "/pull/8", UpdatedAt: e.clock.Now(), IssueKeys: []string{"ABC-1"}},
 	}
-	e.devinfo.IndexSaved(ctx, installA, repo, x)
+	indexSaved(t, e, installA, repo, x)
 	// The built-in directory has no Jira to tell.
-	e.devinfo.IndexSaved(ctx, relay.LocalTenant, repo, x)
+	indexSaved(t, e, relay.LocalTenant, repo, x)
 	e.pushAll()
 
 	commits, branches := 0, 0
@@ -94,5 +93,23 @@ func TestIndexedWorkIsPushedToJiraWithinItsLimits(t *testing.T) {
 	}
 	if states["7"] != "MERGED" || states["8"] != "DRAFT" {
 		t.Errorf("pull request states: got %v, want 7 MERGED and 8 DRAFT", states)
+	}
+}
+
+// indexSaved queues x as the index does, in a write transaction of the
+// store's that commits.
+func indexSaved(t *testing.T, e *env, tenantID string, repo jira.IndexedRepository, x jira.Indexed) {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := e.db.WritePool().BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.devinfo.IndexSaved(ctx, tx, tenantID, repo, x); err != nil {
+		_ = tx.Rollback()
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
 	}
 }

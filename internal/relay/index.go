@@ -46,8 +46,23 @@ type IndexedCommit struct {
 	AuthorName  string
 	AuthorEmail string
 	At          time.Time
-	Branches    []string
-	IssueKeys   []string
+	// Branches are the branches the commit is on (reachable from), by
+	// name, at most MaxCommitBranches: the first ones by name when it is
+	// on more.
+	Branches  []string
+	IssueKeys []string
+}
+
+// MaxCommitBranches bounds the branches an indexed commit lists: a commit
+// of the default branch of a repository with many branches is on most of
+// them.
+const MaxCommitBranches = 20
+
+// CommitBranches are the branches an indexed commit is on now (see
+// IndexedCommit.Branches).
+type CommitBranches struct {
+	SHA      string
+	Branches []string
 }
 
 // IndexedBranch is a branch whose name names an issue, with its last
@@ -91,7 +106,14 @@ type IndexUpdate struct {
 	TipsDigest string
 	Changed    bool
 	Walked     int64
-	Commits    []IndexedCommit
+	// Commits are the commits walked that name an issue, with the
+	// branches they are on; a commit already indexed (a re-index) gets
+	// these branches.
+	Commits []IndexedCommit
+	// Rebranched are commits indexed before whose branches changed
+	// (branches created, moved, deleted or force-pushed), with their
+	// branches now.
+	Rebranched []CommitBranches
 	// Branches replace every indexed row of the branches named in
 	// ChangedBranches (moved, created or deleted).
 	ChangedBranches []string

@@ -361,9 +361,12 @@ func (db *DB) FailIndex(ctx context.Context, k relay.IndexKey, owner, reason str
 
 // SaveIndex saves one read of a repository in one transaction: the commits
 // found, the rows of the branches that changed, the new tips and schedule,
-// and releases the lease. It does nothing when owner no longer holds the
-// lease or the repository left the index meanwhile (reported false).
-func (db *DB) SaveIndex(ctx context.Context, u relay.IndexUpdate) (bool, error) {
+// and releases the lease; the hooks run last in it (Jira's development
+// information is queued there), so that what they write commits with the
+// read or not at all, and an error of theirs saves nothing. It does
+// nothing when owner no longer holds the lease or the repository left the
+// index meanwhile (reported false; the hooks do not run).
+func (db *DB) SaveIndex(ctx context.Context, u relay.IndexUpdate, hooks ...TxHook) (bool, error) {
 	tips, err := json.Marshal(u.Tips)
 	if err != nil {
 		return false, err
@@ -394,13 +397,22 @@ func (db *DB) SaveIndex(ctx context.Context, u relay.IndexUpdate) (bool, error) 
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
 			return dbError(err, "save index", "", "")
 		}
-		saved = true
 		if err := insertCommits(ctx, c, u); err != nil {
 			return err
 		}
-		return replaceBranches(ctx, c, u)
+		if err := rebranchCommits(ctx, c, u.IndexKey, u.Rebranched); err != nil {
+			return err
+		}
+		if err := replaceBranches(ctx, c, u); err != nil {
+			return err
+		}
+		if err := runHooks(ctx, c, hooks); err != nil {
+			return err
+		}
+		saved = true
+		return nil
 	})
-	return saved, err
+	return saved && err == nil, err
 }
 
 func insertCommits(ctx context.Context, c conn, u relay.IndexUpdate) error {
@@ -416,7 +428,7 @@ func insertCommits(ctx context.Context, c conn, u relay.IndexUpdate) error {
 				q.WriteString(", ")
 			}
 			q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?)")
-			branches, _ := json.Marshal(cm.Branches)
+			branches, _ := json.Marshal(branchList(cm.Branches))
 			args = append(args, u.TenantID, u.IntegrationID, u.RepositoryID, cm.SHA, cm.Message, cm.AuthorName, cm.AuthorEmail, micros(cm.At), string(branches))
 			for _, key := range cm.IssueKeys {
 				if len(argsi) > 0 {
@@ -426,7 +438,8 @@ func insertCommits(ctx context.Context, c conn, u relay.IndexUpdate) error {
 				argsi = append(argsi, u.TenantID, key, u.IntegrationID, u.RepositoryID, cm.SHA, micros(cm.At))
 			}
 		}
-		q.WriteString(` ON CONFLICT (tenant_id, integration_id, repository_id, sha) DO NOTHING`)
+		// A commit walked again (a re-index) is on the branches found now.
+		q.WriteString(` ON CONFLICT (tenant_id, integration_id, repository_id, sha) DO UPDATE SET branches = excluded.branches`)
 		if _, err := c.exec(ctx, q.String(), args...); err != nil {
 			return dbError(err, "save indexed commits", "", "")
 		}
@@ -438,6 +451,85 @@ func insertCommits(ctx context.Context, c conn, u relay.IndexUpdate) error {
 		}
 	}
 	return nil
+}
+
+// rebranchCommits sets the branches of indexed commits, many rows per
+// statement.
+func rebranchCommits(ctx context.Context, c conn, k relay.IndexKey, commits []relay.CommitBranches) error {
+	for start := 0; start < len(commits); start += indexInsertBatch {
+		batch := commits[start:min(start+indexInsertBatch, len(commits))]
+		// One text that both databases run well: the IN lets SQLite find
+		// the rows by key (joining the list to the table alone, it scans
+		// the table for each row), the join lets PostgreSQL hash the list
+		// (a CASE over the shas, or a lookup per row, scans the table
+		// while its statistics are new).
+		args := make([]any, 0, 2*len(batch)+3)
+		for _, cb := range batch {
+			branches, err := json.Marshal(branchList(cb.Branches))
+			if err != nil {
+				return err
+			}
+			args = append(args, cb.SHA, string(branches))
+		}
+		args = append(args, k.TenantID, k.IntegrationID, k.RepositoryID)
+		_, err := c.exec(ctx, `WITH v (sha, branches) AS (VALUES (?, ?)`+strings.Repeat(", (?, ?)", len(batch)-1)+`)
+			UPDATE indexed_commits SET branches = v.branches FROM v
+			WHERE indexed_commits.tenant_id = ? AND indexed_commits.integration_id = ? AND indexed_commits.repository_id = ?
+			AND indexed_commits.sha IN (SELECT sha FROM v) AND indexed_commits.sha = v.sha`, args...)
+		if err != nil {
+			return dbError(err, "save indexed commits' branches", "", "")
+		}
+	}
+	return nil
+}
+
+// branchList is a commit's branches as stored: never null.
+func branchList(b []string) []string {
+	if b == nil {
+		return []string{}
+	}
+	return b
+}
+
+// CommitBranches reads the branches of the repository's indexed commits
+// with the given shas (nil: every indexed commit of the repository), by
+// sha; shas not indexed are left out.
+func (db *DB) CommitBranches(ctx context.Context, k relay.IndexKey, shas []string) (map[string][]string, error) {
+	out := map[string][]string{}
+	read := func(q string, args ...any) error {
+		rows, err := db.reader().query(ctx, q, args...)
+		if err != nil {
+			return dbError(err, "read indexed commits' branches", "", "")
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var sha, branches string
+			if err := rows.Scan(&sha, &branches); err != nil {
+				return dbError(err, "read indexed commits' branches", "", "")
+			}
+			var list []string
+			if err := json.Unmarshal([]byte(branches), &list); err != nil {
+				return fmt.Errorf("store: branches of commit %s: %w", sha, err)
+			}
+			out[sha] = list
+		}
+		return dbError(rows.Err(), "read indexed commits' branches", "", "")
+	}
+	const q = `SELECT sha, branches FROM indexed_commits WHERE tenant_id = ? AND integration_id = ? AND repository_id = ?`
+	if shas == nil {
+		return out, read(q, k.TenantID, k.IntegrationID, k.RepositoryID)
+	}
+	for start := 0; start < len(shas); start += indexInsertBatch {
+		batch := shas[start:min(start+indexInsertBatch, len(shas))]
+		args := []any{k.TenantID, k.IntegrationID, k.RepositoryID}
+		for _, sha := range batch {
+			args = append(args, sha)
+		}
+		if err := read(q+` AND sha IN (?`+strings.Repeat(", ?", len(batch)-1)+`)`, args...); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 func replaceBranches(ctx context.Context, c conn, u relay.IndexUpdate) error {
@@ -475,8 +567,9 @@ func replaceBranches(ctx context.Context, c conn, u relay.IndexUpdate) error {
 
 // PutIndexedPullRequests inserts or replaces pull requests read through the
 // host API for one repository, with the issue keys each names (replacing
-// the keys it had).
-func (db *DB) PutIndexedPullRequests(ctx context.Context, k relay.IndexKey, prs []relay.IndexedPullRequest) error {
+// the keys it had), in one transaction in which the hooks run last (as
+// SaveIndex's).
+func (db *DB) PutIndexedPullRequests(ctx context.Context, k relay.IndexKey, prs []relay.IndexedPullRequest, hooks ...TxHook) error {
 	return db.inTx(ctx, func(c conn) error {
 		for _, p := range prs {
 			_, err := c.exec(ctx, `INSERT INTO indexed_pull_requests (tenant_id, integration_id, repository_id, number, title, state,
@@ -500,7 +593,7 @@ func (db *DB) PutIndexedPullRequests(ctx context.Context, k relay.IndexKey, prs 
 				}
 			}
 		}
-		return nil
+		return runHooks(ctx, c, hooks)
 	})
 }
 

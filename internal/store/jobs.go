@@ -15,8 +15,9 @@ func (db *DB) WritePool() *sql.DB { return db.write }
 // TxHook runs inside a store write transaction, after the method's own
 // statements, on the same *sql.Tx: what it does commits or rolls back
 // with them. It must use only tx (on SQLite the transaction holds the only
-// write connection).
-type TxHook func(ctx context.Context, tx *sql.Tx) error
+// write connection). It is an alias, so that packages that may not import
+// the store (the index) can name the same type.
+type TxHook = func(ctx context.Context, tx *sql.Tx) error
 
 // JobCount is how many background jobs of a kind are in a state.
 type JobCount struct {
