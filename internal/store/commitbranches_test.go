@@ -150,17 +150,20 @@ func TestMigrationCommitBranchesReadsEveryRepositoryAgain(t *testing.T) {
 			must(t, err)
 			defer db.Close()
 			must(t, store.MigrateBefore(ctx, db, "0020_commit_branches"))
-			k := claimOne(t, db)
-			ok, err := db.SaveIndex(ctx, relay.IndexUpdate{IndexKey: k, Owner: "replica-a", Tips: map[string]string{"refs/heads/main": "aaa"},
-				TipsDigest: "d1", Walked: 1, Commits: []relay.IndexedCommit{commitOn("aaa", "main")}, CheckedAt: at(0), NextPollAt: at(60)})
+			// A repository read before, as that release left it: its tips
+			// known, due in an hour.
+			in := newIntegration("t1", "i1")
+			must(t, db.CreateIntegration(ctx, in, credential(in), auditFor(relay.ActionIntegrationCreate)))
+			_, err = db.SyncIndexRepositories(ctx, "t1", "i1", []relay.Repository{repo("1", "acme/api")}, at(0))
 			must(t, err)
-			if !ok {
-				t.Fatal("the save was refused")
-			}
+			must(t, store.ExecRaw(ctx, db, `UPDATE index_repositories SET tips = ?, tips_digest = ?, next_poll_at = ?`,
+				`{"refs/heads/main":"aaa"}`, "d1", at(60).UnixMicro()))
 
 			applied, err := db.Migrate(ctx)
 			must(t, err)
-			wantEqual(t, "applied", applied, []string{"0020_commit_branches"})
+			if len(applied) == 0 || applied[0] != "0020_commit_branches" {
+				t.Fatalf("applied %v, want 0020_commit_branches first", applied)
+			}
 			states, err := db.IndexStates(ctx, "t1", "i1", at(1))
 			must(t, err)
 			if len(states) != 1 || len(states[0].Tips) != 0 || states[0].TipsDigest != "" || states[0].NextPollAt.After(at(1)) {
