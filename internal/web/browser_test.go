@@ -411,6 +411,32 @@ func TestBrowserCreateBranchWithKeyboardOnly(t *testing.T) {
 	}
 }
 
+// Leaving the repository search and coming back at once (closing the
+// dialog and opening it again quickly) keeps the list the return opens: the
+// close the leaving scheduled is called off.
+func TestBrowserRepositoryListSurvivesAQuickReturn(t *testing.T) {
+	b := newBrowser(t)
+	b.env.Integration(false, nil)
+	b.signIn("bob", bobPassword)
+	b.open("/issues/ABC-7?summary=Quick+return&type=Story")
+	b.run("open the dialog",
+		chromedp.Focus(chromedp.CSS("button[data-open=create-branch]")),
+		chromedp.KeyEvent(kb.Enter),
+		chromedp.WaitVisible(chromedp.CSS("#create-branch [role=option]")),
+	)
+	get(b, "leave and come back", chromedp.Evaluate[bool](`(() => { const i = document.getElementById("cb-repo"); i.blur(); i.focus();
+			window.returnedAt = performance.now(); return true; })()`))
+	b.run("the list again", chromedp.WaitVisible(chromedp.CSS("#create-branch [role=option]")))
+	// Read once the page's own clock is well past the close a blur
+	// schedules (150 ms).
+	got := get(b, "the list after the return", chromedp.Poll[string](`performance.now() - window.returnedAt < 400 ? "" :
+		(document.querySelector("#create-branch [role=listbox]").hidden ? "hidden" : "shown")`,
+		chromedp.WithPollingTimeout(15*time.Second)))
+	if got != "shown" {
+		t.Errorf("the repository list is %s after leaving the search and coming back at once, want it shown", got)
+	}
+}
+
 func TestBrowserEveryFormHasLabels(t *testing.T) {
 	b := newBrowser(t)
 	id := b.env.Integration(false, nil)

@@ -168,7 +168,14 @@
       picked = false; repoField.value = ""; integrationField.value = "";
       clearTimeout(timer); timer = setTimeout(search, 200);
     });
-    input.addEventListener("focus", function () { if (!picked && input.value === "") { search(); } });
+    // The list closes a moment after the search loses focus; coming back
+    // within that moment (closing the dialog and opening it again) must not
+    // let that close hide the list the new focus opens.
+    var blurTimer = null;
+    input.addEventListener("focus", function () {
+      clearTimeout(blurTimer);
+      if (!picked && input.value === "") { search(); }
+    });
     input.addEventListener("keydown", function (ev) {
       if (ev.key === "ArrowDown") { ev.preventDefault(); if (list.hidden) { search(); } else { highlight(Math.min(active + 1, options.length - 1)); } }
       else if (ev.key === "ArrowUp") { ev.preventDefault(); highlight(Math.max(active - 1, 0)); }
@@ -179,7 +186,7 @@
     // where its keypress still arrives after the keydown was handled.
     input.addEventListener("keypress", function (ev) { if (ev.key === "Enter" && choosing) { ev.preventDefault(); } });
     input.addEventListener("keyup", function (ev) { if (ev.key === "Enter") { choosing = false; } });
-    input.addEventListener("blur", function () { setTimeout(close, 150); });
+    input.addEventListener("blur", function () { clearTimeout(blurTimer); blurTimer = setTimeout(close, 150); });
     form.addEventListener("submit", function (ev) {
       if (!repoField.value) {
         ev.preventDefault();
