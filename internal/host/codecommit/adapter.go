@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -65,10 +66,25 @@ var tokenHelp = "Use an IAM user's access key (access key ID and secret access k
 // or cn-north-1.
 var regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
 
-// New returns the CodeCommit adapter.
-func New() host.Adapter { return adapter{} }
+// Option configures the adapter.
+type Option func(*adapter)
 
-type adapter struct{}
+// WithClock sets the clock that dates the git passwords the adapter
+// derives (GitRemote); the real time by default.
+func WithClock(now func() time.Time) Option { return func(a *adapter) { a.clock = now } }
+
+// New returns the CodeCommit adapter.
+func New(opts ...Option) host.Adapter {
+	var a adapter
+	for _, o := range opts {
+		o(&a)
+	}
+	return a
+}
+
+type adapter struct {
+	clock func() time.Time
+}
 
 func (adapter) Kind() relay.Kind { return Kind }
 
