@@ -38,7 +38,8 @@ const (
 	OptSTSEndpoint = "sts_endpoint" // STS endpoint override
 )
 
-// iamActions are the IAM actions gitrelay calls.
+// iamActions are the IAM actions gitrelay calls (GitPull: the index reads
+// the repositories with git).
 var iamActions = []string{
 	"codecommit:ListRepositories",
 	"codecommit:BatchGetRepositories",
@@ -50,6 +51,7 @@ var iamActions = []string{
 	"codecommit:CreatePullRequest",
 	"codecommit:ListPullRequests",
 	"codecommit:GetPullRequest",
+	"codecommit:GitPull",
 }
 
 // IAMActions lists the IAM actions gitrelay calls. A key whose policies
