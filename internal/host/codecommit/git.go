@@ -39,8 +39,10 @@ func (a adapter) GitRemote(cfg relay.HostConfig, repo relay.Repository, cred rel
 	if err != nil {
 		return relay.GitRemote{}, err
 	}
-	if !repoNamePattern.MatchString(repo.Name) {
-		return relay.GitRemote{}, relay.Errorf(relay.EInvalid, "%q is not an AWS CodeCommit repository name, so it is not read with the integration's credential.", repo.Name)
+	// A repository's ID is its CodeCommit name (see toRepository).
+	name := repo.ID
+	if !repoNamePattern.MatchString(name) {
+		return relay.GitRemote{}, relay.Errorf(relay.EInvalid, "%q is not an AWS CodeCommit repository name, so it is not read with the integration's credential.", name)
 	}
 	id, secret := strings.TrimSpace(cred.AccessKeyID()), strings.TrimSpace(cred.SecretAccessKey())
 	if id == "" || secret == "" || !validKeyID(id) {
@@ -52,7 +54,7 @@ func (a adapter) GitRemote(cfg relay.HostConfig, repo relay.Repository, cred rel
 	if err != nil {
 		return relay.GitRemote{}, err
 	}
-	path := "/v1/repos/" + repo.Name
+	path := "/v1/repos/" + name
 	user, password := GitPassword(id, secret, "", u.Host, path, region, a.now())
 	basic := "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
 	return relay.GitRemote{URL: origin + path, Authorization: relay.TokenCredential(basic)}, nil

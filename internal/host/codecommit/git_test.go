@@ -113,7 +113,7 @@ func TestGitRemoteIsTheRegionsGitEndpointWithADerivedPassword(t *testing.T) {
 	cfg := relay.HostConfig{Kind: codecommit.Kind, Options: map[string]string{"region": "eu-west-1"}}
 	for _, bad := range []string{"", "../widgets", "a/b", "widgets?x=1", strings.Repeat("w", 101)} {
 		r := repo
-		r.Name = bad
+		r.ID = bad
 		if _, err := g.GitRemote(cfg, r, cred); relay.ErrorCode(err) != relay.EInvalid {
 			t.Errorf("repository name %q: got %v, want EInvalid", bad, err)
 		}
