@@ -53,6 +53,10 @@ import (
 //     a duplicate; the simulator holds one open pull request per source and
 //     target, so it answers such a request with the existing one, as an
 //     idempotent retry would be answered.
+//   - Git (Git.Wrap with LayoutCodeCommit) serves repository NAME at
+//     /v1/repos/NAME to an access key ID and the SigV4-derived git password
+//     of its secret (ccGitAuthenticate), for a key allowed
+//     codecommit:GitPull.
 //   - Throttling is answered as CodeCommit does (HTTP 400
 //     ThrottlingException); the simulator adds a Retry-After header saying
 //     how long the injected fault lasts, which CodeCommit itself never

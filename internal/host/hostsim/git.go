@@ -21,7 +21,8 @@ import (
 // a real bare repository on disk per simulated one, served by the system
 // `git http-backend` behind net/http/cgi, at each host's URL layout and
 // with its authentication (HTTP basic, with a token the host accepts as
-// the password). The branches the API reports and the refs git advertises
+// the password; on CodeCommit, an access key ID and the git password
+// derived from its secret, which the simulator verifies). The branches the API reports and the refs git advertises
 // are one: commits made with Commit move the API's branch, and branches
 // the API creates appear in git when they point at a real commit.
 //
