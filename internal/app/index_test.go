@@ -54,14 +54,11 @@ func development(t *testing.T, e *apptest.Env, key string) httpx.Development {
 }
 
 // A developer's push to a repository shows on the issue — its branch and
-// commits — for every host kind read with git, on both databases; what
+// commits — for every host kind, on both databases; what
 // gitrelay created keeps its attribution; an unchanged repository then
 // costs one refs request and nothing else.
 func TestAPushShowsOnTheIssueForEveryKind(t *testing.T) {
 	for _, f := range apptest.Fixtures() {
-		if f.NoGit {
-			continue
-		}
 		t.Run(f.Label(), func(t *testing.T) {
 			storetest.Each(t, func(t *testing.T, db *store.DB) {
 				e := apptest.New(t, db, apptest.Options{Fixture: &f, Index: true})

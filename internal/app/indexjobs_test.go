@@ -63,7 +63,7 @@ func TestTheIndexJobsFindAPush(t *testing.T) {
 func TestAPushReachesTheIssueThroughItsWebhook(t *testing.T) {
 	for _, f := range apptest.Fixtures() {
 		format, ok := hookFormats[string(f.Kind)]
-		if !ok || f.NoGit {
+		if !ok {
 			continue
 		}
 		t.Run(f.Label(), func(t *testing.T) {

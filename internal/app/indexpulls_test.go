@@ -29,7 +29,7 @@ var pullRequestKinds = map[string]bool{"github": true, "github-enterprise": true
 func TestPullRequestsOpenedOnTheHostShowOnTheIssue(t *testing.T) {
 	for _, f := range apptest.Fixtures() {
 		conditional, ok := pullRequestKinds[string(f.Kind)]
-		if f.NoGit || !ok {
+		if !ok {
 			continue
 		}
 		t.Run(f.Label(), func(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gitrelay/gitrelay/internal/host"
+	"github.com/gitrelay/gitrelay/internal/host/codecommit"
 	"github.com/gitrelay/gitrelay/internal/host/github"
 	"github.com/gitrelay/gitrelay/internal/host/hostsim"
 	"github.com/gitrelay/gitrelay/internal/index"
@@ -28,6 +29,8 @@ const secretToken = "ghp_indexSecret0123456789abcdefXYZ"
 // the simulator: its repositories, and the git remote its adapter builds.
 type access struct {
 	adapter host.Adapter
+	cfg     relay.HostConfig
+	cred    relay.Credential
 	repos   []relay.Repository
 	opened  int
 }
@@ -38,7 +41,7 @@ func (a *access) IndexRepositories(context.Context, string, string) ([]relay.Rep
 
 func (a *access) GitRemote(_ context.Context, _, _ string, repo relay.Repository) (relay.GitRemote, error) {
 	a.opened++
-	return a.adapter.(host.GitReader).GitRemote(relay.HostConfig{Kind: github.KindCloud}, repo, relay.TokenCredential(secretToken))
+	return a.adapter.(host.GitReader).GitRemote(a.cfg, repo, a.cred)
 }
 
 // clock is a settable test clock.
@@ -73,9 +76,15 @@ type world struct {
 	configure []func(*index.Config)
 }
 
-// newWorld serves one repository, acme/widgets, and indexes it into db
-// with an indexer configured as configure says.
+// newWorld serves one repository, acme/widgets, on GitHub and indexes it
+// into db with an indexer configured as configure says.
 func newWorld(t *testing.T, db *store.DB, configure ...func(*index.Config)) *world {
+	t.Helper()
+	return newWorldOn(t, db, github.KindCloud, configure...)
+}
+
+// newWorldOn is newWorld on a host of kind (github or codecommit).
+func newWorldOn(t *testing.T, db *store.DB, kind relay.Kind, configure ...func(*index.Config)) *world {
 	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skip("git is not installed (scripts/ensure-git installs it)")
@@ -83,13 +92,22 @@ func newWorld(t *testing.T, db *store.DB, configure ...func(*index.Config)) *wor
 	sim := hostsim.New()
 	t.Cleanup(sim.Close)
 	g := sim.Git(t.TempDir())
-	srv := httptest.NewServer(g.Wrap(hostsim.LayoutOwnerRepo, sim.GitHub()))
+	var srv *httptest.Server
+	if kind == codecommit.Kind {
+		srv = httptest.NewServer(g.Wrap(hostsim.LayoutCodeCommit, sim.CodeCommit()))
+	} else {
+		srv = httptest.NewServer(g.Wrap(hostsim.LayoutOwnerRepo, sim.GitHub()))
+	}
 	t.Cleanup(srv.Close)
 	r := sim.AddRepo(hostsim.Repo{Owner: "acme", Name: "widgets", Private: true, Readers: []string{"indexer"}})
-	sim.AddToken(hostsim.Token{Value: secretToken, Login: "indexer", Scopes: []string{"repo"}})
+	scopes := []string{"repo"}
+	if kind == codecommit.Kind {
+		scopes = []string{"codecommit:GitPull"}
+	}
+	sim.AddToken(hostsim.Token{Value: secretToken, Login: "indexer", Scopes: scopes})
 
 	ctx := context.Background()
-	in := relay.Integration{ID: "i1", TenantID: "t1", Kind: github.KindCloud, Name: "GitHub", Enabled: true,
+	in := relay.Integration{ID: "i1", TenantID: "t1", Kind: kind, Name: string(kind), Enabled: true,
 		Account: relay.Account{Login: "indexer"}, CreatedAt: time.Unix(1_700_000_000, 0), UpdatedAt: time.Unix(1_700_000_000, 0)}
 	if err := db.CreateIntegration(ctx, in, []byte("sealed"), relay.AuditEvent{Action: relay.ActionIntegrationCreate, Outcome: relay.OutcomeSuccess}); err != nil {
 		t.Fatal(err)
@@ -111,8 +129,18 @@ func newWorld(t *testing.T, db *store.DB, configure ...func(*index.Config)) *wor
 		t.Fatal(err)
 	}
 	c := &clock{t: time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)}
-	acc := &access{adapter: github.Cloud(github.WithAPIURL(srv.URL + "/")), repos: []relay.Repository{
-		{ID: "1", Name: "widgets", FullName: r.FullName(), DefaultBranch: "main", WebURL: srv.URL + "/acme/widgets"}}}
+	acc := &access{adapter: github.Cloud(github.WithAPIURL(srv.URL + "/")), cfg: relay.HostConfig{Kind: github.KindCloud},
+		cred: relay.TokenCredential(secretToken), repos: []relay.Repository{
+			{ID: "1", Name: "widgets", FullName: r.FullName(), DefaultBranch: "main", WebURL: srv.URL + "/acme/widgets"}}}
+	if kind == codecommit.Kind {
+		// The integration's access key is the token's pair; its git
+		// passwords are dated by the real clock, as the simulator's is.
+		id, secret := hostsim.AccessKeyPair(secretToken)
+		acc = &access{adapter: codecommit.New(), cred: relay.AccessKeyCredential(id, secret),
+			cfg: relay.HostConfig{Kind: codecommit.Kind, Options: map[string]string{"region": "eu-west-1", "endpoint": srv.URL, "sts_endpoint": srv.URL}},
+			repos: []relay.Repository{{ID: "widgets", Name: "widgets", FullName: r.FullName(), DefaultBranch: "main",
+				WebURL: "https://eu-west-1.console.aws.amazon.com/codesuite/codecommit/repositories/widgets/browse?region=eu-west-1"}}}
+	}
 	w := &world{sim: sim, git: g, db: db, clock: c, argv: argv, ixAccess: acc, gitPath: wrapper, hostURL: srv.URL,
 		http:      host.NewHTTPClient(host.ClientConfig{Egress: host.Egress{Allow: allow}, Timeout: time.Minute}),
 		configure: configure}

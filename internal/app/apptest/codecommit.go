@@ -10,12 +10,13 @@ import (
 // CodeCommit is the fixture of kind codecommit. The simulator serves the
 // CodeCommit and STS endpoints at the same address; a token value stands
 // for an IAM access key pair (hostsim.AccessKeyPair), and its Scopes are
-// the IAM actions the user's policies allow.
+// the IAM actions the user's policies allow. Its git server stands for
+// the region eu-west-1's git endpoint.
 func CodeCommit() Fixture {
 	return Fixture{
-		Kind:  codecommit.Kind,
-		Serve: func(sim *hostsim.Sim) http.Handler { return sim.CodeCommit() },
-		NoGit: true,
+		Kind:      codecommit.Kind,
+		Serve:     func(sim *hostsim.Sim) http.Handler { return sim.CodeCommit() },
+		GitLayout: hostsim.LayoutCodeCommit,
 		Integration: func(hostURL string) map[string]any {
 			return map[string]any{"kind": "codecommit", "options": map[string]string{
 				"region": "eu-west-1", "endpoint": hostURL, "sts_endpoint": hostURL,

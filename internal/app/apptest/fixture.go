@@ -39,8 +39,6 @@ type Fixture struct {
 	// GitLayout is how the host names its repositories' git URLs, for the
 	// simulator's git server (Options.Index).
 	GitLayout hostsim.Layout
-	// NoGit is set for a host kind the index does not read with git.
-	NoGit bool
 }
 
 // GitHubEnterprise is the fixture of kind github-enterprise.

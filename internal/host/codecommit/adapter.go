@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -37,7 +38,8 @@ const (
 	OptSTSEndpoint = "sts_endpoint" // STS endpoint override
 )
 
-// iamActions are the IAM actions gitrelay calls.
+// iamActions are the IAM actions gitrelay calls (GitPull: the index reads
+// the repositories with git).
 var iamActions = []string{
 	"codecommit:ListRepositories",
 	"codecommit:BatchGetRepositories",
@@ -49,6 +51,7 @@ var iamActions = []string{
 	"codecommit:CreatePullRequest",
 	"codecommit:ListPullRequests",
 	"codecommit:GetPullRequest",
+	"codecommit:GitPull",
 }
 
 // IAMActions lists the IAM actions gitrelay calls. A key whose policies
@@ -65,10 +68,25 @@ var tokenHelp = "Use an IAM user's access key (access key ID and secret access k
 // or cn-north-1.
 var regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
 
-// New returns the CodeCommit adapter.
-func New() host.Adapter { return adapter{} }
+// Option configures the adapter.
+type Option func(*adapter)
 
-type adapter struct{}
+// WithClock sets the clock that dates the git passwords the adapter
+// derives (GitRemote); the real time by default.
+func WithClock(now func() time.Time) Option { return func(a *adapter) { a.clock = now } }
+
+// New returns the CodeCommit adapter.
+func New(opts ...Option) host.Adapter {
+	var a adapter
+	for _, o := range opts {
+		o(&a)
+	}
+	return a
+}
+
+type adapter struct {
+	clock func() time.Time
+}
 
 func (adapter) Kind() relay.Kind { return Kind }
 

@@ -53,6 +53,10 @@ import (
 //     a duplicate; the simulator holds one open pull request per source and
 //     target, so it answers such a request with the existing one, as an
 //     idempotent retry would be answered.
+//   - Git (Git.Wrap with LayoutCodeCommit) serves repository NAME at
+//     /v1/repos/NAME to an access key ID and the SigV4-derived git password
+//     of its secret (ccGitAuthenticate), for a key allowed
+//     codecommit:GitPull.
 //   - Throttling is answered as CodeCommit does (HTTP 400
 //     ThrottlingException); the simulator adds a Retry-After header saying
 //     how long the injected fault lasts, which CodeCommit itself never
@@ -430,6 +434,54 @@ func (c *codeCommit) authenticate(r *http.Request, body []byte, service string) 
 		return ccCaller{}, &awsError{http.StatusBadRequest, "ExpiredTokenException", "The security token included in the request is expired"}
 	}
 	return ccCaller{tok: tok, region: sig.region}, nil
+}
+
+// ccGitAuthenticate checks a CodeCommit git request's basic
+// authentication as CodeCommit's git endpoint does: the user is an access
+// key ID, the password the time it was made (20060102T150405Z) followed by
+// the hex SigV4 signature, for the service codecommit in region, of
+// "GIT\n/v1/repos/NAME\n\nhost:HOST\n\nhost\n". The simulator
+// recomputes it with the key's secret: a wrong secret, region or host, a
+// time more than 15 minutes past or in the future, or a key whose IAM
+// policies do not allow codecommit:GitPull is refused (authUnknown). There
+// is no anonymous access.
+func (s *Sim) ccGitAuthenticate(r *http.Request, region, name string) (Token, authStatus) {
+	id, password, ok := r.BasicAuth()
+	if !ok {
+		return Token{}, authUnknown
+	}
+	tok, found := s.tokenByAccessKey(id)
+	if !found {
+		return Token{}, authUnknown
+	}
+	if _, st := s.authenticate(tok.Value); st != authOK {
+		return Token{}, st
+	}
+	stamp, sig, ok := strings.Cut(password, "Z")
+	at, err := time.Parse("20060102T150405", stamp)
+	if !ok || err != nil || len(sig) != 64 {
+		return Token{}, authUnknown
+	}
+	now := s.now()
+	if at.Before(now.Add(-ccMaxSkew)) || at.After(now) {
+		return Token{}, authExpired
+	}
+	date := stamp[:8]
+	canonical := "GIT\n/v1/repos/" + name + "\n\nhost:" + r.Host + "\n\nhost\n"
+	sum := sha256.Sum256([]byte(canonical))
+	toSign := "AWS4-HMAC-SHA256\n" + stamp + "\n" + date + "/" + region + "/codecommit/aws4_request\n" + hex.EncodeToString(sum[:])
+	_, secret := AccessKeyPair(tok.Value)
+	key := []byte("AWS4" + secret)
+	for _, part := range []string{date, region, "codecommit", "aws4_request"} {
+		key = hmacSHA256(key, part)
+	}
+	if !hmac.Equal([]byte(hex.EncodeToString(hmacSHA256(key, toSign))), []byte(sig)) {
+		return Token{}, authUnknown
+	}
+	if !(ccCaller{tok: tok}).may("GitPull") {
+		return Token{}, authUnknown
+	}
+	return tok, authOK
 }
 
 // sigV4 is a parsed AWS4-HMAC-SHA256 Authorization header.

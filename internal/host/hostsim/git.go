@@ -21,7 +21,8 @@ import (
 // a real bare repository on disk per simulated one, served by the system
 // `git http-backend` behind net/http/cgi, at each host's URL layout and
 // with its authentication (HTTP basic, with a token the host accepts as
-// the password). The branches the API reports and the refs git advertises
+// the password; on CodeCommit, an access key ID and the git password
+// derived from its secret, which the simulator verifies). The branches the API reports and the refs git advertises
 // are one: commits made with Commit move the API's branch, and branches
 // the API creates appear in git when they point at a real commit.
 //
@@ -34,6 +35,9 @@ type Git struct {
 	repos map[int64]*sync.Mutex // repository id → its lock, once its bare repository exists
 	stats map[string]GitStats   // full name (lower case) → requests served
 	clock int64                 // seconds; each commit one later, so dates are distinct and repeatable
+	// region is the AWS region whose git endpoint a LayoutCodeCommit
+	// server stands for.
+	region string
 }
 
 // GitStats counts the git requests one repository received.
@@ -63,13 +67,25 @@ const (
 	// LayoutAzure is Azure DevOps', VSTS' and TFS':
 	// /{organization or /tfs/collection}/{project}/_git/{repo}.
 	LayoutAzure
+	// LayoutCodeCommit is AWS CodeCommit's: /v1/repos/{name}, with the
+	// SigV4-derived git password of an access key (see Git.SetRegion).
+	LayoutCodeCommit
 )
 
 // Git returns the simulator's git server, keeping bare repositories under
 // dir (a test's temporary directory). Each call returns a new server over
 // the same simulated repositories; use one per Sim.
 func (s *Sim) Git(dir string) *Git {
-	return &Git{sim: s, root: dir, repos: map[int64]*sync.Mutex{}, stats: map[string]GitStats{}, clock: 1_700_000_000}
+	return &Git{sim: s, root: dir, repos: map[int64]*sync.Mutex{}, stats: map[string]GitStats{}, clock: 1_700_000_000,
+		region: "eu-west-1"}
+}
+
+// SetRegion sets the AWS region a LayoutCodeCommit server stands for
+// (eu-west-1 by default): git passwords must be derived for it.
+func (g *Git) SetRegion(region string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.region = region
 }
 
 // Wrap serves git requests in layout and hands everything else to h (the
@@ -81,7 +97,7 @@ func (g *Git) Wrap(layout Layout, h http.Handler) http.Handler {
 			h.ServeHTTP(w, r)
 			return
 		}
-		g.serve(w, r, full, rest)
+		g.serve(w, r, layout, full, rest)
 	})
 }
 
@@ -101,6 +117,12 @@ func gitPath(layout Layout, path string) (full, rest string, ok bool) {
 	}
 	repo := path[:i]
 	switch layout {
+	case LayoutCodeCommit:
+		name, found := strings.CutPrefix(repo, "/v1/repos/")
+		if !found || name == "" || strings.Contains(name, "/") {
+			return "", "", false
+		}
+		return name, rest, true
 	case LayoutAzure:
 		before, name, found := strings.Cut(repo, "/_git/")
 		if !found || name == "" || strings.Contains(name, "/") {
@@ -138,15 +160,31 @@ func (g *Git) repoByPath(full string) (*repoState, bool) {
 	}
 }
 
-func (g *Git) serve(w http.ResponseWriter, r *http.Request, full, rest string) {
-	st, ok := g.repoByPath(full)
-	if !ok {
-		http.NotFound(w, r)
-		return
+func (g *Git) serve(w http.ResponseWriter, r *http.Request, layout Layout, full, rest string) {
+	var token Token
+	var status authStatus
+	var v repoView
+	if layout == LayoutCodeCommit {
+		g.mu.Lock()
+		region := g.region
+		g.mu.Unlock()
+		token, status = g.sim.ccGitAuthenticate(r, region, full)
+		var ok bool
+		if v, ok = g.sim.ccRepo(full, token.Login); !ok {
+			http.NotFound(w, r)
+			return
+		}
+		full = v.FullName()
+	} else {
+		st, ok := g.repoByPath(full)
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		full = st.FullName()
+		token, status = g.sim.authenticate(authorizationToken(r))
+		v, _ = g.sim.repo(full, token.Login)
 	}
-	full = st.FullName()
-	token, status := g.sim.authenticate(authorizationToken(r))
-	v, _ := g.sim.repo(full, token.Login)
 	if rest == "/git-receive-pack" || r.URL.Query().Get("service") == "git-receive-pack" {
 		// Pushes go through Commit; the git server only reads.
 		http.Error(w, "pushing is not served", http.StatusForbidden)

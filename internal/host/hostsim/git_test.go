@@ -9,7 +9,9 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/gitrelay/gitrelay/internal/host/codecommit"
 	"github.com/gitrelay/gitrelay/internal/host/hostsim"
 )
 
@@ -124,5 +126,64 @@ func TestGitAdvertisesBranchesTheAPICreates(t *testing.T) {
 	refs, _ = lsRemote(t, srv.URL+"/acme/widgets.git", "")
 	if _, ok := refs["refs/heads/ABC-2-from-api"]; ok {
 		t.Errorf("a deleted branch is still advertised: %v", refs)
+	}
+}
+
+// CodeCommit's git endpoint takes the access key ID and the SigV4-derived
+// git password of its secret, for that host, region and repository, made
+// at most 15 minutes before; everything else is refused.
+func TestGitServesCodeCommitWithTheSigV4GitPassword(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git is not installed")
+	}
+	sim := hostsim.New()
+	t.Cleanup(sim.Close)
+	now := time.Date(2026, 3, 9, 22, 5, 7, 0, time.UTC)
+	sim.SetClock(func() time.Time { return now })
+	git := sim.Git(t.TempDir())
+	srv := httptest.NewServer(git.Wrap(hostsim.LayoutCodeCommit, sim.CodeCommit()))
+	t.Cleanup(srv.Close)
+	sim.AddRepo(hostsim.Repo{Owner: "acme", Name: "widgets", Private: true, Readers: []string{"alice"}})
+	sim.AddRepo(hostsim.Repo{Owner: "acme", Name: "gadgets", Private: true})
+	sim.AddToken(hostsim.Token{Value: ccKeyID + ":" + ccSecret, Login: "alice"})
+	sim.AddToken(hostsim.Token{Value: "AKIAMALLORY000000000:mallory-secret", Login: "mallory"})
+	sim.AddToken(hostsim.Token{Value: "AKIANOGITPULL0000000:nopull-secret", Login: "alice", Scopes: []string{"codecommit:GetRepository"}})
+	sha, err := git.Commit("acme/widgets", "feature/ABC-1-login", hostsim.Change{Message: "ABC-1 Log in"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gitHost := strings.TrimPrefix(srv.URL, "http://")
+	login := func(id, secret, host, path, region string, at time.Time) string {
+		user, password := codecommit.GitPassword(id, secret, "", host, path, region, at)
+		return user + ":" + password
+	}
+
+	refs, err := lsRemote(t, srv.URL+"/v1/repos/widgets", login(ccKeyID, ccSecret, gitHost, "/v1/repos/widgets", "eu-west-1", now.Add(-time.Minute)))
+	if err != nil {
+		t.Fatalf("ls-remote with the derived password: %v", err)
+	}
+	if refs["refs/heads/feature/ABC-1-login"] != sha {
+		t.Errorf("got refs %v, want the pushed branch at %s", refs, sha)
+	}
+
+	refused := []struct{ name, userPassword string }{
+		{"no credential", ""},
+		{"wrong secret", login(ccKeyID, "not-the-secret", gitHost, "/v1/repos/widgets", "eu-west-1", now)},
+		{"wrong region", login(ccKeyID, ccSecret, gitHost, "/v1/repos/widgets", "us-east-1", now)},
+		{"wrong host", login(ccKeyID, ccSecret, "git-codecommit.eu-west-1.amazonaws.com", "/v1/repos/widgets", "eu-west-1", now)},
+		{"another repository's password", login(ccKeyID, ccSecret, gitHost, "/v1/repos/gadgets", "eu-west-1", now)},
+		{"older than 15 minutes", login(ccKeyID, ccSecret, gitHost, "/v1/repos/widgets", "eu-west-1", now.Add(-16*time.Minute))},
+		{"in the future", login(ccKeyID, ccSecret, gitHost, "/v1/repos/widgets", "eu-west-1", now.Add(time.Minute))},
+		{"the secret as the password", ccKeyID + ":" + ccSecret},
+		{"a key whose user may not read the repository", login("AKIAMALLORY000000000", "mallory-secret", gitHost, "/v1/repos/widgets", "eu-west-1", now)},
+		{"a key not allowed codecommit:GitPull", login("AKIANOGITPULL0000000", "nopull-secret", gitHost, "/v1/repos/widgets", "eu-west-1", now)},
+	}
+	for _, c := range refused {
+		if _, err := lsRemote(t, srv.URL+"/v1/repos/widgets", c.userPassword); err == nil {
+			t.Errorf("%s: ls-remote succeeded, want refused", c.name)
+		}
+	}
+	if got := git.Stats("acme/widgets"); got.Refs != 1 || got.Refused != len(refused) {
+		t.Errorf("got stats %+v, want 1 refs request and %d refused", got, len(refused))
 	}
 }
