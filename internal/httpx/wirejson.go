@@ -41,22 +41,7 @@ func (r BranchRecord) appendJSON(b []byte) []byte {
 	b = appendJSONString(b, r.Name)
 	b = append(b, `,"url":`...)
 	b = appendJSONString(b, r.URL)
-	b = append(b, `,"integration_id":`...)
-	b = appendJSONString(b, r.IntegrationID)
-	b = append(b, `,"repository_id":`...)
-	b = appendJSONString(b, r.RepositoryID)
-	b = append(b, `,"repository":`...)
-	b = appendJSONString(b, r.Repository)
-	b = append(b, `,"origin":`...)
-	b = appendJSONString(b, r.Origin)
-	b = append(b, `,"state":`...)
-	b = appendJSONString(b, r.State)
-	if r.LastCommit != nil {
-		b = append(b, `,"last_commit":`...)
-		b = r.LastCommit.appendJSON(b)
-	}
-	b = append(b, `,"updated_at":`...)
-	b = appendJSONTime(b, r.UpdatedAt)
+	b = appendListed(b, r.IntegrationID, r.RepositoryID, r.Repository, r.Origin, r.State, r.LastCommit, r.UpdatedAt)
 	return appendCreated(b, r.ActedAs, r.CreatedBy, r.CreatedAt)
 }
 
@@ -73,27 +58,33 @@ func (r PullRequestRecord) appendJSON(b []byte) []byte {
 	b = appendJSONString(b, r.Target)
 	b = append(b, `,"draft":`...)
 	b = strconv.AppendBool(b, r.Draft)
-	b = append(b, `,"integration_id":`...)
-	b = appendJSONString(b, r.IntegrationID)
-	b = append(b, `,"repository_id":`...)
-	b = appendJSONString(b, r.RepositoryID)
-	b = append(b, `,"repository":`...)
-	b = appendJSONString(b, r.Repository)
-	b = append(b, `,"origin":`...)
-	b = appendJSONString(b, r.Origin)
-	b = append(b, `,"state":`...)
-	b = appendJSONString(b, r.State)
-	if r.LastCommit != nil {
-		b = append(b, `,"last_commit":`...)
-		b = r.LastCommit.appendJSON(b)
-	}
-	b = append(b, `,"updated_at":`...)
-	b = appendJSONTime(b, r.UpdatedAt)
+	b = appendListed(b, r.IntegrationID, r.RepositoryID, r.Repository, r.Origin, r.State, r.LastCommit, r.UpdatedAt)
 	if r.Author != "" {
 		b = append(b, `,"author":`...)
 		b = appendJSONString(b, r.Author)
 	}
 	return appendCreated(b, r.ActedAs, r.CreatedBy, r.CreatedAt)
+}
+
+// appendListed appends what branches and pull requests share: where they
+// are, where they come from, their state and last commit.
+func appendListed(b []byte, integrationID, repositoryID, repository, origin, state string, last *CommitRef, updated time.Time) []byte {
+	b = append(b, `,"integration_id":`...)
+	b = appendJSONString(b, integrationID)
+	b = append(b, `,"repository_id":`...)
+	b = appendJSONString(b, repositoryID)
+	b = append(b, `,"repository":`...)
+	b = appendJSONString(b, repository)
+	b = append(b, `,"origin":`...)
+	b = appendJSONString(b, origin)
+	b = append(b, `,"state":`...)
+	b = appendJSONString(b, state)
+	if last != nil {
+		b = append(b, `,"last_commit":`...)
+		b = last.appendJSON(b)
+	}
+	b = append(b, `,"updated_at":`...)
+	return appendJSONTime(b, updated)
 }
 
 // appendCreated appends the attribution of what gitrelay created, and
