@@ -73,7 +73,7 @@ func (s *Service) RegisterWebhooks(ctx context.Context, p relay.Principal, integ
 		return nil, s.fail(ctx, ev, nil, err)
 	}
 	if !in.Enabled {
-		return nil, s.fail(ctx, ev, nil, relay.Errorf(relay.EForbidden,
+		return nil, s.fail(ctx, ev, nil, relay.Errorf(relay.EIntegrationDisabled,
 			"Integration %s is disabled: enable it before registering its webhook.", in.Name))
 	}
 	if s.webhooks == nil {

@@ -269,7 +269,7 @@ func TestWebhookRegistrationRefusals(t *testing.T) {
 
 		wantStatus(t, registerWebhook(e, e.Admin, "no-such-integration"), http.StatusNotFound, relay.ENotFound)
 		wantStatus(t, e.Do("PATCH", "/api/v1/integrations/"+id, e.Admin, map[string]any{"enabled": false}), http.StatusOK, "")
-		wantStatus(t, registerWebhook(e, e.Admin, id), http.StatusForbidden, relay.EForbidden)
+		wantStatus(t, registerWebhook(e, e.Admin, id), http.StatusForbidden, relay.EIntegrationDisabled)
 		if n := len(e.Writes()); n != 0 {
 			t.Errorf("the host was sent %d writes", n)
 		}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -82,9 +83,13 @@ func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
 		} `json:"components"`
 	}
 	_ = json.Unmarshal(openapiDoc, &enum)
-	codes := strings.Join(enum.Components.Schemas.Error.Properties.Error.Properties.Code.Enum, ",")
-	for _, c := range []string{relay.EUserTokenRequired, relay.EPATNotSupported, relay.EBranchExists, relay.EHostTimeout} {
-		if !strings.Contains(codes, c) {
+	codes := enum.Components.Schemas.Error.Properties.Error.Properties.Code.Enum
+	for _, c := range []string{relay.EUnauthenticated, relay.EForbidden, relay.ENotFound, relay.EInvalid, relay.EConflict,
+		relay.EInternal, relay.EBusy, relay.EUserTokenRequired, relay.EUserTokenExpired, relay.EUserTokenRevoked,
+		relay.EUserTokenInsufficientScope, relay.ETokenInvalid, relay.ETokenExpired, relay.ETokenInsufficientScope,
+		relay.EPATNotSupported, relay.EInvalidBranchName, relay.EBranchExists, relay.EPullRequestExists, relay.ERateLimited,
+		relay.EHostError, relay.EHostTimeout, relay.EIntegrationDisabled, relay.EHostNotAllowed} {
+		if !slices.Contains(codes, c) {
 			t.Errorf("error code %s missing from the schema", c)
 		}
 	}
