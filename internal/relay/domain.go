@@ -363,6 +363,12 @@ const (
 	ActionWebhookRegister = "webhook.register"
 )
 
+// AuditActions lists every action of the audit trail, in the order the
+// audit page offers them as a filter.
+var AuditActions = []string{ActionBranchCreate, ActionBranchDelete, ActionPullRequestCreate,
+	ActionTokenSave, ActionTokenRemove, ActionTokenDropped, ActionTokenChecked, ActionIntegrationCreate,
+	ActionIntegrationUpdate, ActionIntegrationDelete, ActionRequireUserPAT, ActionWebhookRegister}
+
 // Audit outcomes.
 const (
 	OutcomeSuccess = "success"

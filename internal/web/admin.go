@@ -95,9 +95,6 @@ type auditFilterForm struct {
 	Username, IntegrationID, Action, Outcome, Since, Until string
 }
 
-var auditActions = []string{relay.ActionBranchCreate, relay.ActionBranchDelete, relay.ActionPullRequestCreate,
-	relay.ActionTokenSave, relay.ActionTokenRemove, relay.ActionIntegrationCreate, relay.ActionIntegrationUpdate,
-	relay.ActionIntegrationDelete, relay.ActionRequireUserPAT, relay.ActionWebhookRegister}
 
 // auditPageSize bounds the audit table; the CSV export has a larger bound.
 const (

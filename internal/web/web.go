@@ -180,7 +180,7 @@ var funcs = template.FuncMap{
 	"join":         strings.Join,
 	"bytes":        byteSize,
 	"list":         func(s ...string) []string { return s },
-	"auditActions": func() []string { return auditActions },
+	"auditActions": func() []string { return relay.AuditActions },
 	"json": func(v any) (string, error) {
 		b, err := json.Marshal(v)
 		return string(b), err
