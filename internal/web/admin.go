@@ -95,7 +95,6 @@ type auditFilterForm struct {
 	Username, IntegrationID, Action, Outcome, Since, Until string
 }
 
-
 // auditPageSize bounds the audit table; the CSV export has a larger bound.
 const (
 	auditPageSize  = 200
