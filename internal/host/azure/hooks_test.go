@@ -42,22 +42,9 @@ func subscriptionBody(event, id string) string {
 		`"consumerInputs":{"url":"` + hookURL + `","basicAuthUsername":"gitrelay","basicAuthPassword":"` + hookSecret + `"}}`
 }
 
-func hooks(t *testing.T, c relay.HostClient) relay.HookRegistrar {
-	t.Helper()
-	h, ok := host.Hooks(c)
-	if !ok {
-		t.Fatal("the Azure DevOps client registers no webhooks")
-	}
-	return h
-}
-
 func noHookSecret(t *testing.T, v any) {
 	t.Helper()
-	for _, p := range hosttest.Printed(v) {
-		if strings.Contains(p, hookSecret) || strings.Contains(p, wireToken) {
-			t.Errorf("a secret shows: %s", p)
-		}
-	}
+	hosttest.NoSecretPrinted(t, v, hookSecret, wireToken)
 }
 
 // Each event type is a subscription of its own, filtered to the
@@ -69,7 +56,7 @@ func TestEnsureHookSubscribesEachEventForTheRepository(t *testing.T) {
 		exchange{Method: "POST", Path: "/fabrikam/_apis/hooks/subscriptions", Query: v("7.1"), File: "subscription.json", Body: subscriptionBody("git.push", "")},
 		exchange{Method: "POST", Path: "/fabrikam/_apis/hooks/subscriptions", Query: v("7.1"), File: "subscription.json", Body: subscriptionBody("git.pullrequest.created", "")},
 	)
-	change, err := hooks(t, rp.client(azure.Services(), services, patCred)).EnsureHook(t.Context(), billing, wantHook)
+	change, err := hosttest.HookRegistrar(t, rp.client(azure.Services(), services, patCred)).EnsureHook(t.Context(), billing, wantHook)
 	if err != nil || change != relay.HookCreated {
 		t.Fatalf("EnsureHook = %q, %v; want created", change, err)
 	}
@@ -85,7 +72,7 @@ func TestEnsureHookReplacesTheRepositorysSubscriptions(t *testing.T) {
 		exchange{Method: "PUT", Path: "/fabrikam/_apis/hooks/subscriptions/" + pushSubID, Query: v("7.1"), File: "subscription.json", Body: subscriptionBody("git.push", pushSubID)},
 		exchange{Method: "POST", Path: "/fabrikam/_apis/hooks/subscriptions", Query: v("7.1"), File: "subscription.json", Body: subscriptionBody("git.pullrequest.created", "")},
 	)
-	change, err := hooks(t, rp.client(azure.Services(), services, patCred)).EnsureHook(t.Context(), billing, wantHook)
+	change, err := hosttest.HookRegistrar(t, rp.client(azure.Services(), services, patCred)).EnsureHook(t.Context(), billing, wantHook)
 	if err != nil || change != relay.HookUpdated {
 		t.Fatalf("EnsureHook = %q, %v; want updated", change, err)
 	}
@@ -106,7 +93,7 @@ func TestEnsureHookLeavesRightSubscriptionsAloneOnlyWhenThePasswordIsKnown(t *te
 		exchange{Method: "PUT", Path: "/fabrikam/_apis/hooks/subscriptions/7b2e9c4d-6a1f-4d3b-9e8c-0a5f2d7b1e6c", Query: v("7.1"), File: "subscription.json",
 			Body: subscriptionBody("git.pullrequest.created", "7b2e9c4d-6a1f-4d3b-9e8c-0a5f2d7b1e6c")},
 	)
-	h := hooks(t, rp.client(azure.Services(), services, patCred))
+	h := hosttest.HookRegistrar(t, rp.client(azure.Services(), services, patCred))
 	known := wantHook
 	known.SecretSet = true
 	if change, err := h.EnsureHook(t.Context(), billing, known); err != nil || change != relay.HookUnchanged {
@@ -122,7 +109,7 @@ func TestFindHookGathersTheRepositorysSubscriptions(t *testing.T) {
 		getBilling, withFile(listSubs, "subscriptions.json"),
 		getBilling, withFile(listSubs, "subscriptions.json"),
 	)
-	h := hooks(t, rp.client(azure.Services(), services, patCred))
+	h := hosttest.HookRegistrar(t, rp.client(azure.Services(), services, patCred))
 	got, err := h.FindHook(t.Context(), billing, hookURL)
 	if err != nil || got.ID != pushSubID || got.Active || !host.SameEvents(got.Events, []string{"git.push"}) {
 		t.Errorf("FindHook = %+v, %v; want the disabled push subscription", got, err)
@@ -150,7 +137,7 @@ func TestHookRefusals(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rp := newReplay(t, patAuth, tc.script...)
-			_, err := hooks(t, rp.client(azure.Services(), services, patCred)).EnsureHook(t.Context(), billing, wantHook)
+			_, err := hosttest.HookRegistrar(t, rp.client(azure.Services(), services, patCred)).EnsureHook(t.Context(), billing, wantHook)
 			e := wantCode(t, err, tc.code, "EnsureHook")
 			if e.Scope != tc.scope || !strings.Contains(e.Message, tc.says) {
 				t.Errorf("error %+v, want scope %q and a message mentioning %q", e, tc.scope, tc.says)
@@ -165,7 +152,7 @@ func TestTFS2013HasNoServiceHooks(t *testing.T) {
 	rp := newReplay(t, basic(`FABRIKAM\bot`, wirePassword))
 	c := rp.client(azure.Server(), relay.HostConfig{Kind: azure.KindServer, Options: map[string]string{"server_version": "2013"}},
 		relay.PasswordCredential(`FABRIKAM\bot`, wirePassword))
-	_, err := hooks(t, c).EnsureHook(t.Context(), billing, wantHook)
+	_, err := hosttest.HookRegistrar(t, c).EnsureHook(t.Context(), billing, wantHook)
 	e := wantCode(t, err, relay.EInvalid, "EnsureHook on TFS 2013")
 	if !strings.Contains(e.Message, "no service hooks") {
 		t.Errorf("message %q, want it to say TFS 2013 has no service hooks", e.Message)

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gitrelay/gitrelay/internal/host"
 	"github.com/gitrelay/gitrelay/internal/host/hosttest"
 	"github.com/gitrelay/gitrelay/internal/relay"
 )
@@ -30,22 +29,9 @@ func hookBody(typ string) string {
 		`"events":["push","pull_request"],"branch_filter":"*","active":true}`
 }
 
-func hooks(t *testing.T, c relay.HostClient) relay.HookRegistrar {
-	t.Helper()
-	h, ok := host.Hooks(c)
-	if !ok {
-		t.Fatal("the Gitea client registers no webhooks")
-	}
-	return h
-}
-
 func noHookSecret(t *testing.T, v any) {
 	t.Helper()
-	for _, p := range hosttest.Printed(v) {
-		if strings.Contains(p, hookSecret) || strings.Contains(p, wireToken) {
-			t.Errorf("a secret shows: %s", p)
-		}
-	}
+	hosttest.NoSecretPrinted(t, v, hookSecret, wireToken)
 }
 
 func TestEnsureHookCreatesAGiteaHook(t *testing.T) {
@@ -53,7 +39,7 @@ func TestEnsureHookCreatesAGiteaHook(t *testing.T) {
 		exchange{Method: "GET", Path: "/repos/platform/billing-api/hooks", Query: "limit=50&page=1", Reply: `[]`},
 		exchange{Method: "POST", Path: "/repos/platform/billing-api/hooks", Status: http.StatusCreated, File: "hook.json", Body: hookBody("gitea")},
 	)
-	change, err := hooks(t, client(t, rp)).EnsureHook(t.Context(), billingAPI, wantHook)
+	change, err := hosttest.HookRegistrar(t, client(t, rp)).EnsureHook(t.Context(), billingAPI, wantHook)
 	if err != nil || change != relay.HookCreated {
 		t.Fatalf("EnsureHook = %q, %v; want created", change, err)
 	}
@@ -64,7 +50,7 @@ func TestEnsureHookEditsTheHookDeliveringToGitrelay(t *testing.T) {
 		exchange{Method: "GET", Path: "/repos/platform/billing-api/hooks", Query: "limit=50&page=1", File: "hooks_list.json"},
 		exchange{Method: "PATCH", Path: "/repos/platform/billing-api/hooks/9", File: "hook.json", Body: hookBody("")},
 	)
-	change, err := hooks(t, client(t, rp)).EnsureHook(t.Context(), billingAPI, wantHook)
+	change, err := hosttest.HookRegistrar(t, client(t, rp)).EnsureHook(t.Context(), billingAPI, wantHook)
 	if err != nil || change != relay.HookUpdated {
 		t.Fatalf("EnsureHook = %q, %v; want updated", change, err)
 	}
@@ -79,7 +65,7 @@ func TestEnsureHookLeavesARightHookAloneOnlyWhenItsSecretIsKnown(t *testing.T) {
 		exchange{Method: "GET", Path: "/repos/platform/billing-api/hooks", Query: "limit=50&page=1", Reply: right},
 		exchange{Method: "PATCH", Path: "/repos/platform/billing-api/hooks/9", File: "hook.json", Body: hookBody("")},
 	)
-	h := hooks(t, client(t, rp))
+	h := hosttest.HookRegistrar(t, client(t, rp))
 	known := wantHook
 	known.SecretSet = true
 	if change, err := h.EnsureHook(t.Context(), billingAPI, known); err != nil || change != relay.HookUnchanged {
@@ -95,7 +81,7 @@ func TestFindHook(t *testing.T) {
 		exchange{Method: "GET", Path: "/repos/platform/billing-api/hooks", Query: "limit=50&page=1", File: "hooks_list.json"},
 		exchange{Method: "GET", Path: "/repos/platform/billing-api/hooks", Query: "limit=50&page=1", File: "hooks_list.json"},
 	)
-	h := hooks(t, client(t, rp))
+	h := hosttest.HookRegistrar(t, client(t, rp))
 	got, err := h.FindHook(t.Context(), billingAPI, hookURL)
 	if err != nil || got.ID != "9" || got.Active || got.URL != hookURL {
 		t.Errorf("FindHook = %+v, %v; want hook 9, inactive", got, err)
@@ -122,7 +108,7 @@ func TestHookRefusals(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rp := newReplay(t, tc.script...)
-			_, err := hooks(t, client(t, rp)).EnsureHook(t.Context(), billingAPI, wantHook)
+			_, err := hosttest.HookRegistrar(t, client(t, rp)).EnsureHook(t.Context(), billingAPI, wantHook)
 			e := wantCode(t, err, tc.code)
 			if !strings.Contains(e.Message, tc.says) {
 				t.Errorf("message %q does not mention %q", e.Message, tc.says)

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gitrelay/gitrelay/internal/host"
 	"github.com/gitrelay/gitrelay/internal/host/github"
 	"github.com/gitrelay/gitrelay/internal/host/hosttest"
 	"github.com/gitrelay/gitrelay/internal/relay"
@@ -32,21 +31,12 @@ func hookBody(name string) string {
 	return `{` + n + `"config":{"url":"` + hookURL + `","content_type":"json","secret":"` + hookSecret + `","insecure_ssl":"0"},"events":["push","pull_request"],"active":true}`
 }
 
-func hooks(t *testing.T, c relay.HostClient) relay.HookRegistrar {
-	t.Helper()
-	h, ok := host.Hooks(c)
-	if !ok {
-		t.Fatal("the GitHub client registers no webhooks")
-	}
-	return h
-}
-
 func TestEnsureHookCreatesTheHookWhenNoneDeliversToGitrelay(t *testing.T) {
 	rp := newReplay(t, "/api/v3",
 		exchange{Method: "GET", Path: "/repos/octocat/Hello-World/hooks", Query: "page=1&per_page=100", Reply: `[]`},
 		exchange{Method: "POST", Path: "/repos/octocat/Hello-World/hooks", Status: http.StatusCreated, File: "hook.json", Body: hookBody("web")},
 	)
-	change, err := hooks(t, enterpriseClient(t, rp)).EnsureHook(t.Context(), helloWorld, wantHook)
+	change, err := hosttest.HookRegistrar(t, enterpriseClient(t, rp)).EnsureHook(t.Context(), helloWorld, wantHook)
 	if err != nil || change != relay.HookCreated {
 		t.Fatalf("EnsureHook = %q, %v; want created", change, err)
 	}
@@ -61,7 +51,7 @@ func TestEnsureHookSetsTheHookDeliveringToGitrelayAgain(t *testing.T) {
 		exchange{Method: "GET", Path: "/repos/octocat/Hello-World/hooks", Query: "page=2&per_page=100", File: "hooks_list.json"},
 		exchange{Method: "PATCH", Path: "/repos/octocat/Hello-World/hooks/12345679", File: "hook.json", Body: hookBody("")},
 	)
-	change, err := hooks(t, cloudClient(t, rp)).EnsureHook(t.Context(), helloWorld, wantHook)
+	change, err := hosttest.HookRegistrar(t, cloudClient(t, rp)).EnsureHook(t.Context(), helloWorld, wantHook)
 	if err != nil || change != relay.HookUpdated {
 		t.Fatalf("EnsureHook = %q, %v; want updated", change, err)
 	}
@@ -76,7 +66,7 @@ func TestEnsureHookLeavesARightHookAloneOnlyWhenItsSecretIsKnown(t *testing.T) {
 		exchange{Method: "GET", Path: "/repos/octocat/Hello-World/hooks", Query: "page=1&per_page=100", Reply: right},
 		exchange{Method: "PATCH", Path: "/repos/octocat/Hello-World/hooks/12345680", File: "hook.json", Body: hookBody("")},
 	)
-	h := hooks(t, cloudClient(t, rp))
+	h := hosttest.HookRegistrar(t, cloudClient(t, rp))
 	known := wantHook
 	known.SecretSet = true
 	if change, err := h.EnsureHook(t.Context(), helloWorld, known); err != nil || change != relay.HookUnchanged {
@@ -92,7 +82,7 @@ func TestFindHook(t *testing.T) {
 		exchange{Method: "GET", Path: "/repos/octocat/Hello-World/hooks", Query: "page=1&per_page=100", File: "hooks_list.json"},
 		exchange{Method: "GET", Path: "/repos/octocat/Hello-World/hooks", Query: "page=1&per_page=100", File: "hooks_list.json"},
 	)
-	h := hooks(t, cloudClient(t, rp))
+	h := hosttest.HookRegistrar(t, cloudClient(t, rp))
 	got, err := h.FindHook(t.Context(), helloWorld, "https://GITRELAY.example.com/hooks/01JHOOK")
 	want := relay.HostHook{ID: "12345679", URL: hookURL, Events: []string{"push"}, Active: false}
 	if err != nil || got.ID != want.ID || got.URL != want.URL || got.Active || len(got.Events) != 1 {
@@ -124,7 +114,7 @@ func TestHookRefusals(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rp := newReplay(t, "", tc.script...)
-			_, err := hooks(t, cloudClient(t, rp)).EnsureHook(t.Context(), helloWorld, wantHook)
+			_, err := hosttest.HookRegistrar(t, cloudClient(t, rp)).EnsureHook(t.Context(), helloWorld, wantHook)
 			e := wantCode(t, err, tc.code)
 			if e.Scope != tc.scope || !strings.Contains(e.Message, tc.says) {
 				t.Errorf("error %+v, want scope %q and a message mentioning %q", e, tc.scope, tc.says)
@@ -146,11 +136,7 @@ func withReply(ex exchange, reply string) exchange {
 
 func noHookSecret(t *testing.T, v any) {
 	t.Helper()
-	for _, p := range printedForms(v) {
-		if strings.Contains(p, hookSecret) {
-			t.Errorf("the webhook secret shows: %s", p)
-		}
-	}
+	hosttest.NoSecretPrinted(t, v, hookSecret)
 }
 
 // A host that echoes the request's body into its refusal: the secret is
@@ -172,7 +158,7 @@ func TestHookSecretNeverShowsInErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = hooks(t, c).EnsureHook(t.Context(), helloWorld, wantHook)
+	_, err = hosttest.HookRegistrar(t, c).EnsureHook(t.Context(), helloWorld, wantHook)
 	wantCode(t, err, relay.EInvalid)
 	noHookSecret(t, err)
 	noHookSecret(t, wantHook)
@@ -210,7 +196,7 @@ func TestHookSecretIsNotSentToAnotherHost(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = hooks(t, c).EnsureHook(t.Context(), helloWorld, wantHook)
+		_, err = hosttest.HookRegistrar(t, c).EnsureHook(t.Context(), helloWorld, wantHook)
 		if relay.ErrorCode(err) != relay.EHostError {
 			t.Errorf("%s: EnsureHook redirected elsewhere = %v, want host_error", name, err)
 		}

@@ -24,22 +24,9 @@ var wantHook = relay.Hook{URL: hookURL, Events: []string{"push_events", "merge_r
 const hookBody = `{"url":"` + hookURL + `","push_events":true,"merge_requests_events":true,"tag_push_events":false,` +
 	`"enable_ssl_verification":true,"token":"` + hookSecret + `"}`
 
-func hooks(t *testing.T, c relay.HostClient) relay.HookRegistrar {
-	t.Helper()
-	h, ok := host.Hooks(c)
-	if !ok {
-		t.Fatal("the GitLab client registers no webhooks")
-	}
-	return h
-}
-
 func noHookSecret(t *testing.T, v any) {
 	t.Helper()
-	for _, p := range hosttest.Printed(v) {
-		if strings.Contains(p, hookSecret) || strings.Contains(p, wireToken) {
-			t.Errorf("a secret shows: %s", p)
-		}
-	}
+	hosttest.NoSecretPrinted(t, v, hookSecret, wireToken)
 }
 
 func TestEnsureHookAddsTheProjectHook(t *testing.T) {
@@ -47,7 +34,7 @@ func TestEnsureHookAddsTheProjectHook(t *testing.T) {
 		exchange{Method: "GET", Path: "/projects/3/hooks", Query: "page=1&per_page=100", Reply: `[]`},
 		exchange{Method: "POST", Path: "/projects/3/hooks", Status: http.StatusCreated, File: "hook.json", Body: hookBody},
 	)
-	change, err := hooks(t, selfManagedClient(t, rp)).EnsureHook(t.Context(), widgets, wantHook)
+	change, err := hosttest.HookRegistrar(t, selfManagedClient(t, rp)).EnsureHook(t.Context(), widgets, wantHook)
 	if err != nil || change != relay.HookCreated {
 		t.Fatalf("EnsureHook = %q, %v; want created", change, err)
 	}
@@ -62,7 +49,7 @@ func TestEnsureHookEditsTheHookDeliveringToGitrelay(t *testing.T) {
 		// GitLab had disabled it: a test delivery turns it back on.
 		exchange{Method: "POST", Path: "/projects/3/hooks/7/test/push_events", Status: http.StatusCreated, Reply: `{"message":"201 Created"}`},
 	)
-	change, err := hooks(t, cloudClient(t, rp)).EnsureHook(t.Context(), widgets, wantHook)
+	change, err := hosttest.HookRegistrar(t, cloudClient(t, rp)).EnsureHook(t.Context(), widgets, wantHook)
 	if err != nil || change != relay.HookUpdated {
 		t.Fatalf("EnsureHook = %q, %v; want updated", change, err)
 	}
@@ -76,7 +63,7 @@ func TestEnsureHookSaysWhenGitLabKeepsTheHookOff(t *testing.T) {
 		exchange{Method: "PUT", Path: "/projects/3/hooks/7", File: "hook.json", Body: hookBody},
 		exchange{Method: "POST", Path: "/projects/3/hooks/7/test/push_events", Status: http.StatusUnprocessableEntity, Reply: `{"message":"Hook execution failed: 502"}`},
 	)
-	_, err := hooks(t, cloudClient(t, rp)).EnsureHook(t.Context(), widgets, wantHook)
+	_, err := hosttest.HookRegistrar(t, cloudClient(t, rp)).EnsureHook(t.Context(), widgets, wantHook)
 	if relay.ErrorCode(err) != relay.EHostError || !strings.Contains(relay.ErrorMessage(err), "keeps it off") {
 		t.Errorf("EnsureHook = %v, want host_error saying GitLab keeps the hook off", err)
 	}
@@ -92,7 +79,7 @@ func TestEnsureHookLeavesARightHookAloneOnlyWhenItsTokenIsKnown(t *testing.T) {
 		exchange{Method: "GET", Path: "/projects/3/hooks", Query: "page=1&per_page=100", Reply: right},
 		exchange{Method: "PUT", Path: "/projects/3/hooks/7", File: "hook.json", Body: hookBody},
 	)
-	h := hooks(t, cloudClient(t, rp))
+	h := hosttest.HookRegistrar(t, cloudClient(t, rp))
 	known := wantHook
 	known.SecretSet = true
 	if change, err := h.EnsureHook(t.Context(), widgets, known); err != nil || change != relay.HookUnchanged {
@@ -108,7 +95,7 @@ func TestFindHookReadsEventsAndWhetherGitLabDelivers(t *testing.T) {
 		exchange{Method: "GET", Path: "/projects/3/hooks", Query: "page=1&per_page=100", File: "hooks_list.json"},
 		exchange{Method: "GET", Path: "/projects/3/hooks", Query: "page=1&per_page=100", File: "hooks_list.json"},
 	)
-	h := hooks(t, cloudClient(t, rp))
+	h := hosttest.HookRegistrar(t, cloudClient(t, rp))
 	got, err := h.FindHook(t.Context(), widgets, hookURL)
 	if err != nil || got.ID != "7" || got.Active || !host.SameEvents(got.Events, []string{"push_events"}) {
 		t.Errorf("FindHook = %+v, %v; want hook 7, disabled, push events only", got, err)
@@ -139,7 +126,7 @@ func TestHookRefusals(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rp := newReplay(t, "", tc.script...)
-			_, err := hooks(t, cloudClient(t, rp)).EnsureHook(t.Context(), widgets, wantHook)
+			_, err := hosttest.HookRegistrar(t, cloudClient(t, rp)).EnsureHook(t.Context(), widgets, wantHook)
 			if relay.ErrorCode(err) != tc.code || !strings.Contains(relay.ErrorMessage(err), tc.says) {
 				t.Errorf("EnsureHook = %v, want %s mentioning %q", err, tc.code, tc.says)
 			}

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
+	"testing"
 
+	"github.com/gitrelay/gitrelay/internal/host"
 	"github.com/gitrelay/gitrelay/internal/relay"
 )
 
@@ -26,4 +29,27 @@ func Printed(v any) []string {
 	slog.New(slog.NewJSONHandler(&buf, nil)).Info("x", "v", v)
 	slog.New(slog.NewTextHandler(&buf, nil)).Info("x", "v", v)
 	return append(printed, buf.String())
+}
+
+// NoSecretPrinted fails t when any of secrets shows in what printing or
+// logging v shows (Printed).
+func NoSecretPrinted(t testing.TB, v any, secrets ...string) {
+	t.Helper()
+	for _, p := range Printed(v) {
+		for _, s := range secrets {
+			if strings.Contains(p, s) {
+				t.Errorf("a secret shows: %s", p)
+			}
+		}
+	}
+}
+
+// HookRegistrar is c's webhook registration, failing t when c has none.
+func HookRegistrar(t testing.TB, c relay.HostClient) relay.HookRegistrar {
+	t.Helper()
+	h, ok := host.Hooks(c)
+	if !ok {
+		t.Fatalf("the %T client registers no webhooks", c)
+	}
+	return h
 }
