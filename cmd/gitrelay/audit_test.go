@@ -14,14 +14,8 @@ import (
 // The operator reads the audit trail of a Jira site that disconnected
 // gitrelay, by tenant id, from the command line.
 func TestAuditOfARemovedJiraSiteStaysReadable(t *testing.T) {
-	data := t.TempDir()
-	env := baseEnv("GITRELAY_DATA=" + data)
-	mustGitrelay(t, env, "migrate")
+	_, env, db := migratedData(t)
 	ctx := context.Background()
-	db, err := store.Open(ctx, store.Config{DataDir: data})
-	if err != nil {
-		t.Fatal(err)
-	}
 	const tenant = "ari:cloud:ecosystem::installation/gone"
 	if err := db.PutJiraInstallation(ctx, store.JiraInstallation{TenantID: tenant, CloudID: "c", SiteURL: "https://gone.atlassian.net"}, nil); err != nil {
 		t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/gitrelay/gitrelay/internal/host/hostsim"
 	"github.com/gitrelay/gitrelay/internal/logbuf"
+	"github.com/gitrelay/gitrelay/internal/store"
 	"github.com/gitrelay/gitrelay/internal/store/storetest"
 )
 
@@ -166,6 +167,22 @@ func (p *proc) do(method, path, token string, body any) (int, map[string]any, ht
 		m = map[string]any{"_raw": string(raw)}
 	}
 	return resp.StatusCode, m, resp.Header
+}
+
+// migratedData is a data directory `gitrelay migrate` made, the
+// environment that names it, and the database in it, open: a test writes
+// rows as a running server would have, closes it, then runs a command.
+func migratedData(t *testing.T) (string, []string, *store.DB) {
+	t.Helper()
+	data := t.TempDir()
+	env := baseEnv("GITRELAY_DATA=" + data)
+	mustGitrelay(t, env, "migrate")
+	db, err := store.Open(context.Background(), store.Config{DataDir: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return data, env, db
 }
 
 func baseEnv(extra ...string) []string {

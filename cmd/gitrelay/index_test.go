@@ -8,18 +8,11 @@ import (
 	"time"
 
 	"github.com/gitrelay/gitrelay/internal/relay"
-	"github.com/gitrelay/gitrelay/internal/store"
 )
 
 func TestIndexStatusListsEachIntegrationsIndex(t *testing.T) {
-	data := t.TempDir()
-	env := baseEnv("GITRELAY_DATA=" + data)
-	mustGitrelay(t, env, "migrate")
+	_, env, db := migratedData(t)
 	ctx := context.Background()
-	db, err := store.Open(ctx, store.Config{DataDir: data})
-	if err != nil {
-		t.Fatal(err)
-	}
 	in := relay.Integration{ID: "i1", TenantID: relay.LocalTenant, Kind: "github", Name: "GitHub", Enabled: true,
 		CreatedAt: time.Now(), UpdatedAt: time.Now()}
 	if err := db.CreateIntegration(ctx, in, []byte("sealed"), relay.AuditEvent{ID: relay.NewID(), Action: relay.ActionIntegrationCreate, Outcome: relay.OutcomeSuccess}); err != nil {
