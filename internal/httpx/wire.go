@@ -193,15 +193,11 @@ func DevelopmentOf(d action.Development) Development {
 			LastCommit: lastCommit(b), UpdatedAt: b.UpdatedAt.UTC()})
 	}
 	for _, c := range d.Indexed.Commits {
-		short := c.SHA
-		if len(short) > 7 {
-			short = short[:7]
-		}
 		branches := c.Branches
 		if branches == nil {
 			branches = []string{}
 		}
-		out.Commits = append(out.Commits, Commit{SHA: c.SHA, ShortSHA: short, Message: c.Message, AuthorName: c.AuthorName,
+		out.Commits = append(out.Commits, Commit{SHA: c.SHA, ShortSHA: relay.ShortSHA(c.SHA), Message: c.Message, AuthorName: c.AuthorName,
 			AuthorEmail: c.AuthorEmail, Date: c.At.UTC(), URL: d.CommitURLs[c.SHA], Branches: branches,
 			IntegrationID: c.IntegrationID, RepositoryID: c.RepositoryID, Repository: c.Repository})
 		if u, ok := d.Authors[strings.ToLower(c.AuthorEmail)]; ok {

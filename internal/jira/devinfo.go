@@ -656,10 +656,6 @@ func (d *Devinfo) branchEntity(b branchOp, head relay.Branch, seq int64) *devBra
 	if url == "" {
 		url = head.URL
 	}
-	display := head.SHA
-	if len(display) > 7 {
-		display = display[:7]
-	}
 	at := b.At.UTC().Format(time.RFC3339)
 	return &devBranch{
 		ID: EntityID(b.Name), IssueKeys: []string{b.IssueKey}, UpdateSequenceID: seq, Name: b.Name, URL: url,
@@ -667,7 +663,7 @@ func (d *Devinfo) branchEntity(b branchOp, head relay.Branch, seq int64) *devBra
 		// there); the message says so rather than invent one.
 		LastCommit: devCommit{ID: head.SHA, IssueKeys: []string{b.IssueKey}, UpdateSequenceID: seq, Hash: head.SHA,
 			Message: "Head of " + b.Name + " when gitrelay created the branch", Author: devAuthor{Name: b.Login},
-			URL: url, AuthorTimestamp: at, DisplayID: display},
+			URL: url, AuthorTimestamp: at, DisplayID: relay.ShortSHA(head.SHA)},
 		CreatePullRequestURL: d.createPullRequestURL(b),
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gitrelay/gitrelay/internal/relay"
 	"github.com/gitrelay/gitrelay/internal/store"
 )
 
@@ -147,16 +148,12 @@ func (d *Devinfo) indexedEntries(op store.DevinfoOp) ([]entry, *devRepository, e
 }
 
 func devCommitOf(c IndexedCommit, seq int64) devCommit {
-	display := c.SHA
-	if len(display) > 7 {
-		display = display[:7]
-	}
 	keys := c.IssueKeys
 	if keys == nil {
 		keys = []string{}
 	}
 	return devCommit{ID: c.SHA, IssueKeys: keys, UpdateSequenceID: seq, Hash: c.SHA, Message: c.Message,
-		Author: devAuthor{Name: authorName(c.Author)}, URL: c.URL, AuthorTimestamp: c.At.UTC().Format(time.RFC3339), DisplayID: display}
+		Author: devAuthor{Name: authorName(c.Author)}, URL: c.URL, AuthorTimestamp: c.At.UTC().Format(time.RFC3339), DisplayID: relay.ShortSHA(c.SHA)}
 }
 
 // pullRequestStatus is Jira's name of a pull request state.

@@ -175,3 +175,12 @@ type IssueIndexPullRequest struct {
 	IndexPlace
 	IndexedPullRequest
 }
+
+// ShortSHA is how a commit is named for people: the first 7 characters of
+// its sha (all of it when shorter).
+func ShortSHA(sha string) string {
+	if len(sha) > 7 {
+		return sha[:7]
+	}
+	return sha
+}
