@@ -408,3 +408,68 @@ func TestScheduledTriggerKeepsTheSystemTokenCurrent(t *testing.T) {
 	}
 	e.noSecrets(fresh)
 }
+
+// A UI call stores the system token it carries only when the stored one is
+// older than the refresh age. The installation it compares with may be
+// what this process read or wrote in the last minute, never older: a token
+// stored elsewhere meanwhile is seen within a minute.
+func TestUICallsStoreANewerSystemTokenOnlyWhenTheStoredOneAged(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		e := newEnv(t, db)
+		e.install()
+		stored := func() (string, time.Time) {
+			t.Helper()
+			sealed, at, err := e.db.JiraSystemToken(context.Background(), installA)
+			if err != nil {
+				t.Fatal(err)
+			}
+			opened, err := e.keys.Open(sealed, store.JiraSystemTokenOwner(installA))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return string(opened), at
+		}
+		panel := func(sys string) {
+			t.Helper()
+			if r := e.do("GET", "/forge/issues/ABC-1/development", e.ui(installA, cloudA, siteA, "acc-bob", e.bobTok, sys), nil); r.Status != http.StatusOK {
+				t.Fatalf("panel: got %d %s", r.Status, r.Body)
+			}
+		}
+		// The first call records the site's address the installed event
+		// did not carry, with its token.
+		panel(e.sysA)
+		first, firstAt := stored()
+
+		e.clock.Advance(5 * time.Minute)
+		panel(e.fake.SystemToken(cloudA))
+		if tok, at := stored(); tok != first || !at.Equal(firstAt) {
+			t.Fatalf("a call 5 minutes after the last stored token replaced it (at %v)", at)
+		}
+
+		e.clock.Advance(15 * time.Minute)
+		newer := e.fake.SystemToken(cloudA)
+		panel(newer)
+		if tok, at := stored(); tok != newer || !at.Equal(e.clock.Now()) {
+			t.Fatalf("a call 20 minutes after the last stored token kept it (at %v), want the call's stored now", at)
+		}
+
+		// Another replica stores a token; this process, which wrote the
+		// installation moments ago, trusts what it wrote for a minute at
+		// most, then sees the other's.
+		e.clock.Advance(16 * time.Minute)
+		elsewhere := e.fake.SystemToken(cloudA)
+		sealed, err := e.keys.Seal([]byte(elsewhere), store.JiraSystemTokenOwner(installA))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.db.PutJiraInstallation(context.Background(), store.JiraInstallation{TenantID: installA, SystemTokenAt: e.clock.Now()}, sealed); err != nil {
+			t.Fatal(err)
+		}
+		e.clock.Advance(2 * time.Minute)
+		panel(e.fake.SystemToken(cloudA))
+		if tok, _ := stored(); tok != elsewhere {
+			t.Fatal("a call replaced the system token another replica stored 2 minutes before, want it kept")
+		}
+		e.noSecrets(first, newer, elsewhere)
+	})
+}
