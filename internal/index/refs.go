@@ -56,7 +56,7 @@ func readRefs(ctx context.Context, client *http.Client, remote relay.GitRemote) 
 	defer resp.Body.Close()
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-		return nil, relay.Errorf(relay.ECredentialRejected, "The host refused the integration's credential for git (HTTP %d): it may have expired, been revoked, or lack read access to the repository's code.", resp.StatusCode)
+		return nil, relay.Errorf(relay.ECredentialRejected, "The host refused the integration's credential for git (HTTP %d): it may have expired, been revoked, or lack read access to the repository's code. Update the integration's credential on its page, or give its account read access (on CodeCommit, the codecommit:GitPull permission).", resp.StatusCode)
 	case resp.StatusCode == http.StatusNotFound:
 		return nil, relay.Errorf(relay.ENotFound, "The host answered that the repository is not there (HTTP 404).")
 	case resp.StatusCode == http.StatusTooManyRequests:
