@@ -2,7 +2,6 @@ package action
 
 import (
 	"context"
-	"slices"
 	"time"
 
 	"github.com/gitrelay/gitrelay/internal/relay"
@@ -124,9 +123,10 @@ func (s *Service) readIndex(ctx context.Context, tenantID string, d *Development
 		in, ok := byID[integrationID]
 		return ok && in.IncludesRepository(repositoryID)
 	}
-	idx.Branches = slices.DeleteFunc(idx.Branches, func(b relay.IssueIndexBranch) bool { return !included(b.IntegrationID, b.RepositoryID) })
-	idx.Commits = slices.DeleteFunc(idx.Commits, func(c relay.IssueIndexCommit) bool { return !included(c.IntegrationID, c.RepositoryID) })
-	idx.PullRequests = slices.DeleteFunc(idx.PullRequests, func(p relay.IssueIndexPullRequest) bool { return !included(p.IntegrationID, p.RepositoryID) })
+	// The index read is shared (the store keeps it): kept into new slices.
+	idx.Branches = keptOf(idx.Branches, func(b relay.IssueIndexBranch) bool { return included(b.IntegrationID, b.RepositoryID) })
+	idx.Commits = keptOf(idx.Commits, func(c relay.IssueIndexCommit) bool { return included(c.IntegrationID, c.RepositoryID) })
+	idx.PullRequests = keptOf(idx.PullRequests, func(p relay.IssueIndexPullRequest) bool { return included(p.IntegrationID, p.RepositoryID) })
 	d.Indexed = idx
 	if ad, ok := s.store.(authorDirectory); ok && len(idx.Commits) > 0 {
 		emails := make([]string, 0, len(idx.Commits))
@@ -148,6 +148,24 @@ func (s *Service) readIndex(ctx context.Context, tenantID string, d *Development
 		}
 	}
 	return nil
+}
+
+// keptOf is s when keep keeps all of it, otherwise a new slice of what it
+// keeps: s itself is never modified.
+func keptOf[T any](s []T, keep func(T) bool) []T {
+	for i, v := range s {
+		if keep(v) {
+			continue
+		}
+		out := append(make([]T, 0, len(s)-1), s[:i]...)
+		for _, w := range s[i+1:] {
+			if keep(w) {
+				out = append(out, w)
+			}
+		}
+		return out
+	}
+	return s
 }
 
 // indexAdmin is what the index's administration reads and changes

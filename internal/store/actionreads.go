@@ -32,8 +32,9 @@ var (
 		LEFT JOIN settings s ON s.tenant_id = i.tenant_id
 		LEFT JOIN user_tokens t ON t.tenant_id = i.tenant_id AND t.integration_id = i.id AND t.user_id = ?
 		WHERE i.tenant_id = ? AND i.id = ?`
-	panelTokensQuery = `SELECT x.token_valid, x.granted, v.version, ` + tokenColumnsOrZero("t") + `
-		FROM (SELECT ` + tokenCheckColumns + `, CAST(? AS TEXT) AS tenant_id) x
+	panelTokensQuery = `SELECT x.token_valid, x.granted, v.version, x.record_version, x.index_version, ` + tokenColumnsOrZero("t") + `
+		FROM (SELECT ` + tokenCheckColumns + `, CAST(? AS TEXT) AS tenant_id,
+			` + recordVersion + ` AS record_version, ` + indexVersion + ` AS index_version) x
 		LEFT JOIN integration_versions v ON v.tenant_id = x.tenant_id
 		LEFT JOIN user_tokens t ON t.tenant_id = x.tenant_id AND t.user_id = ?
 		ORDER BY t.integration_id`
@@ -110,107 +111,148 @@ var pgPanelQueries = [...]string{rebind(true, panelTokensQuery), rebind(true, is
 // tenant's integrations (oldest first) with the user's saved tokens, the
 // issue's branch and pull request records (oldest first), and what the
 // index holds for the issue from every integration (the caller keeps what
-// the user may see). The slices are never nil; the integrations may be
+// the user may see). The slices are never nil; all but the tokens may be
 // shared with other callers and must not be modified.
 //
-// It reads the user's tokens with the version of the tenant's
-// integrations (and the request's token check, if any), then the records,
-// then the index: on PostgreSQL the three statements are sent together,
-// one round trip; on SQLite, in process, one after the other. The
-// integrations come from
-// integrationCache when it holds that version, and are read (one more
-// trip) otherwise.
+// Its first statement reads the user's tokens with the request's token
+// check (if any) and the versions of the tenant's integrations, of the
+// issue's records and of the tenant's index. What this process keeps of
+// those (integrationCache, panelCache) is used when of the version read;
+// what is not is read then (on PostgreSQL the statements are sent
+// together): an issue viewed again unchanged costs one statement.
 func (db *DB) PanelReads(ctx context.Context, tenantID, userID, issueKey string) (relay.PanelReads, error) {
 	r := relay.PanelReads{Tokens: []relay.UserToken{}}
 	c, check := db.hotChecking(ctx)
-	tokenArgs := append(tokenCheckArgs(check), tenantID, userID)
-	var version sql.NullInt64
-	indexArgs := issueIndexArgs(tenantID, issueKey)
-	if db.dialect == DialectPostgres {
-		err := db.batch(ctx, c, []batchQuery{
-			{pgPanelQueries[0], tokenArgs, func(rows scanRows) (err error) {
-				r.Tokens, version, err = scanPanelTokens(rows, check)
-				return err
-			}},
-			{pgPanelQueries[1], []any{tenantID, issueKey, tenantID, issueKey}, func(rows scanRows) (err error) {
-				r.Branches, r.PullRequests, err = scanIssueRecords(rows, tenantID, issueKey)
-				return err
-			}},
-			{pgPanelQueries[2], indexArgs, func(rows scanRows) (err error) {
-				r.Index, err = scanIssueIndex(rows, issueKey, nil)
-				return err
-			}},
-		})
-		if err != nil {
-			return relay.PanelReads{}, err
-		}
-	} else {
-		rows, err := c.query(ctx, panelTokensQuery, tokenArgs...)
-		if err != nil {
-			return relay.PanelReads{}, fmt.Errorf("store: read development panel: %w", err)
-		}
-		r.Tokens, version, err = scanPanelTokens(rows, check)
-		rows.Close()
-		if err != nil {
-			return relay.PanelReads{}, err
-		}
-		if r.Branches, r.PullRequests, err = db.issueRecords(ctx, tenantID, issueKey); err != nil {
-			return relay.PanelReads{}, err
-		}
-		rows, err = c.query(ctx, issueIndexQuery, indexArgs...)
-		if err != nil {
-			return relay.PanelReads{}, dbError(err, "read issue index", "", "")
-		}
-		r.Index, err = scanIssueIndex(rows, issueKey, nil)
-		rows.Close()
-		if err != nil {
-			return relay.PanelReads{}, err
-		}
+	key := panelKey{tenantID, issueKey}
+	kept := db.panels.get(key)
+	var v panelVersions
+	err := db.panelStatements(ctx, c, panelStatement{pgPanelQueries[0], panelTokensQuery,
+		append(tokenCheckArgs(check), tenantID, tenantID, issueKey, tenantID, userID), "read development panel",
+		func(rows scanRows) (err error) {
+			r.Tokens, v, err = scanPanelTokens(rows, check)
+			return err
+		}})
+	if err != nil {
+		return relay.PanelReads{}, err
 	}
-	var err error
-	if r.Integrations, err = db.cachedIntegrations(ctx, tenantID, version); err != nil {
+	// The parts changed since kept, each read with its version in one
+	// statement (a change made since the first statement is read too).
+	read := kept
+	var changed []panelStatement
+	if v.records != kept.records.version {
+		changed = append(changed, panelStatement{pgPanelQueries[1], issueRecordsQuery, issueRecordsArgs(tenantID, issueKey),
+			"list issue records", func(rows scanRows) (err error) {
+				read.records, err = scanIssueRecords(rows, tenantID, issueKey)
+				return err
+			}})
+	}
+	if v.index != kept.indexVersion {
+		changed = append(changed, panelStatement{pgPanelQueries[2], issueIndexQuery, issueIndexArgs(tenantID, issueKey),
+			"read issue index", func(rows scanRows) (err error) {
+				read.index, read.indexVersion, err = scanIssueIndex(rows, issueKey, nil)
+				return err
+			}})
+	}
+	if len(changed) > 0 {
+		if err := db.panelStatements(ctx, db.hot(), changed...); err != nil {
+			return relay.PanelReads{}, err
+		}
+		db.panels.put(key, read)
+	}
+	r.Branches, r.PullRequests, r.Index = read.records.branches, read.records.pullRequests, read.index
+	if r.Integrations, err = db.cachedIntegrations(ctx, tenantID, v.integrations); err != nil {
 		return relay.PanelReads{}, err
 	}
 	return r, nil
 }
 
+// panelStatement is one of the panel's statements: its text on PostgreSQL
+// and as written, its arguments, what its failure is called and what
+// reads its rows.
+type panelStatement struct {
+	pg, query string
+	args      []any
+	what      string
+	read      func(rows scanRows) error
+}
+
+// panelStatements runs the statements on c: on PostgreSQL together, one
+// round trip; on SQLite, in process, one after the other.
+func (db *DB) panelStatements(ctx context.Context, c conn, statements ...panelStatement) error {
+	if db.dialect == DialectPostgres {
+		queries := make([]batchQuery, len(statements))
+		for i, s := range statements {
+			queries[i] = batchQuery{s.pg, s.args, s.read}
+		}
+		return db.batch(ctx, c, queries)
+	}
+	for _, s := range statements {
+		if err := readRows(ctx, c, s.what, s.query, s.args, s.read); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readRows runs a query on c and hands its rows to read; a failure is
+// named what.
+func readRows(ctx context.Context, c conn, what, query string, args []any, read func(rows scanRows) error) error {
+	rows, err := c.query(ctx, query, args...)
+	if err != nil {
+		return dbError(err, what, "", "")
+	}
+	defer rows.Close()
+	if err := read(rows); err != nil {
+		return err
+	}
+	return dbError(rows.Err(), what, "", "")
+}
+
+// panelVersions are the versions panelTokensQuery reads: of the tenant's
+// integrations (none when it has never had any), of the issue's records
+// and of the tenant's index.
+type panelVersions struct {
+	integrations   sql.NullInt64
+	records, index int64
+}
+
 // scanPanelTokens reads panelTokensQuery's rows: the user's tokens and
-// the version of the tenant's integrations, after recording the token
-// check (when check is not nil) from the first row. A failed check is
-// returned as the error: nothing of its request is kept or shown.
-func scanPanelTokens(rows scanRows, check *relay.TokenCheck) ([]relay.UserToken, sql.NullInt64, error) {
+// the versions, after recording the token check (when check is not nil)
+// from the first row. A failed check is returned as the error: nothing of
+// its request is kept or shown.
+func scanPanelTokens(rows scanRows, check *relay.TokenCheck) ([]relay.UserToken, panelVersions, error) {
 	tokens := []relay.UserToken{}
 	var (
-		version             sql.NullInt64
+		v                   panelVersions
 		tokenValid, granted bool
 		tok                 userTokenScan
 		hasToken            bool
 	)
 	// One set of destinations for every row (see scanIssueRecords).
-	dest := append([]any{&tokenValid, &granted, &version, &hasToken}, tok.dest()...)
+	dest := append([]any{&tokenValid, &granted, &v.integrations, &v.records, &v.index, &hasToken}, tok.dest()...)
 	for rows.Next() {
 		tok = userTokenScan{}
 		if err := rows.Scan(dest...); err != nil {
-			return nil, version, fmt.Errorf("store: read development panel: %w", err)
+			return nil, v, fmt.Errorf("store: read development panel: %w", err)
 		}
 		if check != nil {
 			if err := check.Record(tokenValid, granted); err != nil {
-				return nil, version, err
+				return nil, v, err
 			}
 			check = nil
 		}
 		if hasToken {
 			t, err := tok.token()
 			if err != nil {
-				return nil, version, fmt.Errorf("store: read development panel: %w", err)
+				return nil, v, fmt.Errorf("store: read development panel: %w", err)
 			}
 			tokens = append(tokens, t)
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, version, fmt.Errorf("store: read development panel: %w", err)
+		return nil, v, fmt.Errorf("store: read development panel: %w", err)
 	}
-	return tokens, version, nil
+	return tokens, v, nil
 }
 
 // hotChecking is hot for a read that makes the request's token check, if
@@ -228,13 +270,13 @@ func (db *DB) hotChecking(ctx context.Context) (conn, *relay.TokenCheck) {
 // check, every argument NULL).
 func tokenCheckArgs(check *relay.TokenCheck) []any {
 	if check == nil {
-		return make([]any, 7, 10)
+		return make([]any, 7, 12)
 	}
 	var project any
 	if check.Project != "" {
 		project = check.Project
 	}
-	return append(make([]any, 0, 10), check.Hash, check.TenantID, check.UserID, micros(check.Now),
+	return append(make([]any, 0, 12), check.Hash, check.TenantID, check.UserID, micros(check.Now),
 		check.TenantID, project, check.UserID)
 }
 

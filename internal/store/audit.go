@@ -96,18 +96,32 @@ func (db *DB) auditWrite(tenantID string, e relay.AuditEvent) (settle string, se
 		auditCompleteSQL, []any{e.Repository, e.Ref, string(e.Via), e.Login, e.Outcome, e.ErrorCode, e.Detail, tenantID, e.ID}, nil
 }
 
+// change is one statement of a write with its arguments, and what its
+// failure is called (what) and says on a conflict.
+type change struct {
+	stmt           string
+	args           []any
+	what, conflict string
+}
+
 // changeWithAudit runs one change (stmt with args; none when stmt is
 // empty) and records e with it, atomically. On Postgres all go in a single
 // statement (a data-modifying WITH), one round trip instead of four
 // (begin, change, audit, commit): this is the write every action ends
 // with. SQLite runs a transaction, whose statements cost no round trips.
 func (db *DB) changeWithAudit(ctx context.Context, tenantID string, e relay.AuditEvent, what, conflict, stmt string, args ...any) error {
-	return db.changeWithAuditHook(ctx, tenantID, e, nil, what, conflict, stmt, args...)
+	var changes []change
+	if stmt != "" {
+		changes = append(changes, change{stmt, args, what, conflict})
+	}
+	return db.changeWithAuditHook(ctx, tenantID, e, nil, changes...)
 }
 
-// changeWithAuditHook is changeWithAudit, running hook (when not nil) in
-// the same transaction after the change and the audit.
-func (db *DB) changeWithAuditHook(ctx context.Context, tenantID string, e relay.AuditEvent, hook TxHook, what, conflict, stmt string, args ...any) error {
+// changeWithAuditHook is changeWithAudit with any number of changes, run
+// in order (on Postgres in one statement: each sees the rows as they were
+// before it), and hook (when not nil) in the same transaction after the
+// changes and the audit.
+func (db *DB) changeWithAuditHook(ctx context.Context, tenantID string, e relay.AuditEvent, hook TxHook, changes ...change) error {
 	if e.ID == "" {
 		e.ID = relay.NewID()
 	}
@@ -120,20 +134,11 @@ func (db *DB) changeWithAuditHook(ctx context.Context, tenantID string, e relay.
 		// request that asked for it is gone.
 		ctx = context.WithoutCancel(ctx)
 	}
-	type part struct {
-		stmt     string
-		args     []any
-		what     string
-		conflict string
-	}
-	var parts []part
-	if stmt != "" {
-		parts = append(parts, part{stmt, args, what, conflict})
-	}
+	parts := append(make([]change, 0, len(changes)+2), changes...)
 	if settle != "" {
-		parts = append(parts, part{settle, settleArgs, "settle host write", ""})
+		parts = append(parts, change{settle, settleArgs, "settle host write", ""})
 	}
-	parts = append(parts, part{audit, auditArgs, "append audit", "an audit event with this id already exists"})
+	parts = append(parts, change{audit, auditArgs, "append audit", "an audit event with this id already exists"})
 	if db.dialect == DialectPostgres && hook == nil {
 		var with []string
 		var all []any
@@ -155,10 +160,12 @@ func (db *DB) changeWithAuditHook(ctx context.Context, tenantID string, e relay.
 				return nil
 			}
 		}
-		if what == "" {
-			what = "append audit"
+		// A failure is named after the write's own change (the last).
+		named := last
+		if len(changes) > 0 {
+			named = changes[len(changes)-1]
 		}
-		return dbError(err, what, "", conflict)
+		return dbError(err, named.what, "", named.conflict)
 	}
 	return db.inTxAudited(ctx, tenantID, e, func(c conn) error {
 		for _, p := range parts {

@@ -81,15 +81,24 @@ func (db *DB) SyncIndexRepositories(ctx context.Context, tenantID, integrationID
 			return dbError(err, "read indexed repositories", "", "")
 		}
 		want := map[string]bool{}
+		// Whether what the panel shows changed: a repository renamed or
+		// moved, or one gone (a new one has nothing indexed yet).
+		changed := false
 		for _, r := range repos {
 			if want[r.ID] {
 				continue
 			}
 			want[r.ID] = true
 			if have[r.ID] {
-				_, err = c.exec(ctx, `UPDATE index_repositories SET full_name = ?, web_url = ?
+				var res sql.Result
+				res, err = c.exec(ctx, `UPDATE index_repositories SET full_name = ?, web_url = ?
 					WHERE tenant_id = ? AND integration_id = ? AND repository_id = ? AND (full_name <> ? OR web_url <> ?)`,
 					r.FullName, r.WebURL, tenantID, integrationID, r.ID, r.FullName, r.WebURL)
+				if err == nil {
+					var n int64
+					n, err = res.RowsAffected()
+					changed = changed || n > 0
+				}
 			} else {
 				_, err = c.exec(ctx, `INSERT INTO index_repositories (tenant_id, integration_id, repository_id, full_name, web_url,
 					tips, tips_digest, commits, next_poll_at, lease_owner, leased_until, failure, disk_bytes, pr_etag)
@@ -103,10 +112,14 @@ func (db *DB) SyncIndexRepositories(ctx context.Context, tenantID, integrationID
 		for id := range have {
 			if !want[id] {
 				removed = append(removed, id)
+				changed = true
 				if err := deleteIndex(ctx, c, tenantID, integrationID, id); err != nil {
 					return err
 				}
 			}
+		}
+		if changed {
+			return bumpIndex(ctx, c, tenantID)
 		}
 		return nil
 	})
@@ -406,6 +419,13 @@ func (db *DB) SaveIndex(ctx context.Context, u relay.IndexUpdate, hooks ...TxHoo
 		if err := replaceBranches(ctx, c, u); err != nil {
 			return err
 		}
+		// A read that found nothing new leaves what the panel shows as it
+		// was (and what each process keeps of it).
+		if u.Changed || len(u.Commits)+len(u.Rebranched)+len(u.ChangedBranches)+len(u.Branches) > 0 {
+			if err := bumpIndex(ctx, c, u.TenantID); err != nil {
+				return err
+			}
+		}
 		if err := runHooks(ctx, c, hooks); err != nil {
 			return err
 		}
@@ -593,6 +613,11 @@ func (db *DB) PutIndexedPullRequests(ctx context.Context, k relay.IndexKey, prs 
 				}
 			}
 		}
+		if len(prs) > 0 {
+			if err := bumpIndex(ctx, c, k.TenantID); err != nil {
+				return err
+			}
+		}
 		return runHooks(ctx, c, hooks)
 	})
 }
@@ -600,7 +625,9 @@ func (db *DB) PutIndexedPullRequests(ctx context.Context, k relay.IndexKey, prs 
 // issueIndexQuery reads an issue's indexed branches, commits and pull
 // requests in one statement (one round trip on PostgreSQL, as the rest of
 // the panel), each part newest first and capped: kind, where, then
-// columns whose meaning depends on the kind.
+// columns whose meaning depends on the kind; then one row (kind 'v')
+// whose n is the tenant's index version, read in the same statement so
+// that the rows and the version are of one snapshot (see panelCache).
 const issueIndexQuery = `SELECT * FROM (SELECT 'b' AS kind, b.integration_id, b.repository_id, r.full_name, r.web_url,
 		b.name AS t1, b.sha AS t2, b.commit_message AS t3, b.commit_author AS t4, '' AS t5, '' AS t6, 0 AS n,
 		b.commit_at AS at1, b.updated_at AS at2
@@ -622,7 +649,20 @@ UNION ALL SELECT * FROM (SELECT 'p', pi.integration_id, pi.repository_id, r.full
 		AND p.repository_id = pi.repository_id AND p.number = pi.number
 	JOIN index_repositories r ON r.tenant_id = pi.tenant_id AND r.integration_id = pi.integration_id
 		AND r.repository_id = pi.repository_id
-	WHERE pi.tenant_id = ? AND pi.issue_key = ? ORDER BY p.updated_at DESC LIMIT ?) ip`
+	WHERE pi.tenant_id = ? AND pi.issue_key = ? ORDER BY p.updated_at DESC LIMIT ?) ip
+UNION ALL SELECT 'v', '', '', '', '', '', '', '', '', '', '', ` + indexVersion + `, 0, 0`
+
+// indexVersion is a tenant's index version (tenant): 0 until its index
+// first changes.
+const indexVersion = `COALESCE((SELECT version FROM index_versions WHERE tenant_id = ?), 0)`
+
+// bumpIndex counts a change to what the tenant's index shows, in the
+// transaction that makes it (see panelCache).
+func bumpIndex(ctx context.Context, c conn, tenantID string) error {
+	_, err := c.exec(ctx, `INSERT INTO index_versions (tenant_id, version) VALUES (?, 1)
+		ON CONFLICT (tenant_id) DO UPDATE SET version = index_versions.version + 1`, tenantID)
+	return dbError(err, "count index change", "", "")
+}
 
 // IssueIndex reads what the index holds for the issue from the given
 // integrations (nil: none), newest first, at most IssueIndexLimit of each,
@@ -636,7 +676,8 @@ func (db *DB) IssueIndex(ctx context.Context, tenantID, issueKey string, integra
 		return emptyIssueIndex(), dbError(err, "read issue index", "", "")
 	}
 	defer rows.Close()
-	return scanIssueIndex(rows, issueKey, func(id string) bool { return slices.Contains(integrationIDs, id) })
+	idx, _, err := scanIssueIndex(rows, issueKey, func(id string) bool { return slices.Contains(integrationIDs, id) })
+	return idx, err
 }
 
 func emptyIssueIndex() relay.IssueIndex {
@@ -645,12 +686,13 @@ func emptyIssueIndex() relay.IssueIndex {
 
 // issueIndexArgs are issueIndexQuery's arguments.
 func issueIndexArgs(tenantID, issueKey string) []any {
-	return []any{tenantID, issueKey, IssueIndexLimit, tenantID, issueKey, IssueIndexLimit, tenantID, issueKey, IssueIndexLimit}
+	return []any{tenantID, issueKey, IssueIndexLimit, tenantID, issueKey, IssueIndexLimit, tenantID, issueKey, IssueIndexLimit, tenantID}
 }
 
 // scanIssueIndex reads issueIndexQuery's rows, keeping those of the
-// integrations keep says (nil: all).
-func scanIssueIndex(rows scanRows, issueKey string, keep func(integrationID string) bool) (relay.IssueIndex, error) {
+// integrations keep says (nil: all), and returns the tenant's index
+// version.
+func scanIssueIndex(rows scanRows, issueKey string, keep func(integrationID string) bool) (relay.IssueIndex, int64, error) {
 	out := emptyIssueIndex()
 	// One set of destinations for every row (see scanIssueRecords).
 	var (
@@ -658,12 +700,17 @@ func scanIssueIndex(rows scanRows, issueKey string, keep func(integrationID stri
 		place                  relay.IndexPlace
 		t1, t2, t3, t4, t5, t6 string
 		n, at1, at2            int64
+		version                int64
 	)
 	dest := []any{&kind, &place.IntegrationID, &place.RepositoryID, &place.Repository, &place.WebURL,
 		&t1, &t2, &t3, &t4, &t5, &t6, &n, &at1, &at2}
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
-			return out, dbError(err, "read issue index", "", "")
+			return out, 0, dbError(err, "read issue index", "", "")
+		}
+		if kind == "v" {
+			version = n
+			continue
 		}
 		if keep != nil && !keep(place.IntegrationID) {
 			continue
@@ -681,7 +728,7 @@ func scanIssueIndex(rows scanRows, issueKey string, keep func(integrationID stri
 				Number: int(n), Title: t1, State: t2, Source: t3, Target: t4, Author: t5, URL: t6, UpdatedAt: fromMicros(at1), IssueKeys: []string{issueKey}}})
 		}
 	}
-	return out, dbError(rows.Err(), "read issue index", "", "")
+	return out, version, dbError(rows.Err(), "read issue index", "", "")
 }
 
 // PullRequestCursor is where the repository's pull-request read through

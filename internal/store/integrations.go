@@ -200,6 +200,9 @@ func (db *DB) DeleteIntegration(ctx context.Context, tenantID, id string, e rela
 		if err := bumpIntegrations(ctx, c, tenantID); err != nil {
 			return err
 		}
+		if err := bumpIndex(ctx, c, tenantID); err != nil {
+			return err
+		}
 		return db.insertAudit(ctx, c, tenantID, e)
 	})
 }

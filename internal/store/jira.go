@@ -200,10 +200,11 @@ var jiraTenantTables = []string{
 // reconciliation completes their audit rows (as unknown: the integration
 // is gone) instead of leaving them pending forever. Every table with a
 // tenant_id is in exactly one of the two lists (a test checks), so a new
-// table cannot silently outlive its tenant. integration_versions holds
-// only a counter, which must never go back (see integrationCache).
+// table cannot silently outlive its tenant. integration_versions,
+// issue_record_changes and index_versions only count changes, which must
+// never go back (see integrationCache and panelCache).
 var jiraTenantHistory = []string{"tenants", "audit_events", "branch_records", "pull_request_records", "devinfo_failures",
-	"pending_host_writes", "integration_versions"}
+	"pending_host_writes", "integration_versions", "issue_record_changes", "index_versions"}
 
 // msgJiraTenantRemoved is how a credential of a removed tenant is refused.
 const msgJiraTenantRemoved = "This Jira site disconnected gitrelay, so its sign-ins and tokens no longer work. A Jira administrator can connect the site again by installing the gitrelay app anew."
@@ -225,6 +226,9 @@ func (db *DB) DeleteJiraTenant(ctx context.Context, tenantID string) error {
 			}
 		}
 		if err := bumpIntegrations(ctx, c, tenantID); err != nil {
+			return err
+		}
+		if err := bumpIndex(ctx, c, tenantID); err != nil {
 			return err
 		}
 		_, err := c.exec(ctx, `INSERT INTO tenants (id, name, created_at, removed_at) VALUES (?, ?, ?, ?)

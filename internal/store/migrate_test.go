@@ -10,7 +10,7 @@ import (
 	"github.com/gitrelay/gitrelay/internal/store/storetest"
 )
 
-var allMigrations = []string{"0001_initial", "0002_web", "0003_jira", "0004_repositories", "0005_repository_cache", "0006_token_origins", "0007_host_writes", "0008_tenant_auth", "0009_replicas", "0010_integration_versions", "0011_devinfo_claims", "0012_index", "0014_webhooks", "0015_repository_changes", "0016_web_flashes", "0019_token_checks", "0020_commit_branches", "0021_webhook_registrations", "0022_clone_affinity"}
+var allMigrations = []string{"0001_initial", "0002_web", "0003_jira", "0004_repositories", "0005_repository_cache", "0006_token_origins", "0007_host_writes", "0008_tenant_auth", "0009_replicas", "0010_integration_versions", "0011_devinfo_claims", "0012_index", "0014_webhooks", "0015_repository_changes", "0016_web_flashes", "0019_token_checks", "0020_commit_branches", "0021_webhook_registrations", "0022_clone_affinity", "0023_panel_versions"}
 
 // emptyConfigs are configurations of empty, unmigrated databases.
 func emptyConfigs(t *testing.T) map[string]func(t *testing.T) store.Config {

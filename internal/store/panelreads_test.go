@@ -85,12 +85,12 @@ func TestPanelReadsForgetARemovedJiraTenantOfAnotherReplica(t *testing.T) {
 	})
 }
 
-// Once the tenant's integrations are kept, a panel read is the user's
-// tokens with the integrations' version, the issue's records and what the
-// index holds for it: sent together on PostgreSQL (one round trip), one
-// after the other on SQLite (three, in process). They are read every
-// time.
-func TestPanelReadsTakeOneRoundTripOnPostgreSQL(t *testing.T) {
+// Once the tenant's integrations and the issue's records and index are
+// kept, a panel read is one statement: the user's tokens with the
+// versions of what is kept. A part changed since is read in a second
+// round trip (both parts together on PostgreSQL, one after the other on
+// SQLite), and kept again.
+func TestPanelReadsOfAnUnchangedIssueTakeOneStatement(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		createIntegration(t, db, newIntegration("t1", "i1"))
@@ -98,11 +98,15 @@ func TestPanelReadsTakeOneRoundTripOnPostgreSQL(t *testing.T) {
 		_, err := db.PanelReads(ctx, "t1", "alice", "ABC-1")
 		must(t, err)
 
-		want := map[string]int64{store.DialectPostgres: 1, store.DialectSQLite: 3}[db.Dialect()]
-		before := db.RoundTrips()
-		got, err := db.PanelReads(ctx, "t1", "alice", "ABC-1")
-		must(t, err)
-		wantEqual(t, "round trips", db.RoundTrips()-before, want)
+		trips := func(what string, want int64) relay.PanelReads {
+			t.Helper()
+			before := db.RoundTrips()
+			got, err := db.PanelReads(ctx, "t1", "alice", "ABC-1")
+			must(t, err)
+			wantEqual(t, "round trips "+what, db.RoundTrips()-before, want)
+			return got
+		}
+		got := trips("unchanged", 1)
 		wantEqual(t, "integrations", len(got.Integrations), 2)
 		wantEqual(t, "tokens", len(got.Tokens), 0)
 		wantEqual(t, "branches", got.Branches, []relay.BranchRecord{})
@@ -120,15 +124,15 @@ func TestPanelReadsTakeOneRoundTripOnPostgreSQL(t *testing.T) {
 		must(t, db.RecordBranch(ctx, relay.BranchRecord{ID: "b2", TenantID: "t1", IssueKey: "ABC-2", IntegrationID: "i1",
 			RepositoryID: "7", Repository: "acme/api", Name: "ABC-2-other", ActedAs: by, CreatedAt: at(3)},
 			auditFor(relay.ActionBranchCreate)))
-		before = db.RoundTrips()
-		got, err = db.PanelReads(ctx, "t1", "alice", "ABC-1")
-		must(t, err)
-		wantEqual(t, "round trips with records", db.RoundTrips()-before, want)
+		got = trips("with records changed", 2)
 		wantEqual(t, "branches", got.Branches, []relay.BranchRecord{b})
 		wantEqual(t, "pull requests", got.PullRequests, []relay.PullRequestRecord{pr})
+		got = trips("with records kept", 1)
+		wantEqual(t, "kept branches", got.Branches, []relay.BranchRecord{b})
+		wantEqual(t, "kept pull requests", got.PullRequests, []relay.PullRequestRecord{pr})
 
-		// What the index holds for the issue comes in the same reads, from
-		// every integration of the tenant.
+		// What the index holds for the issue, from every integration of
+		// the tenant, is kept the same way.
 		for _, id := range []string{"i1", "i2"} {
 			_, err := db.SyncIndexRepositories(ctx, "t1", id, []relay.Repository{repo("7", "acme/api")}, at(0))
 			must(t, err)
@@ -144,16 +148,16 @@ func TestPanelReadsTakeOneRoundTripOnPostgreSQL(t *testing.T) {
 				CheckedAt: at(4), NextPollAt: at(5)})
 			must(t, err)
 		}
-		before = db.RoundTrips()
-		got, err = db.PanelReads(ctx, "t1", "alice", "ABC-1")
-		must(t, err)
-		wantEqual(t, "round trips with the index", db.RoundTrips()-before, want)
-		var shas []string
-		for _, c := range got.Index.Commits {
-			shas = append(shas, c.IntegrationID+":"+c.SHA)
+		commits := func(got relay.PanelReads) []string {
+			var shas []string
+			for _, c := range got.Index.Commits {
+				shas = append(shas, c.IntegrationID+":"+c.SHA)
+			}
+			slices.Sort(shas)
+			return shas
 		}
-		slices.Sort(shas)
-		wantEqual(t, "indexed commits", shas, []string{"i1:c-i1", "i2:c-i2"})
+		wantEqual(t, "indexed commits", commits(trips("with the index changed", 2)), []string{"i1:c-i1", "i2:c-i2"})
+		wantEqual(t, "kept indexed commits", commits(trips("with the index kept", 1)), []string{"i1:c-i1", "i2:c-i2"})
 		other, err := db.PanelReads(ctx, "t1", "alice", "ABC-2")
 		must(t, err)
 		wantEqual(t, "indexed commits of another issue", len(other.Index.Commits), 0)
@@ -202,5 +206,121 @@ func TestConcurrentReadsKeepTheirConnections(t *testing.T) {
 					p.Name, p.Stats.MaxIdleClosed, p.Stats.OpenConnections)
 			}
 		}
+	})
+}
+
+// Every change another replica makes to an issue's records, or to what the
+// index holds, shows at the next panel read of a replica that keeps them:
+// a record written, moved to another issue or forgotten; commits and
+// pull requests indexed; a repository renamed or taken out of the index;
+// the integration deleted. A read that found nothing new leaves what is
+// kept alone.
+func TestPanelReadsSeeRecordAndIndexChangesOfAnotherReplica(t *testing.T) {
+	twoReplicas(t, func(t *testing.T, a, b *store.DB) {
+		ctx := context.Background()
+		createIntegration(t, b, newIntegration("t1", "i1"))
+		panel := func(issue string) relay.PanelReads {
+			t.Helper()
+			got, err := a.PanelReads(ctx, "t1", "alice", issue)
+			must(t, err)
+			return got
+		}
+		records := func(issue string) []string {
+			t.Helper()
+			got := panel(issue)
+			out := []string{}
+			for _, r := range got.Branches {
+				out = append(out, "branch "+r.Name)
+			}
+			for _, r := range got.PullRequests {
+				out = append(out, "pull request "+r.Title)
+			}
+			return out
+		}
+		indexed := func(issue string) []string {
+			t.Helper()
+			got := panel(issue)
+			out := []string{}
+			for _, c := range got.Index.Commits {
+				out = append(out, c.Repository+" commit "+c.SHA)
+			}
+			for _, p := range got.Index.PullRequests {
+				out = append(out, p.Repository+" pull request "+p.Title)
+			}
+			return out
+		}
+		by := relay.ActedAs{Via: relay.ViaIntegration, Login: "relay-bot"}
+		branch := func(id, issue string) relay.BranchRecord {
+			return relay.BranchRecord{ID: id, TenantID: "t1", IssueKey: issue, IntegrationID: "i1", RepositoryID: "7",
+				Repository: "acme/api", Name: "fix-login", ActedAs: by, CreatedAt: at(1)}
+		}
+		pull := func(id, issue, title string) relay.PullRequestRecord {
+			return relay.PullRequestRecord{ID: id, TenantID: "t1", IssueKey: issue, IntegrationID: "i1", RepositoryID: "7",
+				Repository: "acme/api", Number: 12, Title: title, Source: "fix-login", Target: "main", ActedAs: by, CreatedAt: at(2)}
+		}
+		wantEqual(t, "no records", records("ABC-1"), []string{})
+		wantEqual(t, "no records on the other issue", records("ABC-2"), []string{})
+
+		must(t, b.RecordBranch(ctx, branch("b1", "ABC-1"), auditFor(relay.ActionBranchCreate)))
+		wantEqual(t, "branch recorded", records("ABC-1"), []string{"branch fix-login"})
+		wantEqual(t, "other issue untouched", records("ABC-2"), []string{})
+		must(t, b.RecordPullRequest(ctx, pull("p1", "ABC-1", "Fix login"), auditFor(relay.ActionPullRequestCreate)))
+		wantEqual(t, "pull request recorded", records("ABC-1"), []string{"branch fix-login", "pull request Fix login"})
+
+		// The same branch and pull request recorded again from another
+		// issue move there: both issues show it.
+		must(t, b.RecordBranch(ctx, branch("b2", "ABC-2"), auditFor(relay.ActionBranchCreate)))
+		must(t, b.RecordPullRequest(ctx, pull("p2", "ABC-2", "Fix login again"), auditFor(relay.ActionPullRequestCreate)))
+		wantEqual(t, "moved away", records("ABC-1"), []string{})
+		wantEqual(t, "moved here", records("ABC-2"), []string{"branch fix-login", "pull request Fix login again"})
+
+		// Deleted from a third issue's panel: forgotten from the issue it
+		// belonged to.
+		del := auditFor(relay.ActionBranchDelete)
+		del.IssueKey = "ABC-3"
+		must(t, b.ForgetBranch(ctx, "t1", "i1", "7", "fix-login", del))
+		wantEqual(t, "forgotten", records("ABC-2"), []string{"pull request Fix login again"})
+
+		// The index.
+		_, err := b.SyncIndexRepositories(ctx, "t1", "i1", []relay.Repository{repo("7", "acme/api")}, at(0))
+		must(t, err)
+		wantEqual(t, "nothing indexed", indexed("ABC-1"), []string{})
+		save := func(when int, commits ...relay.IndexedCommit) {
+			t.Helper()
+			claimed, err := claimAs(ctx, b, "replica-b", at(when), 10)
+			must(t, err)
+			wantEqual(t, "claimed", len(claimed), 1)
+			_, err = b.SaveIndex(ctx, relay.IndexUpdate{IndexKey: claimed[0].IndexKey, Owner: "replica-b",
+				Tips: map[string]string{"refs/heads/main": "c1"}, TipsDigest: "c1", Changed: len(commits) > 0, Walked: int64(len(commits)),
+				Commits: commits, CheckedAt: at(when), NextPollAt: at(when + 1)})
+			must(t, err)
+		}
+		save(1, relay.IndexedCommit{SHA: "c1", Message: "ABC-1 Log in", At: at(1), Branches: []string{"main"}, IssueKeys: []string{"ABC-1"}})
+		wantEqual(t, "commit indexed", indexed("ABC-1"), []string{"acme/api commit c1"})
+
+		before := a.RoundTrips()
+		save(2)
+		wantEqual(t, "after a read that found nothing", indexed("ABC-1"), []string{"acme/api commit c1"})
+		wantEqual(t, "round trips after a read that found nothing", a.RoundTrips()-before, int64(1))
+
+		k := relay.IndexKey{TenantID: "t1", IntegrationID: "i1", RepositoryID: "7"}
+		must(t, b.PutIndexedPullRequests(ctx, k, []relay.IndexedPullRequest{{Number: 3, Title: "ABC-1 Log in", State: "open",
+			Source: "login", Target: "main", UpdatedAt: at(3), IssueKeys: []string{"ABC-1"}}}))
+		wantEqual(t, "pull request indexed", indexed("ABC-1"), []string{"acme/api commit c1", "acme/api pull request ABC-1 Log in"})
+
+		_, err = b.SyncIndexRepositories(ctx, "t1", "i1", []relay.Repository{repo("7", "acme/backend")}, at(4))
+		must(t, err)
+		wantEqual(t, "repository renamed", indexed("ABC-1"), []string{"acme/backend commit c1", "acme/backend pull request ABC-1 Log in"})
+
+		_, err = b.SyncIndexRepositories(ctx, "t1", "i1", nil, at(5))
+		must(t, err)
+		wantEqual(t, "repository taken out", indexed("ABC-1"), []string{})
+
+		_, err = b.SyncIndexRepositories(ctx, "t1", "i1", []relay.Repository{repo("7", "acme/api")}, at(6))
+		must(t, err)
+		save(6, relay.IndexedCommit{SHA: "c1", Message: "ABC-1 Log in", At: at(1), Branches: []string{"main"}, IssueKeys: []string{"ABC-1"}})
+		wantEqual(t, "indexed again", indexed("ABC-1"), []string{"acme/api commit c1"})
+		must(t, b.DeleteIntegration(ctx, "t1", "i1", auditFor(relay.ActionIntegrationDelete)))
+		wantEqual(t, "integration deleted", indexed("ABC-1"), []string{})
 	})
 }

@@ -108,6 +108,8 @@ type DB struct {
 	trips atomic.Int64
 	// integrations keeps integrations for the development panel.
 	integrations integrationCache
+	// panels keeps issues' records and index for the panel.
+	panels panelCache
 	// prepared keeps the hot reads' statements on SQLite (see hot).
 	prepared sync.Map // query text → *sql.Stmt
 	// recordHooks are told of recorded changes (SetRecordHooks).
