@@ -93,10 +93,11 @@ var csrfField = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
 // interchangeable: a session started on one works on the other, with its
 // CSRF token; a revoked API token is refused by the other at once (also
 // on the issue routes, where the token is checked with the first read,
-// and so is a revoked grant); wrong
-// passwords counted by one block on the other; and `gitrelay keys rotate`
-// while both serve loses no request, each opening what the other sealed
-// under the new key.
+// and so is a revoked grant); a branch created or deleted through one
+// shows on the other's panel at its next read, though each keeps issues'
+// records in memory; wrong passwords counted by one block on the other;
+// and `gitrelay keys rotate` while both serve loses no request, each
+// opening what the other sealed under the new key.
 func TestReplicasAreInterchangeable(t *testing.T) {
 	data := t.TempDir()
 	keyFile := filepath.Join(data, "secret.key")
@@ -212,6 +213,52 @@ func TestReplicasAreInterchangeable(t *testing.T) {
 		if status != http.StatusUnauthorized || hdr.Get("WWW-Authenticate") == "" {
 			t.Fatalf("create branch on B with the token revoked on A: %d (WWW-Authenticate %q), want 401 with the header",
 				status, hdr.Get("WWW-Authenticate"))
+		}
+	})
+
+	// Each replica keeps the issues' records for the panel, checked against
+	// their version with every read: a branch created or deleted through
+	// one replica shows on the other's panel at its next read.
+	t.Run("a branch created or deleted on one replica shows on the other's panel at once", func(t *testing.T) {
+		bob := strings.TrimSpace(mustGitrelay(t, env, "users", "api-token", "bob"))
+		status, body, _ := a.do("POST", "/api/v1/integrations", admin, map[string]any{
+			"kind": "github-enterprise", "name": "GHE panel", "base_url": hs.URL,
+			"credential": map[string]string{"token": botPAT}, "projects": nil})
+		if status != http.StatusCreated {
+			t.Fatalf("create integration: %d %v", status, body)
+		}
+		id := body["id"].(string)
+		branches := func() []string {
+			t.Helper()
+			status, body, _ := b.do("GET", "/api/v1/issues/ABC-900/development", bob, nil)
+			if status != http.StatusOK {
+				t.Fatalf("panel read on B: %d %v", status, body)
+			}
+			names := []string{}
+			for _, br := range body["branches"].([]any) {
+				names = append(names, br.(map[string]any)["name"].(string))
+			}
+			return names
+		}
+		for range 2 {
+			if got := branches(); len(got) != 0 {
+				t.Fatalf("branches before: %v, want none", got)
+			}
+		}
+		status, body, _ = a.do("POST", "/api/v1/issues/ABC-900/branches", bob, map[string]any{
+			"integration_id": id, "repository_id": repoID, "name": "ABC-900-panel"})
+		if status != http.StatusCreated {
+			t.Fatalf("create branch on A: %d %v", status, body)
+		}
+		if got := branches(); len(got) != 1 || got[0] != "ABC-900-panel" {
+			t.Fatalf("branches on B after A created one: %v, want [ABC-900-panel]", got)
+		}
+		status, body, _ = a.do("DELETE", "/api/v1/issues/ABC-900/branches?integration_id="+id+"&repository_id="+repoID+"&name=ABC-900-panel", bob, nil)
+		if status != http.StatusNoContent && status != http.StatusOK {
+			t.Fatalf("delete branch on A: %d %v", status, body)
+		}
+		if got := branches(); len(got) != 0 {
+			t.Fatalf("branches on B after A deleted it: %v, want none", got)
 		}
 	})
 
