@@ -46,7 +46,7 @@ func (db *DB) RecordBranch(ctx context.Context, b relay.BranchRecord, e relay.Au
 	created := db.orNow(b.CreatedAt)
 	return db.changeWithAuditHook(ctx, b.TenantID, e, db.recordHook(e, func(h RecordHooks) TxHook {
 		return func(ctx context.Context, tx *sql.Tx) error { return h.BranchRecorded(ctx, tx, b) }
-	}), change{bumpBranchVersions, []any{b.TenantID, relay.NewID(), b.IssueKey, b.TenantID, b.IntegrationID, b.RepositoryID, b.Name}, "count record change", ""},
+	}), change{bumpBranchVersions, []any{b.TenantID, relay.NewID(), b.IssueKey, b.TenantID, b.IntegrationID, b.RepositoryID, b.Name, b.IssueKey}, "count record change", ""},
 		change{`INSERT INTO branch_records (` + branchColumns + `)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (tenant_id, integration_id, repository_id, name) DO UPDATE SET
@@ -71,7 +71,7 @@ func (db *DB) ForgetBranch(ctx context.Context, tenantID, integrationID, reposit
 		CreatedBy: e.Username, CreatedAt: db.orNow(e.At)}
 	return db.changeWithAuditHook(ctx, tenantID, e, db.recordHook(e, func(h RecordHooks) TxHook {
 		return func(ctx context.Context, tx *sql.Tx) error { return h.BranchForgotten(ctx, tx, forgotten) }
-	}), change{bumpBranchVersions, []any{tenantID, relay.NewID(), "", tenantID, integrationID, repositoryID, name}, "count record change", ""},
+	}), change{bumpBranchVersions, []any{tenantID, relay.NewID(), "", tenantID, integrationID, repositoryID, name, ""}, "count record change", ""},
 		change{`DELETE FROM branch_records
 			WHERE tenant_id = ? AND integration_id = ? AND repository_id = ? AND name = ?`,
 			[]any{tenantID, integrationID, repositoryID, name}, "forget branch", ""})
@@ -93,7 +93,7 @@ func (db *DB) RecordPullRequest(ctx context.Context, pr relay.PullRequestRecord,
 	created := db.orNow(pr.CreatedAt)
 	return db.changeWithAuditHook(ctx, pr.TenantID, e, db.recordHook(e, func(h RecordHooks) TxHook {
 		return func(ctx context.Context, tx *sql.Tx) error { return h.PullRequestRecorded(ctx, tx, pr) }
-	}), change{bumpPullRequestVersions, []any{pr.TenantID, relay.NewID(), pr.IssueKey, pr.TenantID, pr.IntegrationID, pr.RepositoryID, int64(pr.Number)}, "count record change", ""},
+	}), change{bumpPullRequestVersions, []any{pr.TenantID, relay.NewID(), pr.IssueKey, pr.TenantID, pr.IntegrationID, pr.RepositoryID, int64(pr.Number), pr.IssueKey}, "count record change", ""},
 		change{`INSERT INTO pull_request_records (` + pullRequestColumns + `)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (tenant_id, integration_id, repository_id, number) DO UPDATE SET
@@ -222,7 +222,7 @@ func scanIssueRecords(rows scanRows, tenantID, issueKey string) (issueRecordSet,
 func bumpRecordVersions(table, where string) string {
 	return `INSERT INTO issue_record_changes (tenant_id, issue_key, change_id)
 		SELECT ?, k.issue_key, ? FROM (SELECT CAST(? AS TEXT) AS issue_key
-			UNION SELECT issue_key FROM ` + table + ` WHERE tenant_id = ? AND ` + where + `) k
+			UNION ALL SELECT issue_key FROM ` + table + ` WHERE tenant_id = ? AND ` + where + ` AND issue_key <> ?) k
 		WHERE k.issue_key <> ''`
 }
 
