@@ -153,9 +153,19 @@ func runPanel(b *testing.B, db *store.DB, get panelGet) {
 
 // BenchmarkPanelRead is GET /api/v1/issues/{key}/development (API token
 // authentication, View Development Tools, 50 integrations with the user's
-// token status, 20 records) from 32 concurrent clients.
-func BenchmarkPanelRead(b *testing.B) {
+// token status, 20 records) from 32 concurrent clients, of an issue that
+// does not change (its records and index are kept in memory and only
+// their versions read).
+func BenchmarkPanelRead(b *testing.B) { benchmarkPanelRead(b, 0) }
+
+// BenchmarkPanelReadChanged is BenchmarkPanelRead with nothing kept in
+// memory: every read reads the records and the index, as the first read
+// of an issue after a change does.
+func BenchmarkPanelReadChanged(b *testing.B) { benchmarkPanelRead(b, -1) }
+
+func benchmarkPanelRead(b *testing.B, cacheBytes int) {
 	storetest.EachB(b, func(b *testing.B, db *store.DB) {
+		db.SetPanelCacheBytes(cacheBytes)
 		e := apptest.New(b, db, apptest.Options{InProcess: true})
 		first := e.Integration(false, nil)
 		if r := e.SaveToken(e.Bob, first, apptest.BobToken); r.Status != http.StatusOK {
