@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 )
 
@@ -99,4 +100,16 @@ func PoolBackends(ctx context.Context, db *DB, n int) ([]int, error) {
 // or lose the connection before committing.
 func SetCommitFault(db *DB, fault func(commit func() error) error) {
 	db.commitFault = fault
+}
+
+// BeginWrite begins a transaction on db's writer, as a write method does,
+// for tests that interleave two of them.
+func BeginWrite(ctx context.Context, db *DB) (*sql.Tx, error) {
+	return db.write.BeginTx(ctx, nil)
+}
+
+// QueryRowRaw runs a query as written (PostgreSQL's placeholders on
+// PostgreSQL) on a connection of db's pool.
+func QueryRowRaw(ctx context.Context, db *DB, query string, args ...any) *sql.Row {
+	return db.read.QueryRowContext(ctx, query, args...)
 }

@@ -396,18 +396,18 @@ func (db *DB) EnqueueDevinfoTx(ctx context.Context, tx *sql.Tx, op DevinfoOp, mi
 	return enqueueDevinfo(ctx, db.conn(tx), op, minSequence)
 }
 
-// enqueueDevinfo queues op on c, in a transaction.
+// enqueueDevinfo queues op on c, in a transaction. Its sequence is the
+// tenant's next, at least minSequence, taken in one statement: the upsert
+// waits for any other transaction taking one, then counts from what that
+// one took, so no two ops share a sequence.
 func enqueueDevinfo(ctx context.Context, c conn, op DevinfoOp, minSequence int64) (DevinfoOp, error) {
-	var last int64
-	err := c.queryRow(ctx, `SELECT last_value FROM devinfo_sequences WHERE tenant_id = ?`, op.TenantID).Scan(&last)
-	if err != nil && err != sql.ErrNoRows {
-		return op, dbError(err, "read devinfo sequence", "", "")
-	}
-	op.Sequence = max(last+1, minSequence)
-	_, err = c.exec(ctx, `INSERT INTO devinfo_sequences (tenant_id, last_value) VALUES (?, ?)
-		ON CONFLICT (tenant_id) DO UPDATE SET last_value = excluded.last_value`, op.TenantID, op.Sequence)
+	err := c.queryRow(ctx, `INSERT INTO devinfo_sequences (tenant_id, last_value) VALUES (?, ?)
+		ON CONFLICT (tenant_id) DO UPDATE SET last_value = CASE
+			WHEN devinfo_sequences.last_value + 1 > excluded.last_value THEN devinfo_sequences.last_value + 1
+			ELSE excluded.last_value END
+		RETURNING last_value`, op.TenantID, max(1, minSequence)).Scan(&op.Sequence)
 	if err != nil {
-		return op, dbError(err, "write devinfo sequence", "", "")
+		return op, dbError(err, "take devinfo sequence", "", "")
 	}
 	_, err = c.exec(ctx, `INSERT INTO devinfo_queue (tenant_id, id, op, payload, sequence, attempts,
 		next_attempt_at, last_error, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
