@@ -6,8 +6,9 @@
 // creating and deleting branches, creating pull requests, saving personal
 // access tokens and reading the development panel. Mid-run one replica is
 // killed (SIGKILL) and restarted, and PostgreSQL's connections are
-// terminated. At the end it prints a table and exits 1 when an invariant
-// is violated.
+// terminated. Once the load is over it reads every user's issue panel from
+// each replica and compares what it shows with the records. At the end it
+// prints a table and exits 1 when an invariant is violated.
 //
 // Everything listens on the loopback interface. PostgreSQL must accept the
 // URL given (-database-url, default the local server with trust

@@ -218,6 +218,10 @@ func soak(ctx context.Context, cfg config, stderr io.Writer) (*report, error) {
 	if err != nil {
 		return nil, err
 	}
+	panels, err := w.checkPanels(ctx)
+	if err != nil {
+		return nil, err
+	}
 	for _, r := range w.replicas {
 		if r != nil && r.running() {
 			if err := r.stop(); err != nil {
@@ -234,6 +238,7 @@ func soak(ctx context.Context, cfg config, stderr io.Writer) (*report, error) {
 	rep.loadTime = loadTime
 	rep.total = time.Since(start)
 	rep.drained = drained
+	rep.panels = panels
 	rep.stopErrs = w.stopErrs
 	w.events.mu.Lock()
 	rep.killed, rep.restarted, rep.terminated = w.events.killed, w.events.restarted, w.events.terminated

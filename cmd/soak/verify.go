@@ -108,6 +108,7 @@ type report struct {
 	writesAuditedRefused            int
 	devinfoFailures                 []string
 	refusedSamples                  []string
+	panels                          panelCheck
 }
 
 func (w *world) verify(ctx context.Context) (*report, error) {
@@ -401,6 +402,7 @@ func (r *report) violations() []string {
 	add(r.duplicatePRs > 0, "%d duplicate pull requests", r.duplicatePRs)
 	add(r.devinfoDuplicates > 0, "%d devinfo changes were pushed to Jira more than once", r.devinfoDuplicates)
 	add(r.devinfoNever > 0, "%d devinfo entities never reached Jira", r.devinfoNever)
+	add(r.panels.stale > 0, "%d panel reads did not show what gitrelay recorded", r.panels.stale)
 	add(!strings.Contains(r.killed, "killed"), "no replica was killed: the load ended first")
 	add(!strings.Contains(r.restarted, "restarted"), "the killed replica was not restarted: %s", r.restarted)
 	add(!strings.Contains(r.terminated, "terminated") || strings.Contains(r.terminated, "FAILED"), "PostgreSQL's connections were not terminated: %s", r.terminated)
@@ -451,6 +453,7 @@ func (r *report) print(out io.Writer) {
 	fmt.Fprintf(tw, "duplicate pull requests\t%d\t0\n", r.duplicatePRs)
 	fmt.Fprintf(tw, "devinfo changes pushed more than once (%d accepted pushes)\t%d\t0\n", r.devinfoPushes, r.devinfoDuplicates)
 	fmt.Fprintf(tw, "devinfo entities never pushed (of %d)\t%d\t0\n", r.devinfoExpected, r.devinfoNever)
+	fmt.Fprintf(tw, "panel reads not showing the records (%d issues × each replica)\t%d\t0\n", r.panels.issues, r.panels.stale)
 	tw.Flush()
 	fmt.Fprintf(out, "\nafter draining (%v): %d host writes still pending, %d devinfo operations still queued\n", r.drained, r.pendingLeft, r.queueLeft)
 	for _, s := range slices.Sorted(maps.Keys(r.samples)) {
@@ -467,6 +470,9 @@ func (r *report) print(out io.Writer) {
 	}
 	for _, s := range r.neverSamples {
 		fmt.Fprintln(out, "never pushed:", s)
+	}
+	for _, s := range r.panels.samples {
+		fmt.Fprintln(out, "panel not showing the records:", s)
 	}
 	for _, s := range r.devinfoFailures {
 		fmt.Fprintln(out, "devinfo failure recorded by gitrelay:", s)
