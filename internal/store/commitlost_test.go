@@ -81,3 +81,48 @@ func TestAChangeWhoseCommitAnswerIsLostIsToldByItsAuditEvent(t *testing.T) {
 		})
 	})
 }
+
+// Ops Jira accepted are completed even when the answer to the COMMIT that
+// removes them from the queue is lost: whether it committed is told by the
+// queue itself, and a completion that did not commit is made again. Put
+// back in the queue, they would be pushed to Jira twice.
+func TestDevinfoCompletedWhoseCommitAnswerIsLostLeavesTheQueue(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		for _, tt := range []struct {
+			name  string
+			fault func(commit func() error) error
+		}{
+			{"committed, answer lost", func(commit func() error) error {
+				if err := commit(); err != nil {
+					return err
+				}
+				return io.ErrUnexpectedEOF
+			}},
+			{"not committed", func(func() error) error { return io.ErrUnexpectedEOF }},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				op, err := db.EnqueueDevinfo(ctx, store.DevinfoOp{TenantID: "t1", Op: "upsert_indexed", Payload: []byte(`{}`), CreatedAt: t0}, 0)
+				must(t, err)
+				faults := 0
+				store.SetCommitFault(db, func(commit func() error) error {
+					faults++
+					if faults > 1 {
+						return commit()
+					}
+					return tt.fault(commit)
+				})
+				defer store.SetCommitFault(db, nil)
+				if err := db.CompleteDevinfo(ctx, "t1", []string{op.ID}, nil); err != nil {
+					t.Fatalf("completing ops whose COMMIT answer was lost: %v, want success", err)
+				}
+				store.SetCommitFault(db, nil)
+				left, err := db.DueDevinfo(ctx, at(60*24), 10)
+				must(t, err)
+				if len(left) != 0 {
+					t.Fatalf("%d ops still queued, want none", len(left))
+				}
+			})
+		}
+	})
+}

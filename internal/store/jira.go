@@ -607,9 +607,11 @@ func (db *DB) devinfoOpsOn(ctx context.Context, c conn, where string, args ...an
 // failures, in one transaction.
 func (db *DB) CompleteDevinfo(ctx context.Context, tenantID string, ids []string, failures []DevinfoFailure) error {
 	now := db.now()
-	// Repeatable: after Jira accepted the ops, a lost connection must not
-	// put them back in the queue to be pushed again.
-	return db.inTxRepeatable(ctx, func(c conn) error {
+	// Repeatable, and settled when the answer to its COMMIT is lost (the
+	// ops are gone from the queue when it committed): after Jira accepted
+	// the ops, a lost connection must not put them back in the queue to be
+	// pushed again.
+	return db.runTx(ctx, func(c conn) error {
 		for _, id := range ids {
 			if _, err := c.exec(ctx, `DELETE FROM devinfo_queue WHERE tenant_id = ? AND id = ?`, tenantID, id); err != nil {
 				return dbError(err, "complete devinfo", "", "")
@@ -634,6 +636,18 @@ func (db *DB) CompleteDevinfo(ctx context.Context, tenantID string, ids []string
 			}
 		}
 		return nil
+	}, true, func(ctx context.Context) (bool, error) {
+		if len(ids) == 0 {
+			return false, nil // nothing tells: run it again
+		}
+		args := []any{tenantID}
+		for _, id := range ids {
+			args = append(args, id)
+		}
+		var left int
+		err := db.conn(db.write).queryRow(context.WithoutCancel(ctx), `SELECT COUNT(*) FROM devinfo_queue
+			WHERE tenant_id = ? AND id IN (`+placeholders(len(ids))+`)`, args...).Scan(&left)
+		return left == 0, err
 	})
 }
 
