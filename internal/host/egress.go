@@ -190,13 +190,44 @@ func (e *NotAllowedError) what() string {
 var (
 	thisNetwork = netip.MustParsePrefix("0.0.0.0/8")
 	sharedCGNAT = netip.MustParsePrefix("100.64.0.0/10")
+	nat64       = netip.MustParsePrefix("64:ff9b::/96")
+	sixToFour   = netip.MustParsePrefix("2002::/16")
+	v4Compat    = netip.MustParsePrefix("::/96")
 )
 
+// embeddedIPv4 is the IPv4 address an IPv6 address reaches through a
+// translator or relay, and how: the well-known NAT64 prefix (RFC 6052),
+// 6to4 (RFC 3056), or an IPv4-compatible address (RFC 4291, deprecated);
+// "" when it carries none. On a network with such a gateway, connecting to
+// the IPv6 address connects to the IPv4 one.
+func embeddedIPv4(ip netip.Addr) (netip.Addr, string) {
+	if !ip.Is6() || ip.Is4In6() || ip.IsUnspecified() || ip.IsLoopback() {
+		return netip.Addr{}, ""
+	}
+	b := ip.As16()
+	switch {
+	case nat64.Contains(ip):
+		return netip.AddrFrom4([4]byte(b[12:16])), "NAT64"
+	case sixToFour.Contains(ip):
+		return netip.AddrFrom4([4]byte(b[2:6])), "6to4"
+	case v4Compat.Contains(ip):
+		return netip.AddrFrom4([4]byte(b[12:16])), "IPv4-compatible"
+	}
+	return netip.Addr{}, ""
+}
+
 // refusedClass is the class of ip the policy refuses, or "" when ip may be
-// connected to. ip is unmapped.
+// connected to. ip is unmapped. An IPv6 address that reaches an IPv4 one
+// (embeddedIPv4) is refused as that address would be, unless the allow
+// list names the IPv6 address itself.
 func (p *Egress) refusedClass(ip netip.Addr) string {
 	if p.Allow.allowsAddr(ip) {
 		return ""
+	}
+	if v4, via := embeddedIPv4(ip); via != "" {
+		if class := p.refusedClass(v4); class != "" {
+			return class + " (" + via + ")"
+		}
 	}
 	switch {
 	case ip.IsUnspecified() || thisNetwork.Contains(ip):
