@@ -104,7 +104,7 @@ func TestDisconnectingASiteEndsEveryCredentialOfItsTenant(t *testing.T) {
 		}
 		planted := directory.APITokenPrefix + "planted-before-the-rule"
 		if err := db.CreateAPIToken(ctx, relay.APIToken{ID: "a1", TenantID: sessInstallA, UserID: "u-mallory", Name: "x",
-			Hash: directory.HashToken(planted)}); err != nil {
+			Hash: directory.HashToken(planted)}, relay.AuditEvent{Action: relay.ActionAPITokenCreate, Outcome: relay.OutcomeSuccess}); err != nil {
 			t.Fatal(err)
 		}
 		auditBefore, err := db.Audit(ctx, sessInstallA, relay.AuditFilter{})
@@ -229,7 +229,7 @@ func TestAPITokensAreListedAndRevokedByTheirOwnerAndAdministrators(t *testing.T)
 			expired := directory.APITokenPrefix + "expired-a-second-ago"
 			if err := db.CreateAPIToken(ctx, relay.APIToken{ID: relay.NewID(), TenantID: relay.LocalTenant, UserID: bob.ID,
 				Name: "old", Hash: directory.HashToken(expired), CreatedAt: time.Now().Add(-time.Hour),
-				ExpiresAt: time.Now().Add(-time.Second)}); err != nil {
+				ExpiresAt: time.Now().Add(-time.Second)}, relay.AuditEvent{Action: relay.ActionAPITokenCreate, Outcome: relay.OutcomeSuccess}); err != nil {
 				t.Fatal(err)
 			}
 			wantStatus(t, e.Do("GET", "/api/v1/me", expired, nil), http.StatusUnauthorized, "unauthenticated")

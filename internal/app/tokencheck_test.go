@@ -23,7 +23,7 @@ func TestIssueRequestsCheckTheTokenUsedMomentsAgo(t *testing.T) {
 		e := apptest.New(t, db, apptest.Options{InProcess: true})
 		ctx := context.Background()
 		id := e.Integration(false, nil)
-		tok, created, err := e.App.Directory.CreateAPIToken(ctx, relay.LocalTenant, "bob",
+		tok, created, err := e.App.Directory.CreateAPIToken(ctx, relay.Principal{TenantID: relay.LocalTenant, Username: "admin"}, "bob",
 			directory.NewToken{Name: "script", ExpiresInDays: 1})
 		if err != nil {
 			t.Fatal(err)

@@ -236,15 +236,32 @@ type NewToken struct {
 	ExpiresInDays int
 }
 
-// NewAPIToken creates a token that does not expire; see CreateAPIToken.
+// CommandLine is who the audit trail names for what gitrelay's commands
+// do (they run as the operator, signed in as no user).
+const CommandLine = "(command line)"
+
+// NewAPIToken creates a token that does not expire, for the command line;
+// see CreateAPIToken.
 func (d *Service) NewAPIToken(ctx context.Context, tenantID, username, name string) (string, error) {
-	token, _, err := d.CreateAPIToken(ctx, tenantID, username, NewToken{Name: name})
+	token, _, err := d.CreateAPIToken(ctx, relay.Principal{TenantID: tenantID, Username: CommandLine}, username, NewToken{Name: name})
 	return token, err
 }
 
+// tokenEvent is the audit event of a change by to an API token of owner.
+func (d *Service) tokenEvent(by relay.Principal, action string, owner relay.User, t relay.APIToken) relay.AuditEvent {
+	detail := fmt.Sprintf("API token %q (id %s) of %s", t.Name, t.ID, owner.Username)
+	if action == relay.ActionAPITokenCreate && !t.ExpiresAt.IsZero() {
+		detail += ", expires " + t.ExpiresAt.UTC().Format("2006-01-02")
+	}
+	return relay.AuditEvent{TenantID: by.TenantID, UserID: by.UserID, Username: by.Username, Action: action,
+		Outcome: relay.OutcomeSuccess, Detail: detail, At: d.now()}
+}
+
 // CreateAPIToken creates an API token for a user and returns it with its
-// description; only its hash is stored, so it cannot be shown again.
-func (d *Service) CreateAPIToken(ctx context.Context, tenantID, username string, nt NewToken) (string, relay.APIToken, error) {
+// description; only its hash is stored, so it cannot be shown again. by
+// (who asked) is recorded in the audit trail with it.
+func (d *Service) CreateAPIToken(ctx context.Context, by relay.Principal, username string, nt NewToken) (string, relay.APIToken, error) {
+	tenantID := by.TenantID
 	if err := builtIn(tenantID); err != nil {
 		return "", relay.APIToken{}, err
 	}
@@ -272,7 +289,7 @@ func (d *Service) CreateAPIToken(ctx context.Context, tenantID, username string,
 		t.ExpiresAt = t.CreatedAt.AddDate(0, 0, nt.ExpiresInDays)
 	}
 	t.Hash = HashToken(token)
-	if err := d.store.CreateAPIToken(ctx, t); err != nil {
+	if err := d.store.CreateAPIToken(ctx, t, d.tokenEvent(by, relay.ActionAPITokenCreate, u, t)); err != nil {
 		return "", relay.APIToken{}, err
 	}
 	t.Hash = nil
@@ -294,7 +311,9 @@ func (d *Service) APITokens(ctx context.Context, tenantID, username string) ([]r
 
 // RevokeAPIToken deletes a user's API token: from then on it answers 401
 // on every replica, since each request looks the token up in the database.
-func (d *Service) RevokeAPIToken(ctx context.Context, tenantID, username, id string) error {
+// by (who asked) is recorded in the audit trail with it.
+func (d *Service) RevokeAPIToken(ctx context.Context, by relay.Principal, username, id string) error {
+	tenantID := by.TenantID
 	if err := builtIn(tenantID); err != nil {
 		return err
 	}
@@ -302,7 +321,16 @@ func (d *Service) RevokeAPIToken(ctx context.Context, tenantID, username, id str
 	if err != nil {
 		return err
 	}
-	if err := d.store.DeleteAPIToken(ctx, tenantID, u.ID, id); relay.ErrorCode(err) == relay.ENotFound {
+	name := ""
+	if tokens, err := d.store.APITokens(ctx, tenantID, u.ID); err == nil {
+		for _, t := range tokens {
+			if t.ID == id {
+				name = t.Name
+			}
+		}
+	}
+	e := d.tokenEvent(by, relay.ActionAPITokenRevoke, u, relay.APIToken{ID: id, Name: name})
+	if err := d.store.DeleteAPIToken(ctx, tenantID, u.ID, id, e); relay.ErrorCode(err) == relay.ENotFound {
 		return relay.Errorf(relay.ENotFound, "%s has no API token with id %s. List the tokens to see their ids.", u.Username, id)
 	} else if err != nil {
 		return err

@@ -2,6 +2,8 @@ package directory_test
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -141,11 +143,13 @@ func TestAJiraTenantHasNoUsersPasswordsTokensProjectsOrGrants(t *testing.T) {
 				return err
 			},
 			"create an API token": func() error {
-				_, _, err := d.CreateAPIToken(ctx, jiraTenant, "mallory", directory.NewToken{})
+				_, _, err := d.CreateAPIToken(ctx, relay.Principal{TenantID: jiraTenant, Username: "admin"}, "mallory", directory.NewToken{})
 				return err
 			},
-			"list API tokens":  func() error { _, err := d.APITokens(ctx, jiraTenant, "mallory"); return err },
-			"revoke a token":   func() error { return d.RevokeAPIToken(ctx, jiraTenant, "mallory", "x") },
+			"list API tokens": func() error { _, err := d.APITokens(ctx, jiraTenant, "mallory"); return err },
+			"revoke a token": func() error {
+				return d.RevokeAPIToken(ctx, relay.Principal{TenantID: jiraTenant, Username: "admin"}, "mallory", "x")
+			},
 			"list users":       func() error { _, err := d.Users(ctx, jiraTenant); return err },
 			"delete a user":    func() error { return d.DeleteUser(ctx, jiraTenant, "mallory", "") },
 			"add a project":    func() error { _, err := d.AddProject(ctx, jiraTenant, "ABC", ""); return err },
@@ -187,7 +191,7 @@ func TestAJiraTenantHasNoUsersPasswordsTokensProjectsOrGrants(t *testing.T) {
 			}
 			token := directory.APITokenPrefix + "planted-token"
 			if err := db.CreateAPIToken(ctx, relay.APIToken{ID: "a1", TenantID: jiraTenant, UserID: "u1", Name: "x",
-				Hash: directory.HashToken(token)}); err != nil {
+				Hash: directory.HashToken(token)}, relay.AuditEvent{Action: relay.ActionAPITokenCreate, Outcome: relay.OutcomeSuccess}); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := d.AuthenticateToken(ctx, token); relay.ErrorCode(err) != relay.EUnauthenticated {
@@ -209,7 +213,7 @@ func TestAPITokensExpireAndAreRevoked(t *testing.T) {
 		if _, _, err := d.AddUser(ctx, relay.LocalTenant, directory.NewUser{Username: "bob"}); err != nil {
 			t.Fatal(err)
 		}
-		token, tok, err := d.CreateAPIToken(ctx, relay.LocalTenant, "bob", directory.NewToken{Name: "ci", ExpiresInDays: 7})
+		token, tok, err := d.CreateAPIToken(ctx, relay.Principal{TenantID: relay.LocalTenant, Username: "admin"}, "bob", directory.NewToken{Name: "ci", ExpiresInDays: 7})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -218,7 +222,7 @@ func TestAPITokensExpireAndAreRevoked(t *testing.T) {
 		}
 		t.Run("out-of-range lifetimes are refused, naming the field", func(t *testing.T) {
 			for _, days := range []int{-1, directory.MaxAPITokenDays + 1} {
-				_, _, err := d.CreateAPIToken(ctx, relay.LocalTenant, "bob", directory.NewToken{ExpiresInDays: days})
+				_, _, err := d.CreateAPIToken(ctx, relay.Principal{TenantID: relay.LocalTenant, Username: "admin"}, "bob", directory.NewToken{ExpiresInDays: days})
 				e, ok := relay.AsError(err)
 				if !ok || e.Code != relay.EInvalid || e.Fields["expires_in_days"] == "" {
 					t.Fatalf("%d days: got %v", days, err)
@@ -239,24 +243,89 @@ func TestAPITokensExpireAndAreRevoked(t *testing.T) {
 			}
 		})
 		t.Run("a revoked token is refused at once", func(t *testing.T) {
-			token, tok, err := d.CreateAPIToken(ctx, relay.LocalTenant, "bob", directory.NewToken{Name: "deploy"})
+			token, tok, err := d.CreateAPIToken(ctx, relay.Principal{TenantID: relay.LocalTenant, Username: "admin"}, "bob", directory.NewToken{Name: "deploy"})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if _, err := d.AuthenticateToken(ctx, token); err != nil {
 				t.Fatal(err)
 			}
-			if err := d.RevokeAPIToken(ctx, relay.LocalTenant, "bob", tok.ID); err != nil {
+			if err := d.RevokeAPIToken(ctx, relay.Principal{TenantID: relay.LocalTenant, Username: "admin"}, "bob", tok.ID); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := d.AuthenticateToken(ctx, token); relay.ErrorCode(err) != relay.EUnauthenticated {
 				t.Fatalf("after revocation: got %v, want unauthenticated", err)
 			}
-			if err := d.RevokeAPIToken(ctx, relay.LocalTenant, "bob", tok.ID); relay.ErrorCode(err) != relay.ENotFound {
+			if err := d.RevokeAPIToken(ctx, relay.Principal{TenantID: relay.LocalTenant, Username: "admin"}, "bob", tok.ID); relay.ErrorCode(err) != relay.ENotFound {
 				t.Fatalf("revoking twice: got %v, want not found", err)
 			}
 		})
 	})
+}
+
+// Creating and revoking an API token is in the audit trail, in the
+// transaction that makes the change: who asked, whose token, its name and
+// id, never the token. A revocation that finds no token records nothing.
+func TestAPITokenChangesAreAudited(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		c := &clock{t: time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)}
+		d := directory.New(db, c.now)
+		if _, _, err := d.AddUser(ctx, relay.LocalTenant, directory.NewUser{Username: "bob"}); err != nil {
+			t.Fatal(err)
+		}
+		admin := relay.Principal{TenantID: relay.LocalTenant, UserID: "u-admin", Username: "admin", Admin: true}
+		token, tok, err := d.CreateAPIToken(ctx, admin, "bob", directory.NewToken{Name: "deploy", ExpiresInDays: 30})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cli, err := d.NewAPIToken(ctx, relay.LocalTenant, "bob", "script")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.RevokeAPIToken(ctx, admin, "bob", tok.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.RevokeAPIToken(ctx, admin, "bob", tok.ID); relay.ErrorCode(err) != relay.ENotFound {
+			t.Fatalf("revoking twice: %v, want not found", err)
+		}
+		events, err := db.Audit(ctx, relay.LocalTenant, relay.AuditFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range events {
+			if strings.Contains(e.Detail, token) || strings.Contains(e.Detail, cli) {
+				t.Errorf("an audit event holds the token itself: %+v", e)
+			}
+			got = append(got, fmt.Sprintf("%s by %s (%s): %s, %s", e.Action, e.Username, e.UserID, e.Detail, e.Outcome))
+		}
+		slices.Sort(got)
+		want := []string{
+			fmt.Sprintf(`api_token.create by (command line) (): API token "script" (id %s) of bob, success`, apiTokenID(t, d, "script")),
+			fmt.Sprintf(`api_token.create by admin (u-admin): API token "deploy" (id %s) of bob, expires 2026-05-31, success`, tok.ID),
+			fmt.Sprintf(`api_token.revoke by admin (u-admin): API token "deploy" (id %s) of bob, success`, tok.ID),
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("audit trail:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	})
+}
+
+// apiTokenID is the id of bob's API token called name.
+func apiTokenID(t *testing.T, d *directory.Service, name string) string {
+	t.Helper()
+	list, err := d.APITokens(context.Background(), relay.LocalTenant, "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range list {
+		if k.Name == name {
+			return k.ID
+		}
+	}
+	t.Fatalf("bob has no API token called %q", name)
+	return ""
 }
 
 func TestPasswordHashingIsBoundedAndExcessIsBusy(t *testing.T) {

@@ -26,7 +26,8 @@ type Store interface {
 	DeleteUser(ctx context.Context, tenantID, userID string) error
 	CountUsers(ctx context.Context, tenantID string) (int, error)
 
-	CreateAPIToken(ctx context.Context, t relay.APIToken) error
+	// CreateAPIToken stores the token and records e with it.
+	CreateAPIToken(ctx context.Context, t relay.APIToken, e relay.AuditEvent) error
 	// APITokenUser returns the token with this SHA-256 hash and the user
 	// owning it, or ENotFound.
 	APITokenUser(ctx context.Context, hash []byte) (relay.User, relay.APIToken, error)
@@ -35,8 +36,9 @@ type Store interface {
 	TouchAPIToken(ctx context.Context, tenantID, id string, at time.Time, every time.Duration) error
 	// APITokens lists the user's tokens (without hashes).
 	APITokens(ctx context.Context, tenantID, userID string) ([]relay.APIToken, error)
-	// DeleteAPIToken revokes a token of the user, or returns ENotFound.
-	DeleteAPIToken(ctx context.Context, tenantID, userID, id string) error
+	// DeleteAPIToken revokes a token of the user, recording e with it, or
+	// returns ENotFound.
+	DeleteAPIToken(ctx context.Context, tenantID, userID, id string, e relay.AuditEvent) error
 
 	// CreateProject returns EConflict when the key is taken.
 	CreateProject(ctx context.Context, p relay.Project) error

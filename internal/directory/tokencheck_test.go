@@ -23,7 +23,7 @@ func TestCheckedAuthenticationLooksTheTokenUpOnceAMinute(t *testing.T) {
 		if _, _, err := d.AddUser(ctx, relay.LocalTenant, directory.NewUser{Username: "bob"}); err != nil {
 			t.Fatal(err)
 		}
-		token, _, err := d.CreateAPIToken(ctx, relay.LocalTenant, "bob", directory.NewToken{Name: "ci", ExpiresInDays: 1})
+		token, _, err := d.CreateAPIToken(ctx, relay.Principal{TenantID: relay.LocalTenant, Username: "admin"}, "bob", directory.NewToken{Name: "ci", ExpiresInDays: 1})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -361,13 +361,19 @@ const (
 	// integration's webhook on one of its repositories, as the
 	// integration account (one event per repository).
 	ActionWebhookRegister = "webhook.register"
+	// ActionAPITokenCreate and ActionAPITokenRevoke: an API token was
+	// created for, or revoked from, the user the event's detail names (the
+	// event's user is who asked; never the token itself).
+	ActionAPITokenCreate = "api_token.create"
+	ActionAPITokenRevoke = "api_token.revoke"
 )
 
 // AuditActions lists every action of the audit trail, in the order the
 // audit page offers them as a filter.
 var AuditActions = []string{ActionBranchCreate, ActionBranchDelete, ActionPullRequestCreate,
 	ActionTokenSave, ActionTokenRemove, ActionTokenDropped, ActionTokenChecked, ActionIntegrationCreate,
-	ActionIntegrationUpdate, ActionIntegrationDelete, ActionRequireUserPAT, ActionWebhookRegister}
+	ActionIntegrationUpdate, ActionIntegrationDelete, ActionRequireUserPAT, ActionWebhookRegister,
+	ActionAPITokenCreate, ActionAPITokenRevoke}
 
 // Audit outcomes.
 const (

@@ -58,7 +58,7 @@ func (s *Server) createAPIToken(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	token, t, err := s.dir.CreateAPIToken(r.Context(), p.TenantID, username, directory.NewToken{Name: req.Name, ExpiresInDays: req.ExpiresInDays})
+	token, t, err := s.dir.CreateAPIToken(r.Context(), p, username, directory.NewToken{Name: req.Name, ExpiresInDays: req.ExpiresInDays})
 	if err != nil {
 		return err
 	}
@@ -98,7 +98,7 @@ func (s *Server) userAPITokens(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) revokeMyAPIToken(w http.ResponseWriter, r *http.Request) error {
 	p := principalFrom(r.Context())
-	if err := s.dir.RevokeAPIToken(r.Context(), p.TenantID, p.Username, r.PathValue("id")); err != nil {
+	if err := s.dir.RevokeAPIToken(r.Context(), p, p.Username, r.PathValue("id")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -110,7 +110,7 @@ func (s *Server) revokeUserAPIToken(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	if err := s.dir.RevokeAPIToken(r.Context(), p.TenantID, username, r.PathValue("id")); err != nil {
+	if err := s.dir.RevokeAPIToken(r.Context(), p, username, r.PathValue("id")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -173,10 +173,10 @@ func scanUser(s scanner) (relay.User, error) {
 	return u, nil
 }
 
-// CreateAPIToken stores the token's hash. It returns ENotFound when the
-// user does not exist and EConflict when the hash (or id) is already
-// stored.
-func (db *DB) CreateAPIToken(ctx context.Context, t relay.APIToken) error {
+// CreateAPIToken stores the token's hash, and records e (who asked) with
+// it. It returns ENotFound when the user does not exist and EConflict when
+// the hash (or id) is already stored.
+func (db *DB) CreateAPIToken(ctx context.Context, t relay.APIToken, e relay.AuditEvent) error {
 	if len(t.Hash) == 0 {
 		return fmt.Errorf("store: create API token: no hash")
 	}
@@ -185,7 +185,10 @@ func (db *DB) CreateAPIToken(ctx context.Context, t relay.APIToken) error {
 		_, err := c.exec(ctx, `INSERT INTO api_tokens (tenant_id, id, user_id, name, hash, created_at, last_used_at, expires_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 			t.TenantID, t.ID, t.UserID, t.Name, t.Hash, micros(created), nullMicros(t.LastUsedAt), nullMicros(t.ExpiresAt))
-		return dbError(err, "create API token", msgUserNotFound, "this API token already exists")
+		if err != nil {
+			return dbError(err, "create API token", msgUserNotFound, "this API token already exists")
+		}
+		return db.insertAudit(ctx, c, t.TenantID, e)
 	})
 }
 
@@ -255,16 +258,19 @@ func (db *DB) APITokens(ctx context.Context, tenantID, userID string) ([]relay.A
 	return out, nil
 }
 
-// DeleteAPIToken revokes the user's token: from the commit on, the token
-// finds no row on any replica. It returns ENotFound when the user has no
-// token with this id.
-func (db *DB) DeleteAPIToken(ctx context.Context, tenantID, userID, id string) error {
+// DeleteAPIToken revokes the user's token, and records e (who asked) with
+// it: from the commit on, the token finds no row on any replica. It
+// returns ENotFound when the user has no token with this id.
+func (db *DB) DeleteAPIToken(ctx context.Context, tenantID, userID, id string, e relay.AuditEvent) error {
 	return db.inTx(ctx, func(c conn) error {
 		res, err := c.exec(ctx, `DELETE FROM api_tokens WHERE tenant_id = ? AND user_id = ? AND id = ?`, tenantID, userID, id)
 		if err != nil {
 			return dbError(err, "delete API token", "", "")
 		}
-		return mustAffect(res, "delete API token", msgAPITokenNotFound)
+		if err := mustAffect(res, "delete API token", msgAPITokenNotFound); err != nil {
+			return err
+		}
+		return db.insertAudit(ctx, c, tenantID, e)
 	})
 }
 

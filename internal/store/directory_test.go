@@ -118,7 +118,7 @@ func TestDeleteUser(t *testing.T) {
 		putToken(t, db, newToken("t1", "u1", "i1"))
 		putToken(t, db, newToken("t1", "u2", "i1"))
 		hash := sha256.Sum256([]byte("alice's api token"))
-		must(t, db.CreateAPIToken(ctx, relay.APIToken{ID: "a1", TenantID: "t1", UserID: "u1", Name: "ci", Hash: hash[:], CreatedAt: t0}))
+		must(t, db.CreateAPIToken(ctx, relay.APIToken{ID: "a1", TenantID: "t1", UserID: "u1", Name: "ci", Hash: hash[:], CreatedAt: t0}, relay.AuditEvent{Action: relay.ActionAPITokenCreate, Outcome: relay.OutcomeSuccess}))
 		must(t, db.CreateProject(ctx, relay.Project{TenantID: "t1", Key: "ABC", Name: "Abc"}))
 		must(t, db.PutGrant(ctx, relay.Grant{TenantID: "t1", ProjectKey: "ABC", UserID: "u1"}))
 		must(t, db.PutGrant(ctx, relay.Grant{TenantID: "t1", ProjectKey: "ABC", UserID: "u2"}))
@@ -155,7 +155,7 @@ func TestAPITokens(t *testing.T) {
 		ctx := context.Background()
 		alice := createUser(t, db, "t1", "u1", "alice")
 		hash := sha256.Sum256([]byte("token-1"))
-		must(t, db.CreateAPIToken(ctx, relay.APIToken{ID: "a1", TenantID: "t1", UserID: "u1", Name: "ci", Hash: hash[:]}))
+		must(t, db.CreateAPIToken(ctx, relay.APIToken{ID: "a1", TenantID: "t1", UserID: "u1", Name: "ci", Hash: hash[:]}, relay.AuditEvent{Action: relay.ActionAPITokenCreate, Outcome: relay.OutcomeSuccess}))
 
 		t.Run("the hash finds its user", func(t *testing.T) {
 			got, tok, err := db.APITokenUser(ctx, hash[:])
@@ -172,17 +172,17 @@ func TestAPITokens(t *testing.T) {
 		})
 		t.Run("a stored hash is a conflict, even in another tenant", func(t *testing.T) {
 			createUser(t, db, "t2", "u9", "zed")
-			err := db.CreateAPIToken(ctx, relay.APIToken{ID: "a2", TenantID: "t2", UserID: "u9", Name: "x", Hash: hash[:]})
+			err := db.CreateAPIToken(ctx, relay.APIToken{ID: "a2", TenantID: "t2", UserID: "u9", Name: "x", Hash: hash[:]}, relay.AuditEvent{Action: relay.ActionAPITokenCreate, Outcome: relay.OutcomeSuccess})
 			wantCode(t, err, relay.EConflict, "")
 		})
 		t.Run("a token for an unknown user is not found", func(t *testing.T) {
 			h := sha256.Sum256([]byte("token-3"))
-			err := db.CreateAPIToken(ctx, relay.APIToken{ID: "a3", TenantID: "t1", UserID: "nope", Name: "x", Hash: h[:]})
+			err := db.CreateAPIToken(ctx, relay.APIToken{ID: "a3", TenantID: "t1", UserID: "nope", Name: "x", Hash: h[:]}, relay.AuditEvent{Action: relay.ActionAPITokenCreate, Outcome: relay.OutcomeSuccess})
 			wantCode(t, err, relay.ENotFound, "user not found")
 		})
 		t.Run("a token of a user of another tenant is not found", func(t *testing.T) {
 			h := sha256.Sum256([]byte("token-4"))
-			err := db.CreateAPIToken(ctx, relay.APIToken{ID: "a4", TenantID: "t2", UserID: "u1", Name: "x", Hash: h[:]})
+			err := db.CreateAPIToken(ctx, relay.APIToken{ID: "a4", TenantID: "t2", UserID: "u1", Name: "x", Hash: h[:]}, relay.AuditEvent{Action: relay.ActionAPITokenCreate, Outcome: relay.OutcomeSuccess})
 			wantCode(t, err, relay.ENotFound, "user not found")
 		})
 	})
@@ -194,10 +194,10 @@ func TestAPITokensAreListedTouchedAndRevoked(t *testing.T) {
 		createUser(t, db, "t1", "u1", "alice")
 		createUser(t, db, "t1", "u2", "bob")
 		h1, h2, h3 := sha256.Sum256([]byte("t-1")), sha256.Sum256([]byte("t-2")), sha256.Sum256([]byte("t-3"))
-		must(t, db.CreateAPIToken(ctx, relay.APIToken{ID: "a1", TenantID: "t1", UserID: "u1", Name: "ci", Hash: h1[:], CreatedAt: at(1)}))
+		must(t, db.CreateAPIToken(ctx, relay.APIToken{ID: "a1", TenantID: "t1", UserID: "u1", Name: "ci", Hash: h1[:], CreatedAt: at(1)}, relay.AuditEvent{Action: relay.ActionAPITokenCreate, Outcome: relay.OutcomeSuccess}))
 		must(t, db.CreateAPIToken(ctx, relay.APIToken{ID: "a2", TenantID: "t1", UserID: "u1", Name: "deploy", Hash: h2[:],
-			CreatedAt: at(2), ExpiresAt: at(60 * 24)}))
-		must(t, db.CreateAPIToken(ctx, relay.APIToken{ID: "b1", TenantID: "t1", UserID: "u2", Name: "bob's", Hash: h3[:], CreatedAt: at(3)}))
+			CreatedAt: at(2), ExpiresAt: at(60 * 24)}, relay.AuditEvent{Action: relay.ActionAPITokenCreate, Outcome: relay.OutcomeSuccess}))
+		must(t, db.CreateAPIToken(ctx, relay.APIToken{ID: "b1", TenantID: "t1", UserID: "u2", Name: "bob's", Hash: h3[:], CreatedAt: at(3)}, relay.AuditEvent{Action: relay.ActionAPITokenCreate, Outcome: relay.OutcomeSuccess}))
 
 		t.Run("a user's tokens are listed oldest first, without hashes", func(t *testing.T) {
 			got, err := db.APITokens(ctx, "t1", "u1")
@@ -230,11 +230,11 @@ func TestAPITokensAreListedTouchedAndRevoked(t *testing.T) {
 			}
 		})
 		t.Run("a token is revoked only by its own user", func(t *testing.T) {
-			wantCode(t, db.DeleteAPIToken(ctx, "t1", "u2", "a1"), relay.ENotFound, "API token not found")
-			must(t, db.DeleteAPIToken(ctx, "t1", "u1", "a1"))
+			wantCode(t, db.DeleteAPIToken(ctx, "t1", "u2", "a1", relay.AuditEvent{Action: relay.ActionAPITokenRevoke, Outcome: relay.OutcomeSuccess}), relay.ENotFound, "API token not found")
+			must(t, db.DeleteAPIToken(ctx, "t1", "u1", "a1", relay.AuditEvent{Action: relay.ActionAPITokenRevoke, Outcome: relay.OutcomeSuccess}))
 			_, _, err := db.APITokenUser(ctx, h1[:])
 			wantCode(t, err, relay.ENotFound, "")
-			wantCode(t, db.DeleteAPIToken(ctx, "t1", "u1", "a1"), relay.ENotFound, "")
+			wantCode(t, db.DeleteAPIToken(ctx, "t1", "u1", "a1", relay.AuditEvent{Action: relay.ActionAPITokenRevoke, Outcome: relay.OutcomeSuccess}), relay.ENotFound, "")
 			if _, _, err := db.APITokenUser(ctx, h3[:]); err != nil {
 				t.Fatalf("bob's token after alice's revocation: %v", err)
 			}

@@ -24,7 +24,7 @@ func TestTenantIsolation(t *testing.T) {
 			putToken(t, db, newToken(tenant, "u1", "i1"))
 			createUser(t, db, tenant, "u1", "alice")
 			hash := sha256.Sum256([]byte("api token of " + tenant))
-			must(t, db.CreateAPIToken(ctx, relay.APIToken{ID: "a1", TenantID: tenant, UserID: "u1", Name: "ci", Hash: hash[:]}))
+			must(t, db.CreateAPIToken(ctx, relay.APIToken{ID: "a1", TenantID: tenant, UserID: "u1", Name: "ci", Hash: hash[:]}, relay.AuditEvent{Action: relay.ActionAPITokenCreate, Outcome: relay.OutcomeSuccess}))
 			must(t, db.CreateProject(ctx, relay.Project{TenantID: tenant, Key: "ABC", Name: "project of " + tenant}))
 			must(t, db.PutGrant(ctx, relay.Grant{TenantID: tenant, ProjectKey: "ABC", UserID: "u1"}))
 			b := newBranch("b1", "ABC-1", "r1", "ABC-1-x", 0)

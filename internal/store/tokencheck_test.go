@@ -18,7 +18,7 @@ func tokenCheckFixture(t *testing.T, db *store.DB) {
 	createUser(t, db, "t1", "alice", "alice")
 	createUser(t, db, "t1", "bob", "bob")
 	must(t, db.CreateAPIToken(ctx, relay.APIToken{ID: "k1", TenantID: "t1", UserID: "alice", Name: "ci",
-		Hash: []byte("hash-alice"), CreatedAt: t0, ExpiresAt: at(60)}))
+		Hash: []byte("hash-alice"), CreatedAt: t0, ExpiresAt: at(60)}, relay.AuditEvent{Action: relay.ActionAPITokenCreate, Outcome: relay.OutcomeSuccess}))
 	must(t, db.CreateProject(ctx, relay.Project{TenantID: "t1", Key: "ABC", Name: "ABC"}))
 	must(t, db.CreateProject(ctx, relay.Project{TenantID: "t1", Key: "XYZ", Name: "XYZ"}))
 	must(t, db.PutGrant(ctx, relay.Grant{TenantID: "t1", ProjectKey: "ABC", UserID: "alice"}))
@@ -155,7 +155,7 @@ func TestRequestsWhoseTokenFailsTheCheckAreRefused(t *testing.T) {
 
 		// Revoked: the same token checks before its deletion, not after.
 		must(t, reads["panel reads"](relay.WithTokenCheck(ctx, checkFor("hash-alice", 1))))
-		must(t, db.DeleteAPIToken(ctx, "t1", "alice", "k1"))
+		must(t, db.DeleteAPIToken(ctx, "t1", "alice", "k1", relay.AuditEvent{Action: relay.ActionAPITokenRevoke, Outcome: relay.OutcomeSuccess}))
 		wantCode(t, reads["panel reads"](relay.WithTokenCheck(ctx, checkFor("hash-alice", 1))), relay.EUnauthenticated, "")
 		wantCode(t, reads["action reads"](relay.WithTokenCheck(ctx, checkFor("hash-alice", 1))), relay.EUnauthenticated, "")
 	})

@@ -29,7 +29,7 @@ func (p *Pages) APITokens(w http.ResponseWriter, r *http.Request) error {
 // RevokeAPIToken revokes one of the user's API tokens.
 func (p *Pages) RevokeAPIToken(w http.ResponseWriter, r *http.Request) error {
 	v := viewerFrom(r.Context())
-	if err := p.c.Directory.RevokeAPIToken(r.Context(), v.P.TenantID, v.P.Username, r.PathValue("id")); err != nil {
+	if err := p.c.Directory.RevokeAPIToken(r.Context(), v.P, v.P.Username, r.PathValue("id")); err != nil {
 		return err
 	}
 	return p.redirectWith(w, r, "/settings/api-tokens", flash{Notice: "The API token was revoked: it no longer works."})
