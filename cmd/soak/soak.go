@@ -89,6 +89,7 @@ type ownBranch struct {
 type events struct {
 	mu         sync.Mutex
 	killed     string
+	killedAt   time.Time
 	restarted  string
 	terminated string
 }
@@ -229,7 +230,10 @@ func soak(ctx context.Context, cfg config, stderr io.Writer) (*report, error) {
 			}
 		}
 	}
-	rep, err := w.verify(ctx)
+	w.events.mu.Lock()
+	killedAt := w.events.killedAt
+	w.events.mu.Unlock()
+	rep, err := w.verify(ctx, killedAt)
 	if err != nil {
 		return nil, err
 	}
@@ -544,6 +548,9 @@ func (w *world) faultsDuring(ctx context.Context, done *atomic.Int64, total int,
 	}
 	w.proxy.backends[victim].takeDown()
 	w.replicas[victim].kill()
+	w.events.mu.Lock()
+	w.events.killedAt = time.Now()
+	w.events.mu.Unlock()
 	w.events.set(&w.events.killed, fmt.Sprintf("replica %d killed (SIGKILL) after %d of %d actions", victim, done.Load(), total))
 	w.log.Info("killed", "replica", victim, "done", done.Load())
 	// A load balancer notices a dead backend after some health checks;

@@ -7,7 +7,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/gitrelay/gitrelay/internal/jira"
 	"github.com/gitrelay/gitrelay/internal/store/storetest"
 )
 
@@ -61,6 +63,7 @@ func TestReportViolations(t *testing.T) {
 		"a duplicate pull request":    func(r *report) { r.duplicatePRs = 1 },
 		"a change pushed twice":       func(r *report) { r.devinfoDuplicates = 1 },
 		"an entity never pushed":      func(r *report) { r.devinfoNever = 1 },
+		"a stale panel":               func(r *report) { r.panels.stale = 1 },
 		"no kill":                     func(r *report) { r.killed = "" },
 		"no restart":                  func(r *report) { r.restarted = "restart FAILED: x" },
 		"no termination":              func(r *report) { r.terminated = "terminating FAILED: x" },
@@ -98,5 +101,31 @@ func TestClassify(t *testing.T) {
 		if got := classify(c.a); got != c.want {
 			t.Errorf("classify(%+v) = %d, want %d", c.a, got, c.want)
 		}
+	}
+}
+
+// A change pushed twice is the killed replica's only when the first push
+// came before the kill and the second no sooner than the killed replica's
+// claim could end; anything else is a duplicate.
+func TestTakenOverFromKilled(t *testing.T) {
+	kill := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	later := kill.Add(jira.ClaimTakeover)
+	for _, c := range []struct {
+		name string
+		at   []time.Time
+		want bool
+	}{
+		{"before the kill, again once the claim ended", []time.Time{kill.Add(-time.Second), later}, true},
+		{"in either order", []time.Time{later.Add(time.Minute), kill.Add(-time.Millisecond)}, true},
+		{"again before the claim could end", []time.Time{kill.Add(-time.Second), later.Add(-time.Second)}, false},
+		{"first after the kill", []time.Time{kill.Add(time.Second), later.Add(time.Minute)}, false},
+		{"three times", []time.Time{kill.Add(-time.Second), later, later.Add(time.Second)}, false},
+	} {
+		if got := takenOverFromKilled(c.at, kill); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+	if takenOverFromKilled([]time.Time{kill.Add(-time.Second), later}, time.Time{}) {
+		t.Error("a run without a kill excused a second push")
 	}
 }

@@ -103,6 +103,7 @@ type report struct {
 	duplicateBranches, duplicatePRs int
 	devinfoExpected, devinfoPushes  int
 	devinfoDuplicates, devinfoNever int
+	devinfoTakenOver                int
 	neverSamples, dupSamples        []string
 	unauditedSamples                []string
 	writesAuditedRefused            int
@@ -111,7 +112,7 @@ type report struct {
 	panels                          panelCheck
 }
 
-func (w *world) verify(ctx context.Context) (*report, error) {
+func (w *world) verify(ctx context.Context, killedAt time.Time) (*report, error) {
 	rep := &report{rows: w.stats.rows, samples: w.stats.samples}
 	conn, err := pgx.Connect(ctx, w.dbURL)
 	if err != nil {
@@ -238,7 +239,7 @@ func (w *world) verify(ctx context.Context) (*report, error) {
 		}
 	}
 
-	if err := w.verifyDevinfo(ctx, conn, rep, deleted, repoIDs); err != nil {
+	if err := w.verifyDevinfo(ctx, conn, rep, deleted, repoIDs, killedAt); err != nil {
 		return nil, err
 	}
 	return rep, nil
@@ -248,8 +249,12 @@ func (w *world) verify(ctx context.Context) (*report, error) {
 // site reached Jira exactly once: each live branch and each pull request
 // of a Jira tenant was accepted by Jira, each branch deleted was deleted
 // in Jira, and no change (an entity at one updateSequenceId) was accepted
-// twice.
-func (w *world) verifyDevinfo(ctx context.Context, conn *pgx.Conn, rep *report, deleted []deletion, repoIDs map[string]int64) error {
+// twice. The one exception is an op the killed replica was pushing: when
+// Jira accepted it before the kill and the replica died before recording
+// that, the op is pushed again once the replica's claim ran out (no sooner
+// than jira.ClaimTakeover after the kill), at the same updateSequenceId,
+// which Jira ignores; those are counted apart.
+func (w *world) verifyDevinfo(ctx context.Context, conn *pgx.Conn, rep *report, deleted []deletion, repoIDs map[string]int64, killedAt time.Time) error {
 	clouds := map[string]string{}
 	rows, err := conn.Query(ctx, "SELECT tenant_id, cloud_id FROM jira_installations")
 	if err != nil {
@@ -266,8 +271,8 @@ func (w *world) verifyDevinfo(ctx context.Context, conn *pgx.Conn, rep *report, 
 		return err
 	}
 
-	changes := map[string]int{}   // cloud type repo entity seq → accepted pushes
-	entities := map[string]bool{} // cloud type repo entity
+	changes := map[string][]time.Time{} // cloud type repo entity seq → accepted pushes
+	entities := map[string]bool{}       // cloud type repo entity
 	for _, p := range w.fake.Pushes() {
 		if p.Status != 202 {
 			continue
@@ -280,7 +285,7 @@ func (w *world) verifyDevinfo(ctx context.Context, conn *pgx.Conn, rep *report, 
 			repo, entity, _ := strings.Cut(rest, "/branch/")
 			q, _ := url.ParseQuery(query)
 			k := p.CloudID + " delete " + repo + " " + entity
-			changes[k+" "+q.Get("_updateSequenceId")]++
+			changes[k+" "+q.Get("_updateSequenceId")] = append(changes[k+" "+q.Get("_updateSequenceId")], p.At)
 			entities[k] = true
 			continue
 		}
@@ -303,22 +308,27 @@ func (w *world) verifyDevinfo(ctx context.Context, conn *pgx.Conn, rep *report, 
 		for _, r := range body.Repositories {
 			for _, b := range r.Branches {
 				k := p.CloudID + " branch " + r.ID + " " + b.ID
-				changes[k+" "+strconv.FormatInt(b.Seq, 10)]++
+				changes[k+" "+strconv.FormatInt(b.Seq, 10)] = append(changes[k+" "+strconv.FormatInt(b.Seq, 10)], p.At)
 				entities[k] = true
 			}
 			for _, pr := range r.PullRequests {
 				k := p.CloudID + " pull_request " + r.ID + " " + pr.ID
-				changes[k+" "+strconv.FormatInt(pr.Seq, 10)]++
+				changes[k+" "+strconv.FormatInt(pr.Seq, 10)] = append(changes[k+" "+strconv.FormatInt(pr.Seq, 10)], p.At)
 				entities[k] = true
 			}
 		}
 	}
-	for k, n := range changes {
-		if n > 1 {
-			rep.devinfoDuplicates++
-			if len(rep.dupSamples) < 5 {
-				rep.dupSamples = append(rep.dupSamples, fmt.Sprintf("%s pushed %d times", k, n))
-			}
+	for k, at := range changes {
+		if len(at) < 2 {
+			continue
+		}
+		if takenOverFromKilled(at, killedAt) {
+			rep.devinfoTakenOver++
+			continue
+		}
+		rep.devinfoDuplicates++
+		if len(rep.dupSamples) < 5 {
+			rep.dupSamples = append(rep.dupSamples, fmt.Sprintf("%s pushed %d times", k, len(at)))
 		}
 	}
 	expect := func(k string) {
@@ -378,6 +388,21 @@ func (w *world) verifyDevinfo(ctx context.Context, conn *pgx.Conn, rep *report, 
 		expect(c + " delete " + repoEntity(integ, strconv.FormatInt(repoIDs[d.repo], 10)) + " " + jira.EntityID(d.ref))
 	}
 	return nil
+}
+
+// takenOverFromKilled says whether the accepted pushes of one change (at)
+// are a push of the killed replica and one pushing it again once that
+// replica's claim ran out: the first before the kill, one more, no sooner
+// than the claim could end.
+func takenOverFromKilled(at []time.Time, killedAt time.Time) bool {
+	if len(at) != 2 || killedAt.IsZero() {
+		return false
+	}
+	first, second := at[0], at[1]
+	if second.Before(first) {
+		first, second = at[1], at[0]
+	}
+	return first.Before(killedAt) && !second.Before(killedAt.Add(jira.ClaimTakeover))
 }
 
 // violations lists every invariant the run broke.
@@ -456,6 +481,9 @@ func (r *report) print(out io.Writer) {
 	fmt.Fprintf(tw, "panel reads not showing the records (%d issues × each replica)\t%d\t0\n", r.panels.issues, r.panels.stale)
 	tw.Flush()
 	fmt.Fprintf(out, "\nafter draining (%v): %d host writes still pending, %d devinfo operations still queued\n", r.drained, r.pendingLeft, r.queueLeft)
+	if r.devinfoTakenOver > 0 {
+		fmt.Fprintf(out, "%d devinfo changes the killed replica was pushing were pushed again once its claim ran out (the same updateSequenceId, which Jira ignores)\n", r.devinfoTakenOver)
+	}
 	for _, s := range slices.Sorted(maps.Keys(r.samples)) {
 		fmt.Fprintf(out, "unexpected: %s (%d)\n", s, r.samples[s])
 	}

@@ -167,6 +167,13 @@ const pushTimeout = 2 * time.Minute
 // soon after.
 const claimLease = pushTimeout + 30*time.Second
 
+// ClaimTakeover is the least time after a replica died mid-push before
+// another replica may push the ops it held again: their claim was made at
+// most pushTimeout before, and lasts claimLease. An op Jira had accepted
+// from the dead push and whose acceptance was not yet recorded is then
+// pushed a second time, at the same updateSequenceId, which Jira ignores.
+const ClaimTakeover = claimLease - pushTimeout
+
 // DevinfoPushArgs is the job pushing one tenant's due ops to Jira.
 type DevinfoPushArgs struct {
 	TenantID string `json:"tenant_id"`

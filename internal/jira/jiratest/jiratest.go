@@ -95,6 +95,7 @@ type Push struct {
 	Path    string
 	Body    json.RawMessage
 	Status  int
+	At      time.Time // when it arrived
 }
 
 // Answer scripts the next devinfo answer: a status (413, 429, 503, ...)
@@ -418,7 +419,7 @@ func (f *Fake) bulk(w http.ResponseWriter, r *http.Request, site *Site) {
 			ans.Status = http.StatusAccepted
 		}
 	}
-	f.devinfo = append(f.devinfo, Push{CloudID: site.CloudID, Method: r.Method, Path: r.URL.Path, Body: body, Status: ans.Status})
+	f.devinfo = append(f.devinfo, Push{CloudID: site.CloudID, Method: r.Method, Path: r.URL.Path, Body: body, Status: ans.Status, At: time.Now()})
 	if ans.Status != http.StatusAccepted {
 		if ans.RetryAfter != "" {
 			w.Header().Set("Retry-After", ans.RetryAfter)
@@ -481,7 +482,7 @@ func appendUnknown(list []string, site *Site, keys []string) []string {
 }
 
 func (f *Fake) deleteEntity(w http.ResponseWriter, r *http.Request, site *Site) {
-	f.devinfo = append(f.devinfo, Push{CloudID: site.CloudID, Method: r.Method, Path: r.URL.Path + "?" + r.URL.RawQuery, Status: http.StatusAccepted})
+	f.devinfo = append(f.devinfo, Push{CloudID: site.CloudID, Method: r.Method, Path: r.URL.Path + "?" + r.URL.RawQuery, Status: http.StatusAccepted, At: time.Now()})
 	w.WriteHeader(http.StatusAccepted)
 }
 
