@@ -205,15 +205,25 @@ type clock struct{ t time.Time }
 
 func (c *clock) now() time.Time { return c.t }
 
+// localAdmin is who the tests' API token changes are made by.
+var localAdmin = relay.Principal{TenantID: relay.LocalTenant, Username: "admin"}
+
+// withBob is a directory on db with one user, bob, and its clock.
+func withBob(t *testing.T, db *store.DB) (*directory.Service, *clock) {
+	t.Helper()
+	c := &clock{t: time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)}
+	d := directory.New(db, c.now)
+	if _, _, err := d.AddUser(context.Background(), relay.LocalTenant, directory.NewUser{Username: "bob"}); err != nil {
+		t.Fatal(err)
+	}
+	return d, c
+}
+
 func TestAPITokensExpireAndAreRevoked(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		c := &clock{t: time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)}
-		d := directory.New(db, c.now)
-		if _, _, err := d.AddUser(ctx, relay.LocalTenant, directory.NewUser{Username: "bob"}); err != nil {
-			t.Fatal(err)
-		}
-		token, tok, err := d.CreateAPIToken(ctx, relay.Principal{TenantID: relay.LocalTenant, Username: "admin"}, "bob", directory.NewToken{Name: "ci", ExpiresInDays: 7})
+		d, c := withBob(t, db)
+		token, tok, err := d.CreateAPIToken(ctx, localAdmin, "bob", directory.NewToken{Name: "ci", ExpiresInDays: 7})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -222,7 +232,7 @@ func TestAPITokensExpireAndAreRevoked(t *testing.T) {
 		}
 		t.Run("out-of-range lifetimes are refused, naming the field", func(t *testing.T) {
 			for _, days := range []int{-1, directory.MaxAPITokenDays + 1} {
-				_, _, err := d.CreateAPIToken(ctx, relay.Principal{TenantID: relay.LocalTenant, Username: "admin"}, "bob", directory.NewToken{ExpiresInDays: days})
+				_, _, err := d.CreateAPIToken(ctx, localAdmin, "bob", directory.NewToken{ExpiresInDays: days})
 				e, ok := relay.AsError(err)
 				if !ok || e.Code != relay.EInvalid || e.Fields["expires_in_days"] == "" {
 					t.Fatalf("%d days: got %v", days, err)
@@ -243,20 +253,20 @@ func TestAPITokensExpireAndAreRevoked(t *testing.T) {
 			}
 		})
 		t.Run("a revoked token is refused at once", func(t *testing.T) {
-			token, tok, err := d.CreateAPIToken(ctx, relay.Principal{TenantID: relay.LocalTenant, Username: "admin"}, "bob", directory.NewToken{Name: "deploy"})
+			token, tok, err := d.CreateAPIToken(ctx, localAdmin, "bob", directory.NewToken{Name: "deploy"})
 			if err != nil {
 				t.Fatal(err)
 			}
 			if _, err := d.AuthenticateToken(ctx, token); err != nil {
 				t.Fatal(err)
 			}
-			if err := d.RevokeAPIToken(ctx, relay.Principal{TenantID: relay.LocalTenant, Username: "admin"}, "bob", tok.ID); err != nil {
+			if err := d.RevokeAPIToken(ctx, localAdmin, "bob", tok.ID); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := d.AuthenticateToken(ctx, token); relay.ErrorCode(err) != relay.EUnauthenticated {
 				t.Fatalf("after revocation: got %v, want unauthenticated", err)
 			}
-			if err := d.RevokeAPIToken(ctx, relay.Principal{TenantID: relay.LocalTenant, Username: "admin"}, "bob", tok.ID); relay.ErrorCode(err) != relay.ENotFound {
+			if err := d.RevokeAPIToken(ctx, localAdmin, "bob", tok.ID); relay.ErrorCode(err) != relay.ENotFound {
 				t.Fatalf("revoking twice: got %v, want not found", err)
 			}
 		})
@@ -269,11 +279,7 @@ func TestAPITokensExpireAndAreRevoked(t *testing.T) {
 func TestAPITokenChangesAreAudited(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		c := &clock{t: time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)}
-		d := directory.New(db, c.now)
-		if _, _, err := d.AddUser(ctx, relay.LocalTenant, directory.NewUser{Username: "bob"}); err != nil {
-			t.Fatal(err)
-		}
+		d, _ := withBob(t, db)
 		admin := relay.Principal{TenantID: relay.LocalTenant, UserID: "u-admin", Username: "admin", Admin: true}
 		token, tok, err := d.CreateAPIToken(ctx, admin, "bob", directory.NewToken{Name: "deploy", ExpiresInDays: 30})
 		if err != nil {

@@ -18,12 +18,8 @@ import (
 func TestCheckedAuthenticationLooksTheTokenUpOnceAMinute(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		c := &clock{t: time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)}
-		d := directory.New(db, c.now)
-		if _, _, err := d.AddUser(ctx, relay.LocalTenant, directory.NewUser{Username: "bob"}); err != nil {
-			t.Fatal(err)
-		}
-		token, _, err := d.CreateAPIToken(ctx, relay.Principal{TenantID: relay.LocalTenant, Username: "admin"}, "bob", directory.NewToken{Name: "ci", ExpiresInDays: 1})
+		d, c := withBob(t, db)
+		token, _, err := d.CreateAPIToken(ctx, localAdmin, "bob", directory.NewToken{Name: "ci", ExpiresInDays: 1})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -52,6 +52,18 @@ func migrated(t *testing.T, db *store.DB) {
 	}
 }
 
+// echoRunner is a runner on db's migrated job queue with the echo worker.
+func echoRunner(t *testing.T, db *store.DB) *jobs.Runner {
+	t.Helper()
+	migrated(t, db)
+	r, err := jobs.New(jobs.Config{DB: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs.Register(r, &echo{})
+	return r
+}
+
 func TestJobQueueMigratesFromAnEmptyDatabaseAndAgainIsANoOp(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
@@ -115,12 +127,7 @@ func TestJobsAreWorkedAndFailuresRetriedAndCounted(t *testing.T) {
 func TestAJobEnqueuedInATransactionExistsOnlyIfItCommits(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		migrated(t, db)
-		r, err := jobs.New(jobs.Config{DB: db})
-		if err != nil {
-			t.Fatal(err)
-		}
-		jobs.Register(r, &echo{})
+		r := echoRunner(t, db)
 		for _, commit := range []bool{false, true} {
 			tx, err := db.WritePool().BeginTx(ctx, nil)
 			if err != nil {
@@ -147,12 +154,7 @@ func TestAJobEnqueuedInATransactionExistsOnlyIfItCommits(t *testing.T) {
 func TestOnePerArgsQueuesASecondJobWithTheSameArgsOnce(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		migrated(t, db)
-		r, err := jobs.New(jobs.Config{DB: db})
-		if err != nil {
-			t.Fatal(err)
-		}
-		jobs.Register(r, &echo{})
+		r := echoRunner(t, db)
 		for _, word := range []string{"a", "a", "b", "a"} {
 			if err := r.Enqueue(ctx, echoArgs{Word: word}, jobs.OnePerArgs()); err != nil {
 				t.Fatalf("enqueue %q: %v", word, err)
@@ -267,12 +269,7 @@ func TestAJobInAProcesssOwnQueueIsWorkedThere(t *testing.T) {
 func TestAlongsideRunsFromStartToStop(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		migrated(t, db)
-		r, err := jobs.New(jobs.Config{DB: db})
-		if err != nil {
-			t.Fatal(err)
-		}
-		jobs.Register(r, &echo{})
+		r := echoRunner(t, db)
 		var mu sync.Mutex
 		runs := 0
 		count := func() int { mu.Lock(); defer mu.Unlock(); return runs }

@@ -10,6 +10,41 @@ import (
 	"github.com/gitrelay/gitrelay/internal/store/storetest"
 )
 
+// lostCommits are the two ways a COMMIT's answer is lost with its
+// connection; once makes the next COMMIT of db fail so, and the ones after
+// it commit.
+var lostCommits = []struct {
+	name string
+	once func(db *store.DB)
+}{
+	// The database committed; its answer never arrived.
+	{"committed, answer lost", func(db *store.DB) {
+		failOnce(db, func(commit func() error) error {
+			if err := commit(); err != nil {
+				return err
+			}
+			return io.ErrUnexpectedEOF
+		})
+	}},
+	// The connection broke before COMMIT reached the database.
+	{"not committed", func(db *store.DB) {
+		failOnce(db, func(func() error) error { return io.ErrUnexpectedEOF })
+	}},
+}
+
+// failOnce makes db's next COMMIT go through fault, and the later ones
+// commit.
+func failOnce(db *store.DB, fault func(commit func() error) error) {
+	faults := 0
+	store.SetCommitFault(db, func(commit func() error) error {
+		faults++
+		if faults > 1 {
+			return commit()
+		}
+		return fault(commit)
+	})
+}
+
 // A connection lost while COMMIT is answered leaves it unknown whether the
 // transaction committed. A change recorded with its audit event is not
 // answered "try again" for that: the event, asked for on another
@@ -26,30 +61,10 @@ func TestAChangeWhoseCommitAnswerIsLostIsToldByItsAuditEvent(t *testing.T) {
 			return len(events)
 		}
 
-		for _, tt := range []struct {
-			name  string
-			fault func(commit func() error) error
-		}{
-			// The database committed; its answer never arrived.
-			{"committed, answer lost", func(commit func() error) error {
-				if err := commit(); err != nil {
-					return err
-				}
-				return io.ErrUnexpectedEOF
-			}},
-			// The connection broke before COMMIT reached the database.
-			{"not committed", func(func() error) error { return io.ErrUnexpectedEOF }},
-		} {
+		for _, tt := range lostCommits {
 			t.Run(tt.name, func(t *testing.T) {
 				before := tokenSaves()
-				faults := 0
-				store.SetCommitFault(db, func(commit func() error) error {
-					faults++
-					if faults > 1 {
-						return commit()
-					}
-					return tt.fault(commit)
-				})
+				tt.once(db)
 				defer store.SetCommitFault(db, nil)
 
 				tok := newToken("t1", "alice", "i1")
@@ -89,29 +104,11 @@ func TestAChangeWhoseCommitAnswerIsLostIsToldByItsAuditEvent(t *testing.T) {
 func TestDevinfoCompletedWhoseCommitAnswerIsLostLeavesTheQueue(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
-		for _, tt := range []struct {
-			name  string
-			fault func(commit func() error) error
-		}{
-			{"committed, answer lost", func(commit func() error) error {
-				if err := commit(); err != nil {
-					return err
-				}
-				return io.ErrUnexpectedEOF
-			}},
-			{"not committed", func(func() error) error { return io.ErrUnexpectedEOF }},
-		} {
+		for _, tt := range lostCommits {
 			t.Run(tt.name, func(t *testing.T) {
 				op, err := db.EnqueueDevinfo(ctx, store.DevinfoOp{TenantID: "t1", Op: "upsert_indexed", Payload: []byte(`{}`), CreatedAt: t0}, 0)
 				must(t, err)
-				faults := 0
-				store.SetCommitFault(db, func(commit func() error) error {
-					faults++
-					if faults > 1 {
-						return commit()
-					}
-					return tt.fault(commit)
-				})
+				tt.once(db)
 				defer store.SetCommitFault(db, nil)
 				if err := db.CompleteDevinfo(ctx, "t1", []string{op.ID}, nil); err != nil {
 					t.Fatalf("completing ops whose COMMIT answer was lost: %v, want success", err)
